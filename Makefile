@@ -1,0 +1,50 @@
+# A thin wrapper: CMake builds, ctest runs the tests. Every target first
+# installs whatever Debian packages are missing (scripts/deps.sh).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build run test test-asan fuzz fuzz-run bench clean
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Creates the keys on first start, then starts the node.
+run: build
+	./$(BUILD)/samizdat run
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# The whole suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMIZDAT_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+# libFuzzer targets (clang). fuzz-run runs each for FUZZ_SECONDS on its corpus.
+fuzz:
+	@SAMIZDAT_WANT_CLANG=1 sh scripts/deps.sh
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSAMIZDAT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+
+fuzz-run: fuzz
+	sh scripts/fuzz-run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	sh scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
