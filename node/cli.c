@@ -1,0 +1,294 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_int.h"
+#include "keytext.h"
+#include "term.h"
+
+static const cli_cmd_t COMMANDS[] = {
+    {"init", cli_cmd_init, "init [--passphrase]",
+     "Create the author key and the node key in the data directory.\n"
+     "  --passphrase   seal the author key with a passphrase (asked on the terminal,\n"
+     "                 or taken from $SAMIZDAT_PASSPHRASE)"},
+    {"whoami", cli_cmd_whoami, "whoami [--node] [--json]",
+     "Print the author key, the text people use to follow you.\n"
+     "  --node   print the node key instead"},
+    {"run", cli_cmd_run, "run [--passphrase]",
+     "Create the keys on first start and start the node. The network daemon is\n"
+     "not built yet: for now this prints the keys and what to do next."},
+    {"status", cli_cmd_status, "status [--json]",
+     "Show the data directory, the keys and what the store holds."},
+    {"post", cli_cmd_post, "post TEXT | post -",
+     "Sign and publish a post. '-' reads the text from standard input.\n"
+     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab."},
+    {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post."},
+    {"delete", cli_cmd_delete, "delete POST-ID",
+     "Publish a delete for one of your own posts: nodes that receive it hide its body."},
+    {"profile", cli_cmd_profile, "profile --name NAME [--bio BIO]",
+     "Publish your display name (at most 64 bytes) and bio."},
+    {"feed", cli_cmd_feed, "feed [AUTHOR] [--limit N] [--before SEQ] [--json]",
+     "One author's posts, newest first (default: your own). Shows gaps and forks."},
+    {"show", cli_cmd_show, "show POST-ID [--raw] [--json]",
+     "Show one post. --raw prints its encoded bytes in hex."},
+    {"timeline", cli_cmd_timeline, "timeline [--limit N] [--before POST-ID] [--json]",
+     "Posts of the authors you follow and your own, newest first.\n"
+     "  --limit N          posts per page (default 20)\n"
+     "  --before POST-ID   the page after the one that ended with POST-ID"},
+    {"follow", cli_cmd_follow, "follow AUTHOR", "Follow an author by key."},
+    {"unfollow", cli_cmd_unfollow, "unfollow AUTHOR", "Stop following an author."},
+    {"following", cli_cmd_following, "following [--json]", "List the authors you follow."},
+    {"block", cli_cmd_block, "block AUTHOR",
+     "Block an author: their stored posts are removed and new ones refused."},
+    {"unblock", cli_cmd_unblock, "unblock AUTHOR", "Lift a block."},
+    {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors."},
+    {"export", cli_cmd_export, "export AUTHOR FILE [--force]",
+     "Write an author's feed to FILE ('-' for standard output)."},
+    {"import", cli_cmd_import, "import FILE [--json]",
+     "Verify and store the posts of an exported feed file ('-' for standard input)."},
+};
+
+enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+static void
+print_main_help(FILE *f)
+{
+    fprintf(f, "samizdat %s: signed posts on a network nobody can switch off\n\n"
+               "usage: samizdat [--data DIR] [--json] COMMAND [ARGS]\n\ncommands:\n",
+            SAMIZDAT_VERSION);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        fprintf(f, "  %s\n", COMMANDS[i].usage);
+    }
+    fprintf(f, "\n"
+               "global options:\n"
+               "  --data DIR   data directory (default $SAMIZDAT_DATA, else\n"
+               "               $XDG_DATA_HOME/samizdat, else ~/.local/share/samizdat)\n"
+               "  --json       print records as JSON\n"
+               "  --help       this text; `samizdat COMMAND --help` for one command\n"
+               "  --version    print the version\n\n"
+               "AUTHOR is an author key (sza1...), POST-ID a post id (szp1...).\n"
+               "exit codes: 0 ok, 1 error, 2 usage, 3 bad input, 4 not found\n");
+}
+
+int
+cli_fail(cli_t *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("samizdat: ", c->err);
+    vfprintf(c->err, fmt, ap);
+    fputc('\n', c->err);
+    va_end(ap);
+    return code;
+}
+
+int
+cli_usage(cli_t *c, const cli_cmd_t *cmd, const char *why)
+{
+    fprintf(c->err, "samizdat: %s\nusage: samizdat %s\n", why, cmd->usage);
+    return CLI_EXIT_USAGE;
+}
+
+static bool
+is_option(const char *w)
+{
+    return w[0] == '-' && w[1] != '\0';
+}
+
+bool
+cli_flag(cli_args_t *a, const char *name)
+{
+    for (int i = 0; i < a->dashdash; i++) {
+        if (!a->used[i] && strcmp(a->argv[i], name) == 0) {
+            a->used[i] = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *
+cli_value(cli_args_t *a, const char *name, bool *bad)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < a->dashdash; i++) {
+        const char *w = a->argv[i];
+        if (a->used[i] || strncmp(w, name, n) != 0) {
+            continue;
+        }
+        if (w[n] == '=') {
+            a->used[i] = true;
+            return w + n + 1;
+        }
+        if (w[n] == '\0') {
+            a->used[i] = true;
+            if (i + 1 >= a->dashdash) {
+                *bad = true;
+                return NULL;
+            }
+            a->used[i + 1] = true;
+            return a->argv[i + 1];
+        }
+    }
+    return NULL;
+}
+
+int
+cli_positional(cli_args_t *a, const char **out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < a->argc; i++) {
+        if (a->used[i] || i == a->dashdash) {
+            continue;
+        }
+        if (n < max) {
+            out[n] = a->argv[i];
+        }
+        n++;
+    }
+    return n;
+}
+
+const char *
+cli_unknown_option(cli_args_t *a)
+{
+    for (int i = 0; i < a->dashdash; i++) {
+        if (!a->used[i] && is_option(a->argv[i])) {
+            return a->argv[i];
+        }
+    }
+    return NULL;
+}
+
+bool
+cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || s[0] < '0' || s[0] > '9') {
+        return false;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') {
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
+}
+
+uint64_t
+cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const cli_cmd_t *
+find_command(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(COMMANDS[i].name, name) == 0) {
+            return &COMMANDS[i];
+        }
+    }
+    return NULL;
+}
+
+/* Global options come before the command; --json is also accepted after it. */
+static int
+parse_globals(cli_t *c, int argc, char **argv, int *next)
+{
+    int i = 1;
+    while (i < argc && is_option(argv[i])) {
+        const char *w = argv[i];
+        if (strcmp(w, "--json") == 0) {
+            c->json = true;
+        } else if (strcmp(w, "--data") == 0 && i + 1 < argc) {
+            c->data_opt = argv[++i];
+        } else if (strncmp(w, "--data=", 7) == 0) {
+            c->data_opt = w + 7;
+        } else if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+            print_main_help(c->out);
+            return -CLI_EXIT_OK - 1;
+        } else if (strcmp(w, "--version") == 0) {
+            fprintf(c->out, "samizdat %s\n", SAMIZDAT_VERSION);
+            return -CLI_EXIT_OK - 1;
+        } else {
+            fprintf(c->err, "samizdat: unknown option %s (see samizdat --help)\n", w);
+            return -CLI_EXIT_USAGE - 1;
+        }
+        i++;
+    }
+    *next = i;
+    return 0;
+}
+
+static int
+run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
+{
+    if (argc > CLI_ARGS_MAX) {
+        return cli_usage(c, cmd, "too many arguments");
+    }
+    cli_args_t a = {.argc = argc, .argv = argv, .dashdash = argc};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            a.dashdash = i;
+            break;
+        }
+    }
+    if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+        fprintf(c->out, "usage: samizdat %s\n\n%s\n", cmd->usage, cmd->help);
+        return CLI_EXIT_OK;
+    }
+    if (cli_flag(&a, "--json")) {
+        c->json = true;
+    }
+    datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
+    if (derr != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
+    }
+    return cmd->fn(c, &a);
+}
+
+int
+cli_main(int argc, char **argv)
+{
+    cli_t c;
+    memset(&c, 0, sizeof c);
+    c.out = stdout;
+    c.err = stderr;
+    int next = 0;
+    int g = parse_globals(&c, argc, argv, &next);
+    if (g < 0) {
+        return -g - 1;
+    }
+    if (next >= argc) {
+        print_main_help(c.err);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[next], "help") == 0) {
+        const cli_cmd_t *h = (next + 1 < argc) ? find_command(argv[next + 1]) : NULL;
+        if (h != NULL) {
+            fprintf(c.out, "usage: samizdat %s\n\n%s\n", h->usage, h->help);
+        } else {
+            print_main_help(c.out);
+        }
+        return CLI_EXIT_OK;
+    }
+    const cli_cmd_t *cmd = find_command(argv[next]);
+    if (cmd == NULL) {
+        fprintf(c.err, "samizdat: unknown command '%s' (see samizdat --help)\n", argv[next]);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = run_command(&c, cmd, argc - next - 1, argv + next + 1);
+    store_close(c.store);
+    if (fflush(c.out) != 0 && rc == CLI_EXIT_OK) {
+        rc = cli_fail(&c, CLI_EXIT_ERROR, "cannot write output: %s", strerror(errno));
+    }
+    return rc;
+}

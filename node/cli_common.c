@@ -1,0 +1,325 @@
+/* Steps the commands share: opening the store, loading keys, parsing the
+ * text forms, and printing posts. */
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+#include "bytes.h"
+#include "cli_int.h"
+#include "json.h"
+#include "keytext.h"
+#include "term.h"
+
+int
+cli_store_error(cli_t *c, store_err_t err, const char *what)
+{
+    const char *detail = c->store ? store_last_error(c->store) : "";
+    if (err == STORE_ENOTFOUND) {
+        return cli_fail(c, CLI_EXIT_NOTFOUND, "%s: not found", what);
+    }
+    if (err == STORE_ECORRUPT) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: the store holds corrupt data (%s)", what,
+                        store_strerror(err));
+    }
+    return cli_fail(c, CLI_EXIT_ERROR, "%s: %s%s%s", what, store_strerror(err),
+                    detail[0] ? ": " : "", detail);
+}
+
+int
+cli_open_store(cli_t *c)
+{
+    if (c->store != NULL) {
+        return CLI_EXIT_OK;
+    }
+    datadir_err_t derr = datadir_ensure(c->dir);
+    if (derr != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s%s%s", c->dir, datadir_strerror(derr),
+                        derr == DATADIR_EIO ? ": " : "", derr == DATADIR_EIO ? strerror(errno) : "");
+    }
+    char path[DATADIR_PATH_MAX];
+    if (datadir_path(path, sizeof path, c->dir, "store") != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "data directory path is too long");
+    }
+    char detail[512] = "";
+    store_err_t err = store_open(&c->store, path, NULL, detail, sizeof detail);
+    if (err == STORE_ELOCKED) {
+        return cli_fail(c, CLI_EXIT_ERROR,
+                        "the store in %s is in use by another samizdat process "
+                        "(is a node running?)",
+                        c->dir);
+    }
+    if (err != STORE_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s", path,
+                        store_strerror(err), detail[0] ? ": " : "", detail);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int
+key_path(cli_t *c, char *out, size_t cap, const char *name)
+{
+    if (datadir_path(out, cap, c->dir, name) != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "data directory path is too long");
+    }
+    return CLI_EXIT_OK;
+}
+
+static int
+keys_error(cli_t *c, keys_err_t err, const char *path)
+{
+    switch (err) {
+    case KEYS_ENOENT:
+        return cli_fail(c, CLI_EXIT_ERROR, "no key in %s: run `samizdat init` first", c->dir);
+    case KEYS_EPASSPHRASE:
+    case KEYS_ECORRUPT:
+    case KEYS_ETOOLONG:
+        return cli_fail(c, CLI_EXIT_BADINPUT, "%s: %s", path, keys_strerror(err));
+    case KEYS_EIO:
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s: %s", path, keys_strerror(err),
+                        strerror(errno));
+    default:
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s", path, keys_strerror(err));
+    }
+}
+
+int
+cli_author_public(cli_t *c, uint8_t pk[static 32])
+{
+    char path[DATADIR_PATH_MAX];
+    int rc = key_path(c, path, sizeof path, "author.key");
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    bool sealed = false;
+    keys_err_t err = keys_author_load_public(path, pk, &sealed);
+    return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, path);
+}
+
+int
+cli_load_author(cli_t *c, keys_author_t *out)
+{
+    char path[DATADIR_PATH_MAX];
+    int rc = key_path(c, path, sizeof path, "author.key");
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    keys_err_t err = keys_author_load(path, NULL, out);
+    if (err != KEYS_ENEEDPASS) {
+        return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, path);
+    }
+    char pass[KEYS_PASSPHRASE_MAX + 1];
+    term_err_t terr = term_read_passphrase(pass, sizeof pass, "Passphrase: ", 0);
+    if (terr != TERM_OK) {
+        return cli_fail(c, terr == TERM_EINTR ? CLI_EXIT_ERROR : CLI_EXIT_BADINPUT,
+                        "the author key is sealed: %s", term_strerror(terr));
+    }
+    err = keys_author_load(path, pass, out);
+    sodium_memzero(pass, sizeof pass);
+    return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, path);
+}
+
+/* Creates whichever key file is missing. */
+int
+cli_ensure_keys(cli_t *c, bool sealed, bool *created)
+{
+    datadir_err_t derr = datadir_ensure(c->dir);
+    if (derr != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s", c->dir, datadir_strerror(derr));
+    }
+    char apath[DATADIR_PATH_MAX], npath[DATADIR_PATH_MAX];
+    int rc = key_path(c, apath, sizeof apath, "author.key");
+    if (rc == CLI_EXIT_OK) {
+        rc = key_path(c, npath, sizeof npath, "node.key");
+    }
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    *created = false;
+    uint8_t pk[32];
+    bool was_sealed;
+    keys_err_t err = keys_author_load_public(apath, pk, &was_sealed);
+    if (err == KEYS_ENOENT) {
+        char pass[KEYS_PASSPHRASE_MAX + 1] = "";
+        if (sealed) {
+            term_err_t terr = term_read_passphrase(pass, sizeof pass, "New passphrase: ", 1);
+            if (terr != TERM_OK) {
+                return cli_fail(c, CLI_EXIT_BADINPUT, "%s", term_strerror(terr));
+            }
+        }
+        keys_author_t k;
+        keys_author_generate(&k);
+        err = keys_author_save(apath, &k, sealed ? pass : NULL, NULL);
+        keys_author_wipe(&k);
+        sodium_memzero(pass, sizeof pass);
+        *created = true;
+    }
+    if (err != KEYS_OK) {
+        return keys_error(c, err, apath);
+    }
+    keys_node_t n;
+    err = keys_node_load(npath, &n);
+    if (err == KEYS_ENOENT) {
+        keys_node_generate(&n);
+        err = keys_node_save(npath, &n);
+        *created = true;
+    }
+    keys_node_wipe(&n);
+    return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, npath);
+}
+
+static int
+parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static 32],
+           const char *what)
+{
+    keytext_err_t err = keytext_decode(out, kind, text);
+    if (err == KEYTEXT_OK) {
+        return CLI_EXIT_OK;
+    }
+    /* Name the mix-up when someone passes one kind of key for another. */
+    uint8_t tmp[32];
+    for (int k = KEYTEXT_AUTHOR; k <= KEYTEXT_POST; k++) {
+        if (k != (int)kind && keytext_decode(tmp, (keytext_kind_t)k, text) == KEYTEXT_OK) {
+            const char *names[] = {"an author key", "a node key", "a post id"};
+            return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is %s, not %s", text, names[k], what);
+        }
+    }
+    return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not a valid %s: %s", text, what,
+                    keytext_strerror(err));
+}
+
+int
+cli_parse_author(cli_t *c, const char *text, uint8_t out[static 32])
+{
+    return parse_text(c, text, KEYTEXT_AUTHOR, out, "an author key");
+}
+
+int
+cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static 32])
+{
+    return parse_text(c, text, KEYTEXT_POST, out, "a post id");
+}
+
+void
+cli_print_key(cli_t *c, const char *label, keytext_kind_t kind, const uint8_t *v)
+{
+    char t[KEYTEXT_BUFSZ];
+    keytext_encode(t, kind, v);
+    if (c->json) {
+        fprintf(c->out, "{\"%s\":\"%s\"}\n", label, t);
+    } else {
+        fprintf(c->out, "%s\n", t);
+    }
+}
+
+static void
+format_time(char *out, size_t cap, uint64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
+        snprintf(out, cap, "%llu ms", (unsigned long long)ms);
+    }
+}
+
+/* The author's display name from their latest profile, else a short key. */
+static void
+display_name(cli_t *c, const uint8_t author[static 32], char *out, size_t cap)
+{
+    post_t prof;
+    if (c->store != NULL && store_get_profile(c->store, author, &prof) == STORE_OK) {
+        snprintf(out, cap, "%s", prof.name);
+        return;
+    }
+    char t[KEYTEXT_BUFSZ];
+    keytext_encode(t, KEYTEXT_AUTHOR, author);
+    snprintf(out, cap, "%.16s...", t);
+}
+
+static bool
+is_deleted(cli_t *c, const post_t *p)
+{
+    bool deleted = false;
+    if (c->store != NULL) {
+        (void)store_is_deleted(c->store, p->id, &deleted, NULL);
+    }
+    return deleted;
+}
+
+static void
+print_text_lines(FILE *f, const char *s)
+{
+    fputs("    ", f);
+    for (; *s != '\0'; s++) {
+        fputc(*s, f);
+        if (*s == '\n' && s[1] != '\0') {
+            fputs("    ", f);
+        }
+    }
+    fputc('\n', f);
+}
+
+void
+cli_print_post(cli_t *c, const post_t *p, bool first)
+{
+    if (c->json) {
+        fputs(first ? "\n  " : ",\n  ", c->out);
+        cli_json_post(c, p);
+        return;
+    }
+    char when[64], name[POST_NAME_MAX + 1], id[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
+    format_time(when, sizeof when, p->timestamp_ms);
+    display_name(c, p->author, name, sizeof name);
+    keytext_encode(id, KEYTEXT_POST, p->id);
+    keytext_encode(ref, KEYTEXT_POST, p->ref);
+    fprintf(c->out, "%s  %s  #%llu  %s\n", when, name, (unsigned long long)p->seq, id);
+    if (p->kind == POST_KIND_REPLY) {
+        fprintf(c->out, "    reply to %s\n", ref);
+    } else if (p->kind == POST_KIND_DELETE) {
+        fprintf(c->out, "    deletes %s\n", ref);
+    } else if (p->kind == POST_KIND_PROFILE) {
+        fprintf(c->out, "    profile: name \"%s\"\n", p->name);
+    }
+    if (is_deleted(c, p)) {
+        fputs("    [deleted by its author]\n", c->out);
+    } else if (p->body_len > 0) {
+        print_text_lines(c->out, p->body);
+    }
+    fputc('\n', c->out);
+}
+
+void
+cli_json_post(cli_t *c, const post_t *p)
+{
+    char id[KEYTEXT_BUFSZ], author[KEYTEXT_BUFSZ], prev[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
+    keytext_encode(id, KEYTEXT_POST, p->id);
+    keytext_encode(author, KEYTEXT_AUTHOR, p->author);
+    keytext_encode(prev, KEYTEXT_POST, p->prev);
+    keytext_encode(ref, KEYTEXT_POST, p->ref);
+    bool deleted = is_deleted(c, p);
+    FILE *f = c->out;
+    fprintf(f, "{\"id\":\"%s\",\"author\":\"%s\",\"seq\":%llu,", id, author,
+            (unsigned long long)p->seq);
+    if (p->seq > 1) {
+        fprintf(f, "\"prev\":\"%s\",", prev);
+    } else {
+        fputs("\"prev\":null,", f);
+    }
+    fprintf(f, "\"timestamp_ms\":%llu,\"kind\":\"%s\",", (unsigned long long)p->timestamp_ms,
+            post_kind_name(p->kind));
+    if (p->kind == POST_KIND_REPLY || p->kind == POST_KIND_DELETE) {
+        fprintf(f, "\"ref\":\"%s\",", ref);
+    }
+    if (p->kind == POST_KIND_PROFILE) {
+        fputs("\"name\":", f);
+        json_string(f, p->name);
+        fputc(',', f);
+    }
+    char name[POST_NAME_MAX + 1];
+    display_name(c, p->author, name, sizeof name);
+    fputs("\"display_name\":", f);
+    json_string(f, name);
+    fprintf(f, ",\"deleted\":%s,\"body\":", deleted ? "true" : "false");
+    json_string(f, deleted ? "" : p->body);
+    fputc('}', f);
+}

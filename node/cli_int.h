@@ -1,0 +1,96 @@
+/* cli_int: what the CLI's command files share. Not a public interface. */
+#ifndef SAMIZDAT_CLI_INT_H
+#define SAMIZDAT_CLI_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "datadir.h"
+#include "keys.h"
+#include "keytext.h"
+#include "post.h"
+#include "store.h"
+
+enum { CLI_ARGS_MAX = 64, CLI_PAGE_DEFAULT = 20 };
+
+/* Command-line words after the command name. Options are taken out as they
+ * are read; what is left must be positional. */
+typedef struct {
+    int argc;
+    char **argv;
+    bool used[CLI_ARGS_MAX];
+    int dashdash; /* index of "--", or argc: words after it are positional */
+} cli_args_t;
+
+typedef struct {
+    char dir[DATADIR_PATH_MAX];
+    const char *data_opt;
+    bool json;
+    store_t *store;
+    FILE *out;
+    FILE *err;
+} cli_t;
+
+typedef int (*cli_cmd_fn)(cli_t *c, cli_args_t *a);
+
+typedef struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *usage;
+    const char *help;
+} cli_cmd_t;
+
+/* Argument helpers. */
+bool cli_flag(cli_args_t *a, const char *name);
+/* "--name VALUE" or "--name=VALUE"; NULL when absent. *bad set when the value is missing. */
+const char *cli_value(cli_args_t *a, const char *name, bool *bad);
+/* The positional words left, in order; returns their count (at most max). */
+int cli_positional(cli_args_t *a, const char **out, int max);
+/* A word that looks like an option and was not taken, or NULL. */
+const char *cli_unknown_option(cli_args_t *a);
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* Reporting. Each returns the exit code it is given, to write
+ * `return cli_fail(c, CLI_EXIT_BADINPUT, "...")`. */
+int cli_fail(cli_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_usage(cli_t *c, const cli_cmd_t *cmd, const char *why);
+
+/* Shared steps. Each prints its own error and returns an exit code. */
+int cli_open_store(cli_t *c);
+int cli_load_author(cli_t *c, keys_author_t *out);
+int cli_author_public(cli_t *c, uint8_t pk[static 32]);
+int cli_parse_author(cli_t *c, const char *text, uint8_t out[static 32]);
+int cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static 32]);
+int cli_store_error(cli_t *c, store_err_t err, const char *what);
+uint64_t cli_now_ms(void);
+int cli_ensure_keys(cli_t *c, bool sealed, bool *created);
+
+/* Printing posts. */
+void cli_print_post(cli_t *c, const post_t *p, bool first);
+void cli_print_key(cli_t *c, const char *label, keytext_kind_t kind, const uint8_t *v);
+void cli_json_post(cli_t *c, const post_t *p);
+
+/* Commands, by file. */
+int cli_cmd_init(cli_t *c, cli_args_t *a);
+int cli_cmd_whoami(cli_t *c, cli_args_t *a);
+int cli_cmd_run(cli_t *c, cli_args_t *a);
+int cli_cmd_status(cli_t *c, cli_args_t *a);
+int cli_cmd_post(cli_t *c, cli_args_t *a);
+int cli_cmd_reply(cli_t *c, cli_args_t *a);
+int cli_cmd_delete(cli_t *c, cli_args_t *a);
+int cli_cmd_profile(cli_t *c, cli_args_t *a);
+int cli_cmd_feed(cli_t *c, cli_args_t *a);
+int cli_cmd_show(cli_t *c, cli_args_t *a);
+int cli_cmd_timeline(cli_t *c, cli_args_t *a);
+int cli_cmd_follow(cli_t *c, cli_args_t *a);
+int cli_cmd_unfollow(cli_t *c, cli_args_t *a);
+int cli_cmd_following(cli_t *c, cli_args_t *a);
+int cli_cmd_block(cli_t *c, cli_args_t *a);
+int cli_cmd_unblock(cli_t *c, cli_args_t *a);
+int cli_cmd_blocked(cli_t *c, cli_args_t *a);
+int cli_cmd_export(cli_t *c, cli_args_t *a);
+int cli_cmd_import(cli_t *c, cli_args_t *a);
+
+#endif

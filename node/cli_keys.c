@@ -1,0 +1,176 @@
+/* init, whoami, run, status. */
+#include <string.h>
+
+#include "bytes.h"
+#include "cli_int.h"
+#include "keytext.h"
+
+static int
+no_extra(cli_t *c, cli_args_t *a, const char *usage_name, int want)
+{
+    const char *unknown = cli_unknown_option(a);
+    const char *pos[1];
+    if (unknown != NULL) {
+        return cli_fail(c, CLI_EXIT_USAGE, "%s: unknown option %s", usage_name, unknown);
+    }
+    if (cli_positional(a, pos, 1) != want) {
+        return cli_fail(c, CLI_EXIT_USAGE, "%s: wrong number of arguments (see samizdat %s --help)",
+                        usage_name, usage_name);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int
+print_keys(cli_t *c)
+{
+    uint8_t pk[32];
+    int rc = cli_author_public(c, pk);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    char path[DATADIR_PATH_MAX];
+    keys_node_t n;
+    datadir_path(path, sizeof path, c->dir, "node.key");
+    keys_err_t err = keys_node_load(path, &n);
+    if (err != KEYS_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s", path, keys_strerror(err));
+    }
+    char at[KEYTEXT_BUFSZ], nt[KEYTEXT_BUFSZ];
+    keytext_encode(at, KEYTEXT_AUTHOR, pk);
+    keytext_encode(nt, KEYTEXT_NODE, n.pk);
+    keys_node_wipe(&n);
+    fprintf(c->out, "author key: %s\nnode key:   %s\ndata:       %s\n", at, nt, c->dir);
+    return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_init(cli_t *c, cli_args_t *a)
+{
+    bool sealed = cli_flag(a, "--passphrase");
+    int rc = no_extra(c, a, "init", 0);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    char path[DATADIR_PATH_MAX];
+    datadir_path(path, sizeof path, c->dir, "author.key");
+    uint8_t pk[32];
+    bool was_sealed;
+    if (keys_author_load_public(path, pk, &was_sealed) != KEYS_ENOENT) {
+        return cli_fail(c, CLI_EXIT_ERROR,
+                        "%s already holds an author key; refusing to replace it", c->dir);
+    }
+    bool created = false;
+    rc = cli_ensure_keys(c, sealed, &created);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    fprintf(c->out, "created your keys%s\n", sealed ? " (author key sealed with a passphrase)" : "");
+    rc = print_keys(c);
+    if (rc == CLI_EXIT_OK) {
+        fputs("share your author key so people can follow you: samizdat whoami\n", c->out);
+    }
+    return rc;
+}
+
+int
+cli_cmd_whoami(cli_t *c, cli_args_t *a)
+{
+    bool node = cli_flag(a, "--node");
+    int rc = no_extra(c, a, "whoami", 0);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (!node) {
+        uint8_t pk[32];
+        rc = cli_author_public(c, pk);
+        if (rc == CLI_EXIT_OK) {
+            cli_print_key(c, "author", KEYTEXT_AUTHOR, pk);
+        }
+        return rc;
+    }
+    char path[DATADIR_PATH_MAX];
+    datadir_path(path, sizeof path, c->dir, "node.key");
+    keys_node_t n;
+    keys_err_t err = keys_node_load(path, &n);
+    if (err == KEYS_ENOENT) {
+        return cli_fail(c, CLI_EXIT_ERROR, "no key in %s: run `samizdat init` first", c->dir);
+    }
+    if (err != KEYS_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s", path, keys_strerror(err));
+    }
+    cli_print_key(c, "node", KEYTEXT_NODE, n.pk);
+    keys_node_wipe(&n);
+    return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_run(cli_t *c, cli_args_t *a)
+{
+    bool sealed = cli_flag(a, "--passphrase");
+    int rc = no_extra(c, a, "run", 0);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    bool created = false;
+    rc = cli_ensure_keys(c, sealed, &created);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    rc = cli_open_store(c);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    if (created) {
+        fputs("first start: created your keys\n", c->out);
+    }
+    rc = print_keys(c);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    fputs("\nThe network daemon is not built yet, so this node does not connect to\n"
+          "peers. Everything else works offline:\n"
+          "  samizdat post \"hello\"            publish a signed post\n"
+          "  samizdat follow sza1...          follow an author\n"
+          "  samizdat timeline                read\n"
+          "  samizdat export AUTHOR FILE      carry a feed on a USB stick\n"
+          "  samizdat import FILE             and load it on another computer\n",
+          c->out);
+    return CLI_EXIT_OK;
+}
+
+int
+cli_cmd_status(cli_t *c, cli_args_t *a)
+{
+    int rc = no_extra(c, a, "status", 0);
+    uint8_t pk[32];
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_author_public(c, pk);
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_open_store(c);
+    }
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    store_stats_t st;
+    store_err_t err = store_stats(c->store, &st);
+    if (err != STORE_OK) {
+        return cli_store_error(c, err, "status");
+    }
+    char at[KEYTEXT_BUFSZ];
+    keytext_encode(at, KEYTEXT_AUTHOR, pk);
+    if (c->json) {
+        fprintf(c->out,
+                "{\"author\":\"%s\",\"node\":\"stopped\",\"posts\":%llu,\"authors\":%llu,"
+                "\"following\":%llu,\"forks\":%llu}\n",
+                at, (unsigned long long)st.posts, (unsigned long long)st.authors,
+                (unsigned long long)st.follows, (unsigned long long)st.forks);
+        return CLI_EXIT_OK;
+    }
+    fprintf(c->out,
+            "author key: %s\ndata:       %s\nnode:       not running (no daemon yet)\n"
+            "posts:      %llu from %llu authors\nfollowing:  %llu\nforks seen: %llu\n",
+            at, c->dir, (unsigned long long)st.posts, (unsigned long long)st.authors,
+            (unsigned long long)st.follows, (unsigned long long)st.forks);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,16 @@
+/* samizdat: the one binary, daemon and command line. */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+int
+main(int argc, char **argv)
+{
+    /* The one process-wide initialisation; everything else hangs off handles. */
+    if (sodium_init() < 0) {
+        fputs("samizdat: libsodium failed to initialise\n", stderr);
+        return CLI_EXIT_ERROR;
+    }
+    return cli_main(argc, argv);
+}

@@ -1,0 +1,623 @@
+#include "wire.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "bytes.h"
+
+enum {
+    KEY_SIZE = 32,
+    PORT_DIGITS_MAX = 5,
+    DNS_NAME_MAX = 253,
+    DNS_LABEL_MAX = 63,
+    IPV6_TEXT_MIN = 2,  /* "::" */
+    IPV6_TEXT_MAX = 45, /* INET6_ADDRSTRLEN - 1: the IPv4-mapped form */
+};
+
+static const char TCP_PREFIX[] = "tcp://";
+enum { TCP_PREFIX_LEN = sizeof TCP_PREFIX - 1 };
+
+const char *
+wire_strerror(wire_err_t err)
+{
+    switch (err) {
+    case WIRE_OK:
+        return "ok";
+    case WIRE_ETRUNCATED:
+        return "message is truncated";
+    case WIRE_ETOOLARGE:
+        return "message, or a count or length in it, is too large";
+    case WIRE_ETRAILING:
+        return "message has bytes after its payload";
+    case WIRE_EVERSION:
+        return "unknown protocol version";
+    case WIRE_ETYPE:
+        return "unknown message type";
+    case WIRE_EFIELD:
+        return "a field breaks its rule";
+    case WIRE_EBUFSZ:
+        return "output buffer too small";
+    }
+    return "unknown wire error";
+}
+
+const char *
+wire_type_name(uint8_t type)
+{
+    switch (type) {
+    case WIRE_HELLO:
+        return "hello";
+    case WIRE_PING:
+        return "ping";
+    case WIRE_PONG:
+        return "pong";
+    case WIRE_PEERS_REQ:
+        return "peers_req";
+    case WIRE_PEERS:
+        return "peers";
+    case WIRE_ERROR:
+        return "error";
+    default:
+        return "unknown";
+    }
+}
+
+static bool
+type_known(uint8_t type)
+{
+    return type >= WIRE_HELLO && type <= WIRE_ERROR;
+}
+
+void
+wire_init(wire_msg_t *m, wire_type_t type, uint32_t request_id)
+{
+    memset(m, 0, sizeof *m);
+    m->version = WIRE_VERSION;
+    m->type = (uint8_t)type;
+    m->request_id = request_id;
+}
+
+/* ---- text rules ---- */
+
+static bool
+is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool
+is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool
+wire_network_valid(const char *name)
+{
+    if (name == NULL) {
+        return false;
+    }
+    size_t n = strnlen(name, WIRE_NETWORK_MAX + 1);
+    if (n == 0 || n > WIRE_NETWORK_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = is_digit(c) || (c >= 'a' && c <= 'z') || c == '.' || c == '_' || c == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses 1..max_digits decimal digits with no leading zero (a lone "0" is
+ * allowed), so every number has exactly one spelling. Returns -1 on error. */
+static long
+parse_decimal(const char *s, size_t n, size_t max_digits)
+{
+    if (n == 0 || n > max_digits || (n > 1 && s[0] == '0')) {
+        return -1;
+    }
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i])) {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool
+port_valid(const char *s, size_t n)
+{
+    long v = parse_decimal(s, n, PORT_DIGITS_MAX);
+    return v >= 1 && v <= 65535;
+}
+
+/* Exactly four decimal octets. Leading zeros are refused because the C
+ * library's resolver would read "010" as octal 8. 0.0.0.0 is refused like
+ * "*": it names no peer, and connecting to it reaches our own host. */
+static bool
+ipv4_valid(const char *s, size_t n)
+{
+    size_t start = 0;
+    int parts = 0;
+    long any = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            continue;
+        }
+        long v = parse_decimal(s + start, i - start, 3);
+        if (v < 0 || v > 255 || ++parts > 4) {
+            return false;
+        }
+        any |= v;
+        start = i + 1;
+    }
+    return parts == 4 && any != 0;
+}
+
+static bool
+ipv6_valid(const char *s, size_t n)
+{
+    if (n < IPV6_TEXT_MIN || n > IPV6_TEXT_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool hex = is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F');
+        if (!hex && s[i] != ':' && s[i] != '.') {
+            return false;
+        }
+    }
+    char text[IPV6_TEXT_MAX + 1];
+    memcpy(text, s, n);
+    text[n] = '\0';
+    struct in6_addr addr;
+    if (inet_pton(AF_INET6, text, &addr) != 1) {
+        return false;
+    }
+    /* "::" is the IPv6 wildcard; refused for the reason 0.0.0.0 is. */
+    uint8_t any = 0;
+    for (size_t i = 0; i < sizeof addr.s6_addr; i++) {
+        any |= addr.s6_addr[i];
+    }
+    return any != 0;
+}
+
+static bool
+dns_label_valid(const char *s, size_t n)
+{
+    if (n == 0 || n > DNS_LABEL_MAX || s[0] == '-' || s[n - 1] == '-') {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum(s[i]) && s[i] != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+dns_name_valid(const char *s, size_t n)
+{
+    if (n > DNS_NAME_MAX) {
+        return false;
+    }
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            continue;
+        }
+        if (!dns_label_valid(s + start, i - start)) {
+            return false;
+        }
+        start = i + 1;
+    }
+    return true;
+}
+
+/* A name whose last label is all digits can only be meant as an IPv4
+ * address (RFC 3696, section 2: no top-level domain is all-numeric), so
+ * "256.1.1.1" is a bad address rather than a host name. */
+static bool
+last_label_numeric(const char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && s[i - 1] != '.') {
+        i--;
+    }
+    if (i == n) {
+        return false;
+    }
+    for (; i < n; i++) {
+        if (!is_digit(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+host_valid(const char *s, size_t n)
+{
+    if (n == 0) {
+        return false;
+    }
+    if (s[0] == '[') {
+        return n >= 2 && s[n - 1] == ']' && ipv6_valid(s + 1, n - 2);
+    }
+    if (last_label_numeric(s, n)) {
+        return ipv4_valid(s, n);
+    }
+    return dns_name_valid(s, n);
+}
+
+bool
+wire_endpoint_valid(const char *endpoint)
+{
+    if (endpoint == NULL) {
+        return false;
+    }
+    size_t n = strnlen(endpoint, WIRE_ENDPOINT_MAX + 1);
+    if (n > WIRE_ENDPOINT_MAX || !printable(endpoint, n) || n < TCP_PREFIX_LEN ||
+        memcmp(endpoint, TCP_PREFIX, TCP_PREFIX_LEN) != 0) {
+        return false;
+    }
+    const char *host = endpoint + TCP_PREFIX_LEN;
+    size_t rest = n - TCP_PREFIX_LEN;
+    /* The port follows the last colon: an IPv6 address keeps its own
+     * colons inside the brackets. */
+    size_t colon = rest;
+    while (colon > 0 && host[colon - 1] != ':') {
+        colon--;
+    }
+    if (colon == 0) {
+        return false;
+    }
+    return host_valid(host, colon - 1) && port_valid(host + colon, rest - colon);
+}
+
+/* ---- rules shared by the encoder and the decoder ---- */
+
+/* Length of a string field whose array holds max + 1 bytes; SIZE_MAX when
+ * it is not terminated within max bytes. */
+static size_t
+field_len(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    return n > max ? SIZE_MAX : n;
+}
+
+static wire_err_t
+hello_caps(const wire_hello_t *h)
+{
+    if (field_len(h->network, WIRE_NETWORK_MAX) == SIZE_MAX ||
+        field_len(h->software, WIRE_SOFTWARE_MAX) == SIZE_MAX ||
+        h->n_endpoints > WIRE_ENDPOINTS_MAX) {
+        return WIRE_ETOOLARGE;
+    }
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        if (field_len(h->endpoints[i].s, WIRE_ENDPOINT_MAX) == SIZE_MAX) {
+            return WIRE_ETOOLARGE;
+        }
+    }
+    return WIRE_OK;
+}
+
+static wire_err_t
+peers_caps(const wire_peers_t *p)
+{
+    if (p->n > WIRE_PEERS_MAX) {
+        return WIRE_ETOOLARGE;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (field_len(p->contacts[i].endpoint.s, WIRE_ENDPOINT_MAX) == SIZE_MAX) {
+            return WIRE_ETOOLARGE;
+        }
+    }
+    return WIRE_OK;
+}
+
+/* Every count and length against its cap. Run before the field rules so
+ * the encoder refuses with the code the decoder would give. */
+static wire_err_t
+check_caps(const wire_msg_t *m)
+{
+    switch (m->type) {
+    case WIRE_HELLO:
+        return hello_caps(&m->u.hello);
+    case WIRE_PEERS_REQ:
+        return m->u.peers_max > WIRE_PEERS_MAX ? WIRE_ETOOLARGE : WIRE_OK;
+    case WIRE_PEERS:
+        return peers_caps(&m->u.peers);
+    case WIRE_ERROR:
+        return field_len(m->u.error.text, WIRE_ERROR_TEXT_MAX) == SIZE_MAX ? WIRE_ETOOLARGE
+                                                                           : WIRE_OK;
+    default:
+        return WIRE_OK;
+    }
+}
+
+static bool
+hello_rules(const wire_hello_t *h)
+{
+    if (!wire_network_valid(h->network) || !printable(h->software, strlen(h->software))) {
+        return false;
+    }
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        if (!wire_endpoint_valid(h->endpoints[i].s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool
+peers_rules(const wire_peers_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (!wire_endpoint_valid(p->contacts[i].endpoint.s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The rules on field contents; assumes check_caps passed. */
+static bool
+check_rules(const wire_msg_t *m)
+{
+    switch (m->type) {
+    case WIRE_HELLO:
+        return hello_rules(&m->u.hello);
+    case WIRE_PEERS_REQ:
+        return m->u.peers_max >= 1;
+    case WIRE_PEERS:
+        return peers_rules(&m->u.peers);
+    case WIRE_ERROR:
+        return printable(m->u.error.text, strlen(m->u.error.text));
+    default:
+        return true;
+    }
+}
+
+static wire_err_t
+check_msg(const wire_msg_t *m)
+{
+    if (m->version != WIRE_VERSION) {
+        return WIRE_EVERSION;
+    }
+    if (!type_known(m->type)) {
+        return WIRE_ETYPE;
+    }
+    wire_err_t err = check_caps(m);
+    if (err != WIRE_OK) {
+        return err;
+    }
+    return check_rules(m) ? WIRE_OK : WIRE_EFIELD;
+}
+
+/* ---- decoder ---- */
+
+/* The reader plus the two faults it cannot see: a claim over its cap,
+ * found as soon as the claim is read, and a NUL inside a string, which the
+ * NUL-terminated copy would otherwise hide. */
+typedef struct {
+    bytes_reader_t r;
+    bool too_large;
+    bool nul;
+} decoder_t;
+
+/* Reads a count and refuses it over max. Returns 0 instead, so loops over
+ * it do nothing once the message is lost. */
+static size_t
+read_count(decoder_t *d, size_t max)
+{
+    size_t n = bytes_get_u8(&d->r);
+    if (n > max) {
+        d->too_large = true;
+        return 0;
+    }
+    return n;
+}
+
+/* Reads a u8 length and that many bytes into dst, which holds max + 1. */
+static void
+read_string(decoder_t *d, char *dst, size_t max)
+{
+    if (d->too_large) {
+        return;
+    }
+    size_t n = read_count(d, max);
+    bytes_get(&d->r, (uint8_t *)dst, n);
+    dst[n] = '\0';
+    if (memchr(dst, '\0', n) != NULL) {
+        d->nul = true;
+    }
+}
+
+static void
+decode_hello(decoder_t *d, wire_hello_t *h)
+{
+    read_string(d, h->network, WIRE_NETWORK_MAX);
+    bytes_get(&d->r, h->node_key, KEY_SIZE);
+    read_string(d, h->software, WIRE_SOFTWARE_MAX);
+    h->caps = bytes_get_u32(&d->r);
+    h->n_endpoints = (uint8_t)read_count(d, WIRE_ENDPOINTS_MAX);
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        read_string(d, h->endpoints[i].s, WIRE_ENDPOINT_MAX);
+    }
+}
+
+static void
+decode_peers(decoder_t *d, wire_peers_t *p)
+{
+    p->n = (uint8_t)read_count(d, WIRE_PEERS_MAX);
+    for (size_t i = 0; i < p->n; i++) {
+        bytes_get(&d->r, p->contacts[i].node_key, KEY_SIZE);
+        read_string(d, p->contacts[i].endpoint.s, WIRE_ENDPOINT_MAX);
+    }
+}
+
+static void
+decode_payload(decoder_t *d, wire_msg_t *m)
+{
+    switch (m->type) {
+    case WIRE_HELLO:
+        decode_hello(d, &m->u.hello);
+        break;
+    case WIRE_PING:
+    case WIRE_PONG:
+        m->u.ping_nonce = bytes_get_u64(&d->r);
+        break;
+    case WIRE_PEERS_REQ:
+        /* Checked here like every other claim, so a too-large value
+         * outranks trailing bytes as it does in PEERS. */
+        m->u.peers_max = bytes_get_u8(&d->r);
+        d->too_large = m->u.peers_max > WIRE_PEERS_MAX;
+        break;
+    case WIRE_PEERS:
+        decode_peers(d, &m->u.peers);
+        break;
+    case WIRE_ERROR:
+        m->u.error.code = bytes_get_u16(&d->r);
+        read_string(d, m->u.error.text, WIRE_ERROR_TEXT_MAX);
+        break;
+    default:
+        break;
+    }
+}
+
+wire_err_t
+wire_decode(wire_msg_t *out, const uint8_t *buf, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (len > WIRE_MAX_FRAME) {
+        return WIRE_ETOOLARGE;
+    }
+    if (len < WIRE_HEADER_SIZE) {
+        return WIRE_ETRUNCATED;
+    }
+    decoder_t d = {.too_large = false, .nul = false};
+    bytes_reader_init(&d.r, buf, len);
+    out->version = bytes_get_u8(&d.r);
+    out->type = bytes_get_u8(&d.r);
+    out->request_id = bytes_get_u32(&d.r);
+    /* The payload's layout depends on both, so nothing after them can be
+     * read when either is unknown. */
+    if (out->version != WIRE_VERSION) {
+        return WIRE_EVERSION;
+    }
+    if (!type_known(out->type)) {
+        return WIRE_ETYPE;
+    }
+    decode_payload(&d, out);
+    if (d.too_large) {
+        return WIRE_ETOOLARGE;
+    }
+    if (!bytes_reader_ok(&d.r)) {
+        return WIRE_ETRUNCATED;
+    }
+    if (!bytes_reader_done(&d.r)) {
+        return WIRE_ETRAILING;
+    }
+    if (d.nul) {
+        return WIRE_EFIELD;
+    }
+    return check_msg(out);
+}
+
+/* ---- encoder ---- */
+
+static void
+put_string(bytes_writer_t *w, const char *s)
+{
+    size_t n = strlen(s);
+    bytes_put_u8(w, (uint8_t)n);
+    bytes_put(w, (const uint8_t *)s, n);
+}
+
+static void
+encode_hello(bytes_writer_t *w, const wire_hello_t *h)
+{
+    put_string(w, h->network);
+    bytes_put(w, h->node_key, KEY_SIZE);
+    put_string(w, h->software);
+    bytes_put_u32(w, h->caps);
+    bytes_put_u8(w, h->n_endpoints);
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        put_string(w, h->endpoints[i].s);
+    }
+}
+
+static void
+encode_peers(bytes_writer_t *w, const wire_peers_t *p)
+{
+    bytes_put_u8(w, p->n);
+    for (size_t i = 0; i < p->n; i++) {
+        bytes_put(w, p->contacts[i].node_key, KEY_SIZE);
+        put_string(w, p->contacts[i].endpoint.s);
+    }
+}
+
+static void
+encode_payload(bytes_writer_t *w, const wire_msg_t *m)
+{
+    switch (m->type) {
+    case WIRE_HELLO:
+        encode_hello(w, &m->u.hello);
+        break;
+    case WIRE_PING:
+    case WIRE_PONG:
+        bytes_put_u64(w, m->u.ping_nonce);
+        break;
+    case WIRE_PEERS_REQ:
+        bytes_put_u8(w, m->u.peers_max);
+        break;
+    case WIRE_PEERS:
+        encode_peers(w, &m->u.peers);
+        break;
+    case WIRE_ERROR:
+        bytes_put_u16(w, m->u.error.code);
+        put_string(w, m->u.error.text);
+        break;
+    default:
+        break;
+    }
+}
+
+wire_err_t
+wire_encode(const wire_msg_t *m, uint8_t *out, size_t cap, size_t *out_len)
+{
+    /* Every string is known to be terminated within its array from here. */
+    wire_err_t err = check_msg(m);
+    if (err != WIRE_OK) {
+        return err;
+    }
+    bytes_writer_t w;
+    bytes_writer_init(&w, out, cap);
+    bytes_put_u8(&w, m->version);
+    bytes_put_u8(&w, m->type);
+    bytes_put_u32(&w, m->request_id);
+    encode_payload(&w, m);
+    if (!bytes_writer_ok(&w)) {
+        return WIRE_EBUFSZ;
+    }
+    *out_len = w.len;
+    return WIRE_OK;
+}

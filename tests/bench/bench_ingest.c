@@ -1,0 +1,211 @@
+/* Ingest benchmark: how close does storing posts come to the raw speed of
+ * checking their signatures?
+ *
+ * On one core (the process pins itself, so LevelDB's compaction thread
+ * shares it), in one run and side by side:
+ *   verify: crypto_sign_verify_detached over the signed bytes of each post;
+ *   ingest: store_ingest (decode + verify + all index writes) of the same
+ *           100,000 posts from 100 authors into a fresh LevelDB store.
+ * The two alternate every CHUNK posts, ROUNDS times; medians are reported. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <ftw.h>
+
+#include "keys.h"
+#include "post.h"
+#include "store.h"
+
+enum { AUTHORS = 100, PER_AUTHOR = 1000, TOTAL = AUTHORS * PER_AUTHOR, ROUNDS = 5, CHUNK = 1000 };
+
+typedef struct {
+    uint8_t bytes[POST_MAX_SIZE];
+    uint16_t len;
+} enc_t;
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Posts of about tweet length, authors interleaved as they would arrive
+ * from a network. */
+static enc_t *
+make_posts(void)
+{
+    enc_t *posts = calloc(TOTAL, sizeof *posts);
+    keys_author_t *keys = calloc(AUTHORS, sizeof *keys);
+    uint8_t (*prev)[32] = calloc(AUTHORS, 32);
+    if (posts == NULL || keys == NULL || prev == NULL) {
+        return NULL;
+    }
+    for (int a = 0; a < AUTHORS; a++) {
+        keys_author_generate(&keys[a]);
+    }
+    char body[200];
+    for (int i = 0; i < TOTAL; i++) {
+        int a = i % AUTHORS;
+        uint64_t seq = (uint64_t)(i / AUTHORS) + 1;
+        post_t p;
+        post_init(&p, POST_KIND_POST, seq, seq > 1 ? prev[a] : NULL, 1700000000000ull + i);
+        int n = snprintf(body, sizeof body,
+                         "post %d of author %d: a short text of about the length people "
+                         "write, with some words in it to make it realistic.",
+                         (int)seq, a);
+        post_set_body(&p, body, (size_t)n);
+        size_t len = 0;
+        if (post_sign(&p, &keys[a], posts[i].bytes, POST_MAX_SIZE, &len) != POST_OK) {
+            return NULL;
+        }
+        posts[i].len = (uint16_t)len;
+        memcpy(prev[a], p.id, 32);
+    }
+    for (int a = 0; a < AUTHORS; a++) {
+        keys_author_wipe(&keys[a]);
+    }
+    free(keys);
+    free(prev);
+    return posts;
+}
+
+/* Verifies posts [from, to) the way a bare libsodium loop would. */
+static void
+verify_chunk(const enc_t *posts, int from, int to)
+{
+    static uint8_t msg[POST_SIG_TAG_LEN + POST_MAX_SIZE];
+    memcpy(msg, POST_SIG_TAG, POST_SIG_TAG_LEN);
+    for (int i = from; i < to; i++) {
+        size_t body = posts[i].len - POST_SIG_SIZE;
+        memcpy(msg + POST_SIG_TAG_LEN, posts[i].bytes, body);
+        if (crypto_sign_verify_detached(posts[i].bytes + body, msg, POST_SIG_TAG_LEN + body,
+                                        posts[i].bytes + 2) != 0) {
+            fprintf(stderr, "bench: verify failed at %d\n", i);
+            exit(1);
+        }
+    }
+}
+
+static void
+ingest_chunk(store_t *s, const enc_t *posts, int from, int to, uint64_t now)
+{
+    for (int i = from; i < to; i++) {
+        store_ingest_info_t info;
+        if (store_ingest(s, posts[i].bytes, posts[i].len, now, &info) != STORE_OK ||
+            info.result != STORE_INGEST_EXTENDED) {
+            fprintf(stderr, "bench: ingest failed at %d (%s)\n", i,
+                    store_ingest_name(info.result));
+            exit(1);
+        }
+    }
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* One round: a fresh store, and the posts in chunks of CHUNK, each chunk
+ * first verified bare and then ingested, so the machine's ups and downs fall
+ * on both measures alike. Rates are posts per second of each one's own time. */
+static void
+run_round(const enc_t *posts, double *verify_rate, double *ingest_rate)
+{
+    char dir[] = "/tmp/samizdat-bench-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        exit(1);
+    }
+    store_t *s = NULL;
+    if (store_open(&s, dir, NULL, NULL, 0) != STORE_OK) {
+        fprintf(stderr, "bench: cannot open store\n");
+        exit(1);
+    }
+    uint64_t now = 1700000000000ull + TOTAL;
+    double tv = 0, ti = 0;
+    for (int from = 0; from < TOTAL; from += CHUNK) {
+        int to = from + CHUNK < TOTAL ? from + CHUNK : TOTAL;
+        double t0 = now_s();
+        verify_chunk(posts, from, to);
+        double t1 = now_s();
+        ingest_chunk(s, posts, from, to, now);
+        double t2 = now_s();
+        tv += t1 - t0;
+        ti += t2 - t1;
+    }
+    double t3 = now_s();
+    store_close(s); /* flushing is part of ingest */
+    ti += now_s() - t3;
+    *verify_rate = TOTAL / tv;
+    *ingest_rate = TOTAL / ti;
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void
+print_machine(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "model name", 10) == 0) {
+            printf("cpu:%s", strchr(line, ':') + 1);
+            break;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    printf("cores online: %ld (this run pinned to cpu 0)\n", sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+        perror("sched_setaffinity");
+    }
+    print_machine();
+    printf("making %d posts from %d authors...\n", TOTAL, AUTHORS);
+    enc_t *posts = make_posts();
+    if (posts == NULL) {
+        return 1;
+    }
+    double verify[ROUNDS], ingest[ROUNDS], ratio[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        run_round(posts, &verify[r], &ingest[r]);
+        ratio[r] = ingest[r] / verify[r];
+        printf("round %d: verify %.0f/s  ingest %.0f/s  ratio %.1f%%\n", r + 1, verify[r],
+               ingest[r], 100 * ratio[r]);
+        fflush(stdout);
+    }
+    qsort(verify, ROUNDS, sizeof verify[0], cmp_double);
+    qsort(ingest, ROUNDS, sizeof ingest[0], cmp_double);
+    qsort(ratio, ROUNDS, sizeof ratio[0], cmp_double);
+    printf("median: verify %.0f/s  ingest %.0f/s  ratio %.1f%% (target >= 70%%)\n",
+           verify[ROUNDS / 2], ingest[ROUNDS / 2], 100 * ratio[ROUNDS / 2]);
+    free(posts);
+    return 0;
+}

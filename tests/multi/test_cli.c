@@ -1,0 +1,505 @@
+/* The real samizdat binary against temporary data directories. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store.h"
+
+typedef struct {
+    char dir[512];
+    char dir2[512];
+} fixture_t;
+
+enum { ARGV_MAX = 16 };
+
+/* Runs `samizdat --data DIR args...` (NULL-terminated) with env entries. */
+static void
+sz_env(tu_run_t *r, const char *dir, char *const env[], const char *in, ...)
+{
+    char *argv[ARGV_MAX];
+    int n = 0;
+    argv[n++] = (char *)SAMIZDAT_BINARY;
+    argv[n++] = (char *)"--data";
+    argv[n++] = (char *)dir;
+    va_list ap;
+    va_start(ap, in);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        assert_true(n < ARGV_MAX - 1);
+        argv[n++] = (char *)a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    tu_run(r, argv, env, in, 60);
+}
+
+#define SZ(r, dir, ...) sz_env(r, dir, NULL, NULL, __VA_ARGS__, (const char *)NULL)
+
+static int
+setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    tu_mkdtemp(f->dir, sizeof f->dir);
+    tu_mkdtemp(f->dir2, sizeof f->dir2);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    tu_rmtree(f->dir);
+    tu_rmtree(f->dir2);
+    free(f);
+    return 0;
+}
+
+/* Copies the first word starting with prefix from s into out. */
+static void
+find_word(const char *s, const char *prefix, char *out, size_t cap)
+{
+    const char *p = strstr(s, prefix);
+    assert_non_null(p);
+    size_t n = strcspn(p, " \n\"");
+    assert_true(n < cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static void
+init_ok(const char *dir, char *author, size_t cap)
+{
+    tu_run_t r;
+    SZ(&r, dir, "init");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, dir, "whoami");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(strlen(r.out), 63);
+    find_word(r.out, "sza1", author, cap);
+    tu_run_free(&r);
+}
+
+static void
+post_ok(const char *dir, const char *text, char *id, size_t cap)
+{
+    tu_run_t r;
+    SZ(&r, dir, "post", text);
+    if (r.status != 0) {
+        fail_msg("post failed: %s", r.err);
+    }
+    find_word(r.out, "szp1", id, cap);
+    tu_run_free(&r);
+}
+
+static void
+test_init_whoami(void **state)
+{
+    fixture_t *f = *state;
+    char author[80];
+    init_ok(f->dir, author, sizeof author);
+    assert_int_equal(strlen(author), 62);
+    tu_run_t r;
+    SZ(&r, f->dir, "whoami", "--node");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "szn1"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "--json", "whoami");
+    assert_non_null(strstr(r.out, "{\"author\":\"sza1"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "init");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "already holds an author key"));
+    tu_run_free(&r);
+    /* Key files and the directory are owner-only. */
+    char path[600];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/author.key", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/node.key", f->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void
+test_post_feed_show(void **state)
+{
+    fixture_t *f = *state;
+    char author[80], id1[80], id2[80];
+    init_ok(f->dir, author, sizeof author);
+    post_ok(f->dir, "first post", id1, sizeof id1);
+    tu_run_t r;
+    sz_env(&r, f->dir, NULL, "second, from stdin\n", "post", "-", (const char *)NULL);
+    assert_int_equal(r.status, 0);
+    find_word(r.out, "szp1", id2, sizeof id2);
+    assert_non_null(strstr(r.out, "#2"));
+    tu_run_free(&r);
+
+    SZ(&r, f->dir, "feed");
+    assert_int_equal(r.status, 0);
+    char *second = strstr(r.out, "second, from stdin");
+    char *first = strstr(r.out, "first post");
+    assert_non_null(second);
+    assert_non_null(first);
+    assert_true(second < first); /* newest first */
+    tu_run_free(&r);
+
+    SZ(&r, f->dir, "feed", author, "--json");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"head_seq\":2"));
+    assert_non_null(strstr(r.out, "\"body\":\"second, from stdin\""));
+    tu_run_free(&r);
+
+    SZ(&r, f->dir, "show", id1);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "first post"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "show", id1, "--raw");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(strncmp(r.out, "0101", 4), 0); /* version 1, kind post */
+    tu_run_free(&r);
+    SZ(&r, f->dir, "show", id1, "--json");
+    assert_non_null(strstr(r.out, "\"seq\":1"));
+    assert_non_null(strstr(r.out, "\"prev\":null"));
+    tu_run_free(&r);
+}
+
+static void
+test_reply_delete_profile(void **state)
+{
+    fixture_t *f = *state;
+    char author[80], id1[80], other[80], oid[80];
+    init_ok(f->dir, author, sizeof author);
+    post_ok(f->dir, "to be deleted", id1, sizeof id1);
+    tu_run_t r;
+    SZ(&r, f->dir, "reply", id1, "a reply");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "profile", "--name", "Alice", "--bio", "radio amateur");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "delete", id1);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "timeline");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Alice"));
+    assert_non_null(strstr(r.out, "a reply"));
+    assert_non_null(strstr(r.out, "[deleted by its author]"));
+    assert_null(strstr(r.out, "to be deleted"));
+    tu_run_free(&r);
+    /* Someone else's post cannot be deleted. */
+    init_ok(f->dir2, other, sizeof other);
+    post_ok(f->dir2, "not yours", oid, sizeof oid);
+    char file[600];
+    snprintf(file, sizeof file, "%s/other.feed", f->dir2);
+    SZ(&r, f->dir2, "export", other, file);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "import", file);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "delete", oid);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "not your post"));
+    tu_run_free(&r);
+    /* Bad text: a control character, and too long. */
+    SZ(&r, f->dir, "post", "bell\a");
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    char big[1100];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    SZ(&r, f->dir, "post", big);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "1024"));
+    tu_run_free(&r);
+}
+
+static void
+test_mistyped_keys(void **state)
+{
+    fixture_t *f = *state;
+    char author[80], id[80];
+    init_ok(f->dir, author, sizeof author);
+    post_ok(f->dir, "x", id, sizeof id);
+    tu_run_t r;
+    char typo[80];
+    snprintf(typo, sizeof typo, "%s", author);
+    typo[20] = typo[20] == 'q' ? 'p' : 'q';
+    SZ(&r, f->dir, "follow", typo);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "mistyped"));
+    tu_run_free(&r);
+    typo[20] = author[20];
+    typo[40] = '\0'; /* characters missing */
+    SZ(&r, f->dir, "follow", typo);
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "follow", id);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "is a post id, not an author key"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "show", author);
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "follow", author);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "following", "--json");
+    assert_non_null(strstr(r.out, author));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "unfollow", author);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "unfollow", author);
+    assert_int_equal(r.status, 4);
+    tu_run_free(&r);
+}
+
+static void
+test_usage_and_not_found(void **state)
+{
+    fixture_t *f = *state;
+    char author[80];
+    init_ok(f->dir, author, sizeof author);
+    tu_run_t r;
+    SZ(&r, f->dir, "frobnicate");
+    assert_int_equal(r.status, 2);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "post");
+    assert_int_equal(r.status, 2);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "post", "a", "b");
+    assert_int_equal(r.status, 2);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "feed", "--bogus");
+    assert_int_equal(r.status, 2);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "timeline", "--limit", "zero");
+    assert_int_equal(r.status, 2);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "post", "--help");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "usage: samizdat post"));
+    tu_run_free(&r);
+    /* "--" lets a post start with a dash. */
+    SZ(&r, f->dir, "post", "--", "--not an option");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    /* A well-formed id of a post that is not stored. */
+    SZ(&r, f->dir, "show", "szp1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq");
+    assert_true(r.status == 3 || r.status == 4);
+    tu_run_free(&r);
+}
+
+static void
+test_export_import(void **state)
+{
+    fixture_t *f = *state;
+    char a[80], b[80], id[80];
+    init_ok(f->dir, a, sizeof a);
+    init_ok(f->dir2, b, sizeof b);
+    post_ok(f->dir, "one", id, sizeof id);
+    post_ok(f->dir, "two", id, sizeof id);
+    post_ok(f->dir, "three", id, sizeof id);
+    char file[600];
+    snprintf(file, sizeof file, "%s/a.feed", f->dir2);
+    tu_run_t r;
+    SZ(&r, f->dir, "export", a, file);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "exported 3 posts"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "export", a, file);
+    assert_int_equal(r.status, 1); /* exists */
+    tu_run_free(&r);
+
+    SZ(&r, f->dir2, "import", file);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "3 added"));
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "import", file, "--json");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"duplicates\":3"));
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "follow", a);
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "timeline", "--limit", "2");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "three"));
+    assert_non_null(strstr(r.out, "two"));
+    assert_null(strstr(r.out, "one\n"));
+    char next[80];
+    find_word(strstr(r.out, "--before"), "szp1", next, sizeof next);
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "timeline", "--limit", "2", "--before", next);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "one"));
+    assert_null(strstr(r.out, "three"));
+    tu_run_free(&r);
+
+    /* A truncated file: what came before the cut is kept, the rest reported. */
+    size_t len = 0;
+    char *data = tu_read_file(file, &len);
+    assert_non_null(data);
+    char cut[600];
+    snprintf(cut, sizeof cut, "%s/cut.feed", f->dir);
+    tu_write_file(cut, data, len - 10);
+    SZ(&r, f->dir2, "import", cut);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "truncated"));
+    tu_run_free(&r);
+    /* A tampered post (first byte of the first body) is refused. */
+    data[8 + 2 + 82 + 2] ^= 0x01;
+    snprintf(cut, sizeof cut, "%s/bad.feed", f->dir);
+    tu_write_file(cut, data, len);
+    char fresh[600];
+    snprintf(fresh, sizeof fresh, "%s/fresh", f->dir2);
+    SZ(&r, fresh, "import", cut);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "refused"));
+    assert_non_null(strstr(r.out, "1 refused"));
+    tu_run_free(&r);
+    /* Not a feed file at all. */
+    tu_write_file(cut, "hello", 5);
+    SZ(&r, f->dir2, "import", cut);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "not a samizdat feed file"));
+    tu_run_free(&r);
+    free(data);
+    /* Blocking removes the imported posts. */
+    SZ(&r, f->dir2, "block", a);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "removed 3"));
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "import", file);
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+}
+
+static void
+test_passphrase(void **state)
+{
+    fixture_t *f = *state;
+    char *good[] = {(char *)"SAMIZDAT_PASSPHRASE=correct horse", NULL};
+    char *bad[] = {(char *)"SAMIZDAT_PASSPHRASE=wrong horse", NULL};
+    tu_run_t r;
+    sz_env(&r, f->dir, good, NULL, "init", "--passphrase", (const char *)NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "sealed"));
+    tu_run_free(&r);
+    sz_env(&r, f->dir, good, NULL, "post", "sealed post", (const char *)NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    sz_env(&r, f->dir, bad, NULL, "post", "nope", (const char *)NULL);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "passphrase"));
+    tu_run_free(&r);
+    /* No passphrase and no terminal: a clear error, not a hang. */
+    SZ(&r, f->dir, "post", "nope");
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "SAMIZDAT_PASSPHRASE"));
+    tu_run_free(&r);
+    /* whoami needs no passphrase. */
+    SZ(&r, f->dir, "whoami");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+}
+
+static void
+test_key_file_checks(void **state)
+{
+    fixture_t *f = *state;
+    char a[80];
+    init_ok(f->dir, a, sizeof a);
+    char path[600];
+    snprintf(path, sizeof path, "%s/author.key", f->dir);
+    assert_int_equal(chmod(path, 0644), 0);
+    tu_run_t r;
+    SZ(&r, f->dir, "post", "x");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "chmod 600"));
+    tu_run_free(&r);
+    assert_int_equal(chmod(path, 0600), 0);
+    size_t len = 0;
+    char *data = tu_read_file(path, &len);
+    assert_non_null(data);
+    assert_int_equal(unlink(path), 0);
+    tu_write_file(path, data, len / 2);
+    free(data);
+    SZ(&r, f->dir, "post", "x");
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    /* No key at all. */
+    SZ(&r, f->dir2, "post", "x");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "samizdat init"));
+    tu_run_free(&r);
+}
+
+static void
+test_store_held_by_other_process(void **state)
+{
+    fixture_t *f = *state;
+    char a[80];
+    init_ok(f->dir, a, sizeof a);
+    char path[600];
+    snprintf(path, sizeof path, "%s/store", f->dir);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        store_t *s = NULL;
+        if (store_open(&s, path, NULL, NULL, 0) != STORE_OK) {
+            _exit(1);
+        }
+        (void)!write(ready[1], "x", 1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    tu_run_t r;
+    SZ(&r, f->dir, "post", "x");
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "in use by another samizdat process"));
+    tu_run_free(&r);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    char id[80];
+    post_ok(f->dir, "after the other process went away", id, sizeof id);
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    unsetenv("SAMIZDAT_PASSPHRASE");
+    unsetenv("SAMIZDAT_DATA");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_init_whoami, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_feed_show, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_delete_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mistyped_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_and_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_passphrase, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_file_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_held_by_other_process, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
