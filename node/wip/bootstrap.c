@@ -1,0 +1,126 @@
+#include "bootstrap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keytext.h"
+
+const char *
+bootstrap_strerror(bootstrap_err_t err)
+{
+    switch (err) {
+    case BOOTSTRAP_OK:
+        return "ok";
+    case BOOTSTRAP_EMPTY:
+        return "empty line";
+    case BOOTSTRAP_EFIELDS:
+        return "expected two fields: ENDPOINT NODEKEY";
+    case BOOTSTRAP_EENDPOINT:
+        return "the endpoint is not tcp://HOST:PORT";
+    case BOOTSTRAP_EKEY:
+        return "the node key is not valid (mistyped, or not a node key)";
+    case BOOTSTRAP_ETOOLONG:
+        return "the line is too long";
+    }
+    return "unknown bootstrap error";
+}
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Copies the next space-separated word of *p into out; false if none or too long. */
+static bool
+next_word(const char **p, char *out, size_t cap)
+{
+    while (is_space(**p)) {
+        (*p)++;
+    }
+    size_t n = 0;
+    while (**p != '\0' && !is_space(**p)) {
+        if (n + 1 >= cap) {
+            return false;
+        }
+        out[n++] = *(*p)++;
+    }
+    out[n] = '\0';
+    return n > 0;
+}
+
+bootstrap_err_t
+bootstrap_parse_line(const char *line, uint8_t key[32], char endpoint[WIRE_ENDPOINT_MAX + 1])
+{
+    char buf[BOOTSTRAP_LINE_MAX + 1];
+    size_t len = strlen(line);
+    if (len > BOOTSTRAP_LINE_MAX) {
+        return BOOTSTRAP_ETOOLONG;
+    }
+    memcpy(buf, line, len + 1);
+    char *hash = strchr(buf, '#');
+    if (hash != NULL) {
+        *hash = '\0';
+    }
+    const char *p = buf;
+    char words[3][BOOTSTRAP_LINE_MAX + 1];
+    int n = 0;
+    while (n < 3 && next_word(&p, words[n], sizeof words[n])) {
+        n++;
+    }
+    if (n == 0) {
+        return BOOTSTRAP_EMPTY;
+    }
+    if (n != 2) {
+        return BOOTSTRAP_EFIELDS;
+    }
+    if (!wire_endpoint_valid(words[0])) {
+        return BOOTSTRAP_EENDPOINT;
+    }
+    if (keytext_decode(key, KEYTEXT_NODE, words[1]) != KEYTEXT_OK) {
+        return BOOTSTRAP_EKEY;
+    }
+    snprintf(endpoint, WIRE_ENDPOINT_MAX + 1, "%s", words[0]);
+    return BOOTSTRAP_OK;
+}
+
+void
+bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *lg,
+               size_t *good, size_t *bad)
+{
+    *good = *bad = 0;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        log_line(lg, LOG_WARN, "bootstrap: cannot read %s: %s", path, strerror(errno));
+        return;
+    }
+    char line[BOOTSTRAP_LINE_MAX + 2];
+    unsigned lineno = 0;
+    while (fgets(line, sizeof line, f) != NULL && *good < BOOTSTRAP_ENTRIES_MAX) {
+        lineno++;
+        size_t len = strlen(line);
+        bool whole = len > 0 && line[len - 1] == '\n';
+        if (whole) {
+            line[--len] = '\0';
+        } else if (!feof(f)) {
+            /* Skip the rest of an overlong line. */
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') {
+            }
+        }
+        uint8_t key[32];
+        char endpoint[WIRE_ENDPOINT_MAX + 1];
+        bootstrap_err_t err = (whole || feof(f)) ? bootstrap_parse_line(line, key, endpoint)
+                                                 : BOOTSTRAP_ETOOLONG;
+        if (err == BOOTSTRAP_OK) {
+            cb(ud, key, endpoint);
+            (*good)++;
+        } else if (err != BOOTSTRAP_EMPTY) {
+            log_line(lg, LOG_WARN, "bootstrap: %s line %u: %s", path, lineno,
+                     bootstrap_strerror(err));
+            (*bad)++;
+        }
+    }
+    fclose(f);
+}

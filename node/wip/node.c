@@ -1,0 +1,899 @@
+#include "node.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bootstrap.h"
+#include "control.h"
+#include "keytext.h"
+#include "lan.h"
+
+typedef enum { PEER_CONNECTING = 0, PEER_READY = 1 } peer_state_t;
+
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    transport_dir_t dir;
+    peer_state_t state;
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    char software[WIRE_SOFTWARE_MAX + 1];
+    uint32_t caps;
+    uint64_t since_ms;
+    uint64_t last_seen_ms;
+    uint64_t hello_sent_ms;
+    uint64_t ping_nonce;
+    uint64_t ping_sent_ms;
+    int64_t rtt_ms;
+} peer_t;
+
+/* A node we know of and may dial. */
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    uint64_t next_try_ms;
+    uint32_t failures;
+} contact_t;
+
+struct node {
+    uv_loop_t *loop;
+    node_config_t cfg;
+    char network[WIRE_NETWORK_MAX + 1];
+    transport_t *transport;
+    control_t *control;
+    lan_t *lan;
+    uv_timer_t tick;
+    peer_t *peers;
+    size_t peers_max;
+    contact_t contacts[NODE_CONTACTS_MAX];
+    uint64_t started_ms;
+    uint64_t last_save_ms;
+    uint64_t last_exchange_ms;
+    uint32_t next_request_id;
+    uint64_t malformed;
+    uint64_t unknown;
+    int closing_parts;
+    void (*close_cb)(void *ud);
+    void *close_ud;
+};
+
+const char *
+node_strerror(node_err_t err)
+{
+    switch (err) {
+    case NODE_OK:
+        return "ok";
+    case NODE_ENOMEM:
+        return "out of memory";
+    case NODE_ETRANSPORT:
+        return "cannot open the network sockets";
+    case NODE_ECONTROL:
+        return "cannot create the control socket";
+    case NODE_EINVAL:
+        return "invalid configuration";
+    }
+    return "unknown node error";
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const log_t *
+lg(node_t *n)
+{
+    return n->cfg.log;
+}
+
+/* A short printable name for a node key, for log lines. */
+static void
+short_key(char out[24], const uint8_t key[32])
+{
+    char t[KEYTEXT_BUFSZ];
+    keytext_encode(t, KEYTEXT_NODE, key);
+    snprintf(out, 24, "%.14s...", t);
+}
+
+/* ---- peers and contacts ---- */
+
+static peer_t *
+peer_find(node_t *n, const uint8_t key[32], int dir)
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (p->used && memcmp(p->key, key, 32) == 0 && (dir < 0 || (int)p->dir == dir)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static size_t
+peer_count(node_t *n, int dir)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n->peers_max; i++) {
+        if (n->peers[i].used && (dir < 0 || (int)n->peers[i].dir == dir)) {
+            c++;
+        }
+    }
+    return c;
+}
+
+/* At least a third of the slots are for connections we open ourselves, so
+ * inbound connections alone cannot surround the node. */
+static bool
+slot_free(node_t *n, transport_dir_t dir)
+{
+    size_t reserved = (n->peers_max + 2) / 3;
+    if (peer_count(n, -1) >= n->peers_max) {
+        return false;
+    }
+    return dir == TRANSPORT_OUT || peer_count(n, TRANSPORT_IN) < n->peers_max - reserved;
+}
+
+static peer_t *
+peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir)
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (!p->used) {
+            memset(p, 0, sizeof *p);
+            p->used = true;
+            memcpy(p->key, key, 32);
+            p->dir = dir;
+            p->rtt_ms = -1;
+            p->since_ms = p->last_seen_ms = now_ms();
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void
+peer_drop(node_t *n, peer_t *p, const char *why)
+{
+    char k[24];
+    short_key(k, p->key);
+    log_line(lg(n), LOG_INFO, "peer %s (%s) gone: %s", k,
+             p->dir == TRANSPORT_OUT ? "outbound" : "inbound", why);
+    if (p->dir == TRANSPORT_OUT) {
+        transport_disconnect(n->transport, p->key);
+    }
+    p->used = false;
+}
+
+static contact_t *
+contact_find(node_t *n, const uint8_t key[32])
+{
+    for (int i = 0; i < NODE_CONTACTS_MAX; i++) {
+        if (n->contacts[i].used && memcmp(n->contacts[i].key, key, 32) == 0) {
+            return &n->contacts[i];
+        }
+    }
+    return NULL;
+}
+
+/* Learns of a node. The table is bounded: when full, a contact that failed
+ * most is replaced. */
+static void
+contact_note(node_t *n, const uint8_t key[32], const char *endpoint)
+{
+    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !wire_endpoint_valid(endpoint)) {
+        return;
+    }
+    contact_t *c = contact_find(n, key);
+    for (int i = 0; c == NULL && i < NODE_CONTACTS_MAX; i++) {
+        if (!n->contacts[i].used) {
+            c = &n->contacts[i];
+            memset(c, 0, sizeof *c);
+        }
+    }
+    for (int i = 0; c == NULL && i < NODE_CONTACTS_MAX; i++) {
+        if (n->contacts[i].failures > 0) {
+            c = &n->contacts[i];
+            memset(c, 0, sizeof *c);
+        }
+    }
+    if (c == NULL) {
+        return;
+    }
+    c->used = true;
+    memcpy(c->key, key, 32);
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+}
+
+/* ---- sending ---- */
+
+static void
+send_msg(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    uint8_t buf[WIRE_MAX_FRAME];
+    size_t len = 0;
+    if (wire_encode(m, buf, sizeof buf, &len) != WIRE_OK) {
+        log_line(lg(n), LOG_ERROR, "cannot encode a %s message", wire_type_name(m->type));
+        return;
+    }
+    (void)transport_send(n->transport, p->dir, p->key, buf, len);
+}
+
+static void
+send_raw(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t *m)
+{
+    peer_t tmp = {.dir = dir};
+    memcpy(tmp.key, key, 32);
+    send_msg(n, &tmp, m);
+}
+
+static void
+send_error(node_t *n, transport_dir_t dir, const uint8_t key[32], uint32_t rid,
+           wire_error_code_t code, const char *text)
+{
+    wire_msg_t m;
+    wire_init(&m, WIRE_ERROR, rid);
+    m.u.error.code = (uint16_t)code;
+    snprintf(m.u.error.text, sizeof m.u.error.text, "%s", text);
+    send_raw(n, dir, key, &m);
+}
+
+static void
+fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
+{
+    wire_init(m, WIRE_HELLO, rid);
+    wire_hello_t *h = &m->u.hello;
+    snprintf(h->network, sizeof h->network, "%s", n->network);
+    memcpy(h->node_key, n->cfg.node_key->pk, 32);
+    snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
+    h->caps = 0;
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    for (size_t i = 0; i < nb && h->n_endpoints < WIRE_ENDPOINTS_MAX; i++) {
+        if (wire_endpoint_valid(bound[i])) {
+            snprintf(h->endpoints[h->n_endpoints++].s, WIRE_ENDPOINT_MAX + 1, "%s", bound[i]);
+        }
+    }
+}
+
+static void
+send_hello(node_t *n, peer_t *p, uint32_t rid)
+{
+    wire_msg_t m;
+    fill_hello(n, &m, rid);
+    send_msg(n, p, &m);
+    p->hello_sent_ms = now_ms();
+}
+
+static void
+send_peers_req(node_t *n, peer_t *p)
+{
+    wire_msg_t m;
+    wire_init(&m, WIRE_PEERS_REQ, ++n->next_request_id);
+    m.u.peers_max = WIRE_PEERS_MAX;
+    send_msg(n, p, &m);
+}
+
+/* ---- receiving ---- */
+
+static bool
+wildcard_host(const char *host, size_t len)
+{
+    return (len == 7 && memcmp(host, "0.0.0.0", 7) == 0) ||
+           (len == 4 && memcmp(host, "[::]", 4) == 0);
+}
+
+/* A node listening on every address advertises "tcp://0.0.0.0:PORT" or
+ * "tcp://[::]:PORT": it cannot know which of its addresses we reach. We put
+ * in the address its connection came from. */
+static bool
+resolve_endpoint(const char *adv, const char *peer_addr, char *out, size_t cap)
+{
+    const char *host = adv + 6; /* after "tcp://"; adv passed wire_endpoint_valid */
+    const char *colon = strrchr(host, ':');
+    if (colon == NULL) {
+        return false;
+    }
+    size_t hlen = (size_t)(colon - host);
+    if (!wildcard_host(host, hlen)) {
+        snprintf(out, cap, "%s", adv);
+        return true;
+    }
+    if (peer_addr[0] == '\0') {
+        return false;
+    }
+    const char *v4 = strncmp(peer_addr, "::ffff:", 7) == 0 ? peer_addr + 7 : NULL;
+    if (v4 != NULL || strchr(peer_addr, ':') == NULL) {
+        snprintf(out, cap, "tcp://%s%s", v4 ? v4 : peer_addr, colon);
+    } else {
+        snprintf(out, cap, "tcp://[%s]%s", peer_addr, colon);
+    }
+    return wire_endpoint_valid(out);
+}
+
+static void
+take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr)
+{
+    p->state = PEER_READY;
+    p->caps = h->caps;
+    snprintf(p->software, sizeof p->software, "%s", h->software);
+    for (uint8_t i = 0; i < h->n_endpoints && p->dir == TRANSPORT_IN; i++) {
+        if (resolve_endpoint(h->endpoints[i].s, peer_addr, p->endpoint, sizeof p->endpoint)) {
+            break;
+        }
+    }
+    if (p->endpoint[0] != '\0') {
+        contact_note(n, p->key, p->endpoint);
+        (void)store_peer_save(n->cfg.store, p->key, p->endpoint, now_ms());
+    }
+    char k[24];
+    short_key(k, p->key);
+    log_line(lg(n), LOG_INFO, "peer %s ready (%s, %s, %s)", k,
+             p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
+             p->endpoint[0] ? p->endpoint : "no listen address", p->software);
+}
+
+/* HELLO from a node with no slot yet: only inbound connections get here. */
+static void
+on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char *peer_addr)
+{
+    if (!slot_free(n, TRANSPORT_IN)) {
+        send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
+        return;
+    }
+    peer_t *p = peer_add(n, key, TRANSPORT_IN);
+    if (p == NULL) {
+        return;
+    }
+    take_hello(n, p, &m->u.hello, peer_addr);
+    send_hello(n, p, m->request_id);
+}
+
+static bool
+hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t *m)
+{
+    if (strcmp(m->u.hello.network, n->network) != 0) {
+        char why[WIRE_ERROR_TEXT_MAX];
+        snprintf(why, sizeof why, "this node is on network '%s'", n->network);
+        send_error(n, dir, key, m->request_id, WIRE_ERR_NETWORK, why);
+        log_line(lg(n), LOG_INFO, "refused a node of network '%s'", m->u.hello.network);
+        return false;
+    }
+    /* The key in HELLO must be the key that CURVE authenticated. */
+    if (sodium_memcmp(m->u.hello.node_key, key, 32) != 0) {
+        n->malformed++;
+        return false;
+    }
+    return true;
+}
+
+static void
+on_pong(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    if (p->ping_sent_ms != 0 && m->u.ping_nonce == p->ping_nonce) {
+        p->rtt_ms = (int64_t)(now_ms() - p->ping_sent_ms);
+        p->ping_sent_ms = 0;
+    }
+}
+
+static void
+on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    wire_msg_t r;
+    wire_init(&r, WIRE_PEERS, m->request_id);
+    for (size_t i = 0; i < n->peers_max && r.u.peers.n < m->u.peers_max; i++) {
+        peer_t *q = &n->peers[i];
+        if (!q->used || q == p || q->state != PEER_READY || q->endpoint[0] == '\0' ||
+            memcmp(q->key, p->key, 32) == 0) {
+            continue;
+        }
+        wire_contact_t *c = &r.u.peers.contacts[r.u.peers.n++];
+        memcpy(c->node_key, q->key, 32);
+        snprintf(c->endpoint.s, sizeof c->endpoint.s, "%s", q->endpoint);
+    }
+    send_msg(n, p, &r);
+}
+
+static void
+on_peers(node_t *n, const wire_msg_t *m)
+{
+    for (uint8_t i = 0; i < m->u.peers.n; i++) {
+        contact_note(n, m->u.peers.contacts[i].node_key, m->u.peers.contacts[i].endpoint.s);
+    }
+}
+
+static void
+on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    char k[24];
+    short_key(k, p->key);
+    log_line(lg(n), LOG_INFO, "peer %s says: error %u: %s", k, m->u.error.code, m->u.error.text);
+    if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
+        contact_t *c = contact_find(n, p->key);
+        if (c != NULL) {
+            c->failures++;
+            c->next_try_ms = now_ms() + 60000u * c->failures;
+        }
+        peer_drop(n, p, "refused us");
+    }
+}
+
+static void
+dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
+{
+    p->last_seen_ms = now_ms();
+    switch (m->type) {
+    case WIRE_HELLO:
+        if (p->state != PEER_READY && hello_ok(n, p->dir, p->key, m)) {
+            take_hello(n, p, &m->u.hello, peer_addr);
+            send_peers_req(n, p);
+        }
+        break;
+    case WIRE_PING: {
+        wire_msg_t r;
+        wire_init(&r, WIRE_PONG, m->request_id);
+        r.u.ping_nonce = m->u.ping_nonce;
+        send_msg(n, p, &r);
+        break;
+    }
+    case WIRE_PONG:
+        on_pong(n, p, m);
+        break;
+    case WIRE_PEERS_REQ:
+        on_peers_req(n, p, m);
+        break;
+    case WIRE_PEERS:
+        on_peers(n, m);
+        break;
+    case WIRE_ERROR:
+        on_error_msg(n, p, m);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
+                 const uint8_t *data, size_t len)
+{
+    node_t *n = ud;
+    wire_msg_t m;
+    wire_err_t err = wire_decode(&m, data, len);
+    if (err == WIRE_EVERSION || err == WIRE_ETYPE) {
+        n->unknown++;
+        send_error(n, dir, key, m.request_id,
+                   err == WIRE_EVERSION ? WIRE_ERR_VERSION : WIRE_ERR_TYPE, wire_strerror(err));
+        return;
+    }
+    if (err != WIRE_OK) {
+        n->malformed++;
+        log_line(lg(n), LOG_DEBUG, "dropped a malformed message: %s", wire_strerror(err));
+        return;
+    }
+    peer_t *p = peer_find(n, key, (int)dir);
+    if (p == NULL && dir == TRANSPORT_IN && m.type == WIRE_HELLO) {
+        if (hello_ok(n, dir, key, &m)) {
+            on_first_hello(n, key, &m, peer_addr);
+        }
+        return;
+    }
+    if (p == NULL) {
+        if (dir == TRANSPORT_IN) {
+            send_error(n, dir, key, m.request_id, WIRE_ERR_HELLO, "send HELLO first");
+        }
+        return;
+    }
+    if (p->state != PEER_READY && m.type != WIRE_HELLO && m.type != WIRE_ERROR) {
+        return;
+    }
+    dispatch(n, p, &m, peer_addr);
+}
+
+static void
+on_transport_event(void *ud, transport_event_t ev, const uint8_t *key, const char *endpoint)
+{
+    node_t *n = ud;
+    peer_t *p = key ? peer_find(n, key, TRANSPORT_OUT) : NULL;
+    if (ev == TRANSPORT_EV_CONNECTED && p != NULL && p->state != PEER_READY) {
+        send_hello(n, p, ++n->next_request_id);
+    } else if (ev == TRANSPORT_EV_AUTH_FAILED) {
+        log_line(lg(n), LOG_WARN, "handshake with %s failed: wrong node key, or not a samizdat node",
+                 endpoint);
+    } else if (ev == TRANSPORT_EV_FLOOD_CUT) {
+        log_line(lg(n), LOG_WARN, "cut off a connection that sent an endless message");
+    }
+}
+
+/* ---- the clock ---- */
+
+static void
+dial(node_t *n, contact_t *c, uint64_t now)
+{
+    if (peer_find(n, c->key, -1) != NULL || !slot_free(n, TRANSPORT_OUT)) {
+        return;
+    }
+    /* Back off on repeated failure, up to ten minutes. */
+    uint32_t f = c->failures < 10 ? c->failures : 10;
+    c->next_try_ms = now + 5000u + 60000u * f;
+    if (transport_connect(n->transport, c->key, c->endpoint) != TRANSPORT_OK) {
+        c->failures++;
+        return;
+    }
+    peer_t *p = peer_add(n, c->key, TRANSPORT_OUT);
+    if (p == NULL) {
+        transport_disconnect(n->transport, c->key);
+        return;
+    }
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", c->endpoint);
+    log_line(lg(n), LOG_INFO, "connecting to %s", c->endpoint);
+    send_hello(n, p, ++n->next_request_id);
+}
+
+static void
+dial_more(node_t *n, uint64_t now)
+{
+    size_t out = peer_count(n, TRANSPORT_OUT);
+    for (int i = 0; i < NODE_CONTACTS_MAX && out < NODE_OUT_TARGET; i++) {
+        contact_t *c = &n->contacts[i];
+        if (c->used && c->next_try_ms <= now && peer_find(n, c->key, -1) == NULL) {
+            dial(n, c, now);
+            out = peer_count(n, TRANSPORT_OUT);
+        }
+    }
+}
+
+static void
+tend_peer(node_t *n, peer_t *p, uint64_t now)
+{
+    if (p->state != PEER_READY) {
+        if (now - p->since_ms > NODE_CONNECT_TIMEOUT_MS) {
+            contact_t *c = contact_find(n, p->key);
+            if (c != NULL) {
+                c->failures++;
+            }
+            peer_drop(n, p, "no answer to HELLO");
+        } else if (p->dir == TRANSPORT_OUT && now - p->hello_sent_ms > 3000) {
+            send_hello(n, p, ++n->next_request_id);
+        }
+        return;
+    }
+    if (now - p->last_seen_ms > NODE_PEER_TIMEOUT_MS) {
+        peer_drop(n, p, "silent for a minute");
+        return;
+    }
+    if (p->ping_sent_ms == 0 && now - p->last_seen_ms > NODE_PING_EVERY_MS) {
+        wire_msg_t m;
+        wire_init(&m, WIRE_PING, ++n->next_request_id);
+        randombytes_buf(&p->ping_nonce, sizeof p->ping_nonce);
+        m.u.ping_nonce = p->ping_nonce;
+        p->ping_sent_ms = now;
+        send_msg(n, p, &m);
+    }
+}
+
+static void
+save_peers(node_t *n, uint64_t now)
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (p->used && p->state == PEER_READY && p->endpoint[0] != '\0') {
+            (void)store_peer_save(n->cfg.store, p->key, p->endpoint, now);
+        }
+    }
+    n->last_save_ms = now;
+}
+
+/* Now and then ask a random ready peer for more contacts. */
+static void
+exchange(node_t *n, uint64_t now)
+{
+    size_t ready = 0;
+    for (size_t i = 0; i < n->peers_max; i++) {
+        ready += n->peers[i].used && n->peers[i].state == PEER_READY;
+    }
+    if (ready == 0) {
+        return;
+    }
+    uint32_t pick = randombytes_uniform((uint32_t)ready);
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (p->used && p->state == PEER_READY && pick-- == 0) {
+            send_peers_req(n, p);
+            break;
+        }
+    }
+    n->last_exchange_ms = now;
+}
+
+static void
+on_tick(uv_timer_t *h)
+{
+    node_t *n = h->data;
+    uint64_t now = now_ms();
+    for (size_t i = 0; i < n->peers_max; i++) {
+        if (n->peers[i].used) {
+            tend_peer(n, &n->peers[i], now);
+        }
+    }
+    dial_more(n, now);
+    if (now - n->last_exchange_ms > 30000) {
+        exchange(n, now);
+    }
+    if (now - n->last_save_ms > 30000) {
+        save_peers(n, now);
+    }
+}
+
+/* ---- start and stop ---- */
+
+static bool
+on_saved_peer(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+{
+    (void)last_seen_ms;
+    contact_note(ud, key, endpoint);
+    return true;
+}
+
+static void
+on_bootstrap_entry(void *ud, const uint8_t key[32], const char *endpoint)
+{
+    contact_note(ud, key, endpoint);
+}
+
+static void
+on_lan_beacon(void *ud, const uint8_t key[32], const char *endpoint)
+{
+    node_t *n = ud;
+    if (contact_find(n, key) == NULL && peer_find(n, key, -1) == NULL) {
+        log_line(lg(n), LOG_INFO, "found %s on the local network", endpoint);
+    }
+    contact_note(n, key, endpoint);
+}
+
+static node_err_t
+start_transport(node_t *n)
+{
+    transport_config_t tc = {
+        .key = n->cfg.node_key,
+        .socks5 = n->cfg.socks5,
+        .max_frame = WIRE_MAX_FRAME,
+        .on_msg = on_transport_msg,
+        .on_event = on_transport_event,
+        .ud = n,
+        .log = n->cfg.log,
+    };
+    static const char *const fallback = "tcp://*:7470";
+    memcpy(tc.listen, n->cfg.listen, sizeof tc.listen);
+    if (tc.listen[0] == NULL) {
+        tc.listen[0] = fallback;
+    }
+    if (transport_new(&n->transport, n->loop, &tc) != TRANSPORT_OK) {
+        return NODE_ETRANSPORT;
+    }
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    for (size_t i = 0; i < nb; i++) {
+        log_line(lg(n), LOG_INFO, "listening on %s", bound[i]);
+    }
+    return NODE_OK;
+}
+
+static void
+load_contacts(node_t *n)
+{
+    /* Peers from the last run come first: they were alive recently. */
+    (void)store_peers_load(n->cfg.store, on_saved_peer, n);
+    if (n->cfg.bootstrap_path != NULL) {
+        size_t good = 0, bad = 0;
+        bootstrap_read(n->cfg.bootstrap_path, on_bootstrap_entry, n, lg(n), &good, &bad);
+        log_line(lg(n), LOG_INFO, "bootstrap: %zu entries from %s%s", good,
+                 n->cfg.bootstrap_path, bad ? " (some lines refused; see above)" : "");
+    }
+}
+
+static node_err_t
+start_lan(node_t *n)
+{
+    if (!n->cfg.lan) {
+        return NODE_OK;
+    }
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    const char *colon = nb > 0 ? strrchr(bound[0], ':') : NULL;
+    uint16_t port = colon ? (uint16_t)strtoul(colon + 1, NULL, 10) : NODE_DEFAULT_PORT;
+    lan_config_t lc = {
+        .network = n->network,
+        .node_key = n->cfg.node_key->pk,
+        .tcp_port = port,
+        .udp_port = n->cfg.lan_port ? n->cfg.lan_port : NODE_LAN_PORT,
+        .on_found = on_lan_beacon,
+        .ud = n,
+        .log = n->cfg.log,
+    };
+    if (lan_new(&n->lan, n->loop, &lc) != LAN_OK) {
+        /* Not fatal: the node still works from bootstrap and saved peers. */
+        log_line(lg(n), LOG_WARN, "local-network discovery is off: cannot open UDP port %u",
+                 lc.udp_port);
+        n->lan = NULL;
+    }
+    return NODE_OK;
+}
+
+node_err_t
+node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
+{
+    *out = NULL;
+    const char *network = cfg->network ? cfg->network : NODE_DEFAULT_NETWORK;
+    if (!wire_network_valid(network)) {
+        return NODE_EINVAL;
+    }
+    node_t *n = calloc(1, sizeof *n);
+    size_t max = cfg->peers_max ? cfg->peers_max : NODE_PEERS_MAX;
+    peer_t *peers = calloc(max, sizeof *peers);
+    if (n == NULL || peers == NULL) {
+        free(n);
+        free(peers);
+        return NODE_ENOMEM;
+    }
+    n->loop = loop;
+    n->cfg = *cfg;
+    n->peers = peers;
+    n->peers_max = max;
+    n->started_ms = n->last_save_ms = n->last_exchange_ms = now_ms();
+    snprintf(n->network, sizeof n->network, "%s", network);
+    node_err_t err = start_transport(n);
+    if (err == NODE_OK && control_new(&n->control, loop, n, cfg->data_dir) != CONTROL_OK) {
+        err = NODE_ECONTROL;
+    }
+    if (err != NODE_OK) {
+        *out = n;
+        node_close(n, NULL, NULL);
+        *out = NULL;
+        return err;
+    }
+    start_lan(n);
+    load_contacts(n);
+    uv_timer_init(loop, &n->tick);
+    n->tick.data = n;
+    uv_timer_start(&n->tick, on_tick, 100, NODE_TICK_MS);
+    log_line(lg(n), LOG_INFO, "node started on network '%s'", n->network);
+    *out = n;
+    return NODE_OK;
+}
+
+static void
+part_closed(void *ud)
+{
+    node_t *n = ud;
+    if (--n->closing_parts > 0) {
+        return;
+    }
+    void (*cb)(void *) = n->close_cb;
+    void *cud = n->close_ud;
+    free(n->peers);
+    free(n);
+    if (cb != NULL) {
+        cb(cud);
+    }
+}
+
+static void
+tick_closed(uv_handle_t *h)
+{
+    part_closed(h->data);
+}
+
+void
+node_close(node_t *n, void (*cb)(void *ud), void *ud)
+{
+    if (n == NULL) {
+        if (cb != NULL) {
+            cb(ud);
+        }
+        return;
+    }
+    n->close_cb = cb;
+    n->close_ud = ud;
+    save_peers(n, now_ms());
+    /* One extra part held while closing starts, so no part can finish it early. */
+    n->closing_parts = 1;
+    if (n->tick.data == n) {
+        n->closing_parts++;
+        uv_close((uv_handle_t *)&n->tick, tick_closed);
+    }
+    n->closing_parts += 3;
+    transport_close(n->transport, part_closed, n);
+    control_close(n->control, part_closed, n);
+    lan_close(n->lan, part_closed, n);
+    part_closed(n);
+}
+
+node_err_t
+node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint)
+{
+    if (!wire_endpoint_valid(endpoint)) {
+        return NODE_EINVAL;
+    }
+    contact_note(n, key, endpoint);
+    contact_t *c = contact_find(n, key);
+    if (c != NULL) {
+        c->failures = 0;
+        c->next_try_ms = 0;
+    }
+    (void)store_peer_save(n->cfg.store, key, endpoint, 0);
+    dial_more(n, now_ms());
+    return NODE_OK;
+}
+
+void
+node_peers(node_t *n, node_peer_cb cb, void *ud)
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (!p->used) {
+            continue;
+        }
+        node_peer_info_t info;
+        memset(&info, 0, sizeof info);
+        memcpy(info.key, p->key, 32);
+        memcpy(info.endpoint, p->endpoint, sizeof info.endpoint);
+        memcpy(info.software, p->software, sizeof info.software);
+        info.dir = p->dir;
+        info.ready = p->state == PEER_READY;
+        info.last_seen_ms = p->last_seen_ms;
+        info.rtt_ms = p->rtt_ms;
+        if (!cb(ud, &info)) {
+            return;
+        }
+    }
+}
+
+void
+node_status(node_t *n, node_status_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->uptime_ms = now_ms() - n->started_ms;
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (p->used) {
+            out->peers_ready += p->state == PEER_READY;
+            out->peers_in += p->dir == TRANSPORT_IN;
+            out->peers_out += p->dir == TRANSPORT_OUT;
+        }
+    }
+    for (int i = 0; i < NODE_CONTACTS_MAX; i++) {
+        out->contacts += n->contacts[i].used;
+    }
+    transport_bound(n->transport, out->listen, TRANSPORT_LISTEN_MAX, &out->n_listen);
+    out->malformed = n->malformed;
+    out->unknown = n->unknown;
+    transport_stats(n->transport, &out->transport);
+}
+
+store_t *
+node_store(node_t *n)
+{
+    return n->cfg.store;
+}
+
+const keys_author_t *
+node_author(node_t *n)
+{
+    return n->cfg.author;
+}
+
+const char *
+node_network(node_t *n)
+{
+    return n->network;
+}

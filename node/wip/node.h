@@ -1,0 +1,101 @@
+/* node: the daemon. One libuv loop drives the transport, the peer table,
+ * the control socket and local-network discovery.
+ *
+ * node_new() takes the loop it is given and the node's keys and store,
+ * borrowed until the node is closed; node_close() is asynchronous like
+ * uv_close(): cb runs once every handle is closed, and then the loop may be
+ * closed with uv_loop_close() == 0. */
+#ifndef SAMIZDAT_NODE_H
+#define SAMIZDAT_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "keys.h"
+#include "log.h"
+#include "store.h"
+#include "transport.h"
+#include "wire.h"
+
+#define NODE_DEFAULT_NETWORK "main"
+enum {
+    NODE_DEFAULT_PORT = 7470,
+    NODE_LAN_PORT = 7471,
+    NODE_PEERS_MAX = 48,        /* connections, both directions */
+    NODE_OUT_TARGET = 8,        /* outbound connections the node tries to keep */
+    NODE_CONTACTS_MAX = 256,    /* known nodes not connected to */
+    NODE_TICK_MS = 1000,
+    NODE_PING_EVERY_MS = 15000,
+    NODE_PEER_TIMEOUT_MS = 60000,
+    NODE_CONNECT_TIMEOUT_MS = 20000,
+};
+
+typedef struct node node_t;
+
+typedef struct {
+    const char *data_dir;                       /* control socket lives here */
+    store_t *store;                             /* borrowed */
+    const keys_author_t *author;                /* borrowed; unlocked */
+    const keys_node_t *node_key;                /* borrowed */
+    const char *network;                        /* NULL: "main" */
+    const char *listen[TRANSPORT_LISTEN_MAX];   /* NULL-padded; empty: tcp://*:7470 */
+    const char *bootstrap_path;                 /* NULL: none */
+    const char *socks5;                         /* NULL: direct */
+    bool lan;                                   /* local-network discovery */
+    uint16_t lan_port;                          /* 0: NODE_LAN_PORT */
+    size_t peers_max;                           /* 0: NODE_PEERS_MAX */
+    const log_t *log;
+} node_config_t;
+
+typedef enum {
+    NODE_OK = 0,
+    NODE_ENOMEM,
+    NODE_ETRANSPORT, /* could not open the sockets or bind (see the log) */
+    NODE_ECONTROL,   /* could not create the control socket */
+    NODE_EINVAL,     /* a bad configuration value */
+} node_err_t;
+
+const char *node_strerror(node_err_t err);
+
+node_err_t node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg);
+void node_close(node_t *n, void (*cb)(void *ud), void *ud);
+
+/* Adds a contact and dials it soon. */
+node_err_t node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint);
+
+typedef struct {
+    uint8_t key[32];
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    transport_dir_t dir;
+    bool ready;
+    uint64_t last_seen_ms;
+    int64_t rtt_ms; /* -1 until measured */
+    char software[WIRE_SOFTWARE_MAX + 1];
+} node_peer_info_t;
+
+typedef bool (*node_peer_cb)(void *ud, const node_peer_info_t *p);
+void node_peers(node_t *n, node_peer_cb cb, void *ud);
+
+typedef struct {
+    uint64_t uptime_ms;
+    size_t peers_ready;
+    size_t peers_in;
+    size_t peers_out;
+    size_t contacts;
+    char listen[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t n_listen;
+    uint64_t malformed;     /* messages dropped as undecodable */
+    uint64_t unknown;       /* unknown version or type: answered with ERROR */
+    transport_stats_t transport;
+} node_status_t;
+
+void node_status(node_t *n, node_status_t *out);
+
+/* What the control socket needs to run a command against the node. */
+store_t *node_store(node_t *n);
+const keys_author_t *node_author(node_t *n);
+const char *node_network(node_t *n);
+
+#endif

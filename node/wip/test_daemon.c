@@ -1,0 +1,433 @@
+/* Real samizdat processes on loopback: peering from one bootstrap entry,
+ * restart from the saved peers, one node stopping, the CLI through the
+ * control socket, and hostile clients: wrong key, no encryption, malformed,
+ * oversized and endless frames. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "bytes.h"
+#include "keytext.h"
+#include "wire.h"
+
+enum { NODES_MAX = 4 };
+
+typedef struct {
+    char dir[512];
+    char log[600];
+    char node_text[KEYTEXT_BUFSZ];
+    uint8_t node_pk[32];
+    char endpoint[128];
+    int pid;
+} tnode_t;
+
+typedef struct {
+    char root[512];
+    char network[40];
+    tnode_t n[NODES_MAX];
+} fixture_t;
+
+static void
+run_cli(tu_run_t *r, tnode_t *t, const char *a1, const char *a2, const char *a3)
+{
+    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)a1, (char *)a2,
+                    (char *)a3, NULL};
+    tu_run(r, argv, NULL, NULL, 30);
+}
+
+/* Starts node i listening on an ephemeral loopback port. */
+static void
+start_node(fixture_t *f, int i, const char *bootstrap)
+{
+    tnode_t *t = &f->n[i];
+    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"run",
+                    (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan",
+                    (char *)"--network", f->network, (char *)"--bootstrap", (char *)bootstrap,
+                    (char *)"--log-level", (char *)"debug", NULL};
+    t->pid = tu_spawn(argv, NULL, t->log);
+    /* Ready when the control socket answers status with a listen endpoint. */
+    double deadline = tu_now() + 20;
+    while (tu_now() < deadline) {
+        tu_run_t r;
+        run_cli(&r, t, "--json", "status", NULL);
+        const char *l = strstr(r.out, "\"listen\":[\"");
+        if (r.status == 0 && l != NULL) {
+            l += strlen("\"listen\":[\"");
+            size_t n = strcspn(l, "\"");
+            assert_true(n < sizeof t->endpoint);
+            memcpy(t->endpoint, l, n);
+            t->endpoint[n] = '\0';
+            tu_run_free(&r);
+            return;
+        }
+        tu_run_free(&r);
+        usleep(100000);
+    }
+    fail_msg("node %d did not start; see %s", i, t->log);
+}
+
+static int
+ready_peers(tnode_t *t)
+{
+    tu_run_t r;
+    run_cli(&r, t, "--json", "peers", NULL);
+    int n = 0;
+    for (const char *p = r.out; (p = strstr(p, "\"ready\":true")) != NULL; p++) {
+        n++;
+    }
+    tu_run_free(&r);
+    return n;
+}
+
+static bool
+has_peer(tnode_t *t, const tnode_t *other)
+{
+    tu_run_t r;
+    run_cli(&r, t, "--json", "peers", NULL);
+    const char *p = strstr(r.out, other->node_text);
+    bool ok = p != NULL && strstr(p, "\"ready\":true") != NULL;
+    tu_run_free(&r);
+    return ok;
+}
+
+static bool
+wait_peer(tnode_t *t, const tnode_t *other, int seconds)
+{
+    double deadline = tu_now() + seconds;
+    while (tu_now() < deadline) {
+        if (has_peer(t, other)) {
+            return true;
+        }
+        usleep(200000);
+    }
+    return false;
+}
+
+static void
+write_bootstrap(const char *path, const tnode_t *t)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "# test list\n%s %s  # node 0\n\n", t->endpoint,
+                     t->node_text);
+    tu_write_file(path, buf, (size_t)n);
+}
+
+static int
+setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    tu_mkdtemp(f->root, sizeof f->root);
+    uint32_t r = randombytes_random();
+    snprintf(f->network, sizeof f->network, "test-%08x", r);
+    for (int i = 0; i < NODES_MAX; i++) {
+        tnode_t *t = &f->n[i];
+        snprintf(t->dir, sizeof t->dir, "%s/n%d", f->root, i);
+        snprintf(t->log, sizeof t->log, "%s/n%d.log", f->root, i);
+        tu_run_t rr;
+        run_cli(&rr, t, "init", NULL, NULL);
+        assert_int_equal(rr.status, 0);
+        tu_run_free(&rr);
+        run_cli(&rr, t, "whoami", "--node", NULL);
+        assert_int_equal(rr.status, 0);
+        assert_true(rr.out_len >= KEYTEXT_LEN);
+        memcpy(t->node_text, rr.out, KEYTEXT_LEN);
+        t->node_text[KEYTEXT_LEN] = '\0';
+        assert_int_equal(keytext_decode(t->node_pk, KEYTEXT_NODE, t->node_text), KEYTEXT_OK);
+        tu_run_free(&rr);
+    }
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    for (int i = 0; i < NODES_MAX; i++) {
+        if (f->n[i].pid > 0) {
+            tu_stop(f->n[i].pid, SIGKILL, 5);
+        }
+    }
+    if (getenv("SAMIZDAT_KEEP_TEST_DIRS") == NULL) {
+        tu_rmtree(f->root);
+    } else {
+        fprintf(stderr, "kept %s\n", f->root);
+    }
+    free(f);
+    return 0;
+}
+
+static void
+test_three_nodes_restart_and_stop(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600], list[600];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    snprintf(list, sizeof list, "%s/one.list", f->root);
+    tu_write_file(empty, "# nothing\n", 10);
+    start_node(f, 0, empty);
+    write_bootstrap(list, &f->n[0]);
+    start_node(f, 1, list);
+    start_node(f, 2, list);
+    /* Node 1 and 2 know only node 0, and meet through its PEERS answer. */
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+            if (i != j && !wait_peer(&f->n[i], &f->n[j], 30)) {
+                fail_msg("node %d never became a peer of node %d", j, i);
+            }
+        }
+    }
+    /* Stop node 2 cleanly: exit code 0, no control socket left behind. */
+    assert_int_equal(tu_stop(f->n[2].pid, SIGINT, 15), 0);
+    f->n[2].pid = 0;
+    char sock[600];
+    snprintf(sock, sizeof sock, "%s/control.sock", f->n[2].dir);
+    assert_int_not_equal(access(sock, F_OK), 0);
+    /* Restarted with an empty list, it finds both again from its store. */
+    start_node(f, 2, empty);
+    assert_true(wait_peer(&f->n[2], &f->n[0], 30));
+    assert_true(wait_peer(&f->n[2], &f->n[1], 30));
+    /* Stopping node 0 does not disturb the other two. */
+    assert_int_equal(tu_stop(f->n[0].pid, SIGTERM, 15), 0);
+    f->n[0].pid = 0;
+    sleep(2);
+    assert_true(has_peer(&f->n[1], &f->n[2]));
+    assert_true(has_peer(&f->n[2], &f->n[1]));
+    tu_run_t r;
+    run_cli(&r, &f->n[1], "post", "still here", NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+}
+
+static void
+test_cli_through_control_socket(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    tu_write_file(empty, "", 0);
+    start_node(f, 0, empty);
+    tnode_t *t = &f->n[0];
+    /* The node holds the store's lock, so these can only work through it. */
+    tu_run_t r;
+    run_cli(&r, t, "post", "through the node", NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "published post #1"));
+    tu_run_free(&r);
+    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"post", (char *)"-",
+                    NULL};
+    tu_run(&r, argv, NULL, "from stdin via the node\n", 30);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    run_cli(&r, t, "timeline", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "through the node"));
+    assert_non_null(strstr(r.out, "from stdin via the node"));
+    tu_run_free(&r);
+    run_cli(&r, t, "status", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "uptime:"));
+    assert_non_null(strstr(r.out, "posts:      2"));
+    tu_run_free(&r);
+    /* Errors keep their exit codes through the socket. */
+    run_cli(&r, t, "follow", "sza1notakey", NULL);
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    run_cli(&r, t, "peer", "add", "tcp://127.0.0.1:1");
+    assert_int_equal(r.status, 2);
+    tu_run_free(&r);
+    /* The control socket is the owner's alone. */
+    char sock[600];
+    snprintf(sock, sizeof sock, "%s/control.sock", t->dir);
+    struct stat st;
+    assert_int_equal(stat(sock, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(tu_stop(t->pid, SIGINT, 15), 0);
+    t->pid = 0;
+    /* With the node gone the CLI opens the store itself again. */
+    run_cli(&r, t, "feed", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "through the node"));
+    tu_run_free(&r);
+    run_cli(&r, t, "peers", NULL, NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "not running"));
+    tu_run_free(&r);
+}
+
+/* ---- hostile clients, straight ZeroMQ ---- */
+
+static void *
+curve_client(void *ctx, const uint8_t server_pk[32], const char *endpoint)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    uint8_t pk[32], sk[32];
+    crypto_box_keypair(pk, sk);
+    int zero = 0, timeout = 3000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pk, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
+    assert_int_equal(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+static int
+status_count(tnode_t *t, const char *field)
+{
+    tu_run_t r;
+    run_cli(&r, t, "--json", "status", NULL);
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", field);
+    const char *p = strstr(r.out, key);
+    int v = p ? (int)strtol(p + strlen(key), NULL, 10) : -1;
+    tu_run_free(&r);
+    return v;
+}
+
+static size_t
+hello_bytes(uint8_t *buf, size_t cap, const char *network, const uint8_t key[32])
+{
+    wire_msg_t m;
+    wire_init(&m, WIRE_HELLO, 7);
+    snprintf(m.u.hello.network, sizeof m.u.hello.network, "%s", network);
+    memcpy(m.u.hello.node_key, key, 32);
+    snprintf(m.u.hello.software, sizeof m.u.hello.software, "test");
+    size_t len = 0;
+    assert_int_equal(wire_encode(&m, buf, cap, &len), WIRE_OK);
+    return len;
+}
+
+static void
+test_hostile_clients(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600], list[600];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    snprintf(list, sizeof list, "%s/one.list", f->root);
+    tu_write_file(empty, "", 0);
+    start_node(f, 0, empty);
+    write_bootstrap(list, &f->n[0]);
+    start_node(f, 1, list);
+    assert_true(wait_peer(&f->n[1], &f->n[0], 30));
+    void *ctx = zmq_ctx_new();
+    uint8_t buf[256];
+    char reply[512];
+
+    /* A client that expects another server key never completes the handshake. */
+    uint8_t wrong[32];
+    randombytes_buf(wrong, sizeof wrong);
+    void *s = curve_client(ctx, wrong, f->n[0].endpoint);
+    size_t len = hello_bytes(buf, sizeof buf, f->network, wrong);
+    zmq_send(s, buf, len, ZMQ_DONTWAIT);
+    assert_int_equal(zmq_recv(s, reply, sizeof reply, 0), -1);
+    zmq_close(s);
+
+    /* A plain client, no CURVE: nothing comes back. */
+    s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, timeout = 2000;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_connect(s, f->n[0].endpoint);
+    zmq_send(s, buf, len, 0);
+    assert_int_equal(zmq_recv(s, reply, sizeof reply, 0), -1);
+    zmq_close(s);
+
+    /* The right key: malformed frames are dropped and counted, an unknown
+     * type gets an ERROR reply, an oversized frame ends the connection. */
+    int malformed0 = status_count(&f->n[0], "malformed");
+    s = curve_client(ctx, f->n[0].node_pk, f->n[0].endpoint);
+    zmq_send(s, "\x01", 1, 0);
+    zmq_send(s, "\x01\x01\x00\x00\x00\x01garbage", 13, 0);
+    zmq_send(s, "\x01\x63\x00\x00\x00\x05", 6, 0);
+    int n = zmq_recv(s, reply, sizeof reply, 0);
+    assert_true(n >= 6);
+    assert_int_equal((uint8_t)reply[1], WIRE_ERROR);
+    assert_int_equal((uint8_t)reply[5], 5); /* request id echoed */
+    int malformed1 = status_count(&f->n[0], "malformed");
+    assert_true(malformed1 >= malformed0 + 2);
+    assert_true(status_count(&f->n[0], "unknown") >= 1);
+    static uint8_t big[WIRE_MAX_FRAME + 100];
+    memset(big, 1, sizeof big);
+    zmq_send(s, big, sizeof big, 0);
+    zmq_close(s);
+
+    /* The node still serves its real peer. */
+    sleep(1);
+    assert_true(has_peer(&f->n[1], &f->n[0]));
+    assert_true(has_peer(&f->n[0], &f->n[1]));
+    zmq_ctx_term(ctx);
+}
+
+/* One message whose frames all say "more": libzmq keeps them all until the
+ * last arrives. The node must notice and cut the connection, and its memory
+ * must stay bounded while the flood goes on. */
+static void
+test_endless_multipart_is_cut(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    tu_write_file(empty, "", 0);
+    start_node(f, 0, empty);
+    long rss0 = tu_rss_kib(f->n[0].pid);
+    void *ctx = zmq_ctx_new();
+    void *s = curve_client(ctx, f->n[0].node_pk, f->n[0].endpoint);
+    int hwm = 0, timeout = 2000;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
+    static uint8_t frame[60000];
+    memset(frame, 0x5a, sizeof frame);
+    long peak = rss0;
+    double deadline = tu_now() + 60;
+    uint64_t sent = 0;
+    /* Up to 400 MB, or until the node has cut us off (sends then block). */
+    while (sent < 400ull * 1024 * 1024 && tu_now() < deadline) {
+        if (zmq_send(s, frame, sizeof frame, ZMQ_SNDMORE) < 0) {
+            break;
+        }
+        sent += sizeof frame;
+        if (sent % (8 * 1024 * 1024) < sizeof frame) {
+            long rss = tu_rss_kib(f->n[0].pid);
+            peak = rss > peak ? rss : peak;
+            if (status_count(&f->n[0], "flood_cuts") >= 1 && sent > 64ull * 1024 * 1024) {
+                break;
+            }
+        }
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    int cuts = status_count(&f->n[0], "flood_cuts");
+    long rss1 = tu_rss_kib(f->n[0].pid);
+    peak = rss1 > peak ? rss1 : peak;
+    printf("flood: sent %llu MB; node RSS %ld KiB before, peak %ld KiB; cuts %d\n",
+           (unsigned long long)(sent >> 20), rss0, peak, cuts);
+    assert_true(cuts >= 1);
+    /* Without the cut, libzmq would hold everything sent. */
+    assert_true(peak - rss0 < 96 * 1024);
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    unsetenv("SAMIZDAT_PASSPHRASE");
+    unsetenv("SAMIZDAT_DATA");
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_three_nodes_restart_and_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_through_control_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_endless_multipart_is_cut, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,821 @@
+#include "transport.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <zmq.h>
+
+#include "bytes.h"
+
+enum { Z_LISTEN, Z_OUT, Z_ZAP, Z_MON_LISTEN, Z_MON_OUT, Z_COUNT };
+enum { RID_MAX = 255, ZAP_FRAMES = 7, PER_MSG_OVERHEAD = 64, HANDSHAKE_ALLOWANCE = 8192 };
+
+/* glibc's struct tcp_info stops before the byte counters Linux 4.1 added;
+ * the kernel's layout goes on with these (<linux/tcp.h> has them but clashes
+ * with <netinet/tcp.h>, which uv.h includes). */
+typedef struct {
+    struct tcp_info base;
+    uint64_t pacing_rate;
+    uint64_t max_pacing_rate;
+    uint64_t bytes_acked;
+    uint64_t bytes_received;
+} tcp_info_ext_t;
+
+typedef struct zsock {
+    struct transport *t;
+    void *s;
+    uv_poll_t poll;
+    int kind;
+} zsock_t;
+
+/* A TCP connection seen by a monitor, for flood accounting. */
+typedef struct {
+    bool used;
+    int fd;
+    transport_dir_t dir;
+    uint64_t accounted;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+} conn_t;
+
+/* An inbound peer: its key and the routing id the ROUTER gave its connection. */
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    uint8_t rid[RID_MAX];
+    size_t rid_len;
+} inpeer_t;
+
+typedef struct {
+    bool used;
+    uint8_t key[32];
+    char endpoint[TRANSPORT_ENDPOINT_MAX];
+} outpeer_t;
+
+struct transport {
+    uv_loop_t *loop;
+    transport_config_t cfg;
+    void *ctx;
+    zsock_t z[Z_COUNT];
+    uv_idle_t idle;
+    uv_timer_t flood_timer;
+    conn_t conns[TRANSPORT_CONN_MAX];
+    inpeer_t ins[TRANSPORT_CONN_MAX];
+    outpeer_t outs[TRANSPORT_CONN_MAX];
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t n_bound;
+    transport_stats_t stats;
+    int open_handles;
+    void (*close_cb)(void *ud);
+    void *close_ud;
+};
+
+const char *
+transport_strerror(transport_err_t err)
+{
+    switch (err) {
+    case TRANSPORT_OK:
+        return "ok";
+    case TRANSPORT_EZMQ:
+        return "ZeroMQ call failed";
+    case TRANSPORT_EBIND:
+        return "cannot listen on the endpoint (address in use or not available)";
+    case TRANSPORT_ENOMEM:
+        return "out of memory";
+    case TRANSPORT_EUNKNOWN:
+        return "not connected to that peer";
+    case TRANSPORT_EAGAIN:
+        return "the peer's queue is full";
+    case TRANSPORT_EEXIST:
+        return "already connected to that peer";
+    case TRANSPORT_EFULL:
+        return "too many connections";
+    }
+    return "unknown transport error";
+}
+
+/* ---- small tables ---- */
+
+static conn_t *
+conn_find(transport_t *t, int fd)
+{
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        if (t->conns[i].used && t->conns[i].fd == fd) {
+            return &t->conns[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+conn_add(transport_t *t, int fd, transport_dir_t dir)
+{
+    conn_t *c = conn_find(t, fd);
+    for (int i = 0; c == NULL && i < TRANSPORT_CONN_MAX; i++) {
+        if (!t->conns[i].used) {
+            c = &t->conns[i];
+        }
+    }
+    if (c == NULL) {
+        log_line(t->cfg.log, LOG_WARN, "transport: connection table full; fd %d not accounted", fd);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->used = true;
+    c->fd = fd;
+    c->dir = dir;
+    c->peer_len = sizeof c->peer;
+    if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) {
+        c->peer_len = 0;
+    }
+}
+
+static inpeer_t *
+in_find(transport_t *t, const uint8_t key[32])
+{
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        if (t->ins[i].used && memcmp(t->ins[i].key, key, 32) == 0) {
+            return &t->ins[i];
+        }
+    }
+    return NULL;
+}
+
+/* Remembers (or updates) the routing id an inbound key talks to us on. The
+ * table is bounded; when full, the oldest slot (index order) is reused. */
+static void
+in_note(transport_t *t, const uint8_t key[32], const uint8_t *rid, size_t rid_len)
+{
+    inpeer_t *p = in_find(t, key);
+    for (int i = 0; p == NULL && i < TRANSPORT_CONN_MAX; i++) {
+        if (!t->ins[i].used) {
+            p = &t->ins[i];
+        }
+    }
+    if (p == NULL) {
+        p = &t->ins[randombytes_uniform(TRANSPORT_CONN_MAX)];
+    }
+    p->used = true;
+    memcpy(p->key, key, 32);
+    memcpy(p->rid, rid, rid_len);
+    p->rid_len = rid_len;
+}
+
+static outpeer_t *
+out_find(transport_t *t, const uint8_t *key, const char *endpoint)
+{
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        outpeer_t *o = &t->outs[i];
+        if (!o->used) {
+            continue;
+        }
+        if ((key != NULL && memcmp(o->key, key, 32) == 0) ||
+            (endpoint != NULL && strcmp(o->endpoint, endpoint) == 0)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+/* ---- the loop: polls only wake us; the idle handle drains ---- */
+
+static void on_idle(uv_idle_t *h);
+
+static void
+kick(transport_t *t)
+{
+    if (t->open_handles > 0 && !uv_is_closing((uv_handle_t *)&t->idle)) {
+        uv_idle_start(&t->idle, on_idle);
+    }
+}
+
+static bool
+readable(zsock_t *z)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(z->s, ZMQ_EVENTS, &events, &len) != 0) {
+        return false;
+    }
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+/* Receives every frame of one message into msgs (at most max), counting all.
+ * Frames past max are received and dropped so the socket stays in step. */
+static int
+recv_parts(void *s, zmq_msg_t *msgs, int max, int *total)
+{
+    int n = 0;
+    *total = 0;
+    for (;;) {
+        zmq_msg_t tmp;
+        zmq_msg_t *m = n < max ? &msgs[n] : &tmp;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, s, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            return *total == 0 ? -1 : n;
+        }
+        (*total)++;
+        bool more = zmq_msg_more(m);
+        if (n < max) {
+            n++;
+        } else {
+            zmq_msg_close(m);
+        }
+        if (!more) {
+            return n;
+        }
+    }
+}
+
+static void
+close_parts(zmq_msg_t *msgs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        zmq_msg_close(&msgs[i]);
+    }
+}
+
+static void
+account(transport_t *t, zmq_msg_t *m, size_t bytes)
+{
+    int fd = zmq_msg_get(m, ZMQ_SRCFD);
+    conn_t *c = fd >= 0 ? conn_find(t, fd) : NULL;
+    if (c != NULL) {
+        c->accounted += bytes + PER_MSG_OVERHEAD;
+    }
+}
+
+static bool
+key_from_user_id(zmq_msg_t *m, uint8_t key[32])
+{
+    const char *uid = zmq_msg_gets(m, "User-Id");
+    return uid != NULL && strlen(uid) == 64 && bytes_from_hex(key, 32, uid);
+}
+
+static void
+on_data(transport_t *t, int kind)
+{
+    zmq_msg_t parts[2];
+    int total = 0;
+    int n = recv_parts(t->z[kind].s, parts, 2, &total);
+    if (n < 0) {
+        return;
+    }
+    size_t bytes = 0;
+    for (int i = 1; i < n; i++) {
+        bytes += zmq_msg_size(&parts[i]);
+    }
+    if (n == 2) {
+        account(t, &parts[1], bytes);
+    }
+    uint8_t key[32];
+    bool ok = n == 2 && total == 2;
+    if (!ok) {
+        t->stats.dropped_multipart++;
+    } else if (kind == Z_LISTEN) {
+        ok = key_from_user_id(&parts[1], key);
+        if (!ok) {
+            t->stats.dropped_unknown++;
+        } else if (zmq_msg_size(&parts[0]) <= RID_MAX) {
+            in_note(t, key, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
+        }
+    } else {
+        ok = zmq_msg_size(&parts[0]) == 32;
+        if (ok) {
+            memcpy(key, zmq_msg_data(&parts[0]), 32);
+        }
+    }
+    if (ok) {
+        t->stats.msgs_in++;
+        t->stats.bytes_in += bytes;
+        const char *addr = zmq_msg_gets(&parts[1], "Peer-Address");
+        t->cfg.on_msg(t->cfg.ud, kind == Z_LISTEN ? TRANSPORT_IN : TRANSPORT_OUT, key,
+                      addr ? addr : "", zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]));
+    }
+    close_parts(parts, n);
+}
+
+/* ZAP (RFC 27): any client may connect; what we need is its key, which we
+ * hand back as the User-Id, in hex, so it survives as a C string. */
+static void
+on_zap(transport_t *t)
+{
+    zmq_msg_t f[ZAP_FRAMES];
+    int total = 0;
+    int n = recv_parts(t->z[Z_ZAP].s, f, ZAP_FRAMES, &total);
+    if (n < 0) {
+        return;
+    }
+    bool curve = n == ZAP_FRAMES && total == ZAP_FRAMES && zmq_msg_size(&f[5]) == 5 &&
+                 memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 && zmq_msg_size(&f[6]) == 32;
+    char uid[65] = "";
+    if (curve) {
+        bytes_to_hex(uid, zmq_msg_data(&f[6]), 32);
+    }
+    void *s = t->z[Z_ZAP].s;
+    zmq_send(s, "1.0", 3, ZMQ_SNDMORE);
+    if (n >= 2) {
+        zmq_send(s, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+    } else {
+        zmq_send(s, "", 0, ZMQ_SNDMORE);
+    }
+    zmq_send(s, curve ? "200" : "400", 3, ZMQ_SNDMORE);
+    zmq_send(s, curve ? "OK" : "CURVE only", curve ? 2 : 10, ZMQ_SNDMORE);
+    zmq_send(s, uid, strlen(uid), ZMQ_SNDMORE);
+    zmq_send(s, "", 0, 0);
+    close_parts(f, n);
+}
+
+static void
+emit(transport_t *t, transport_event_t ev, const uint8_t *key, const char *endpoint)
+{
+    if (t->cfg.on_event != NULL) {
+        t->cfg.on_event(t->cfg.ud, ev, key, endpoint);
+    }
+}
+
+static void
+on_out_event(transport_t *t, uint16_t ev, const char *endpoint)
+{
+    outpeer_t *o = out_find(t, NULL, endpoint);
+    const uint8_t *key = o ? o->key : NULL;
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        emit(t, TRANSPORT_EV_CONNECTED, key, endpoint);
+    } else if (ev == ZMQ_EVENT_DISCONNECTED) {
+        emit(t, TRANSPORT_EV_DISCONNECTED, key, endpoint);
+    } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+               ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        emit(t, TRANSPORT_EV_AUTH_FAILED, key, endpoint);
+    }
+}
+
+static void
+on_monitor(transport_t *t, int kind)
+{
+    zmq_msg_t f[2];
+    int total = 0;
+    int n = recv_parts(t->z[kind].s, f, 2, &total);
+    if (n < 0) {
+        return;
+    }
+    if (n == 2 && zmq_msg_size(&f[0]) == 6) {
+        const uint8_t *d = zmq_msg_data(&f[0]);
+        uint16_t ev;
+        uint32_t value;
+        memcpy(&ev, d, 2); /* monitor frames are in host byte order */
+        memcpy(&value, d + 2, 4);
+        char endpoint[TRANSPORT_ENDPOINT_MAX];
+        size_t elen = zmq_msg_size(&f[1]) < sizeof endpoint - 1 ? zmq_msg_size(&f[1])
+                                                                : sizeof endpoint - 1;
+        memcpy(endpoint, zmq_msg_data(&f[1]), elen);
+        endpoint[elen] = '\0';
+        if (ev == ZMQ_EVENT_ACCEPTED || ev == ZMQ_EVENT_CONNECTED) {
+            conn_add(t, (int)value, kind == Z_MON_LISTEN ? TRANSPORT_IN : TRANSPORT_OUT);
+        } else if (ev == ZMQ_EVENT_DISCONNECTED || ev == ZMQ_EVENT_CLOSED) {
+            conn_t *c = conn_find(t, (int)value);
+            if (c != NULL) {
+                c->used = false;
+            }
+        }
+        if (kind == Z_MON_OUT) {
+            on_out_event(t, ev, endpoint);
+        }
+    }
+    close_parts(f, n);
+}
+
+static bool
+drain(transport_t *t, int kind)
+{
+    zsock_t *z = &t->z[kind];
+    for (int i = 0; i < TRANSPORT_DRAIN_BUDGET; i++) {
+        if (z->s == NULL || !readable(z)) {
+            return false;
+        }
+        if (kind == Z_LISTEN || kind == Z_OUT) {
+            on_data(t, kind);
+        } else if (kind == Z_ZAP) {
+            on_zap(t);
+        } else {
+            on_monitor(t, kind);
+        }
+    }
+    return z->s != NULL && readable(z);
+}
+
+static void
+on_idle(uv_idle_t *h)
+{
+    transport_t *t = h->data;
+    bool more = false;
+    for (int k = 0; k < Z_COUNT; k++) {
+        more |= drain(t, k);
+    }
+    if (!more) {
+        uv_idle_stop(h);
+    }
+}
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    zsock_t *z = h->data;
+    kick(z->t);
+}
+
+/* ---- flood accounting ---- */
+
+static bool
+same_peer(const conn_t *c)
+{
+    struct sockaddr_storage now;
+    socklen_t len = sizeof now;
+    if (getpeername(c->fd, (struct sockaddr *)&now, &len) != 0) {
+        return false;
+    }
+    return len == c->peer_len && memcmp(&now, &c->peer, len) == 0;
+}
+
+static void
+check_conn(transport_t *t, conn_t *c)
+{
+    tcp_info_ext_t ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
+        c->used = false; /* closed under us: the monitor will say so too */
+        return;
+    }
+    if (len < offsetof(tcp_info_ext_t, bytes_received) + sizeof ti.bytes_received) {
+        return; /* a kernel before 4.1: no counter to check */
+    }
+    uint64_t allowed = c->accounted + HANDSHAKE_ALLOWANCE + TRANSPORT_FLOOD_SLACK;
+    if (ti.bytes_received <= allowed) {
+        return;
+    }
+    /* The fd number may have been reused since the monitor saw it: only cut
+     * the connection we accounted for. */
+    if (same_peer(c)) {
+        log_line(t->cfg.log, LOG_WARN,
+                 "transport: cutting off a %s connection: %llu bytes received, only %llu in "
+                 "complete messages (an endless multipart message?)",
+                 c->dir == TRANSPORT_IN ? "inbound" : "outbound",
+                 (unsigned long long)ti.bytes_received, (unsigned long long)c->accounted);
+        shutdown(c->fd, SHUT_RDWR);
+        t->stats.flood_cuts++;
+        emit(t, TRANSPORT_EV_FLOOD_CUT, NULL, "");
+    }
+    c->used = false;
+}
+
+static void
+on_flood_timer(uv_timer_t *h)
+{
+    transport_t *t = h->data;
+    kick(t); /* also a safety net should an edge ever be missed */
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        if (t->conns[i].used) {
+            check_conn(t, &t->conns[i]);
+        }
+    }
+}
+
+/* ---- setup ---- */
+
+static int
+setopt_int(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+/* Options both data sockets share: bounded frames and queues, no lingering,
+ * heartbeats so dead peers are noticed, capped reconnects. */
+static int
+common_opts(transport_t *t, void *s)
+{
+    int64_t maxmsg = (int64_t)t->cfg.max_frame;
+    int rc = zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    rc |= setopt_int(s, ZMQ_LINGER, 0);
+    rc |= setopt_int(s, ZMQ_RCVHWM, TRANSPORT_RCVHWM);
+    rc |= setopt_int(s, ZMQ_SNDHWM, 256);
+    rc |= setopt_int(s, ZMQ_RCVBUF, TRANSPORT_RCVBUF);
+    rc |= setopt_int(s, ZMQ_HANDSHAKE_IVL, 5000);
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, 5000);
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, 15000);
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL, 20000);
+    rc |= setopt_int(s, ZMQ_RECONNECT_IVL, 1000);
+    rc |= setopt_int(s, ZMQ_RECONNECT_IVL_MAX, 30000);
+    rc |= setopt_int(s, ZMQ_ROUTER_MANDATORY, 1);
+    rc |= setopt_int(s, ZMQ_IPV6, 1);
+    return rc;
+}
+
+static transport_err_t
+zfail(transport_t *t, const char *what)
+{
+    log_line(t->cfg.log, LOG_ERROR, "transport: %s: %s", what, zmq_strerror(zmq_errno()));
+    return TRANSPORT_EZMQ;
+}
+
+static transport_err_t
+open_zap(transport_t *t)
+{
+    void *s = zmq_socket(t->ctx, ZMQ_REP);
+    t->z[Z_ZAP].s = s;
+    if (s == NULL || setopt_int(s, ZMQ_LINGER, 0) != 0 ||
+        zmq_bind(s, "inproc://zeromq.zap.01") != 0) {
+        return zfail(t, "ZAP handler");
+    }
+    return TRANSPORT_OK;
+}
+
+static transport_err_t
+open_monitor(transport_t *t, int data_kind, int mon_kind, const char *name)
+{
+    char addr[64];
+    snprintf(addr, sizeof addr, "inproc://monitor-%s", name);
+    int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                 ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(t->z[data_kind].s, addr, events) != 0) {
+        return zfail(t, "socket monitor");
+    }
+    void *s = zmq_socket(t->ctx, ZMQ_PAIR);
+    t->z[mon_kind].s = s;
+    if (s == NULL || setopt_int(s, ZMQ_LINGER, 0) != 0 || zmq_connect(s, addr) != 0) {
+        return zfail(t, "monitor socket");
+    }
+    return TRANSPORT_OK;
+}
+
+static transport_err_t
+open_listen(transport_t *t)
+{
+    void *s = zmq_socket(t->ctx, ZMQ_ROUTER);
+    t->z[Z_LISTEN].s = s;
+    if (s == NULL || common_opts(t, s) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, 32) != 0 ||
+        zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "samizdat", 8) != 0) {
+        return zfail(t, "listen socket");
+    }
+    transport_err_t err = open_monitor(t, Z_LISTEN, Z_MON_LISTEN, "listen");
+    for (int i = 0; err == TRANSPORT_OK && i < TRANSPORT_LISTEN_MAX && t->cfg.listen[i]; i++) {
+        if (zmq_bind(s, t->cfg.listen[i]) != 0) {
+            log_line(t->cfg.log, LOG_ERROR, "transport: cannot listen on %s: %s",
+                     t->cfg.listen[i], zmq_strerror(zmq_errno()));
+            return TRANSPORT_EBIND;
+        }
+        size_t len = TRANSPORT_ENDPOINT_MAX;
+        if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, t->bound[t->n_bound], &len) == 0) {
+            t->n_bound++;
+        }
+    }
+    return err;
+}
+
+static transport_err_t
+open_out(transport_t *t)
+{
+    void *s = zmq_socket(t->ctx, ZMQ_ROUTER);
+    t->z[Z_OUT].s = s;
+    /* No ZMQ_IMMEDIATE here: with it, libzmq 4.3.4 creates the pipe only
+     * after the handshake and then ignores ZMQ_CONNECT_ROUTING_ID, so peers
+     * could not be addressed by key. Until a peer has answered HELLO the
+     * node sends it nothing else, so little can queue. */
+    if (s == NULL || common_opts(t, s) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, t->cfg.key->pk, 32) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, 32) != 0) {
+        return zfail(t, "outbound socket");
+    }
+    if (t->cfg.socks5 != NULL &&
+        zmq_setsockopt(s, ZMQ_SOCKS_PROXY, t->cfg.socks5, strlen(t->cfg.socks5)) != 0) {
+        return zfail(t, "SOCKS5 proxy");
+    }
+    return open_monitor(t, Z_OUT, Z_MON_OUT, "out");
+}
+
+static transport_err_t
+watch(transport_t *t, int kind)
+{
+    zsock_t *z = &t->z[kind];
+    int fd = -1;
+    size_t len = sizeof fd;
+    z->t = t;
+    z->kind = kind;
+    if (zmq_getsockopt(z->s, ZMQ_FD, &fd, &len) != 0) {
+        return zfail(t, "ZMQ_FD");
+    }
+    if (uv_poll_init(t->loop, &z->poll, fd) != 0) {
+        return TRANSPORT_EZMQ;
+    }
+    z->poll.data = z;
+    t->open_handles++;
+    uv_poll_start(&z->poll, UV_READABLE, on_poll);
+    return TRANSPORT_OK;
+}
+
+static transport_err_t
+open_all(transport_t *t)
+{
+    transport_err_t err = open_zap(t);
+    if (err == TRANSPORT_OK) {
+        err = open_listen(t);
+    }
+    if (err == TRANSPORT_OK) {
+        err = open_out(t);
+    }
+    for (int k = 0; err == TRANSPORT_OK && k < Z_COUNT; k++) {
+        err = watch(t, k);
+    }
+    return err;
+}
+
+static void
+close_sockets(transport_t *t)
+{
+    for (int k = 0; k < Z_COUNT; k++) {
+        if (t->z[k].s != NULL) {
+            zmq_close(t->z[k].s);
+            t->z[k].s = NULL;
+        }
+    }
+    if (t->ctx != NULL) {
+        zmq_ctx_term(t->ctx);
+        t->ctx = NULL;
+    }
+}
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+    transport_t *t = h->data;
+    if (h->type == UV_POLL) {
+        t = ((zsock_t *)h->data)->t;
+    }
+    if (--t->open_handles > 0) {
+        return;
+    }
+    /* libuv no longer watches any ZMQ_FD: now the sockets may go. */
+    close_sockets(t);
+    void (*cb)(void *) = t->close_cb;
+    void *ud = t->close_ud;
+    free(t);
+    if (cb != NULL) {
+        cb(ud);
+    }
+}
+
+transport_err_t
+transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
+{
+    *out = NULL;
+    transport_t *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        return TRANSPORT_ENOMEM;
+    }
+    t->loop = loop;
+    t->cfg = *cfg;
+    t->ctx = zmq_ctx_new();
+    if (t->ctx == NULL) {
+        free(t);
+        return TRANSPORT_ENOMEM;
+    }
+    uv_idle_init(loop, &t->idle);
+    uv_timer_init(loop, &t->flood_timer);
+    t->idle.data = t;
+    t->flood_timer.data = t;
+    t->open_handles = 2;
+    transport_err_t err = open_all(t);
+    if (err != TRANSPORT_OK) {
+        *out = t; /* closed through the normal path so handles are released */
+        transport_close(t, NULL, NULL);
+        *out = NULL;
+        return err;
+    }
+    uv_timer_start(&t->flood_timer, on_flood_timer, TRANSPORT_FLOOD_CHECK_MS,
+                   TRANSPORT_FLOOD_CHECK_MS);
+    *out = t;
+    return TRANSPORT_OK;
+}
+
+void
+transport_close(transport_t *t, void (*cb)(void *ud), void *ud)
+{
+    if (t == NULL) {
+        if (cb != NULL) {
+            cb(ud);
+        }
+        return;
+    }
+    t->close_cb = cb;
+    t->close_ud = ud;
+    for (int k = 0; k < Z_COUNT; k++) {
+        if (t->z[k].t != NULL) {
+            uv_close((uv_handle_t *)&t->z[k].poll, on_handle_closed);
+        }
+    }
+    uv_close((uv_handle_t *)&t->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&t->flood_timer, on_handle_closed);
+}
+
+void
+transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap,
+                size_t *n_out)
+{
+    size_t n = t->n_bound < cap ? t->n_bound : cap;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out[i], t->bound[i], TRANSPORT_ENDPOINT_MAX);
+    }
+    *n_out = n;
+}
+
+transport_err_t
+transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
+{
+    if (out_find(t, key, NULL) != NULL) {
+        return TRANSPORT_EEXIST;
+    }
+    outpeer_t *o = NULL;
+    for (int i = 0; o == NULL && i < TRANSPORT_CONN_MAX; i++) {
+        if (!t->outs[i].used) {
+            o = &t->outs[i];
+        }
+    }
+    if (o == NULL || strlen(endpoint) >= sizeof o->endpoint) {
+        return TRANSPORT_EFULL;
+    }
+    void *s = t->z[Z_OUT].s;
+    /* The server key and the routing id apply to the next connect only. */
+    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, 32) != 0 ||
+        zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, key, 32) != 0 || zmq_connect(s, endpoint) != 0) {
+        log_line(t->cfg.log, LOG_WARN, "transport: cannot connect to %s: %s", endpoint,
+                 zmq_strerror(zmq_errno()));
+        return TRANSPORT_EZMQ;
+    }
+    o->used = true;
+    memcpy(o->key, key, 32);
+    snprintf(o->endpoint, sizeof o->endpoint, "%s", endpoint);
+    kick(t);
+    return TRANSPORT_OK;
+}
+
+transport_err_t
+transport_disconnect(transport_t *t, const uint8_t key[32])
+{
+    outpeer_t *o = out_find(t, key, NULL);
+    if (o == NULL) {
+        return TRANSPORT_EUNKNOWN;
+    }
+    (void)zmq_disconnect(t->z[Z_OUT].s, o->endpoint);
+    o->used = false;
+    kick(t);
+    return TRANSPORT_OK;
+}
+
+static transport_err_t
+send_to(transport_t *t, void *s, const uint8_t *rid, size_t rid_len, const uint8_t *data,
+        size_t len)
+{
+    transport_err_t err = TRANSPORT_OK;
+    if (zmq_send(s, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        err = zmq_errno() == EAGAIN ? TRANSPORT_EAGAIN : TRANSPORT_EUNKNOWN;
+    } else if (zmq_send(s, data, len, ZMQ_DONTWAIT) < 0) {
+        err = TRANSPORT_EAGAIN;
+    }
+    if (err != TRANSPORT_OK) {
+        t->stats.send_failures++;
+    }
+    /* A send can consume the edge ZMQ_FD would have signalled. */
+    kick(t);
+    return err;
+}
+
+transport_err_t
+transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[32], const uint8_t *data,
+               size_t len)
+{
+    if (dir == TRANSPORT_OUT) {
+        return send_to(t, t->z[Z_OUT].s, key, 32, data, len);
+    }
+    inpeer_t *p = in_find(t, key);
+    if (p == NULL) {
+        return TRANSPORT_EUNKNOWN;
+    }
+    return send_to(t, t->z[Z_LISTEN].s, p->rid, p->rid_len, data, len);
+}
+
+void
+transport_stats(const transport_t *t, transport_stats_t *out)
+{
+    *out = t->stats;
+}

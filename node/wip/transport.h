@@ -1,0 +1,117 @@
+/* transport: ZeroMQ over TCP, always CurveZMQ, driven by a libuv loop.
+ *
+ * Two ROUTER sockets: `listen` is a CURVE server bound on the node's
+ * endpoints; `out` is a CURVE client that connects to peers, each connect
+ * authenticated by that peer's node key (ZMQ_CURVE_SERVERKEY is set just
+ * before each zmq_connect) and addressed by it (ZMQ_CONNECT_ROUTING_ID).
+ * An in-process ZAP handler learns each inbound client's key, which comes
+ * back on every message as its User-Id: that key, never a routing id the
+ * peer chose, is the peer's identity.
+ *
+ * libzmq 4.3 bounds each frame (ZMQ_MAXMSGSIZE) but not the number of frames
+ * in one unfinished multipart message. Our protocol is single-frame, so the
+ * transport accounts per TCP connection: bytes the kernel received
+ * (TCP_INFO) against bytes of complete messages delivered. A connection
+ * whose excess passes TRANSPORT_FLOOD_SLACK is shut down. */
+#ifndef SAMIZDAT_TRANSPORT_H
+#define SAMIZDAT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "keys.h"
+#include "log.h"
+
+enum {
+    TRANSPORT_LISTEN_MAX = 4,
+    TRANSPORT_ENDPOINT_MAX = 160,
+    TRANSPORT_CONN_MAX = 256,        /* connections tracked for accounting */
+    TRANSPORT_RCVHWM = 100,          /* complete messages queued per connection */
+    TRANSPORT_RCVBUF = 256 * 1024,   /* kernel receive buffer per connection */
+    TRANSPORT_FLOOD_CHECK_MS = 20,
+    TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
+};
+
+/* The most one connection may have received beyond what its complete
+ * messages account for: every queued message at the frame cap, plus the
+ * kernel buffer, plus handshakes and heartbeats, with room to spare. */
+#define TRANSPORT_FLOOD_SLACK ((uint64_t)TRANSPORT_RCVHWM * 65536u * 2u + 4u * 1024u * 1024u)
+
+typedef struct transport transport_t;
+
+typedef enum {
+    TRANSPORT_IN = 0,  /* the peer connected to us */
+    TRANSPORT_OUT = 1, /* we connected to the peer */
+} transport_dir_t;
+
+typedef enum {
+    TRANSPORT_EV_CONNECTED = 0, /* outbound handshake done: the peer proved its key */
+    TRANSPORT_EV_DISCONNECTED,  /* an outbound connection dropped (zmq will retry) */
+    TRANSPORT_EV_AUTH_FAILED,   /* outbound handshake failed: wrong key, or not samizdat */
+    TRANSPORT_EV_FLOOD_CUT,     /* a connection was shut down for flooding */
+} transport_event_t;
+
+/* A complete single-frame message. key: the peer's node key; peer_addr: the
+ * IP address the connection comes from ("" if unknown); both and data
+ * borrowed for the call. */
+typedef void (*transport_msg_cb)(void *ud, transport_dir_t dir, const uint8_t key[32],
+                                 const char *peer_addr, const uint8_t *data, size_t len);
+/* key is NULL when not known (an inbound connection cut before its first
+ * message). endpoint may be "". */
+typedef void (*transport_event_cb)(void *ud, transport_event_t ev, const uint8_t *key,
+                                   const char *endpoint);
+
+typedef struct {
+    const keys_node_t *key;                  /* borrowed until transport_free */
+    const char *listen[TRANSPORT_LISTEN_MAX]; /* e.g. "tcp://0.0.0.0:7470"; NULL-padded */
+    const char *socks5;                      /* "host:port" or NULL */
+    size_t max_frame;                        /* ZMQ_MAXMSGSIZE */
+    transport_msg_cb on_msg;
+    transport_event_cb on_event;
+    void *ud;
+    const log_t *log;
+} transport_config_t;
+
+typedef enum {
+    TRANSPORT_OK = 0,
+    TRANSPORT_EZMQ,        /* a libzmq call failed; see the log */
+    TRANSPORT_EBIND,       /* could not bind a listen endpoint (in use?) */
+    TRANSPORT_ENOMEM,
+    TRANSPORT_EUNKNOWN,    /* no connection to that peer */
+    TRANSPORT_EAGAIN,      /* the peer's queue is full: message dropped */
+    TRANSPORT_EEXIST,      /* already connected to that peer */
+    TRANSPORT_EFULL,       /* too many connections */
+} transport_err_t;
+
+const char *transport_strerror(transport_err_t err);
+
+transport_err_t transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg);
+/* Stops everything and frees t once libuv has closed its handles; then calls
+ * cb(ud). Accepts NULL (cb is then called at once). */
+void transport_close(transport_t *t, void (*cb)(void *ud), void *ud);
+
+/* The endpoints actually bound (a port 0 resolved). n_out gets the count. */
+void transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap,
+                     size_t *n_out);
+
+transport_err_t transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint);
+/* Drops an outbound connection so zmq stops reconnecting. */
+transport_err_t transport_disconnect(transport_t *t, const uint8_t key[32]);
+/* Sends one frame to a peer on the given direction's socket. */
+transport_err_t transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[32],
+                               const uint8_t *data, size_t len);
+
+typedef struct {
+    uint64_t msgs_in;
+    uint64_t bytes_in;
+    uint64_t dropped_multipart; /* messages of more than one frame */
+    uint64_t dropped_unknown;   /* inbound messages without a ZAP identity */
+    uint64_t flood_cuts;
+    uint64_t send_failures;
+} transport_stats_t;
+
+void transport_stats(const transport_t *t, transport_stats_t *out);
+
+#endif
