@@ -329,12 +329,20 @@ put_u64_named(leveldb_writebatch_t *wb, const char *name, uint64_t v)
     batch_put(wb, (const uint8_t *)name, strlen(name), val, sizeof val);
 }
 
+/* Writes the counters that differ from before (all of them when before is
+ * NULL): each ingest changes one or two, and every put costs. */
 static void
-put_counters(leveldb_writebatch_t *wb, const counters_t *c)
+put_counters(leveldb_writebatch_t *wb, const counters_t *c, const counters_t *before)
 {
-    put_u64_named(wb, META_POSTS, c->posts);
-    put_u64_named(wb, META_AUTHORS, c->authors);
-    put_u64_named(wb, META_FORKS, c->forks);
+    if (before == NULL || c->posts != before->posts) {
+        put_u64_named(wb, META_POSTS, c->posts);
+    }
+    if (before == NULL || c->authors != before->authors) {
+        put_u64_named(wb, META_AUTHORS, c->authors);
+    }
+    if (before == NULL || c->forks != before->forks) {
+        put_u64_named(wb, META_FORKS, c->forks);
+    }
 }
 
 static leveldb_iterator_t *
@@ -433,7 +441,7 @@ load_meta(store_t *s)
         bytes_put_u32(&w, SCHEMA_VERSION);
         leveldb_writebatch_t *wb = leveldb_writebatch_create();
         batch_put(wb, key, strlen(META_SCHEMA), v, sizeof v);
-        put_counters(wb, &s->n);
+        put_counters(wb, &s->n, NULL);
         err = write_batch(s, wb, true);
         leveldb_writebatch_destroy(wb);
         return err;
@@ -835,7 +843,7 @@ store_screened(store_t *s, const post_t *p, const uint8_t *buf, size_t len, bool
         err = index_post(s, &in);
     }
     if (err == STORE_OK) {
-        put_counters(in.wb, &in.n);
+        put_counters(in.wb, &in.n, &s->n);
         err = write_batch(s, in.wb, sync);
     }
     leveldb_writebatch_destroy(in.wb);
@@ -1337,7 +1345,7 @@ purge_flush(purge_t *pg, bool force)
     if (pg->ops < PURGE_BATCH_OPS && !force) {
         return STORE_OK;
     }
-    put_counters(pg->wb, &pg->n);
+    put_counters(pg->wb, &pg->n, &pg->s->n);
     store_err_t err = write_batch(pg->s, pg->wb, false);
     leveldb_writebatch_clear(pg->wb);
     pg->ops = 0;
