@@ -88,34 +88,39 @@ post_init(post_t *p, post_kind_t kind, uint64_t seq, const uint8_t *prev,
     p->timestamp_ms = timestamp_ms;
 }
 
+/* Validates and copies text of at most max bytes into dst (max + 1 bytes). */
+static post_err_t
+set_text(char *dst, const char *text, size_t len, size_t max, utf8_mode_t mode)
+{
+    if (len > max) {
+        return POST_ETOOLARGE;
+    }
+    if (!utf8_valid((const uint8_t *)text, len, mode)) {
+        return POST_EUTF8;
+    }
+    memcpy(dst, text, len);
+    dst[len] = '\0';
+    return POST_OK;
+}
+
 post_err_t
 post_set_body(post_t *p, const char *text, size_t len)
 {
-    if (len > POST_BODY_MAX) {
-        return POST_ETOOLARGE;
+    post_err_t err = set_text(p->body, text, len, POST_BODY_MAX, UTF8_TEXT);
+    if (err == POST_OK) {
+        p->body_len = (uint16_t)len;
     }
-    if (!utf8_valid((const uint8_t *)text, len, UTF8_TEXT)) {
-        return POST_EUTF8;
-    }
-    memcpy(p->body, text, len);
-    p->body[len] = '\0';
-    p->body_len = (uint16_t)len;
-    return POST_OK;
+    return err;
 }
 
 post_err_t
 post_set_name(post_t *p, const char *text, size_t len)
 {
-    if (len > POST_NAME_MAX) {
-        return POST_ETOOLARGE;
+    post_err_t err = set_text(p->name, text, len, POST_NAME_MAX, UTF8_LINE);
+    if (err == POST_OK) {
+        p->name_len = (uint8_t)len;
     }
-    if (!utf8_valid((const uint8_t *)text, len, UTF8_LINE)) {
-        return POST_EUTF8;
-    }
-    memcpy(p->name, text, len);
-    p->name[len] = '\0';
-    p->name_len = (uint8_t)len;
-    return POST_OK;
+    return err;
 }
 
 /* The rules shared by the encoder and the decoder, on a filled-in post_t. */

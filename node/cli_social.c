@@ -67,22 +67,31 @@ cli_cmd_follow(cli_t *c, cli_args_t *a)
     return done(c, "following", author);
 }
 
-int
-cli_cmd_unfollow(cli_t *c, cli_args_t *a)
+/* unfollow and unblock: undo a mark, saying so when there was none. */
+static int
+unmark(cli_t *c, cli_args_t *a, const char *name,
+       store_err_t (*undo)(store_t *, const uint8_t[static 32]), const char *none,
+       const char *verb)
 {
     uint8_t author[32];
-    int rc = author_arg(c, a, "unfollow", author);
+    int rc = author_arg(c, a, name, author);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    store_err_t err = store_unfollow(c->store, author);
+    store_err_t err = undo(c->store, author);
     if (err == STORE_ENOTFOUND) {
-        return cli_fail(c, CLI_EXIT_NOTFOUND, "you do not follow this author");
+        return cli_fail(c, CLI_EXIT_NOTFOUND, "%s", none);
     }
     if (err != STORE_OK) {
-        return cli_store_error(c, err, "unfollow");
+        return cli_store_error(c, err, name);
     }
-    return done(c, "unfollowed", author);
+    return done(c, verb, author);
+}
+
+int
+cli_cmd_unfollow(cli_t *c, cli_args_t *a)
+{
+    return unmark(c, a, "unfollow", store_unfollow, "you do not follow this author", "unfollowed");
 }
 
 int
@@ -110,19 +119,7 @@ cli_cmd_block(cli_t *c, cli_args_t *a)
 int
 cli_cmd_unblock(cli_t *c, cli_args_t *a)
 {
-    uint8_t author[32];
-    int rc = author_arg(c, a, "unblock", author);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    store_err_t err = store_unblock(c->store, author);
-    if (err == STORE_ENOTFOUND) {
-        return cli_fail(c, CLI_EXIT_NOTFOUND, "this author is not blocked");
-    }
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, "unblock");
-    }
-    return done(c, "unblocked", author);
+    return unmark(c, a, "unblock", store_unblock, "this author is not blocked", "unblocked");
 }
 
 typedef struct {

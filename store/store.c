@@ -308,6 +308,17 @@ iter_error(store_t *s, const leveldb_iterator_t *it)
     return err != NULL ? take_error(s, err) : STORE_OK;
 }
 
+/* Ends a scan: an earlier error wins, else the iterator's own; frees it. */
+static store_err_t
+iter_finish(store_t *s, leveldb_iterator_t *it, store_err_t err)
+{
+    if (err == STORE_OK) {
+        err = iter_error(s, it);
+    }
+    leveldb_iter_destroy(it);
+    return err;
+}
+
 static void
 batch_put(leveldb_writebatch_t *wb, const uint8_t *key, size_t klen, const uint8_t *val,
           size_t vlen)
@@ -760,11 +771,7 @@ absorb(store_t *s, const uint8_t author[static AUTHOR_SIZE], store_head_t *h)
         memcpy(h->id, v, POST_ID_SIZE);
         leveldb_iter_next(it);
     }
-    if (err == STORE_OK) {
-        err = iter_error(s, it);
-    }
-    leveldb_iter_destroy(it);
-    return err;
+    return iter_finish(s, it, err);
 }
 
 static store_err_t
@@ -937,11 +944,7 @@ highest_evidence(store_t *s, const uint8_t author[static AUTHOR_SIZE], uint64_t 
             memcpy(id, k + SEQ_KEY_LEN, POST_ID_SIZE);
         }
     }
-    if (err == STORE_OK) {
-        err = iter_error(s, it);
-    }
-    leveldb_iter_destroy(it);
-    return err;
+    return iter_finish(s, it, err);
 }
 
 /* The highest seq of the author's we hold, in the feed or as evidence, and
@@ -1167,11 +1170,7 @@ store_timeline(store_t *s, const uint8_t *self, const store_cursor_t *cursor, si
             break;
         }
     }
-    if (err == STORE_OK) {
-        err = iter_error(s, it);
-    }
-    leveldb_iter_destroy(it);
-    return err;
+    return iter_finish(s, it, err);
 }
 
 /* ---- profiles and deletes ------------------------------------------------------- */
@@ -1277,11 +1276,7 @@ list_marks(store_t *s, uint8_t table, store_author_cb cb, void *ud, uint64_t *co
             }
         }
     }
-    if (err == STORE_OK) {
-        err = iter_error(s, it);
-    }
-    leveldb_iter_destroy(it);
-    return err;
+    return iter_finish(s, it, err);
 }
 
 store_err_t
@@ -1525,11 +1520,7 @@ store_forks(store_t *s, const uint8_t author[static 32], store_fork_cb cb, void 
             break;
         }
     }
-    if (err == STORE_OK) {
-        err = iter_error(s, it);
-    }
-    leveldb_iter_destroy(it);
-    return err;
+    return iter_finish(s, it, err);
 }
 
 store_err_t
