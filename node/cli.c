@@ -5,51 +5,96 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli_int.h"
 #include "keytext.h"
+#include "node.h"
 #include "term.h"
 
 static const cli_cmd_t COMMANDS[] = {
     {"init", cli_cmd_init, "init [--passphrase]",
      "Create the author key and the node key in the data directory.\n"
      "  --passphrase   seal the author key with a passphrase (asked on the terminal,\n"
-     "                 or taken from $SAMIZDAT_PASSPHRASE)"},
+     "                 or taken from $SAMIZDAT_PASSPHRASE)",
+     true},
     {"whoami", cli_cmd_whoami, "whoami [--node] [--json]",
      "Print the author key, the text people use to follow you.\n"
-     "  --node   print the node key instead"},
-    {"run", cli_cmd_run, "run [--passphrase]",
-     "Create the keys on first start and start the node. The network daemon is\n"
-     "not built yet: for now this prints the keys and what to do next."},
+     "  --node   print the node key instead",
+     true},
+    {"run", cli_cmd_run,
+     "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
+     "      [--no-lan] [--socks5 HOST:PORT] [--peers-max N] [--log-level LEVEL] [--passphrase]",
+     "Start the node: create the keys on first start, listen for peers, join the\n"
+     "network and serve the other commands through the control socket. Ctrl-C\n"
+     "stops it cleanly; a second Ctrl-C exits at once.\n"
+     "  --port N             listen on TCP port N on every address (default 7470;\n"
+     "                       0 picks a free port)\n"
+     "  --listen ENDPOINT    listen on ENDPOINT instead, e.g. tcp://192.0.2.1:7470 or\n"
+     "                       tcp://[::]:7470 (IPv6); up to 4 times\n"
+     "  --network NAME       join network NAME (default main); nodes of other\n"
+     "                       networks are refused\n"
+     "  --bootstrap FILE     nodes to contact first (default: ./bootstrap.list, else\n"
+     "                       DATA/bootstrap.list, or $SAMIZDAT_BOOTSTRAP)\n"
+     "  --no-lan             no discovery on the local network\n"
+     "  --socks5 HOST:PORT   make outbound connections through a SOCKS5 proxy (Tor)\n"
+     "  --peers-max N        at most N peer connections (default 48; a third kept\n"
+     "                       for connections this node opens)\n"
+     "  --log-level LEVEL    error, warn, info (default) or debug",
+     true},
     {"status", cli_cmd_status, "status [--json]",
-     "Show the data directory, the keys and what the store holds."},
+     "Show the keys, the store, and, while the node runs, its endpoints, uptime and peers.",
+     false},
+    {"peers", cli_cmd_peers, "peers [--json]",
+     "The running node's peers: node key, endpoint, direction, state, last seen,\n"
+     "round-trip time.",
+     false},
+    {"peer", cli_cmd_peer, "peer add ENDPOINT NODEKEY",
+     "Add a peer by hand: the running node connects to it at once; a stopped node\n"
+     "tries it at its next start. ENDPOINT is tcp://HOST:PORT, NODEKEY is szn1...",
+     false},
     {"post", cli_cmd_post, "post TEXT | post -",
      "Sign and publish a post. '-' reads the text from standard input.\n"
-     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab."},
-    {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post."},
+     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab.",
+     false},
+    {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post.",
+     false},
     {"delete", cli_cmd_delete, "delete POST-ID",
-     "Publish a delete for one of your own posts: nodes that receive it hide its body."},
+     "Publish a delete for one of your own posts: nodes that receive it hide its body.",
+     false},
     {"profile", cli_cmd_profile, "profile --name NAME [--bio BIO]",
-     "Publish your display name (at most 64 bytes) and bio."},
+     "Publish your display name (at most 64 bytes) and bio.",
+     false},
     {"feed", cli_cmd_feed, "feed [AUTHOR] [--limit N] [--before SEQ] [--json]",
-     "One author's posts, newest first (default: your own). Shows gaps and forks."},
+     "One author's posts, newest first (default: your own). Shows gaps and forks.",
+     false},
     {"show", cli_cmd_show, "show POST-ID [--raw] [--json]",
-     "Show one post. --raw prints its encoded bytes in hex."},
+     "Show one post. --raw prints its encoded bytes in hex.",
+     false},
     {"timeline", cli_cmd_timeline, "timeline [--limit N] [--before POST-ID] [--json]",
      "Posts of the authors you follow and your own, newest first.\n"
      "  --limit N          posts per page (default 20)\n"
-     "  --before POST-ID   the page after the one that ended with POST-ID"},
-    {"follow", cli_cmd_follow, "follow AUTHOR", "Follow an author by key."},
-    {"unfollow", cli_cmd_unfollow, "unfollow AUTHOR", "Stop following an author."},
-    {"following", cli_cmd_following, "following [--json]", "List the authors you follow."},
+     "  --before POST-ID   the page after the one that ended with POST-ID",
+     false},
+    {"follow", cli_cmd_follow, "follow AUTHOR", "Follow an author by key.",
+     false},
+    {"unfollow", cli_cmd_unfollow, "unfollow AUTHOR", "Stop following an author.",
+     false},
+    {"following", cli_cmd_following, "following [--json]", "List the authors you follow.",
+     false},
     {"block", cli_cmd_block, "block AUTHOR",
-     "Block an author: their stored posts are removed and new ones refused."},
-    {"unblock", cli_cmd_unblock, "unblock AUTHOR", "Lift a block."},
-    {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors."},
+     "Block an author: their stored posts are removed and new ones refused.",
+     false},
+    {"unblock", cli_cmd_unblock, "unblock AUTHOR", "Lift a block.",
+     false},
+    {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors.",
+     false},
     {"export", cli_cmd_export, "export AUTHOR FILE [--force]",
-     "Write an author's feed to FILE ('-' for standard output)."},
+     "Write an author's feed to FILE ('-' for standard output).",
+     false},
     {"import", cli_cmd_import, "import FILE [--json]",
-     "Verify and store the posts of an exported feed file ('-' for standard input)."},
+     "Verify and store the posts of an exported feed file ('-' for standard input).",
+     false},
 };
 
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
@@ -228,6 +273,45 @@ parse_globals(cli_t *c, int argc, char **argv, int *next)
     return 0;
 }
 
+/* A running node holds the store, so it runs the command. Without one, the
+ * command runs here; while another process holds the store (a command that
+ * is about to finish, or a node that is starting) it waits for either.
+ * Returns -1 when the command is to run here. */
+static int
+forward_or_open(cli_t *c, int argc, char **argv)
+{
+    uint64_t deadline = cli_now_ms() + CLI_LOCK_WAIT_MS;
+    char path[DATADIR_PATH_MAX];
+    for (;;) {
+        int rc = cli_forward(c, argc, argv);
+        if (rc >= 0) {
+            return rc;
+        }
+        /* No store yet: nobody can hold it, and the command says what is missing. */
+        if (datadir_path(path, sizeof path, c->dir, "store") != DATADIR_OK ||
+            access(path, F_OK) != 0) {
+            return -1;
+        }
+        bool locked = false;
+        rc = cli_try_open_store(c, &locked);
+        if (!locked) {
+            return rc == CLI_EXIT_OK ? -1 : rc;
+        }
+        if (cli_now_ms() >= deadline) {
+            return cli_open_store(c); /* says who holds it */
+        }
+        cli_sleep_ms(CLI_LOCK_POLL_MS);
+    }
+}
+
+void
+cli_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 static int
 run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
 {
@@ -248,9 +332,21 @@ run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
     if (cli_flag(&a, "--json")) {
         c->json = true;
     }
-    datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
-    if (derr != DATADIR_OK) {
-        return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
+    if (c->node == NULL) {
+        datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
+        if (derr != DATADIR_OK) {
+            return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
+        }
+    }
+    if (c->node != NULL && cmd->local) {
+        return cli_fail(c, CLI_EXIT_USAGE, "%s: not through the running node; run it directly",
+                        cmd->name);
+    }
+    if (c->node == NULL && !cmd->local) {
+        int rc = forward_or_open(c, argc + 1, argv - 1);
+        if (rc >= 0) {
+            return rc;
+        }
     }
     return cmd->fn(c, &a);
 }
@@ -260,6 +356,7 @@ cli_main(int argc, char **argv)
 {
     cli_t c;
     memset(&c, 0, sizeof c);
+    c.in = stdin;
     c.out = stdout;
     c.err = stderr;
     int next = 0;
@@ -286,9 +383,52 @@ cli_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     int rc = run_command(&c, cmd, argc - next - 1, argv + next + 1);
-    store_close(c.store);
+    if (!c.store_borrowed) {
+        store_close(c.store);
+    }
     if (fflush(c.out) != 0 && rc == CLI_EXIT_OK) {
         rc = cli_fail(&c, CLI_EXIT_ERROR, "cannot write output: %s", strerror(errno));
+    }
+    return rc;
+}
+
+int
+cli_run_for_node(struct node *node, const char *data_dir, int argc, char **argv,
+                 const uint8_t *in, size_t in_len, char **out, size_t *out_len, char **err,
+                 size_t *err_len)
+{
+    *out = *err = NULL;
+    *out_len = *err_len = 0;
+    cli_t c;
+    memset(&c, 0, sizeof c);
+    c.node = node;
+    c.store = node_store(node);
+    c.store_borrowed = true;
+    c.author = node_author(node);
+    snprintf(c.dir, sizeof c.dir, "%s", data_dir);
+    /* POSIX lets fmemopen refuse a zero-length buffer. */
+    c.in = in_len > 0 ? fmemopen((void *)in, in_len, "rb") : fopen("/dev/null", "rb");
+    c.out = open_memstream(out, out_len);
+    c.err = open_memstream(err, err_len);
+    int rc = CLI_EXIT_ERROR;
+    if (c.in != NULL && c.out != NULL && c.err != NULL) {
+        const cli_cmd_t *cmd = argc > 0 ? find_command(argv[0]) : NULL;
+        if (cmd == NULL) {
+            fprintf(c.err, "samizdat: unknown command '%s' (see samizdat --help)\n",
+                    argc > 0 ? argv[0] : "");
+            rc = CLI_EXIT_USAGE;
+        } else {
+            rc = run_command(&c, cmd, argc - 1, argv + 1);
+        }
+    }
+    if (c.in != NULL) {
+        fclose(c.in);
+    }
+    if (c.out != NULL) {
+        fclose(c.out);
+    }
+    if (c.err != NULL) {
+        fclose(c.err);
     }
     return rc;
 }

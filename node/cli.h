@@ -2,6 +2,9 @@
 #ifndef SAMIZDAT_CLI_H
 #define SAMIZDAT_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Exit codes, documented in README.md and `samizdat --help`. */
 enum {
     CLI_EXIT_OK = 0,
@@ -14,5 +17,18 @@ enum {
 /* Runs one command; returns the process exit code. argv is borrowed. Needs
  * sodium_init() to have been called. */
 int cli_main(int argc, char **argv);
+
+struct node;
+
+/* Runs one command inside a running node, for its control socket: with the
+ * node's open store and unlocked author key, input from in (in_len bytes,
+ * borrowed for the call), output and errors captured. argv[0] is the command
+ * name; argv borrowed for the call. On return *out and *err are returned
+ * (caller frees with free(); either may be NULL when empty). Returns the exit
+ * code. Commands that make no sense inside the node (init, run) are refused
+ * with CLI_EXIT_USAGE. */
+int cli_run_for_node(struct node *node, const char *data_dir, int argc, char **argv,
+                     const uint8_t *in, size_t in_len, char **out, size_t *out_len, char **err,
+                     size_t *err_len);
 
 #endif

@@ -26,9 +26,25 @@ cli_store_error(cli_t *c, store_err_t err, const char *what)
                     detail[0] ? ": " : "", detail);
 }
 
+static int open_store(cli_t *c, bool quiet_when_locked, bool *locked);
+
 int
 cli_open_store(cli_t *c)
 {
+    bool locked = false;
+    return open_store(c, false, &locked);
+}
+
+int
+cli_try_open_store(cli_t *c, bool *locked)
+{
+    return open_store(c, true, locked);
+}
+
+static int
+open_store(cli_t *c, bool quiet_when_locked, bool *locked)
+{
+    *locked = false;
     if (c->store != NULL) {
         return CLI_EXIT_OK;
     }
@@ -43,6 +59,10 @@ cli_open_store(cli_t *c)
     }
     char detail[512] = "";
     store_err_t err = store_open(&c->store, path, NULL, detail, sizeof detail);
+    *locked = err == STORE_ELOCKED;
+    if (err == STORE_ELOCKED && quiet_when_locked) {
+        return CLI_EXIT_ERROR;
+    }
     if (err == STORE_ELOCKED) {
         return cli_fail(c, CLI_EXIT_ERROR,
                         "the store in %s is in use by another samizdat process "
@@ -99,6 +119,11 @@ cli_author_public(cli_t *c, uint8_t pk[static 32])
 int
 cli_load_author(cli_t *c, keys_author_t *out)
 {
+    if (c->author != NULL) {
+        /* Inside the running node: its key is already open. */
+        *out = *c->author;
+        return CLI_EXIT_OK;
+    }
     char path[DATADIR_PATH_MAX];
     int rc = key_path(c, path, sizeof path, "author.key");
     if (rc != CLI_EXIT_OK) {

@@ -93,7 +93,7 @@ export_to(cli_t *c, const uint8_t author[static 32], const char *path, bool forc
         return cli_fail(c, CLI_EXIT_ERROR, "%s exists; use --force to replace it", path);
     }
     char tmp[DATADIR_PATH_MAX];
-    ex->f = to_stdout ? stdout : open_temp(path, tmp, sizeof tmp);
+    ex->f = to_stdout ? c->out : open_temp(path, tmp, sizeof tmp);
     if (ex->f == NULL) {
         return cli_fail(c, CLI_EXIT_ERROR, "cannot create %s: %s", path, strerror(errno));
     }
@@ -103,7 +103,7 @@ export_to(cli_t *c, const uint8_t author[static 32], const char *path, bool forc
         err = store_feed_forward(c->store, author, 1, 0, write_record, ex);
     }
     if (to_stdout) {
-        return (ex->failed || fflush(stdout) != 0)
+        return (ex->failed || fflush(c->out) != 0)
                    ? cli_fail(c, CLI_EXIT_ERROR, "cannot write standard output")
                    : (err == STORE_OK ? CLI_EXIT_OK : cli_store_error(c, err, "export"));
     }
@@ -255,7 +255,7 @@ cli_cmd_import(cli_t *c, cli_args_t *a)
         return cli_fail(c, CLI_EXIT_USAGE, "usage: samizdat import FILE");
     }
     bool from_stdin = strcmp(pos[0], "-") == 0;
-    FILE *f = from_stdin ? stdin : fopen(pos[0], "rb");
+    FILE *f = from_stdin ? c->in : fopen(pos[0], "rb");
     if (f == NULL) {
         return cli_fail(c, errno == ENOENT ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR, "%s: %s",
                         pos[0], strerror(errno));

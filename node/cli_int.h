@@ -24,13 +24,19 @@ typedef struct {
     int dashdash; /* index of "--", or argc: words after it are positional */
 } cli_args_t;
 
+struct node;
+
 typedef struct {
     char dir[DATADIR_PATH_MAX];
     const char *data_opt;
     bool json;
-    store_t *store;
+    store_t *store;       /* opened on demand, or the running node's (borrowed) */
+    bool store_borrowed;  /* true inside the node: cli_main must not close it */
+    FILE *in;             /* standard input, or the bytes a control request carried */
     FILE *out;
     FILE *err;
+    struct node *node;           /* the running node, when run through its control socket */
+    const keys_author_t *author; /* the node's unlocked author key, or NULL */
 } cli_t;
 
 typedef int (*cli_cmd_fn)(cli_t *c, cli_args_t *a);
@@ -40,6 +46,9 @@ typedef struct {
     cli_cmd_fn fn;
     const char *usage;
     const char *help;
+    /* Runs in this process even when a node runs: it needs no store (init,
+     * whoami) or it is the node (run). Everything else goes to the node. */
+    bool local;
 } cli_cmd_t;
 
 /* Argument helpers. */
@@ -59,6 +68,15 @@ int cli_usage(cli_t *c, const cli_cmd_t *cmd, const char *why);
 
 /* Shared steps. Each prints its own error and returns an exit code. */
 int cli_open_store(cli_t *c);
+/* Like cli_open_store, but prints nothing when another process holds the
+ * store; *locked then says so. */
+int cli_try_open_store(cli_t *c, bool *locked);
+/* True when a node answers on c->dir's control socket. */
+bool cli_node_running(cli_t *c);
+/* How long a command waits for a store that another samizdat process holds:
+ * a short command finishes, or a starting node opens its control socket. */
+enum { CLI_LOCK_WAIT_MS = 5000, CLI_LOCK_POLL_MS = 50 };
+void cli_sleep_ms(unsigned ms);
 int cli_load_author(cli_t *c, keys_author_t *out);
 int cli_author_public(cli_t *c, uint8_t pk[static 32]);
 int cli_parse_author(cli_t *c, const char *text, uint8_t out[static 32]);
@@ -92,5 +110,15 @@ int cli_cmd_unblock(cli_t *c, cli_args_t *a);
 int cli_cmd_blocked(cli_t *c, cli_args_t *a);
 int cli_cmd_export(cli_t *c, cli_args_t *a);
 int cli_cmd_import(cli_t *c, cli_args_t *a);
+int cli_cmd_peers(cli_t *c, cli_args_t *a);
+int cli_cmd_peer(cli_t *c, cli_args_t *a);
+
+/* Sends the command to the node running on c->dir through its control socket
+ * and relays its output and exit code. Returns -1, having printed nothing,
+ * when no node answers: the caller then runs the command itself. argv[0] is
+ * the command name. */
+int cli_forward(cli_t *c, int argc, char **argv);
+/* `status` while the node runs (c->node set). */
+int cli_node_status(cli_t *c);
 
 #endif

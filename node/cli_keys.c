@@ -104,44 +104,12 @@ cli_cmd_whoami(cli_t *c, cli_args_t *a)
 }
 
 int
-cli_cmd_run(cli_t *c, cli_args_t *a)
-{
-    bool sealed = cli_flag(a, "--passphrase");
-    int rc = no_extra(c, a, "run", 0);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    bool created = false;
-    rc = cli_ensure_keys(c, sealed, &created);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    rc = cli_open_store(c);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    if (created) {
-        fputs("first start: created your keys\n", c->out);
-    }
-    rc = print_keys(c);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    fputs("\nThe network daemon is not built yet, so this node does not connect to\n"
-          "peers. Everything else works offline:\n"
-          "  samizdat post \"hello\"            publish a signed post\n"
-          "  samizdat follow sza1...          follow an author\n"
-          "  samizdat timeline                read\n"
-          "  samizdat export AUTHOR FILE      carry a feed on a USB stick\n"
-          "  samizdat import FILE             and load it on another computer\n",
-          c->out);
-    return CLI_EXIT_OK;
-}
-
-int
 cli_cmd_status(cli_t *c, cli_args_t *a)
 {
     int rc = no_extra(c, a, "status", 0);
+    if (rc == CLI_EXIT_OK && c->node != NULL) {
+        return cli_node_status(c);
+    }
     uint8_t pk[32];
     if (rc == CLI_EXIT_OK) {
         rc = cli_author_public(c, pk);
@@ -168,7 +136,7 @@ cli_cmd_status(cli_t *c, cli_args_t *a)
         return CLI_EXIT_OK;
     }
     fprintf(c->out,
-            "author key: %s\ndata:       %s\nnode:       not running (no daemon yet)\n"
+            "author key: %s\ndata:       %s\nnode:       not running (start it: samizdat run)\n"
             "posts:      %llu from %llu authors\nfollowing:  %llu\nforks seen: %llu\n",
             at, c->dir, (unsigned long long)st.posts, (unsigned long long)st.authors,
             (unsigned long long)st.follows, (unsigned long long)st.forks);

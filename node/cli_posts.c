@@ -36,14 +36,14 @@ get_text(cli_t *c, const char *text, char *buf, size_t cap, size_t *len)
         memcpy(buf, text, *len + 1);
         return CLI_EXIT_OK;
     }
-    *len = fread(buf, 1, cap - 1, stdin);
-    if (ferror(stdin)) {
+    *len = fread(buf, 1, cap - 1, c->in);
+    if (ferror(c->in)) {
         return cli_fail(c, CLI_EXIT_ERROR, "cannot read standard input");
     }
     if (*len > 0 && buf[*len - 1] == '\n') {
         (*len)--;
     }
-    if (*len > POST_BODY_MAX || !feof(stdin)) {
+    if (*len > POST_BODY_MAX || !feof(c->in)) {
         return cli_fail(c, CLI_EXIT_BADINPUT, "the text is longer than %d bytes", POST_BODY_MAX);
     }
     buf[*len] = '\0';

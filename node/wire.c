@@ -458,6 +458,7 @@ decode_hello(decoder_t *d, wire_hello_t *h)
     bytes_get(&d->r, h->node_key, KEY_SIZE);
     read_string(d, h->software, WIRE_SOFTWARE_MAX);
     h->caps = bytes_get_u32(&d->r);
+    h->listen_port = bytes_get_u16(&d->r);
     h->n_endpoints = (uint8_t)read_count(d, WIRE_ENDPOINTS_MAX);
     for (size_t i = 0; i < h->n_endpoints; i++) {
         read_string(d, h->endpoints[i].s, WIRE_ENDPOINT_MAX);
@@ -559,6 +560,7 @@ encode_hello(bytes_writer_t *w, const wire_hello_t *h)
     bytes_put(w, h->node_key, KEY_SIZE);
     put_string(w, h->software);
     bytes_put_u32(w, h->caps);
+    bytes_put_u16(w, h->listen_port);
     bytes_put_u8(w, h->n_endpoints);
     for (size_t i = 0; i < h->n_endpoints; i++) {
         put_string(w, h->endpoints[i].s);

@@ -64,6 +64,7 @@ typedef struct {
     uint8_t node_key[32];
     char software[WIRE_SOFTWARE_MAX + 1];
     uint32_t caps;
+    uint16_t listen_port; /* 0: none; else the TCP port of a listener on every address */
     uint8_t n_endpoints;
     wire_endpoint_t endpoints[WIRE_ENDPOINTS_MAX];
 } wire_hello_t;

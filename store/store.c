@@ -33,6 +33,9 @@ enum {
     PROFILE_VAL_LEN = 8 + POST_ID_SIZE,
     FORK_VAL_LEN = 1 + POST_ID_SIZE,
     SINCE_VAL_LEN = 8,
+    PEER_KEY_LEN = 1 + 32,                             /* 'P' | node key */
+    PEER_VAL_MIN = 8 + 1,                              /* last seen | endpoint */
+    PEER_VAL_MAX = 8 + STORE_ENDPOINT_MAX,
 };
 
 /* One prefix byte per table. */
@@ -46,6 +49,7 @@ enum {
     T_FOLLOW = 'F',
     T_BLOCK = 'B',
     T_FORK = 'x',
+    T_PEER = 'P',
     T_META = 'm',
 };
 
@@ -1531,4 +1535,209 @@ store_stats(store_t *s, store_stats_t *out)
     out->authors = s->n.authors;
     out->forks = s->n.forks;
     return list_marks(s, T_FOLLOW, NULL, NULL, &out->follows);
+}
+
+/* ---- peers ----------------------------------------------------------------------- */
+
+static bool
+endpoint_text_ok(const uint8_t *p, size_t n)
+{
+    if (n == 0 || n > STORE_ENDPOINT_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x21 || p[i] > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
+store_err_t
+store_peer_save(store_t *s, const uint8_t node_key[static 32], const char *endpoint,
+                uint64_t last_seen_ms)
+{
+    size_t n = strnlen(endpoint, STORE_ENDPOINT_MAX + 1);
+    if (!endpoint_text_ok((const uint8_t *)endpoint, n)) {
+        return STORE_EINVAL;
+    }
+    uint8_t key[PEER_KEY_LEN], val[PEER_VAL_MAX];
+    size_t klen = key_of(key, T_PEER, node_key, 32);
+    size_t old_len = 0;
+    store_err_t err = get_var(s, key, klen, val, sizeof val, &old_len);
+    if (err == STORE_OK && old_len >= 8 && bytes_be64_get(val) > last_seen_ms) {
+        /* Adding a known peer by hand must not make it look older. */
+        last_seen_ms = bytes_be64_get(val);
+    } else if (err != STORE_OK && err != STORE_ENOTFOUND && err != STORE_ECORRUPT) {
+        return err;
+    }
+    bytes_be64_put(val, last_seen_ms);
+    memcpy(val + 8, endpoint, n);
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    batch_put(wb, key, klen, val, 8 + n);
+    err = write_batch(s, wb, false);
+    leveldb_writebatch_destroy(wb);
+    return err;
+}
+
+store_err_t
+store_peer_forget(store_t *s, const uint8_t node_key[static 32])
+{
+    uint8_t key[PEER_KEY_LEN];
+    size_t klen = key_of(key, T_PEER, node_key, 32);
+    bool have = false;
+    store_err_t err = exists(s, key, klen, &have);
+    if (err != STORE_OK || !have) {
+        return err != STORE_OK ? err : STORE_ENOTFOUND;
+    }
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    batch_del(wb, key, klen);
+    err = write_batch(s, wb, false);
+    leveldb_writebatch_destroy(wb);
+    return err;
+}
+
+/* A peer record that is malformed is skipped, not fatal: the table is a
+ * hint for finding the network again, and one bad record must not keep a
+ * node from starting. *bad counts them. */
+static bool
+decode_peer(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen, uint8_t key[32],
+            char endpoint[STORE_ENDPOINT_MAX + 1], uint64_t *last_seen)
+{
+    if (klen != PEER_KEY_LEN || vlen < PEER_VAL_MIN || vlen > PEER_VAL_MAX ||
+        !endpoint_text_ok(v + 8, vlen - 8)) {
+        return false;
+    }
+    memcpy(key, k + 1, 32);
+    *last_seen = bytes_be64_get(v);
+    memcpy(endpoint, v + 8, vlen - 8);
+    endpoint[vlen - 8] = '\0';
+    return true;
+}
+
+store_err_t
+store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad)
+{
+    const uint8_t prefix[1] = {T_PEER};
+    leveldb_iterator_t *it = new_iter(s);
+    leveldb_iter_seek(it, (const char *)prefix, 1);
+    size_t skipped = 0;
+    for (; iter_in(it, prefix, 1); leveldb_iter_next(it)) {
+        size_t klen = 0, vlen = 0;
+        const uint8_t *k = iter_key(it, &klen);
+        const uint8_t *v = iter_val(it, &vlen);
+        uint8_t key[32];
+        char endpoint[STORE_ENDPOINT_MAX + 1];
+        uint64_t seen = 0;
+        if (!decode_peer(k, klen, v, vlen, key, endpoint, &seen)) {
+            skipped++;
+            continue;
+        }
+        if (!cb(ud, key, endpoint, seen)) {
+            break;
+        }
+    }
+    if (bad != NULL) {
+        *bad = skipped;
+    }
+    return iter_finish(s, it, STORE_OK);
+}
+
+typedef struct {
+    uint64_t *seen;
+    size_t n;
+    size_t cap;
+    bool oom;
+} seen_list_t;
+
+static bool
+collect_seen(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+{
+    (void)key;
+    (void)endpoint;
+    seen_list_t *l = ud;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 256;
+        uint64_t *p = realloc(l->seen, ncap * sizeof *p);
+        if (p == NULL) {
+            l->oom = true;
+            return false;
+        }
+        l->seen = p;
+        l->cap = ncap;
+    }
+    l->seen[l->n++] = last_seen_ms;
+    return true;
+}
+
+static int
+cmp_u64_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Deletes every record older than cutoff, and malformed ones; at most
+ * `ties` records seen exactly at cutoff are also deleted. */
+static store_err_t
+delete_older(store_t *s, uint64_t cutoff, size_t ties, uint64_t *removed)
+{
+    const uint8_t prefix[1] = {T_PEER};
+    leveldb_iterator_t *it = new_iter(s);
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    leveldb_iter_seek(it, (const char *)prefix, 1);
+    for (; iter_in(it, prefix, 1); leveldb_iter_next(it)) {
+        size_t klen = 0, vlen = 0;
+        const uint8_t *k = iter_key(it, &klen);
+        const uint8_t *v = iter_val(it, &vlen);
+        uint8_t key[32];
+        char endpoint[STORE_ENDPOINT_MAX + 1];
+        uint64_t seen = 0;
+        bool ok = decode_peer(k, klen, v, vlen, key, endpoint, &seen);
+        bool tie = ok && seen == cutoff && ties > 0;
+        if (!ok || seen < cutoff || tie) {
+            ties -= tie ? 1 : 0;
+            batch_del(wb, k, klen);
+            ++*removed;
+        }
+    }
+    store_err_t err = iter_finish(s, it, STORE_OK);
+    if (err == STORE_OK) {
+        err = write_batch(s, wb, false);
+    }
+    leveldb_writebatch_destroy(wb);
+    return err;
+}
+
+store_err_t
+store_peers_prune(store_t *s, size_t keep, uint64_t *removed)
+{
+    uint64_t local = 0;
+    uint64_t *count = removed != NULL ? removed : &local;
+    *count = 0;
+    seen_list_t l = {NULL, 0, 0, false};
+    size_t bad = 0;
+    store_err_t err = store_peers(s, collect_seen, &l, &bad);
+    if (err == STORE_OK && l.oom) {
+        err = STORE_ENOMEM;
+    }
+    if (err == STORE_OK && (l.n > keep || bad > 0)) {
+        uint64_t cutoff = 0;
+        size_t ties = 0;
+        if (l.n > keep) {
+            qsort(l.seen, l.n, sizeof *l.seen, cmp_u64_desc);
+            /* Keep the `keep` newest: everything older than the keep-th
+             * newest goes, and of those seen at that same time, as many as
+             * are over. keep = 0 deletes all. */
+            cutoff = keep > 0 ? l.seen[keep - 1] : UINT64_MAX;
+            size_t at_or_newer = keep;
+            while (at_or_newer < l.n && l.seen[at_or_newer] == cutoff) {
+                at_or_newer++;
+            }
+            ties = keep > 0 ? at_or_newer - keep : l.n;
+        }
+        err = delete_older(s, cutoff, ties, count);
+    }
+    free(l.seen);
+    return err;
 }

@@ -185,4 +185,29 @@ typedef struct {
 
 store_err_t store_stats(store_t *s, store_stats_t *out);
 
+/* Peers: nodes this node has talked to, for finding the network again at the
+ * next start. An endpoint is printable ASCII without spaces, 1 to
+ * STORE_ENDPOINT_MAX bytes (node/ checks its full syntax). Not synced: losing
+ * the latest updates in a crash costs nothing but a slower start. */
+enum { STORE_ENDPOINT_MAX = 128 };
+
+/* Saves or updates a peer. A record's last_seen never goes backwards: a
+ * smaller last_seen_ms (e.g. 0 for a peer added by hand) keeps the stored
+ * one. STORE_EINVAL for an endpoint that breaks the rule above. endpoint
+ * borrowed for the call. */
+store_err_t store_peer_save(store_t *s, const uint8_t node_key[static 32], const char *endpoint,
+                            uint64_t last_seen_ms);
+/* STORE_ENOTFOUND when there is no such peer. */
+store_err_t store_peer_forget(store_t *s, const uint8_t node_key[static 32]);
+
+/* key and endpoint borrowed for the call; return false to stop. */
+typedef bool (*store_peer_cb)(void *ud, const uint8_t node_key[32], const char *endpoint,
+                              uint64_t last_seen_ms);
+/* Every peer, in key order. Malformed records are skipped and counted in
+ * *bad (optional), never fatal. */
+store_err_t store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad);
+/* Keeps the `keep` most recently seen peers and deletes the others and any
+ * malformed record. *removed (optional) counts deletions. */
+store_err_t store_peers_prune(store_t *s, size_t keep, uint64_t *removed);
+
 #endif

@@ -90,6 +90,7 @@ max_hello(wire_msg_t *m)
     memset(m->u.hello.node_key, 0xff, 32);
     fill_printable(m->u.hello.software, WIRE_SOFTWARE_MAX);
     m->u.hello.caps = 0xffffffffu;
+    m->u.hello.listen_port = 0xffff;
     m->u.hello.n_endpoints = WIRE_ENDPOINTS_MAX;
     for (int i = 0; i < WIRE_ENDPOINTS_MAX; i++) {
         max_endpoint(m->u.hello.endpoints[i].s, (char)('a' + i));
@@ -128,7 +129,7 @@ test_round_trip_hello(void **state)
     fx_t *fx = *state;
     max_hello(&fx->m);
     round_trip(fx);
-    assert_int_equal(fx->len, 6 + 1 + 32 + 32 + 1 + 32 + 4 + 1 + 8 * (1 + 128));
+    assert_int_equal(fx->len, 6 + 1 + 32 + 32 + 1 + 32 + 4 + 2 + 1 + 8 * (1 + 128));
     assert_int_equal(fx->d.u.hello.n_endpoints, WIRE_ENDPOINTS_MAX);
     assert_int_equal(fx->d.request_id, 0xffffffffu);
 
@@ -136,7 +137,7 @@ test_round_trip_hello(void **state)
     wire_init(&fx->m, WIRE_HELLO, 0);
     set_str(fx->m.u.hello.network, sizeof fx->m.u.hello.network, "a");
     round_trip(fx);
-    assert_int_equal(fx->len, 6 + 2 + 32 + 1 + 4 + 1);
+    assert_int_equal(fx->len, 6 + 2 + 32 + 1 + 4 + 2 + 1);
 }
 
 static void
@@ -299,6 +300,7 @@ decode_raw_hello(fx_t *fx, const raw_hello_t *h)
     bytes_put(&w, key, 32);
     raw_str(&w, h->sw, h->sw_len);
     bytes_put_u32(&w, 3);
+    bytes_put_u16(&w, 7470);
     bytes_put_u8(&w, (uint8_t)h->n_ep);
     for (size_t i = 0; i < h->n_ep_present; i++) {
         raw_str(&w, h->ep, h->ep_len);
@@ -742,6 +744,7 @@ static const char EX_HELLO[] =
     " 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
     " 0e 73616d697a6461742f302e312e30"
     " 00000003"
+    " 1d2e"
     " 02"
     " 14 7463703a2f2f3139322e302e322e313a37343730"
     " 18 7463703a2f2f5b323030313a6462383a3a315d3a37343730";
@@ -771,6 +774,7 @@ test_doc_examples(void **state)
     }
     set_str(m->u.hello.software, sizeof m->u.hello.software, "samizdat/0.1.0");
     m->u.hello.caps = WIRE_CAP_DHT | WIRE_CAP_GOSSIP;
+    m->u.hello.listen_port = 7470;
     m->u.hello.n_endpoints = 2;
     set_str(m->u.hello.endpoints[0].s, WIRE_ENDPOINT_MAX + 1, "tcp://192.0.2.1:7470");
     set_str(m->u.hello.endpoints[1].s, WIRE_ENDPOINT_MAX + 1, "tcp://[2001:db8::1]:7470");

@@ -26,6 +26,7 @@ enum {
     NODE_PEERS_MAX = 48,        /* connections, both directions */
     NODE_OUT_TARGET = 8,        /* outbound connections the node tries to keep */
     NODE_CONTACTS_MAX = 256,    /* known nodes not connected to */
+    NODE_SAVED_PEERS_MAX = 1024, /* peers kept in the store between runs */
     NODE_TICK_MS = 1000,
     NODE_PING_EVERY_MS = 15000,
     NODE_PEER_TIMEOUT_MS = 60000,
@@ -40,7 +41,7 @@ typedef struct {
     const keys_author_t *author;                /* borrowed; unlocked */
     const keys_node_t *node_key;                /* borrowed */
     const char *network;                        /* NULL: "main" */
-    const char *listen[TRANSPORT_LISTEN_MAX];   /* NULL-padded; empty: tcp://*:7470 */
+    const char *listen[TRANSPORT_LISTEN_MAX];   /* NULL-padded; empty: port 7470, every address */
     const char *bootstrap_path;                 /* NULL: none */
     const char *socks5;                         /* NULL: direct */
     bool lan;                                   /* local-network discovery */

@@ -52,9 +52,15 @@ typedef struct {
     size_t rid_len;
 } inpeer_t;
 
+/* An outbound peer. Its routing id is its key and a generation number: a
+ * new connect to the same key must not reuse the routing id of a pipe that
+ * zmq_disconnect has not finished tearing down, or libzmq 4.3.4 aborts
+ * (router.cpp: "!has_out_pipe (routing_id)"). */
+enum { OUT_RID_LEN = 32 + 4 };
 typedef struct {
     bool used;
     uint8_t key[32];
+    uint8_t rid[OUT_RID_LEN];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
 } outpeer_t;
 
@@ -71,6 +77,7 @@ struct transport {
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t n_bound;
     transport_stats_t stats;
+    uint32_t out_generation;
     int open_handles;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -165,6 +172,17 @@ in_note(transport_t *t, const uint8_t key[32], const uint8_t *rid, size_t rid_le
     memcpy(p->key, key, 32);
     memcpy(p->rid, rid, rid_len);
     p->rid_len = rid_len;
+}
+
+static outpeer_t *
+out_find_rid(transport_t *t, const uint8_t *rid, size_t len)
+{
+    for (int i = 0; len == OUT_RID_LEN && i < TRANSPORT_CONN_MAX; i++) {
+        if (t->outs[i].used && memcmp(t->outs[i].rid, rid, OUT_RID_LEN) == 0) {
+            return &t->outs[i];
+        }
+    }
+    return NULL;
 }
 
 static outpeer_t *
@@ -287,9 +305,14 @@ on_data(transport_t *t, int kind)
             in_note(t, key, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
         }
     } else {
-        ok = zmq_msg_size(&parts[0]) == 32;
+        /* A message still in flight from a connection we dropped names a
+         * generation we no longer know: it is dropped. */
+        outpeer_t *o = out_find_rid(t, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
+        ok = o != NULL;
         if (ok) {
-            memcpy(key, zmq_msg_data(&parts[0]), 32);
+            memcpy(key, o->key, 32);
+        } else {
+            t->stats.dropped_unknown++;
         }
     }
     if (ok) {
@@ -466,7 +489,7 @@ check_conn(transport_t *t, conn_t *c)
      * the connection we accounted for. */
     if (same_peer(c)) {
         log_line(t->cfg.log, LOG_WARN,
-                 "transport: cutting off a %s connection: %llu bytes received, only %llu in "
+                 "transport: cutting off an %s connection: %llu bytes received, only %llu in "
                  "complete messages (an endless multipart message?)",
                  c->dir == TRANSPORT_IN ? "inbound" : "outbound",
                  (unsigned long long)ti.bytes_received, (unsigned long long)c->accounted);
@@ -558,6 +581,23 @@ open_monitor(transport_t *t, int data_kind, int mon_kind, const char *name)
     return TRANSPORT_OK;
 }
 
+/* With ZMQ_IPV6 on, libzmq reports an IPv4 bind as "tcp://[::ffff:a.b.c.d]:p";
+ * we say "tcp://a.b.c.d:p", as the user wrote it. */
+static void
+unmap_v4(char ep[TRANSPORT_ENDPOINT_MAX])
+{
+    static const char mapped[] = "tcp://[::ffff:";
+    const size_t mlen = sizeof mapped - 1;
+    char *close = strchr(ep, ']');
+    if (strncmp(ep, mapped, mlen) != 0 || close == NULL || strchr(ep + mlen, ':') < close) {
+        return;
+    }
+    /* Shift "a.b.c.d]:p" left over "[::ffff:" and drop the bracket. */
+    size_t addr_len = (size_t)(close - (ep + mlen));
+    memmove(ep + 6, ep + mlen, addr_len);
+    memmove(ep + 6 + addr_len, close + 1, strlen(close + 1) + 1);
+}
+
 static transport_err_t
 open_listen(transport_t *t)
 {
@@ -577,6 +617,7 @@ open_listen(transport_t *t)
         }
         size_t len = TRANSPORT_ENDPOINT_MAX;
         if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, t->bound[t->n_bound], &len) == 0) {
+            unmap_v4(t->bound[t->n_bound]);
             t->n_bound++;
         }
     }
@@ -755,15 +796,24 @@ transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
         return TRANSPORT_EFULL;
     }
     void *s = t->z[Z_OUT].s;
+    uint8_t rid[OUT_RID_LEN];
+    memcpy(rid, key, 32);
+    uint32_t gen = ++t->out_generation;
+    rid[32] = (uint8_t)(gen >> 24);
+    rid[33] = (uint8_t)(gen >> 16);
+    rid[34] = (uint8_t)(gen >> 8);
+    rid[35] = (uint8_t)gen;
     /* The server key and the routing id apply to the next connect only. */
     if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, 32) != 0 ||
-        zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, key, 32) != 0 || zmq_connect(s, endpoint) != 0) {
+        zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, rid, sizeof rid) != 0 ||
+        zmq_connect(s, endpoint) != 0) {
         log_line(t->cfg.log, LOG_WARN, "transport: cannot connect to %s: %s", endpoint,
                  zmq_strerror(zmq_errno()));
         return TRANSPORT_EZMQ;
     }
     o->used = true;
     memcpy(o->key, key, 32);
+    memcpy(o->rid, rid, sizeof rid);
     snprintf(o->endpoint, sizeof o->endpoint, "%s", endpoint);
     kick(t);
     return TRANSPORT_OK;
@@ -805,7 +855,11 @@ transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[32], const
                size_t len)
 {
     if (dir == TRANSPORT_OUT) {
-        return send_to(t, t->z[Z_OUT].s, key, 32, data, len);
+        outpeer_t *o = out_find(t, key, NULL);
+        if (o == NULL) {
+            return TRANSPORT_EUNKNOWN;
+        }
+        return send_to(t, t->z[Z_OUT].s, o->rid, sizeof o->rid, data, len);
     }
     inpeer_t *p = in_find(t, key);
     if (p == NULL) {

@@ -81,7 +81,8 @@ bootstrap_parse_line(const char *line, uint8_t key[32], char endpoint[WIRE_ENDPO
     if (keytext_decode(key, KEYTEXT_NODE, words[1]) != KEYTEXT_OK) {
         return BOOTSTRAP_EKEY;
     }
-    snprintf(endpoint, WIRE_ENDPOINT_MAX + 1, "%s", words[0]);
+    /* A valid endpoint is at most WIRE_ENDPOINT_MAX bytes. */
+    memcpy(endpoint, words[0], strlen(words[0]) + 1);
     return BOOTSTRAP_OK;
 }
 

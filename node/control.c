@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -24,6 +25,7 @@ typedef struct client {
 struct control {
     struct node *node;
     uv_pipe_t server;
+    char dir[4096];
     char path[4096];
     int open_handles;
     int clients;
@@ -33,6 +35,23 @@ struct control {
 };
 
 static void control_release(control_t *c);
+
+const char *
+control_strerror(control_err_t err)
+{
+    switch (err) {
+    case CONTROL_OK:
+        return "ok";
+    case CONTROL_ENOMEM:
+        return "out of memory";
+    case CONTROL_EBIND:
+        return "cannot create the control socket";
+    case CONTROL_ETOOLONG:
+        return "the data directory's path is too long for a Unix socket (about 100 bytes at "
+               "most)";
+    }
+    return "unknown control error";
+}
 
 bool
 control_request_decode(uint8_t *buf, size_t len, control_request_t *out)
@@ -100,8 +119,8 @@ respond(client_t *cl, control_request_t *req)
 {
     char *out = NULL, *err = NULL;
     size_t out_len = 0, err_len = 0;
-    int code = cli_run_for_node(cl->ctl->node, req->argc, req->argv, req->in, req->in_len, &out,
-                                &out_len, &err, &err_len);
+    int code = cli_run_for_node(cl->ctl->node, cl->ctl->dir, req->argc, req->argv, req->in,
+                                req->in_len, &out, &out_len, &err, &err_len);
     if (out_len + err_len > CONTROL_RESPONSE_MAX) {
         free(out);
         out = NULL;
@@ -237,7 +256,14 @@ control_new(control_t **out, uv_loop_t *loop, struct node *node, const char *dir
         return CONTROL_ENOMEM;
     }
     c->node = node;
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
     int n = snprintf(c->path, sizeof c->path, "%s/%s", dir, CONTROL_SOCKET_NAME);
+    struct sockaddr_un sa;
+    if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
+        /* libuv would bind a truncated path: somewhere else entirely. */
+        free(c);
+        return CONTROL_ETOOLONG;
+    }
     uv_pipe_init(loop, &c->server, 0);
     c->server.data = c;
     c->open_handles = 1;

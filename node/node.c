@@ -49,6 +49,7 @@ struct node {
     uv_timer_t tick;
     peer_t *peers;
     size_t peers_max;
+    uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
     contact_t contacts[NODE_CONTACTS_MAX];
     uint64_t started_ms;
     uint64_t last_save_ms;
@@ -211,18 +212,27 @@ contact_note(node_t *n, const uint8_t key[32], const char *endpoint)
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
 }
 
+static size_t
+contact_count(node_t *n)
+{
+    size_t c = 0;
+    for (int i = 0; i < NODE_CONTACTS_MAX; i++) {
+        c += n->contacts[i].used;
+    }
+    return c;
+}
+
 /* ---- sending ---- */
 
 static void
 send_msg(node_t *n, peer_t *p, const wire_msg_t *m)
 {
-    uint8_t buf[WIRE_MAX_FRAME];
     size_t len = 0;
-    if (wire_encode(m, buf, sizeof buf, &len) != WIRE_OK) {
+    if (wire_encode(m, n->sendbuf, WIRE_MAX_FRAME, &len) != WIRE_OK) {
         log_line(lg(n), LOG_ERROR, "cannot encode a %s message", wire_type_name(m->type));
         return;
     }
-    (void)transport_send(n->transport, p->dir, p->key, buf, len);
+    (void)transport_send(n->transport, p->dir, p->key, n->sendbuf, len);
 }
 
 static void
@@ -244,6 +254,40 @@ send_error(node_t *n, transport_dir_t dir, const uint8_t key[32], uint32_t rid,
     send_raw(n, dir, key, &m);
 }
 
+/* Splits "tcp://HOST:PORT" into the host and the port; false if it is not
+ * of that shape. */
+static bool
+split_endpoint(const char *ep, const char **host, size_t *host_len, uint16_t *port)
+{
+    if (strncmp(ep, "tcp://", 6) != 0) {
+        return false;
+    }
+    const char *h = ep + 6;
+    const char *colon = strrchr(h, ':');
+    if (colon == NULL || colon == h) {
+        return false;
+    }
+    char *end = NULL;
+    unsigned long v = strtoul(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || v > 65535) {
+        return false;
+    }
+    *host = h;
+    *host_len = (size_t)(colon - h);
+    *port = (uint16_t)v;
+    return true;
+}
+
+static bool
+wildcard_host(const char *host, size_t len)
+{
+    return (len == 7 && memcmp(host, "0.0.0.0", 7) == 0) ||
+           (len == 4 && memcmp(host, "[::]", 4) == 0) || (len == 1 && host[0] == '*');
+}
+
+/* A listener on every address (the default) is announced by its port
+ * alone, since this node cannot know which of its addresses the other side
+ * reaches; a listener on one address by its endpoint. */
 static void
 fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
 {
@@ -256,9 +300,17 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
-    for (size_t i = 0; i < nb && h->n_endpoints < WIRE_ENDPOINTS_MAX; i++) {
-        if (wire_endpoint_valid(bound[i])) {
-            snprintf(h->endpoints[h->n_endpoints++].s, WIRE_ENDPOINT_MAX + 1, "%s", bound[i]);
+    for (size_t i = 0; i < nb; i++) {
+        const char *host = NULL;
+        size_t hlen = 0;
+        uint16_t port = 0;
+        if (!split_endpoint(bound[i], &host, &hlen, &port)) {
+            continue;
+        }
+        if (wildcard_host(host, hlen)) {
+            h->listen_port = h->listen_port ? h->listen_port : port;
+        } else if (h->n_endpoints < WIRE_ENDPOINTS_MAX && wire_endpoint_valid(bound[i])) {
+            memcpy(h->endpoints[h->n_endpoints++].s, bound[i], strlen(bound[i]) + 1);
         }
     }
 }
@@ -283,51 +335,39 @@ send_peers_req(node_t *n, peer_t *p)
 
 /* ---- receiving ---- */
 
+/* Where an inbound peer accepts connections: its first explicit endpoint,
+ * else the address its connection comes from with its listen port. */
 static bool
-wildcard_host(const char *host, size_t len)
+inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t cap)
 {
-    return (len == 7 && memcmp(host, "0.0.0.0", 7) == 0) ||
-           (len == 4 && memcmp(host, "[::]", 4) == 0);
-}
-
-/* A node listening on every address advertises "tcp://0.0.0.0:PORT" or
- * "tcp://[::]:PORT": it cannot know which of its addresses we reach. We put
- * in the address its connection came from. */
-static bool
-resolve_endpoint(const char *adv, const char *peer_addr, char *out, size_t cap)
-{
-    const char *host = adv + 6; /* after "tcp://"; adv passed wire_endpoint_valid */
-    const char *colon = strrchr(host, ':');
-    if (colon == NULL) {
-        return false;
-    }
-    size_t hlen = (size_t)(colon - host);
-    if (!wildcard_host(host, hlen)) {
-        snprintf(out, cap, "%s", adv);
+    if (h->n_endpoints > 0) {
+        snprintf(out, cap, "%s", h->endpoints[0].s);
         return true;
     }
-    if (peer_addr[0] == '\0') {
+    if (h->listen_port == 0 || peer_addr[0] == '\0') {
         return false;
     }
     const char *v4 = strncmp(peer_addr, "::ffff:", 7) == 0 ? peer_addr + 7 : NULL;
     if (v4 != NULL || strchr(peer_addr, ':') == NULL) {
-        snprintf(out, cap, "tcp://%s%s", v4 ? v4 : peer_addr, colon);
+        snprintf(out, cap, "tcp://%s:%u", v4 ? v4 : peer_addr, (unsigned)h->listen_port);
     } else {
-        snprintf(out, cap, "tcp://[%s]%s", peer_addr, colon);
+        snprintf(out, cap, "tcp://[%s]:%u", peer_addr, (unsigned)h->listen_port);
     }
-    return wire_endpoint_valid(out);
+    if (!wire_endpoint_valid(out)) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
 }
 
 static void
-take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr)
+take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, bool again)
 {
     p->state = PEER_READY;
     p->caps = h->caps;
     snprintf(p->software, sizeof p->software, "%s", h->software);
-    for (uint8_t i = 0; i < h->n_endpoints && p->dir == TRANSPORT_IN; i++) {
-        if (resolve_endpoint(h->endpoints[i].s, peer_addr, p->endpoint, sizeof p->endpoint)) {
-            break;
-        }
+    if (p->dir == TRANSPORT_IN) {
+        (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
     }
     if (p->endpoint[0] != '\0') {
         contact_note(n, p->key, p->endpoint);
@@ -335,7 +375,8 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr)
     }
     char k[24];
     short_key(k, p->key);
-    log_line(lg(n), LOG_INFO, "peer %s ready (%s, %s, %s)", k,
+    log_line(lg(n), again ? LOG_DEBUG : LOG_INFO, "peer %s ready%s (%s, %s, %s)", k,
+             again ? " again" : "",
              p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
 }
@@ -352,7 +393,7 @@ on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char
     if (p == NULL) {
         return;
     }
-    take_hello(n, p, &m->u.hello, peer_addr);
+    take_hello(n, p, &m->u.hello, peer_addr, false);
     send_hello(n, p, m->request_id);
 }
 
@@ -372,6 +413,27 @@ hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t
         return false;
     }
     return true;
+}
+
+/* HELLO opens every connection. On an inbound peer we already have, it
+ * means the peer connected again (after a restart, say) or did not get our
+ * answer: either way it is answered. On an outbound peer it is the answer. */
+static void
+on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
+{
+    if (!hello_ok(n, p->dir, p->key, m)) {
+        return;
+    }
+    bool was_ready = p->state == PEER_READY;
+    if (!was_ready || p->dir == TRANSPORT_IN) {
+        take_hello(n, p, &m->u.hello, peer_addr, was_ready);
+    }
+    if (p->dir == TRANSPORT_IN) {
+        send_hello(n, p, m->request_id);
+    }
+    if (!was_ready) {
+        send_peers_req(n, p);
+    }
 }
 
 static void
@@ -431,10 +493,7 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     p->last_seen_ms = now_ms();
     switch (m->type) {
     case WIRE_HELLO:
-        if (p->state != PEER_READY && hello_ok(n, p->dir, p->key, m)) {
-            take_hello(n, p, &m->u.hello, peer_addr);
-            send_peers_req(n, p);
-        }
+        on_hello(n, p, m, peer_addr);
         break;
     case WIRE_PING: {
         wire_msg_t r;
@@ -690,8 +749,17 @@ start_transport(node_t *n)
 static void
 load_contacts(node_t *n)
 {
-    /* Peers from the last run come first: they were alive recently. */
-    (void)store_peers_load(n->cfg.store, on_saved_peer, n);
+    /* Peers from the last run come first: they were alive recently. The
+     * table is pruned to the most recent ones so it cannot grow forever. */
+    uint64_t pruned = 0;
+    (void)store_peers_prune(n->cfg.store, NODE_SAVED_PEERS_MAX, &pruned);
+    size_t malformed = 0;
+    if (store_peers(n->cfg.store, on_saved_peer, n, &malformed) != STORE_OK) {
+        log_line(lg(n), LOG_WARN, "cannot read the saved peers: %s",
+                 store_last_error(n->cfg.store));
+    }
+    log_line(lg(n), LOG_INFO, "%zu peers known from the last run%s", contact_count(n),
+             malformed > 0 ? " (malformed records skipped)" : "");
     if (n->cfg.bootstrap_path != NULL) {
         size_t good = 0, bad = 0;
         bootstrap_read(n->cfg.bootstrap_path, on_bootstrap_entry, n, lg(n), &good, &bad);
@@ -740,11 +808,14 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     node_t *n = calloc(1, sizeof *n);
     size_t max = cfg->peers_max ? cfg->peers_max : NODE_PEERS_MAX;
     peer_t *peers = calloc(max, sizeof *peers);
-    if (n == NULL || peers == NULL) {
+    uint8_t *sendbuf = malloc(WIRE_MAX_FRAME);
+    if (n == NULL || peers == NULL || sendbuf == NULL) {
         free(n);
         free(peers);
+        free(sendbuf);
         return NODE_ENOMEM;
     }
+    n->sendbuf = sendbuf;
     n->loop = loop;
     n->cfg = *cfg;
     n->peers = peers;
@@ -752,7 +823,11 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->started_ms = n->last_save_ms = n->last_exchange_ms = now_ms();
     snprintf(n->network, sizeof n->network, "%s", network);
     node_err_t err = start_transport(n);
-    if (err == NODE_OK && control_new(&n->control, loop, n, cfg->data_dir) != CONTROL_OK) {
+    control_err_t cerr = err == NODE_OK ? control_new(&n->control, loop, n, cfg->data_dir)
+                                        : CONTROL_OK;
+    if (cerr != CONTROL_OK) {
+        log_line(lg(n), LOG_ERROR, "control socket in %s: %s", cfg->data_dir,
+                 control_strerror(cerr));
         err = NODE_ECONTROL;
     }
     if (err != NODE_OK) {
@@ -781,6 +856,7 @@ part_closed(void *ud)
     void (*cb)(void *) = n->close_cb;
     void *cud = n->close_ud;
     free(n->peers);
+    free(n->sendbuf);
     free(n);
     if (cb != NULL) {
         cb(cud);
@@ -871,9 +947,7 @@ node_status(node_t *n, node_status_t *out)
             out->peers_out += p->dir == TRANSPORT_OUT;
         }
     }
-    for (int i = 0; i < NODE_CONTACTS_MAX; i++) {
-        out->contacts += n->contacts[i].used;
-    }
+    out->contacts = contact_count(n);
     transport_bound(n->transport, out->listen, TRANSPORT_LISTEN_MAX, &out->n_listen);
     out->malformed = n->malformed;
     out->unknown = n->unknown;

@@ -33,8 +33,11 @@ typedef struct control control_t;
 typedef enum {
     CONTROL_OK = 0,
     CONTROL_ENOMEM,
-    CONTROL_EBIND, /* the socket could not be created */
+    CONTROL_EBIND,    /* the socket could not be created */
+    CONTROL_ETOOLONG, /* DIR/control.sock is longer than a Unix socket path may be */
 } control_err_t;
+
+const char *control_strerror(control_err_t err);
 
 control_err_t control_new(control_t **out, uv_loop_t *loop, struct node *node, const char *dir);
 void control_close(control_t *c, void (*cb)(void *ud), void *ud);

@@ -72,68 +72,101 @@ connect_control(const char *dir)
     return fd;
 }
 
-/* Reads all of standard input when an argument is "-" (post -, import -). */
+/* Reads all of standard input when an argument is "-" (post -, import -).
+ * *too_big is set when it holds more than the request can carry. */
 static uint8_t *
-slurp_stdin(int argc, char **argv, size_t *len)
+slurp_stdin(int argc, char **argv, size_t *len, bool *too_big)
 {
+    enum { CAP = CONTROL_REQUEST_MAX / 2 };
     *len = 0;
+    *too_big = false;
     bool wants = false;
-    for (int i = 0; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         wants |= strcmp(argv[i], "-") == 0;
     }
-    uint8_t *buf = malloc(CONTROL_REQUEST_MAX / 2);
+    uint8_t *buf = malloc(CAP + 1);
     if (buf == NULL || !wants) {
         return buf;
     }
-    while (*len < CONTROL_REQUEST_MAX / 2) {
-        size_t got = fread(buf + *len, 1, CONTROL_REQUEST_MAX / 2 - *len, stdin);
-        if (got == 0) {
-            break;
-        }
+    size_t got;
+    while (*len <= CAP && (got = fread(buf + *len, 1, CAP + 1 - *len, stdin)) > 0) {
         *len += got;
     }
+    *too_big = *len > CAP;
     return buf;
 }
 
-/* Relative file arguments are made absolute: the node's working directory is
- * not ours. */
-static const char *
-absolute(const char *path, char *buf, size_t cap)
+/* The index of the FILE argument of import (the first word that is not an
+ * option) and export (the second), or -1. Neither command has an option
+ * that takes a value, so every other word is positional. */
+static int
+file_arg_index(int argc, char **argv)
+{
+    int want = strcmp(argv[0], "import") == 0 ? 1 : strcmp(argv[0], "export") == 0 ? 2 : 0;
+    for (int i = 1, seen = 0; want > 0 && i < argc; i++) {
+        bool option = argv[i][0] == '-' && argv[i][1] != '\0';
+        if (!option && ++seen == want) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* A relative FILE is made absolute: the node's working directory is not
+ * ours. Returns a string to free, or NULL when path is used as it is. */
+static char *
+absolute(const char *path)
 {
     if (path[0] == '/' || strcmp(path, "-") == 0) {
-        return path;
+        return NULL;
     }
-    char cwd[2048];
-    if (getcwd(cwd, sizeof cwd) == NULL || snprintf(buf, cap, "%s/%s", cwd, path) >= (int)cap) {
-        return path;
+    char *cwd = getcwd(NULL, 0);
+    size_t n = cwd ? strlen(cwd) + 1 + strlen(path) + 1 : 0;
+    char *out = cwd ? malloc(n) : NULL;
+    if (out != NULL) {
+        snprintf(out, n, "%s/%s", cwd, path);
     }
-    return buf;
+    free(cwd);
+    return out;
+}
+
+static void
+put_arg(bytes_writer_t *w, const char *a)
+{
+    size_t n = strlen(a);
+    if (n > UINT16_MAX) {
+        w->err = true; /* cannot be framed: refuse the request */
+        return;
+    }
+    bytes_put_u16(w, (uint16_t)n);
+    bytes_put(w, (const uint8_t *)a, n);
 }
 
 static bool
 encode_request(uint8_t *out, size_t cap, size_t *len, int argc, char **argv, bool json,
                const uint8_t *in, size_t in_len)
 {
+    bool has_json = false;
+    for (int i = 1; i < argc; i++) {
+        has_json |= strcmp(argv[i], "--json") == 0;
+    }
+    bool add_json = json && !has_json;
+    if (argc + (add_json ? 1 : 0) > CONTROL_ARGS_MAX) {
+        return false;
+    }
     bytes_writer_t w;
     bytes_writer_init(&w, out, cap);
     bytes_put_u32(&w, 0); /* length, filled in below */
     bytes_put_u8(&w, CONTROL_VERSION);
-    bytes_put_u8(&w, (uint8_t)(argc + (json ? 1 : 0)));
-    char abs[3][4096];
+    bytes_put_u8(&w, (uint8_t)(argc + (add_json ? 1 : 0)));
+    int file = file_arg_index(argc, argv);
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        bool file_arg = (strcmp(argv[0], "import") == 0 && i == 1) ||
-                        (strcmp(argv[0], "export") == 0 && i == 2);
-        if (file_arg) {
-            a = absolute(a, abs[i % 3], sizeof abs[0]);
-        }
-        size_t n = strlen(a);
-        bytes_put_u16(&w, (uint16_t)(n > 65535 ? 65535 : n));
-        bytes_put(&w, (const uint8_t *)a, n);
+        char *abs = i == file ? absolute(argv[i]) : NULL;
+        put_arg(&w, abs ? abs : argv[i]);
+        free(abs);
     }
-    if (json) {
-        bytes_put_u16(&w, 6);
-        bytes_put(&w, (const uint8_t *)"--json", 6);
+    if (add_json) {
+        put_arg(&w, "--json");
     }
     bytes_put_u32(&w, (uint32_t)in_len);
     bytes_put(&w, in, in_len);
@@ -187,13 +220,19 @@ cli_forward(cli_t *c, int argc, char **argv)
         return -1; /* no node: the caller runs the command itself */
     }
     size_t in_len = 0;
-    uint8_t *in = slurp_stdin(argc, argv, &in_len);
+    bool too_big = false;
+    uint8_t *in = slurp_stdin(argc, argv, &in_len, &too_big);
     size_t cap = CONTROL_REQUEST_MAX + 4;
     uint8_t *req = malloc(cap);
     size_t len = 0;
     int rc;
-    if (in == NULL || req == NULL ||
-        !encode_request(req, cap, &len, argc, argv, c->json, in, in_len)) {
+    if (too_big) {
+        rc = cli_fail(c, CLI_EXIT_BADINPUT,
+                      "standard input is larger than the %d KiB a running node takes from the "
+                      "command line; give a file name instead",
+                      CONTROL_REQUEST_MAX / 2 / 1024);
+    } else if (in == NULL || req == NULL ||
+               !encode_request(req, cap, &len, argc, argv, c->json, in, in_len)) {
         rc = cli_fail(c, CLI_EXIT_BADINPUT, "the command is too large to send to the node");
     } else if (!write_all(fd, req, len)) {
         rc = cli_fail(c, CLI_EXIT_ERROR, "cannot talk to the node: %s", strerror(errno));
@@ -371,6 +410,39 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     return CLI_EXIT_OK;
 }
 
+bool
+cli_node_running(cli_t *c)
+{
+    int fd = connect_control(c->dir);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return fd >= 0;
+}
+
+/* A short command may hold the store for a moment; a node holds it for good
+ * and answers on its control socket. */
+static int
+open_store_for_node(cli_t *c)
+{
+    uint64_t deadline = cli_now_ms() + CLI_LOCK_WAIT_MS;
+    for (;;) {
+        if (cli_node_running(c)) {
+            return cli_fail(c, CLI_EXIT_ERROR, "a node is already running with data in %s",
+                            c->dir);
+        }
+        bool locked = false;
+        int rc = cli_try_open_store(c, &locked);
+        if (!locked) {
+            return rc;
+        }
+        if (cli_now_ms() >= deadline) {
+            return cli_open_store(c);
+        }
+        cli_sleep_ms(CLI_LOCK_POLL_MS);
+    }
+}
+
 int
 cli_cmd_run(cli_t *c, cli_args_t *a)
 {
@@ -392,7 +464,7 @@ cli_cmd_run(cli_t *c, cli_args_t *a)
         rc = load_node_key(c, &nk);
     }
     if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
+        rc = open_store_for_node(c);
     }
     if (rc == CLI_EXIT_OK) {
         if (created) {
