@@ -295,6 +295,15 @@ typedef struct {
     uint64_t peers_max;
 } run_opts_t;
 
+/* HOST:PORT, with the same host and port rules as an endpoint. */
+static bool
+socks5_valid(const char *hostport)
+{
+    char ep[WIRE_ENDPOINT_MAX + 1];
+    int n = snprintf(ep, sizeof ep, "tcp://%s", hostport);
+    return n > 0 && (size_t)n < sizeof ep && wire_endpoint_valid(ep);
+}
+
 static int
 parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
 {
@@ -326,6 +335,10 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     }
     if (o->network != NULL && !wire_network_valid(o->network)) {
         return cli_fail(c, CLI_EXIT_USAGE, "--network: 1 to 32 of a-z 0-9 . _ -");
+    }
+    if (o->socks5 != NULL && !socks5_valid(o->socks5)) {
+        return cli_fail(c, CLI_EXIT_USAGE,
+                        "--socks5 takes HOST:PORT, e.g. 127.0.0.1:9050 (Tor's default)");
     }
     if (o->level != NULL && log_level_parse(o->level) < 0) {
         return cli_fail(c, CLI_EXIT_USAGE, "--log-level is error, warn, info or debug");
@@ -576,6 +589,79 @@ cli_cmd_peer(cli_t *c, cli_args_t *a)
     return rc;
 }
 
+/* Counters of what peers sent wrong, by name in JSON and in words. */
+typedef struct {
+    const char *json;
+    const char *words;
+    uint64_t v;
+} counter_t;
+
+static void
+node_counters(const node_status_t *ns, counter_t out[7])
+{
+    counter_t c[7] = {
+        {"malformed", "malformed", ns->malformed},
+        {"oversized", "too large", ns->oversized},
+        {"unknown", "unknown type", ns->unknown},
+        {"unsolicited", "unasked answers", ns->unsolicited},
+        {"dropped_multipart", "multipart", ns->transport.dropped_multipart},
+        {"timeouts", "requests timed out", ns->timeouts},
+        {"flood_cuts", "floods cut", ns->transport.flood_cuts},
+    };
+    memcpy(out, c, sizeof c);
+}
+
+static void
+status_json(cli_t *c, const node_status_t *ns, const store_stats_t *st, const char *nt,
+            const char *at)
+{
+    FILE *f = c->out;
+    fprintf(f, "{\"node\":\"%s\",\"author\":\"%s\",\"network\":", nt, at);
+    json_string(f, node_network(c->node));
+    fputs(",\"listen\":[", f);
+    for (size_t i = 0; i < ns->n_listen; i++) {
+        fputs(i ? "," : "", f);
+        json_string(f, ns->listen[i]);
+    }
+    fprintf(f,
+            "],\"uptime_ms\":%llu,\"peers\":%zu,\"peers_in\":%zu,\"peers_out\":%zu,"
+            "\"contacts\":%zu,\"posts\":%llu,\"authors\":%llu,\"following\":%llu",
+            (unsigned long long)ns->uptime_ms, ns->peers_ready, ns->peers_in, ns->peers_out,
+            ns->contacts, (unsigned long long)st->posts, (unsigned long long)st->authors,
+            (unsigned long long)st->follows);
+    counter_t k[7];
+    node_counters(ns, k);
+    for (int i = 0; i < 7; i++) {
+        fprintf(f, ",\"%s\":%llu", k[i].json, (unsigned long long)k[i].v);
+    }
+    fputs("}\n", f);
+}
+
+static void
+status_text(cli_t *c, const node_status_t *ns, const store_stats_t *st, const char *nt,
+            const char *at)
+{
+    FILE *f = c->out;
+    fprintf(f, "node key:   %s\nauthor key: %s\nnetwork:    %s\ndata:       %s\n", nt, at,
+            node_network(c->node), c->dir);
+    for (size_t i = 0; i < ns->n_listen; i++) {
+        fprintf(f, "listening:  %s\n", ns->listen[i]);
+    }
+    fprintf(f,
+            "uptime:     %llus\npeers:      %zu ready (%zu in, %zu out), %zu more known\n"
+            "posts:      %llu from %llu authors\nfollowing:  %llu\n",
+            (unsigned long long)(ns->uptime_ms / 1000), ns->peers_ready, ns->peers_in,
+            ns->peers_out, ns->contacts, (unsigned long long)st->posts,
+            (unsigned long long)st->authors, (unsigned long long)st->follows);
+    counter_t k[7];
+    node_counters(ns, k);
+    fputs("from peers: ", f);
+    for (int i = 0; i < 7; i++) {
+        fprintf(f, "%s%llu %s", i ? ", " : "", (unsigned long long)k[i].v, k[i].words);
+    }
+    fputc('\n', f);
+}
+
 int
 cli_node_status(cli_t *c)
 {
@@ -587,49 +673,12 @@ cli_node_status(cli_t *c)
         return cli_store_error(c, err, "status");
     }
     char nt[KEYTEXT_BUFSZ], at[KEYTEXT_BUFSZ];
-    keys_node_t nk;
-    char path[DATADIR_PATH_MAX];
-    datadir_path(path, sizeof path, c->dir, "node.key");
-    if (keys_node_load(path, &nk) != KEYS_OK) {
-        memset(&nk, 0, sizeof nk);
-    }
-    keytext_encode(nt, KEYTEXT_NODE, nk.pk);
-    keys_node_wipe(&nk);
+    keytext_encode(nt, KEYTEXT_NODE, node_public_key(c->node));
     keytext_encode(at, KEYTEXT_AUTHOR, node_author(c->node)->pk);
-    FILE *f = c->out;
     if (c->json) {
-        fprintf(f, "{\"node\":\"%s\",\"author\":\"%s\",\"network\":", nt, at);
-        json_string(f, node_network(c->node));
-        fputs(",\"listen\":[", f);
-        for (size_t i = 0; i < ns.n_listen; i++) {
-            fputs(i ? "," : "", f);
-            json_string(f, ns.listen[i]);
-        }
-        fprintf(f,
-                "],\"uptime_ms\":%llu,\"peers\":%zu,\"peers_in\":%zu,\"peers_out\":%zu,"
-                "\"contacts\":%zu,\"posts\":%llu,\"authors\":%llu,\"following\":%llu,"
-                "\"malformed\":%llu,\"unknown\":%llu,\"dropped_multipart\":%llu,"
-                "\"flood_cuts\":%llu}\n",
-                (unsigned long long)ns.uptime_ms, ns.peers_ready, ns.peers_in, ns.peers_out,
-                ns.contacts, (unsigned long long)st.posts, (unsigned long long)st.authors,
-                (unsigned long long)st.follows, (unsigned long long)ns.malformed,
-                (unsigned long long)ns.unknown,
-                (unsigned long long)ns.transport.dropped_multipart,
-                (unsigned long long)ns.transport.flood_cuts);
-        return CLI_EXIT_OK;
+        status_json(c, &ns, &st, nt, at);
+    } else {
+        status_text(c, &ns, &st, nt, at);
     }
-    fprintf(f, "node key:   %s\nauthor key: %s\nnetwork:    %s\n", nt, at, node_network(c->node));
-    for (size_t i = 0; i < ns.n_listen; i++) {
-        fprintf(f, "listening:  %s\n", ns.listen[i]);
-    }
-    fprintf(f,
-            "uptime:     %llus\npeers:      %zu ready (%zu in, %zu out), %zu more known\n"
-            "posts:      %llu from %llu authors\nfollowing:  %llu\n"
-            "dropped:    %llu malformed, %llu unknown type, %llu multipart; %llu floods cut\n",
-            (unsigned long long)(ns.uptime_ms / 1000), ns.peers_ready, ns.peers_in, ns.peers_out,
-            ns.contacts, (unsigned long long)st.posts, (unsigned long long)st.authors,
-            (unsigned long long)st.follows, (unsigned long long)ns.malformed,
-            (unsigned long long)ns.unknown, (unsigned long long)ns.transport.dropped_multipart,
-            (unsigned long long)ns.transport.flood_cuts);
     return CLI_EXIT_OK;
 }

@@ -14,6 +14,14 @@
 
 typedef enum { PEER_CONNECTING = 0, PEER_READY = 1 } peer_state_t;
 
+/* A request sent to a peer and not answered yet. Answers must match one by
+ * request id and type, so nobody can push an answer we did not ask for. */
+typedef struct {
+    uint32_t id; /* 0: free slot */
+    uint8_t type;
+    uint64_t sent_ms;
+} request_t;
+
 typedef struct {
     bool used;
     uint8_t key[32];
@@ -26,8 +34,8 @@ typedef struct {
     uint64_t last_seen_ms;
     uint64_t hello_sent_ms;
     uint64_t ping_nonce;
-    uint64_t ping_sent_ms;
     int64_t rtt_ms;
+    request_t pending[NODE_PENDING_MAX];
 } peer_t;
 
 /* A node we know of and may dial. */
@@ -57,6 +65,11 @@ struct node {
     uint32_t next_request_id;
     uint64_t malformed;
     uint64_t unknown;
+    uint64_t unsolicited; /* answers to requests we never sent, or sent long ago */
+    uint64_t timeouts;    /* requests that got no answer in time */
+    uint64_t oversized;   /* frames over WIRE_MAX_FRAME */
+    uint64_t log_second;  /* peer_log_allowed's window */
+    unsigned log_count;
     int closing_parts;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -222,6 +235,78 @@ contact_count(node_t *n)
     return c;
 }
 
+/* ---- requests ---- */
+
+static uint8_t
+answer_type(uint8_t request_type)
+{
+    return request_type == WIRE_PING ? WIRE_PONG : WIRE_PEERS;
+}
+
+/* Takes a request id and remembers it. False when the peer already has
+ * NODE_PENDING_MAX requests out: the caller does not send. */
+static bool
+request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
+{
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        if (p->pending[i].id == 0) {
+            if (++n->next_request_id == 0) {
+                n->next_request_id = 1;
+            }
+            p->pending[i] = (request_t){n->next_request_id, type, now};
+            *id = n->next_request_id;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Closes the request an answer belongs to; false when there is none. */
+static bool
+request_close(peer_t *p, const wire_msg_t *answer, uint64_t now, uint64_t *rtt_ms)
+{
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        request_t *r = &p->pending[i];
+        bool error_reply = answer->type == WIRE_ERROR;
+        if (r->id != 0 && r->id == answer->request_id &&
+            (error_reply || answer_type(r->type) == answer->type)) {
+            *rtt_ms = now - r->sent_ms;
+            r->id = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+request_pending(const peer_t *p, uint8_t type)
+{
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        if (p->pending[i].id != 0 && p->pending[i].type == type) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Expires requests older than NODE_REQUEST_TIMEOUT_MS; returns how many. */
+static int
+requests_expire(node_t *n, peer_t *p, uint64_t now)
+{
+    int expired = 0;
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        request_t *r = &p->pending[i];
+        if (r->id != 0 && now - r->sent_ms > NODE_REQUEST_TIMEOUT_MS) {
+            log_line(lg(n), LOG_DEBUG, "%s request %u timed out", wire_type_name(r->type),
+                     (unsigned)r->id);
+            r->id = 0;
+            n->timeouts++;
+            expired++;
+        }
+    }
+    return expired;
+}
+
 /* ---- sending ---- */
 
 static void
@@ -327,9 +412,28 @@ send_hello(node_t *n, peer_t *p, uint32_t rid)
 static void
 send_peers_req(node_t *n, peer_t *p)
 {
+    uint32_t id = 0;
+    if (request_pending(p, WIRE_PEERS_REQ) ||
+        !request_open(n, p, WIRE_PEERS_REQ, now_ms(), &id)) {
+        return;
+    }
     wire_msg_t m;
-    wire_init(&m, WIRE_PEERS_REQ, ++n->next_request_id);
+    wire_init(&m, WIRE_PEERS_REQ, id);
     m.u.peers_max = WIRE_PEERS_MAX;
+    send_msg(n, p, &m);
+}
+
+static void
+send_ping(node_t *n, peer_t *p, uint64_t now)
+{
+    uint32_t id = 0;
+    if (request_pending(p, WIRE_PING) || !request_open(n, p, WIRE_PING, now, &id)) {
+        return;
+    }
+    wire_msg_t m;
+    wire_init(&m, WIRE_PING, id);
+    randombytes_buf(&p->ping_nonce, sizeof p->ping_nonce);
+    m.u.ping_nonce = p->ping_nonce;
     send_msg(n, p, &m);
 }
 
@@ -437,11 +541,11 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 }
 
 static void
-on_pong(node_t *n, peer_t *p, const wire_msg_t *m)
+on_pong(node_t *n, peer_t *p, const wire_msg_t *m, uint64_t rtt)
 {
-    if (p->ping_sent_ms != 0 && m->u.ping_nonce == p->ping_nonce) {
-        p->rtt_ms = (int64_t)(now_ms() - p->ping_sent_ms);
-        p->ping_sent_ms = 0;
+    (void)n;
+    if (m->u.ping_nonce == p->ping_nonce) {
+        p->rtt_ms = (int64_t)rtt;
     }
 }
 
@@ -487,10 +591,26 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
     }
 }
 
+/* PONG, PEERS and ERROR answer a request of ours, or are dropped. */
+static bool
+is_answer(uint8_t type)
+{
+    return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR;
+}
+
 static void
 dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 {
-    p->last_seen_ms = now_ms();
+    uint64_t now = now_ms();
+    uint64_t rtt = 0;
+    p->last_seen_ms = now;
+    if (is_answer(m->type) && !request_close(p, m, now, &rtt)) {
+        /* An ERROR that answers a HELLO (network, busy) has no request. */
+        if (m->type != WIRE_ERROR || p->state == PEER_READY) {
+            n->unsolicited++;
+            return;
+        }
+    }
     switch (m->type) {
     case WIRE_HELLO:
         on_hello(n, p, m, peer_addr);
@@ -503,7 +623,7 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         break;
     }
     case WIRE_PONG:
-        on_pong(n, p, m);
+        on_pong(n, p, m, rtt);
         break;
     case WIRE_PEERS_REQ:
         on_peers_req(n, p, m);
@@ -517,6 +637,19 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     default:
         break;
     }
+}
+
+/* What peers send wrong is logged at most NODE_PEER_LOG_PER_S times a
+ * second, so a hostile peer cannot flood the log. */
+static bool
+peer_log_allowed(node_t *n)
+{
+    uint64_t second = now_ms() / 1000;
+    if (second != n->log_second) {
+        n->log_second = second;
+        n->log_count = 0;
+    }
+    return n->log_count++ < NODE_PEER_LOG_PER_S;
 }
 
 static void
@@ -533,8 +666,13 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const cha
         return;
     }
     if (err != WIRE_OK) {
-        n->malformed++;
-        log_line(lg(n), LOG_DEBUG, "dropped a malformed message: %s", wire_strerror(err));
+        bool oversized = len > WIRE_MAX_FRAME;
+        n->malformed += !oversized;
+        n->oversized += oversized;
+        if (peer_log_allowed(n)) {
+            log_line(lg(n), LOG_DEBUG, "dropped a %s message of %zu bytes: %s",
+                     oversized ? "too large" : "malformed", len, wire_strerror(err));
+        }
         return;
     }
     peer_t *p = peer_find(n, key, (int)dir);
@@ -624,17 +762,13 @@ tend_peer(node_t *n, peer_t *p, uint64_t now)
         }
         return;
     }
+    requests_expire(n, p, now);
     if (now - p->last_seen_ms > NODE_PEER_TIMEOUT_MS) {
         peer_drop(n, p, "silent for a minute");
         return;
     }
-    if (p->ping_sent_ms == 0 && now - p->last_seen_ms > NODE_PING_EVERY_MS) {
-        wire_msg_t m;
-        wire_init(&m, WIRE_PING, ++n->next_request_id);
-        randombytes_buf(&p->ping_nonce, sizeof p->ping_nonce);
-        m.u.ping_nonce = p->ping_nonce;
-        p->ping_sent_ms = now;
-        send_msg(n, p, &m);
+    if (now - p->last_seen_ms > NODE_PING_EVERY_MS) {
+        send_ping(n, p, now);
     }
 }
 
@@ -723,7 +857,10 @@ start_transport(node_t *n)
     transport_config_t tc = {
         .key = n->cfg.node_key,
         .socks5 = n->cfg.socks5,
-        .max_frame = WIRE_MAX_FRAME,
+        /* Twice our own cap: a frame a little too large still reaches the
+         * decoder and is counted; a larger one makes libzmq close the
+         * connection before reading it. */
+        .max_frame = 2 * WIRE_MAX_FRAME,
         .on_msg = on_transport_msg,
         .on_event = on_transport_event,
         .ud = n,
@@ -951,6 +1088,9 @@ node_status(node_t *n, node_status_t *out)
     transport_bound(n->transport, out->listen, TRANSPORT_LISTEN_MAX, &out->n_listen);
     out->malformed = n->malformed;
     out->unknown = n->unknown;
+    out->unsolicited = n->unsolicited;
+    out->timeouts = n->timeouts;
+    out->oversized = n->oversized;
     transport_stats(n->transport, &out->transport);
 }
 
@@ -964,6 +1104,12 @@ const keys_author_t *
 node_author(node_t *n)
 {
     return n->cfg.author;
+}
+
+const uint8_t *
+node_public_key(node_t *n)
+{
+    return n->cfg.node_key->pk;
 }
 
 const char *

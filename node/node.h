@@ -31,6 +31,9 @@ enum {
     NODE_PING_EVERY_MS = 15000,
     NODE_PEER_TIMEOUT_MS = 60000,
     NODE_CONNECT_TIMEOUT_MS = 20000,
+    NODE_REQUEST_TIMEOUT_MS = 10000, /* an unanswered request is given up */
+    NODE_PENDING_MAX = 4,            /* requests out per peer at once */
+    NODE_PEER_LOG_PER_S = 10,        /* log lines a second about peers' bad input */
 };
 
 typedef struct node node_t;
@@ -89,6 +92,9 @@ typedef struct {
     size_t n_listen;
     uint64_t malformed;     /* messages dropped as undecodable */
     uint64_t unknown;       /* unknown version or type: answered with ERROR */
+    uint64_t unsolicited;   /* answers nobody asked for: dropped */
+    uint64_t timeouts;      /* requests that got no answer in time */
+    uint64_t oversized;     /* frames over WIRE_MAX_FRAME: dropped */
     transport_stats_t transport;
 } node_status_t;
 
@@ -98,5 +104,6 @@ void node_status(node_t *n, node_status_t *out);
 store_t *node_store(node_t *n);
 const keys_author_t *node_author(node_t *n);
 const char *node_network(node_t *n);
+const uint8_t *node_public_key(node_t *n); /* 32 bytes, borrowed until node_close */
 
 #endif

@@ -481,7 +481,7 @@ check_conn(transport_t *t, conn_t *c)
     if (len < offsetof(tcp_info_ext_t, bytes_received) + sizeof ti.bytes_received) {
         return; /* a kernel before 4.1: no counter to check */
     }
-    uint64_t allowed = c->accounted + HANDSHAKE_ALLOWANCE + TRANSPORT_FLOOD_SLACK;
+    uint64_t allowed = c->accounted + HANDSHAKE_ALLOWANCE + transport_flood_slack(t->cfg.max_frame);
     if (ti.bytes_received <= allowed) {
         return;
     }

@@ -12,7 +12,7 @@
  * in one unfinished multipart message. Our protocol is single-frame, so the
  * transport accounts per TCP connection: bytes the kernel received
  * (TCP_INFO) against bytes of complete messages delivered. A connection
- * whose excess passes TRANSPORT_FLOOD_SLACK is shut down. */
+ * whose excess passes transport_flood_slack() is shut down. */
 #ifndef SAMIZDAT_TRANSPORT_H
 #define SAMIZDAT_TRANSPORT_H
 
@@ -28,16 +28,22 @@ enum {
     TRANSPORT_LISTEN_MAX = 4,
     TRANSPORT_ENDPOINT_MAX = 160,
     TRANSPORT_CONN_MAX = 256,        /* connections tracked for accounting */
-    TRANSPORT_RCVHWM = 100,          /* complete messages queued per connection */
+    TRANSPORT_RCVHWM = 50,           /* complete messages queued per connection */
     TRANSPORT_RCVBUF = 256 * 1024,   /* kernel receive buffer per connection */
     TRANSPORT_FLOOD_CHECK_MS = 20,
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
 };
 
 /* The most one connection may have received beyond what its complete
- * messages account for: every queued message at the frame cap, plus the
- * kernel buffer, plus handshakes and heartbeats, with room to spare. */
-#define TRANSPORT_FLOOD_SLACK ((uint64_t)TRANSPORT_RCVHWM * 65536u * 2u + 4u * 1024u * 1024u)
+ * messages account for: every message libzmq may queue at the frame cap
+ * (its high-water mark is not exact, hence twice), the kernel buffer,
+ * handshakes and heartbeats, with room to spare. With a 128 KiB cap that
+ * is 16.5 MiB. */
+static inline uint64_t
+transport_flood_slack(size_t max_frame)
+{
+    return (uint64_t)TRANSPORT_RCVHWM * max_frame * 2u + 4u * 1024u * 1024u;
+}
 
 typedef struct transport transport_t;
 
@@ -67,7 +73,7 @@ typedef struct {
     const keys_node_t *key;                  /* borrowed until transport_free */
     const char *listen[TRANSPORT_LISTEN_MAX]; /* e.g. "tcp://0.0.0.0:7470"; NULL-padded */
     const char *socks5;                      /* "host:port" or NULL */
-    size_t max_frame;                        /* ZMQ_MAXMSGSIZE */
+    size_t max_frame;                        /* ZMQ_MAXMSGSIZE: larger frames close the connection */
     transport_msg_cb on_msg;
     transport_event_cb on_event;
     void *ud;

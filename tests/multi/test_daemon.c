@@ -16,6 +16,7 @@
 #include "bytes.h"
 #include "keytext.h"
 #include "wire.h"
+#include "socks5.h"
 #include "zraw.h"
 
 enum { NODES_MAX = 4 };
@@ -43,15 +44,16 @@ run_cli(tu_run_t *r, tnode_t *t, const char *a1, const char *a2, const char *a3)
     tu_run(r, argv, NULL, NULL, 30);
 }
 
-/* Starts node i listening on an ephemeral loopback port. */
+/* Starts node i listening on an ephemeral loopback port; opt and val (may be
+ * NULL) are one more option for `run`. */
 static void
-start_node(fixture_t *f, int i, const char *bootstrap)
+start_node_with(fixture_t *f, int i, const char *bootstrap, const char *opt, const char *val)
 {
     tnode_t *t = &f->n[i];
     char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"run",
                     (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan",
                     (char *)"--network", f->network, (char *)"--bootstrap", (char *)bootstrap,
-                    (char *)"--log-level", (char *)"debug", NULL};
+                    (char *)"--log-level", (char *)"debug", (char *)opt, (char *)val, NULL};
     t->pid = tu_spawn(argv, NULL, t->log);
     /* Ready when the control socket answers status with a listen endpoint. */
     double deadline = tu_now() + 20;
@@ -72,6 +74,12 @@ start_node(fixture_t *f, int i, const char *bootstrap)
         usleep(100000);
     }
     fail_msg("node %d did not start; see %s", i, t->log);
+}
+
+static void
+start_node(fixture_t *f, int i, const char *bootstrap)
+{
+    start_node_with(f, i, bootstrap, NULL, NULL);
 }
 
 static bool
@@ -343,9 +351,32 @@ test_hostile_clients(void **state)
     int malformed1 = status_count(&f->n[0], "malformed");
     assert_true(malformed1 >= malformed0 + 2);
     assert_true(status_count(&f->n[0], "unknown") >= 1);
-    static uint8_t big[WIRE_MAX_FRAME + 100];
+    /* A frame a little over the cap reaches the decoder and is counted; a
+     * far larger one makes libzmq close the connection unread. */
+    static uint8_t big[1024 * 1024];
     memset(big, 1, sizeof big);
+    zmq_send(s, big, WIRE_MAX_FRAME + 100, 0);
+    double deadline = tu_now() + 10;
+    while (status_count(&f->n[0], "oversized") < 1 && tu_now() < deadline) {
+        usleep(100000);
+    }
+    assert_int_equal(status_count(&f->n[0], "oversized"), 1);
     zmq_send(s, big, sizeof big, 0);
+    zmq_close(s);
+
+    /* A HELLO from another network is refused with ERROR 4. */
+    s = curve_client(ctx, f->n[0].node_pk, f->n[0].endpoint);
+    uint8_t other_key[32];
+    randombytes_buf(other_key, sizeof other_key);
+    len = hello_bytes(buf, sizeof buf, "another-network", other_key);
+    zmq_send(s, buf, len, 0);
+    n = zmq_recv(s, reply, sizeof reply, 0);
+    assert_true(n >= 8);
+    wire_msg_t m;
+    assert_int_equal(wire_decode(&m, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+    assert_int_equal(m.type, WIRE_ERROR);
+    assert_int_equal(m.u.error.code, WIRE_ERR_NETWORK);
+    assert_int_equal(m.request_id, 7);
     zmq_close(s);
 
     /* The node still serves its real peer. */
@@ -425,6 +456,32 @@ test_endless_multipart_is_cut(void **state)
     tu_run_free(&r);
 }
 
+/* --socks5: the node's outbound connections go through the proxy (as they
+ * would through Tor), and still authenticate the peer by its key. */
+static void
+test_outbound_through_socks5(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600], list[600], proxy[32];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    snprintf(list, sizeof list, "%s/one.list", f->root);
+    tu_write_file(empty, "", 0);
+    tu_socks5_t socks;
+    tu_socks5_start(&socks);
+    snprintf(proxy, sizeof proxy, "127.0.0.1:%d", socks.port);
+    start_node(f, 0, empty);
+    write_bootstrap(list, &f->n[0]);
+    start_node_with(f, 1, list, "--socks5", proxy);
+    bool ok = wait_peer(&f->n[1], &f->n[0], 30) && wait_peer(&f->n[0], &f->n[1], 30);
+    int relayed = atomic_load(&socks.connections);
+    tu_stop(f->n[1].pid, SIGINT, 15);
+    f->n[1].pid = 0;
+    tu_socks5_stop(&socks);
+    printf("socks5: %d connection(s) relayed\n", relayed);
+    assert_true(ok);
+    assert_true(relayed >= 1);
+}
+
 int
 main(void)
 {
@@ -439,6 +496,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cli_through_control_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endless_multipart_is_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_through_socks5, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

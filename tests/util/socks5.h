@@ -1,0 +1,26 @@
+/* socks5: a small SOCKS5 relay (RFC 1928, no authentication, CONNECT only)
+ * running in threads of the test process, so a test can check that a node
+ * started with --socks5 really makes its connections through the proxy. */
+#ifndef SAMIZDAT_SOCKS5_H
+#define SAMIZDAT_SOCKS5_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef struct {
+    int listen_fd;
+    int port;                    /* the port it listens on, on 127.0.0.1 */
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_int connections;      /* CONNECT requests relayed */
+    atomic_int refused;          /* malformed requests or unreachable targets */
+} tu_socks5_t;
+
+/* Starts the relay on an ephemeral loopback port. Fails the test on error. */
+void tu_socks5_start(tu_socks5_t *p);
+/* Stops accepting and waits for the accept thread; relays in progress end
+ * when either side closes. */
+void tu_socks5_stop(tu_socks5_t *p);
+
+#endif
