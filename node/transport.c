@@ -684,6 +684,13 @@ open_all(transport_t *t)
 static void
 close_sockets(transport_t *t)
 {
+    /* Messages already queued get a moment to leave; zmq_ctx_term waits at
+     * most this long for them. */
+    for (int k = Z_LISTEN; k <= Z_OUT; k++) {
+        if (t->z[k].s != NULL) {
+            setopt_int(t->z[k].s, ZMQ_LINGER, TRANSPORT_CLOSE_LINGER_MS);
+        }
+    }
     for (int k = 0; k < Z_COUNT; k++) {
         if (t->z[k].s != NULL) {
             zmq_close(t->z[k].s);

@@ -32,6 +32,7 @@ enum {
     TRANSPORT_RCVBUF = 256 * 1024,   /* kernel receive buffer per connection */
     TRANSPORT_FLOOD_CHECK_MS = 20,
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
+    TRANSPORT_CLOSE_LINGER_MS = 200, /* at close, time given to queued messages */
 };
 
 /* The most one connection may have received beyond what its complete

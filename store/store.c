@@ -1238,11 +1238,10 @@ mark(store_t *s, uint8_t table, const uint8_t author[static AUTHOR_SIZE], uint64
     return err;
 }
 
+/* Deletes key; STORE_ENOTFOUND when it is not there. */
 static store_err_t
-unmark(store_t *s, uint8_t table, const uint8_t author[static AUTHOR_SIZE])
+delete_existing(store_t *s, const uint8_t *key, size_t klen, bool sync)
 {
-    uint8_t key[AUTHOR_KEY_LEN];
-    size_t klen = key_of(key, table, author, AUTHOR_SIZE);
     bool have = false;
     store_err_t err = exists(s, key, klen, &have);
     if (err != STORE_OK || !have) {
@@ -1250,9 +1249,16 @@ unmark(store_t *s, uint8_t table, const uint8_t author[static AUTHOR_SIZE])
     }
     leveldb_writebatch_t *wb = leveldb_writebatch_create();
     batch_del(wb, key, klen);
-    err = write_batch(s, wb, true);
+    err = write_batch(s, wb, sync);
     leveldb_writebatch_destroy(wb);
     return err;
+}
+
+static store_err_t
+unmark(store_t *s, uint8_t table, const uint8_t author[static AUTHOR_SIZE])
+{
+    uint8_t key[AUTHOR_KEY_LEN];
+    return delete_existing(s, key, key_of(key, table, author, AUTHOR_SIZE), true);
 }
 
 static store_err_t
@@ -1584,17 +1590,7 @@ store_err_t
 store_peer_forget(store_t *s, const uint8_t node_key[static 32])
 {
     uint8_t key[PEER_KEY_LEN];
-    size_t klen = key_of(key, T_PEER, node_key, 32);
-    bool have = false;
-    store_err_t err = exists(s, key, klen, &have);
-    if (err != STORE_OK || !have) {
-        return err != STORE_OK ? err : STORE_ENOTFOUND;
-    }
-    leveldb_writebatch_t *wb = leveldb_writebatch_create();
-    batch_del(wb, key, klen);
-    err = write_batch(s, wb, false);
-    leveldb_writebatch_destroy(wb);
-    return err;
+    return delete_existing(s, key, key_of(key, T_PEER, node_key, 32), false);
 }
 
 /* A peer record that is malformed is skipped, not fatal: the table is a

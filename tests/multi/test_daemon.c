@@ -82,6 +82,20 @@ start_node(fixture_t *f, int i, const char *bootstrap)
     start_node_with(f, i, bootstrap, NULL, NULL);
 }
 
+static void write_bootstrap(const char *path, const tnode_t *t);
+
+/* Writes root/empty.list and root/one.list (naming node 0) into the two
+ * buffers (600 bytes each) and starts node 0 from the empty one. */
+static void
+start_first(fixture_t *f, char *empty, char *list)
+{
+    snprintf(empty, 600, "%s/empty.list", f->root);
+    snprintf(list, 600, "%s/one.list", f->root);
+    tu_write_file(empty, "# nothing\n", 10);
+    start_node(f, 0, empty);
+    write_bootstrap(list, &f->n[0]);
+}
+
 static bool
 has_peer(tnode_t *t, const tnode_t *other)
 {
@@ -165,11 +179,7 @@ test_three_nodes_restart_and_stop(void **state)
 {
     fixture_t *f = *state;
     char empty[600], list[600];
-    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
-    snprintf(list, sizeof list, "%s/one.list", f->root);
-    tu_write_file(empty, "# nothing\n", 10);
-    start_node(f, 0, empty);
-    write_bootstrap(list, &f->n[0]);
+    start_first(f, empty, list);
     start_node(f, 1, list);
     start_node(f, 2, list);
     /* Node 1 and 2 know only node 0, and meet through its PEERS answer. */
@@ -307,11 +317,7 @@ test_hostile_clients(void **state)
 {
     fixture_t *f = *state;
     char empty[600], list[600];
-    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
-    snprintf(list, sizeof list, "%s/one.list", f->root);
-    tu_write_file(empty, "", 0);
-    start_node(f, 0, empty);
-    write_bootstrap(list, &f->n[0]);
+    start_first(f, empty, list);
     start_node(f, 1, list);
     assert_true(wait_peer(&f->n[1], &f->n[0], 30));
     void *ctx = zmq_ctx_new();
@@ -405,11 +411,7 @@ test_endless_multipart_is_cut(void **state)
 {
     fixture_t *f = *state;
     char empty[600], list[600];
-    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
-    snprintf(list, sizeof list, "%s/one.list", f->root);
-    tu_write_file(empty, "", 0);
-    start_node(f, 0, empty);
-    write_bootstrap(list, &f->n[0]);
+    start_first(f, empty, list);
     start_node(f, 1, list);
     assert_true(wait_peer(&f->n[0], &f->n[1], 30));
     long rss0 = tu_rss_kib(f->n[0].pid);
@@ -463,14 +465,10 @@ test_outbound_through_socks5(void **state)
 {
     fixture_t *f = *state;
     char empty[600], list[600], proxy[32];
-    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
-    snprintf(list, sizeof list, "%s/one.list", f->root);
-    tu_write_file(empty, "", 0);
     tu_socks5_t socks;
     tu_socks5_start(&socks);
     snprintf(proxy, sizeof proxy, "127.0.0.1:%d", socks.port);
-    start_node(f, 0, empty);
-    write_bootstrap(list, &f->n[0]);
+    start_first(f, empty, list);
     start_node_with(f, 1, list, "--socks5", proxy);
     bool ok = wait_peer(&f->n[1], &f->n[0], 30) && wait_peer(&f->n[0], &f->n[1], 30);
     int relayed = atomic_load(&socks.connections);
