@@ -270,12 +270,17 @@ test_cli_through_control_socket(void **state)
 
 /* ---- hostile clients, straight ZeroMQ ---- */
 
+/* A libzmq CURVE client with a fresh key pair; its public key goes to
+ * pk_out when that is not NULL. */
 static void *
-curve_client(void *ctx, const uint8_t server_pk[32], const char *endpoint)
+curve_client_key(void *ctx, const uint8_t server_pk[32], const char *endpoint, uint8_t *pk_out)
 {
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     uint8_t pk[32], sk[32];
     crypto_box_keypair(pk, sk);
+    if (pk_out != NULL) {
+        memcpy(pk_out, pk, 32);
+    }
     int zero = 0, timeout = 3000;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
@@ -284,6 +289,12 @@ curve_client(void *ctx, const uint8_t server_pk[32], const char *endpoint)
     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
     assert_int_equal(zmq_connect(s, endpoint), 0);
     return s;
+}
+
+static void *
+curve_client(void *ctx, const uint8_t server_pk[32], const char *endpoint)
+{
+    return curve_client_key(ctx, server_pk, endpoint, NULL);
 }
 
 static int
@@ -480,6 +491,43 @@ test_outbound_through_socks5(void **state)
     assert_true(relayed >= 1);
 }
 
+/* With 3 slots, one is kept for connections the node opens itself: the
+ * third node that connects in is told the node is busy (ERROR 5). */
+static void
+test_inbound_slots_are_bounded(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    tu_write_file(empty, "", 0);
+    start_node_with(f, 0, empty, "--peers-max", "3");
+    void *ctx = zmq_ctx_new();
+    void *s[3];
+    int busy = 0, accepted = 0;
+    for (int i = 0; i < 3; i++) {
+        uint8_t pk[32], buf[256];
+        char reply[512];
+        s[i] = curve_client_key(ctx, f->n[0].node_pk, f->n[0].endpoint, pk);
+        size_t len = hello_bytes(buf, sizeof buf, f->network, pk);
+        zmq_send(s[i], buf, len, 0);
+        int n = zmq_recv(s[i], reply, sizeof reply, 0);
+        wire_msg_t m;
+        assert_true(n > 0);
+        assert_int_equal(wire_decode(&m, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+        if (m.type == WIRE_HELLO) {
+            accepted++;
+        } else if (m.type == WIRE_ERROR && m.u.error.code == WIRE_ERR_BUSY) {
+            busy++;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        zmq_close(s[i]);
+    }
+    zmq_ctx_term(ctx);
+    assert_int_equal(accepted, 2);
+    assert_int_equal(busy, 1);
+}
+
 int
 main(void)
 {
@@ -495,6 +543,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endless_multipart_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbound_through_socks5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_slots_are_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
