@@ -22,6 +22,8 @@ bootstrap_strerror(bootstrap_err_t err)
         return "the node key is not valid (mistyped, or not a node key)";
     case BOOTSTRAP_ETOOLONG:
         return "the line is too long";
+    case BOOTSTRAP_EBYTE:
+        return "the line holds a 0x00 byte";
     }
     return "unknown bootstrap error";
 }
@@ -86,6 +88,28 @@ bootstrap_parse_line(const char *line, uint8_t key[32], char endpoint[WIRE_ENDPO
     return BOOTSTRAP_OK;
 }
 
+/* Reads one line (without its newline) into buf, cap bytes with room for a
+ * NUL. fgets cannot be used: it cannot say where a line holding a 0x00 byte
+ * ends. Returns false at the end of the file. A line too long for buf is
+ * read to its end and reported with *too_long; a 0x00 byte with *has_nul. */
+static bool
+read_line(FILE *f, char *buf, size_t cap, bool *too_long, bool *has_nul)
+{
+    size_t n = 0;
+    int c;
+    *too_long = *has_nul = false;
+    while ((c = fgetc(f)) != EOF && c != '\n') {
+        *has_nul |= c == 0;
+        if (n + 1 < cap) {
+            buf[n++] = (char)c;
+        } else {
+            *too_long = true;
+        }
+    }
+    buf[n] = '\0';
+    return c != EOF || n > 0 || *too_long || *has_nul;
+}
+
 void
 bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *lg,
                size_t *good, size_t *bad)
@@ -98,22 +122,14 @@ bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *l
     }
     char line[BOOTSTRAP_LINE_MAX + 2];
     unsigned lineno = 0;
-    while (fgets(line, sizeof line, f) != NULL && *good < BOOTSTRAP_ENTRIES_MAX) {
+    bool too_long = false, has_nul = false;
+    while (*good < BOOTSTRAP_ENTRIES_MAX && read_line(f, line, sizeof line, &too_long, &has_nul)) {
         lineno++;
-        size_t len = strlen(line);
-        bool whole = len > 0 && line[len - 1] == '\n';
-        if (whole) {
-            line[--len] = '\0';
-        } else if (!feof(f)) {
-            /* Skip the rest of an overlong line. */
-            int c;
-            while ((c = fgetc(f)) != EOF && c != '\n') {
-            }
-        }
         uint8_t key[32];
         char endpoint[WIRE_ENDPOINT_MAX + 1];
-        bootstrap_err_t err = (whole || feof(f)) ? bootstrap_parse_line(line, key, endpoint)
-                                                 : BOOTSTRAP_ETOOLONG;
+        bootstrap_err_t err = too_long  ? BOOTSTRAP_ETOOLONG
+                              : has_nul ? BOOTSTRAP_EBYTE
+                                        : bootstrap_parse_line(line, key, endpoint);
         if (err == BOOTSTRAP_OK) {
             cb(ud, key, endpoint);
             (*good)++;
@@ -122,6 +138,9 @@ bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *l
                      bootstrap_strerror(err));
             (*bad)++;
         }
+    }
+    if (ferror(f)) {
+        log_line(lg, LOG_WARN, "bootstrap: error reading %s: %s", path, strerror(errno));
     }
     fclose(f);
 }

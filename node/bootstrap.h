@@ -18,6 +18,7 @@ typedef enum {
     BOOTSTRAP_EENDPOINT, /* the endpoint is not tcp://HOST:PORT */
     BOOTSTRAP_EKEY,      /* the node key text is not valid */
     BOOTSTRAP_ETOOLONG,  /* the line is longer than BOOTSTRAP_LINE_MAX */
+    BOOTSTRAP_EBYTE,     /* the line holds a 0x00 byte (files only) */
 } bootstrap_err_t;
 
 const char *bootstrap_strerror(bootstrap_err_t err);
