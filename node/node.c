@@ -58,6 +58,8 @@ struct node {
     peer_t *peers;
     size_t peers_max;
     uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
+    wire_msg_t *rx;   /* the message being handled; too large for the stack */
+    wire_msg_t *tx;   /* the message being built */
     contact_t contacts[NODE_CONTACTS_MAX];
     uint64_t started_ms;
     uint64_t last_save_ms;
@@ -332,11 +334,11 @@ static void
 send_error(node_t *n, transport_dir_t dir, const uint8_t key[32], uint32_t rid,
            wire_error_code_t code, const char *text)
 {
-    wire_msg_t m;
-    wire_init(&m, WIRE_ERROR, rid);
-    m.u.error.code = (uint16_t)code;
-    snprintf(m.u.error.text, sizeof m.u.error.text, "%s", text);
-    send_raw(n, dir, key, &m);
+    wire_msg_t *m = n->tx;
+    wire_init(m, WIRE_ERROR, rid);
+    m->u.error.code = (uint16_t)code;
+    snprintf(m->u.error.text, sizeof m->u.error.text, "%s", text);
+    send_raw(n, dir, key, m);
 }
 
 /* Splits "tcp://HOST:PORT" into the host and the port; false if it is not
@@ -403,9 +405,8 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
 static void
 send_hello(node_t *n, peer_t *p, uint32_t rid)
 {
-    wire_msg_t m;
-    fill_hello(n, &m, rid);
-    send_msg(n, p, &m);
+    fill_hello(n, n->tx, rid);
+    send_msg(n, p, n->tx);
     p->hello_sent_ms = now_ms();
 }
 
@@ -417,10 +418,10 @@ send_peers_req(node_t *n, peer_t *p)
         !request_open(n, p, WIRE_PEERS_REQ, now_ms(), &id)) {
         return;
     }
-    wire_msg_t m;
-    wire_init(&m, WIRE_PEERS_REQ, id);
-    m.u.peers_max = WIRE_PEERS_MAX;
-    send_msg(n, p, &m);
+    wire_msg_t *m = n->tx;
+    wire_init(m, WIRE_PEERS_REQ, id);
+    m->u.peers_max = WIRE_PEERS_MAX;
+    send_msg(n, p, m);
 }
 
 static void
@@ -430,11 +431,11 @@ send_ping(node_t *n, peer_t *p, uint64_t now)
     if (request_pending(p, WIRE_PING) || !request_open(n, p, WIRE_PING, now, &id)) {
         return;
     }
-    wire_msg_t m;
-    wire_init(&m, WIRE_PING, id);
+    wire_msg_t *m = n->tx;
+    wire_init(m, WIRE_PING, id);
     randombytes_buf(&p->ping_nonce, sizeof p->ping_nonce);
-    m.u.ping_nonce = p->ping_nonce;
-    send_msg(n, p, &m);
+    m->u.ping_nonce = p->ping_nonce;
+    send_msg(n, p, m);
 }
 
 /* ---- receiving ---- */
@@ -552,19 +553,19 @@ on_pong(node_t *n, peer_t *p, const wire_msg_t *m, uint64_t rtt)
 static void
 on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
 {
-    wire_msg_t r;
-    wire_init(&r, WIRE_PEERS, m->request_id);
-    for (size_t i = 0; i < n->peers_max && r.u.peers.n < m->u.peers_max; i++) {
+    wire_msg_t *r = n->tx;
+    wire_init(r, WIRE_PEERS, m->request_id);
+    for (size_t i = 0; i < n->peers_max && r->u.peers.n < m->u.peers_max; i++) {
         peer_t *q = &n->peers[i];
         if (!q->used || q == p || q->state != PEER_READY || q->endpoint[0] == '\0' ||
             memcmp(q->key, p->key, 32) == 0) {
             continue;
         }
-        wire_contact_t *c = &r.u.peers.contacts[r.u.peers.n++];
+        wire_contact_t *c = &r->u.peers.contacts[r->u.peers.n++];
         memcpy(c->node_key, q->key, 32);
         snprintf(c->endpoint.s, sizeof c->endpoint.s, "%s", q->endpoint);
     }
-    send_msg(n, p, &r);
+    send_msg(n, p, r);
 }
 
 static void
@@ -616,10 +617,11 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         on_hello(n, p, m, peer_addr);
         break;
     case WIRE_PING: {
-        wire_msg_t r;
-        wire_init(&r, WIRE_PONG, m->request_id);
-        r.u.ping_nonce = m->u.ping_nonce;
-        send_msg(n, p, &r);
+        uint64_t nonce = m->u.ping_nonce;
+        wire_msg_t *r = n->tx;
+        wire_init(r, WIRE_PONG, m->request_id);
+        r->u.ping_nonce = nonce;
+        send_msg(n, p, r);
         break;
     }
     case WIRE_PONG:
@@ -657,11 +659,11 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const cha
                  const uint8_t *data, size_t len)
 {
     node_t *n = ud;
-    wire_msg_t m;
-    wire_err_t err = wire_decode(&m, data, len);
+    wire_msg_t *m = n->rx;
+    wire_err_t err = wire_decode(m, data, len);
     if (err == WIRE_EVERSION || err == WIRE_ETYPE) {
         n->unknown++;
-        send_error(n, dir, key, m.request_id,
+        send_error(n, dir, key, m->request_id,
                    err == WIRE_EVERSION ? WIRE_ERR_VERSION : WIRE_ERR_TYPE, wire_strerror(err));
         return;
     }
@@ -676,22 +678,22 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const cha
         return;
     }
     peer_t *p = peer_find(n, key, (int)dir);
-    if (p == NULL && dir == TRANSPORT_IN && m.type == WIRE_HELLO) {
-        if (hello_ok(n, dir, key, &m)) {
-            on_first_hello(n, key, &m, peer_addr);
+    if (p == NULL && dir == TRANSPORT_IN && m->type == WIRE_HELLO) {
+        if (hello_ok(n, dir, key, m)) {
+            on_first_hello(n, key, m, peer_addr);
         }
         return;
     }
     if (p == NULL) {
         if (dir == TRANSPORT_IN) {
-            send_error(n, dir, key, m.request_id, WIRE_ERR_HELLO, "send HELLO first");
+            send_error(n, dir, key, m->request_id, WIRE_ERR_HELLO, "send HELLO first");
         }
         return;
     }
-    if (p->state != PEER_READY && m.type != WIRE_HELLO && m.type != WIRE_ERROR) {
+    if (p->state != PEER_READY && m->type != WIRE_HELLO && m->type != WIRE_ERROR) {
         return;
     }
-    dispatch(n, p, &m, peer_addr);
+    dispatch(n, p, m, peer_addr);
 }
 
 static void
@@ -946,13 +948,17 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     size_t max = cfg->peers_max ? cfg->peers_max : NODE_PEERS_MAX;
     peer_t *peers = calloc(max, sizeof *peers);
     uint8_t *sendbuf = malloc(WIRE_MAX_FRAME);
-    if (n == NULL || peers == NULL || sendbuf == NULL) {
+    wire_msg_t *msgs = malloc(2 * sizeof *msgs);
+    if (n == NULL || peers == NULL || sendbuf == NULL || msgs == NULL) {
         free(n);
         free(peers);
         free(sendbuf);
+        free(msgs);
         return NODE_ENOMEM;
     }
     n->sendbuf = sendbuf;
+    n->rx = &msgs[0];
+    n->tx = &msgs[1];
     n->loop = loop;
     n->cfg = *cfg;
     n->peers = peers;
@@ -994,6 +1000,7 @@ part_closed(void *ud)
     void *cud = n->close_ud;
     free(n->peers);
     free(n->sendbuf);
+    free(n->rx); /* rx and tx are one allocation */
     free(n);
     if (cb != NULL) {
         cb(cud);
