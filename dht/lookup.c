@@ -1,0 +1,144 @@
+#include "lookup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dhtid.h"
+
+dht_err_t
+dht_sl_init(dht_shortlist_t *s, const uint8_t target[static DHT_KEY_SIZE],
+            const uint8_t self[static DHT_KEY_SIZE], unsigned k, unsigned queries_max,
+            unsigned new_max)
+{
+    memset(s, 0, sizeof *s);
+    memcpy(s->target, target, DHT_KEY_SIZE);
+    memcpy(s->self, self, DHT_KEY_SIZE);
+    s->k = k;
+    s->queries_max = queries_max;
+    s->new_max = new_max;
+    /* More than queries_max, so a full list always holds a NEW candidate
+     * to give up for a closer one. */
+    s->cap = 3 * (size_t)k + queries_max;
+    s->c = calloc(s->cap, sizeof *s->c);
+    return s->c == NULL ? DHT_ENOMEM : DHT_OK;
+}
+
+void
+dht_sl_free(dht_shortlist_t *s)
+{
+    free(s->c);
+    s->c = NULL;
+    s->n = 0;
+    s->cap = 0;
+}
+
+dht_cand_t *
+dht_sl_find(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE])
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (memcmp(s->c[i].id, id, DHT_KEY_SIZE) == 0) {
+            return &s->c[i];
+        }
+    }
+    return NULL;
+}
+
+bool
+dht_sl_add(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE], const dht_contact_t *c,
+           uint8_t depth)
+{
+    if (memcmp(id, s->self, DHT_KEY_SIZE) == 0 || dht_sl_find(s, id) != NULL) {
+        return false;
+    }
+    if (s->n == s->cap) {
+        size_t last_new = s->n;
+        for (size_t i = s->n; i > 0; i--) {
+            if (s->c[i - 1].state == DHT_CAND_NEW) {
+                last_new = i - 1;
+                break;
+            }
+        }
+        if (last_new == s->n || dhtid_closer(s->target, id, s->c[last_new].id) >= 0) {
+            return false;
+        }
+        memmove(&s->c[last_new], &s->c[last_new + 1], (s->n - last_new - 1) * sizeof *s->c);
+        s->n--;
+    }
+    size_t at = s->n;
+    while (at > 0 && dhtid_closer(s->target, id, s->c[at - 1].id) < 0) {
+        at--;
+    }
+    memmove(&s->c[at + 1], &s->c[at], (s->n - at) * sizeof *s->c);
+    dht_cand_t *e = &s->c[at];
+    memset(e, 0, sizeof *e);
+    memcpy(e->id, id, DHT_KEY_SIZE);
+    e->c = *c;
+    e->state = DHT_CAND_NEW;
+    e->depth = depth;
+    s->n++;
+    return true;
+}
+
+size_t
+dht_sl_add_answer(dht_shortlist_t *s, const dht_contact_t *cs, size_t n, uint8_t depth)
+{
+    uint8_t ids[DHT_NODES_MAX][DHT_KEY_SIZE];
+    size_t order[DHT_NODES_MAX];
+    if (n > DHT_NODES_MAX) {
+        n = DHT_NODES_MAX;
+    }
+    /* Closest first, so the cap keeps the useful ones. */
+    for (size_t i = 0; i < n; i++) {
+        dhtid_from_node_key(ids[i], cs[i].key);
+        size_t at = i;
+        while (at > 0 && dhtid_closer(s->target, ids[i], ids[order[at - 1]]) < 0) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = i;
+    }
+    size_t added = 0;
+    for (size_t i = 0; i < n && added < s->new_max; i++) {
+        if (dht_sl_add(s, ids[order[i]], &cs[order[i]], depth)) {
+            added++;
+        }
+    }
+    return added;
+}
+
+int
+dht_sl_next(const dht_shortlist_t *s)
+{
+    if (s->queries >= s->queries_max) {
+        return -1;
+    }
+    unsigned live = 0;
+    for (size_t i = 0; i < s->n && live < s->k; i++) {
+        if (s->c[i].state == DHT_CAND_FAILED) {
+            continue;
+        }
+        if (s->c[i].state == DHT_CAND_NEW) {
+            return (int)i;
+        }
+        live++;
+    }
+    return -1;
+}
+
+bool
+dht_sl_done(const dht_shortlist_t *s)
+{
+    bool budget = s->queries < s->queries_max;
+    unsigned live = 0;
+    for (size_t i = 0; i < s->n && live < s->k; i++) {
+        uint8_t st = s->c[i].state;
+        if (st == DHT_CAND_FAILED) {
+            continue;
+        }
+        if (st == DHT_CAND_INFLIGHT || (st == DHT_CAND_NEW && budget)) {
+            return false;
+        }
+        live++;
+    }
+    return true;
+}

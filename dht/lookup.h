@@ -1,0 +1,74 @@
+/* lookup: the shortlist of one iterative lookup (internal to dht/).
+ *
+ * Candidates sorted by XOR distance to the target, each NEW (known, not
+ * asked), INFLIGHT, ANSWERED or FAILED. The window is the k closest
+ * candidates that have not failed. The lookup asks the closest NEW
+ * candidate in the window next, and is done when no candidate in the
+ * window is in flight and none is NEW (or the query budget is spent): then
+ * the k closest nodes that work have all answered.
+ *
+ * A node is asked at most once per lookup: asked candidates are never
+ * dropped from the list, so one that comes back in a later answer is
+ * recognised. The list holds at most 3k + queries_max candidates; when it
+ * is full a newcomer replaces the farthest NEW candidate if it is closer.
+ * Each answer may add at most new_max candidates (its closest new ones),
+ * so one peer answering with junk cannot fill the list.
+ *
+ * Pure data structure: the dht sends the requests. */
+#ifndef SAMIZDAT_LOOKUP_H
+#define SAMIZDAT_LOOKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dht.h"
+
+typedef enum {
+    DHT_CAND_NEW = 0,
+    DHT_CAND_INFLIGHT,
+    DHT_CAND_ANSWERED,
+    DHT_CAND_FAILED,
+} dht_cand_state_t;
+
+typedef struct {
+    uint8_t id[DHT_KEY_SIZE];
+    dht_contact_t c;
+    uint8_t state; /* dht_cand_state_t */
+    uint8_t depth; /* 0: from our own table; d + 1: from the answer of a depth-d node */
+} dht_cand_t;
+
+typedef struct {
+    uint8_t target[DHT_KEY_SIZE];
+    uint8_t self[DHT_KEY_SIZE]; /* never a candidate */
+    unsigned k;
+    unsigned queries_max;
+    unsigned new_max;
+    dht_cand_t *c; /* sorted, closest first */
+    size_t n, cap;
+    unsigned queries; /* requests sent */
+} dht_shortlist_t;
+
+/* DHT_OK or DHT_ENOMEM. target and self borrowed for the call. */
+dht_err_t dht_sl_init(dht_shortlist_t *s, const uint8_t target[static DHT_KEY_SIZE],
+                      const uint8_t self[static DHT_KEY_SIZE], unsigned k, unsigned queries_max,
+                      unsigned new_max);
+/* Frees the candidates; accepts a zeroed or freed list. */
+void dht_sl_free(dht_shortlist_t *s);
+
+/* Adds one candidate unless known or our own. True when it was added. */
+bool dht_sl_add(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE], const dht_contact_t *c,
+                uint8_t depth);
+/* Adds the closest new_max new contacts of an answer. cs borrowed for the
+ * call; ids are derived from the keys. Returns how many were added. */
+size_t dht_sl_add_answer(dht_shortlist_t *s, const dht_contact_t *cs, size_t n, uint8_t depth);
+
+/* The candidate with this id, or NULL. Borrowed until the list changes. */
+dht_cand_t *dht_sl_find(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE]);
+/* Index of the next candidate to ask, or -1 (nothing to ask in the window,
+ * or the budget is spent). The caller marks it INFLIGHT and counts the
+ * query. */
+int dht_sl_next(const dht_shortlist_t *s);
+bool dht_sl_done(const dht_shortlist_t *s);
+
+#endif
