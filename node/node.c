@@ -8,74 +8,8 @@
 #include <time.h>
 
 #include "bootstrap.h"
-#include "control.h"
 #include "keytext.h"
-#include "lan.h"
-
-typedef enum { PEER_CONNECTING = 0, PEER_READY = 1 } peer_state_t;
-
-/* A request sent to a peer and not answered yet. Answers must match one by
- * request id and type, so nobody can push an answer we did not ask for. */
-typedef struct {
-    uint32_t id; /* 0: free slot */
-    uint8_t type;
-    uint64_t sent_ms;
-} request_t;
-
-typedef struct {
-    bool used;
-    uint8_t key[32];
-    transport_dir_t dir;
-    peer_state_t state;
-    char endpoint[WIRE_ENDPOINT_MAX + 1];
-    char software[WIRE_SOFTWARE_MAX + 1];
-    uint32_t caps;
-    uint64_t since_ms;
-    uint64_t last_seen_ms;
-    uint64_t hello_sent_ms;
-    uint64_t ping_nonce;
-    int64_t rtt_ms;
-    request_t pending[NODE_PENDING_MAX];
-} peer_t;
-
-/* A node we know of and may dial. */
-typedef struct {
-    bool used;
-    uint8_t key[32];
-    char endpoint[WIRE_ENDPOINT_MAX + 1];
-    uint64_t next_try_ms;
-    uint32_t failures;
-} contact_t;
-
-struct node {
-    uv_loop_t *loop;
-    node_config_t cfg;
-    char network[WIRE_NETWORK_MAX + 1];
-    transport_t *transport;
-    control_t *control;
-    lan_t *lan;
-    uv_timer_t tick;
-    peer_t *peers;
-    size_t peers_max;
-    uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
-    wire_msg_t *rx;   /* the message being handled; too large for the stack */
-    wire_msg_t *tx;   /* the message being built */
-    contact_t contacts[NODE_CONTACTS_MAX];
-    uint64_t started_ms;
-    uint64_t last_save_ms;
-    uint64_t last_exchange_ms;
-    uint32_t next_request_id;
-    uint64_t malformed;
-    uint64_t unknown;
-    uint64_t unsolicited; /* answers to requests we never sent, or sent long ago */
-    uint64_t timeouts;    /* requests that got no answer in time */
-    uint64_t oversized;   /* frames over WIRE_MAX_FRAME */
-    uint64_t log_second;  /* peer_log_allowed's window */
-    unsigned log_count;
-    int closing_parts;
-    void (*close_cb)(void *ud);
-    void *close_ud;
-};
+#include "node_int.h"
 
 const char *
 node_strerror(node_err_t err)
@@ -95,8 +29,8 @@ node_strerror(node_err_t err)
     return "unknown node error";
 }
 
-static uint64_t
-now_ms(void)
+uint64_t
+node_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -109,9 +43,14 @@ lg(node_t *n)
     return n->cfg.log;
 }
 
-/* A short printable name for a node key, for log lines. */
-static void
-short_key(char out[24], const uint8_t key[32])
+const log_t *
+node_log(node_t *n)
+{
+    return n->cfg.log;
+}
+
+void
+node_short_key(char out[24], const uint8_t key[32])
 {
     char t[KEYTEXT_BUFSZ];
     keytext_encode(t, KEYTEXT_NODE, key);
@@ -167,24 +106,79 @@ peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir)
             memcpy(p->key, key, 32);
             p->dir = dir;
             p->rtt_ms = -1;
-            p->since_ms = p->last_seen_ms = now_ms();
+            p->since_ms = p->last_seen_ms = p->used_ms = node_now_ms();
             return p;
         }
     }
     return NULL;
 }
 
+static void queue_flush(node_t *n, peer_t *p);
+
 static void
-peer_drop(node_t *n, peer_t *p, const char *why)
+queue_clear(peer_t *p)
+{
+    for (unsigned i = 0; i < p->queued; i++) {
+        free(p->queue[i]);
+        p->queue[i] = NULL;
+    }
+    p->queued = 0;
+}
+
+/* Forgets a peer. failed: it broke (no answer, silence, refusal), which
+ * the DHT is told so its requests to it fail now; an idle connection we
+ * close is not a failure of the node at the other end. */
+static void
+peer_drop(node_t *n, peer_t *p, const char *why, bool failed)
 {
     char k[24];
-    short_key(k, p->key);
-    log_line(lg(n), LOG_INFO, "peer %s (%s) gone: %s", k,
-             p->dir == TRANSPORT_OUT ? "outbound" : "inbound", why);
+    node_short_key(k, p->key);
+    /* Transient connections come and go with every lookup: not news. */
+    log_line(lg(n), p->transient ? LOG_DEBUG : LOG_INFO, "peer %s (%s%s) gone: %s", k,
+             p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
+             why);
     if (p->dir == TRANSPORT_OUT) {
         transport_disconnect(n->transport, p->key);
     }
+    queue_clear(p);
     p->used = false;
+    if (failed) {
+        uint8_t key[32];
+        memcpy(key, p->key, 32);
+        node_dht_peer_lost(n, key);
+    }
+}
+
+peer_t *
+node_peer_ready(node_t *n, const uint8_t key[32])
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        if (p->used && p->state == PEER_READY && memcmp(p->key, key, 32) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Frees the slot of the transient peer (or, for inbound, any peer) idle
+ * the longest, if it has been idle NODE_EVICT_IDLE_MS. */
+static bool
+evict_idle(node_t *n, transport_dir_t dir, uint64_t now)
+{
+    peer_t *victim = NULL;
+    for (size_t i = 0; i < n->peers_max; i++) {
+        peer_t *p = &n->peers[i];
+        bool candidate = p->used && p->dir == dir && (p->transient || dir == TRANSPORT_IN) &&
+                         now - p->used_ms >= NODE_EVICT_IDLE_MS;
+        if (candidate && (victim == NULL || p->used_ms < victim->used_ms)) {
+            victim = p;
+        }
+    }
+    if (victim != NULL) {
+        peer_drop(n, victim, "idle, and its slot was needed", false);
+    }
+    return victim != NULL;
 }
 
 static contact_t *
@@ -407,7 +401,7 @@ send_hello(node_t *n, peer_t *p, uint32_t rid)
 {
     fill_hello(n, n->tx, rid);
     send_msg(n, p, n->tx);
-    p->hello_sent_ms = now_ms();
+    p->hello_sent_ms = node_now_ms();
 }
 
 static void
@@ -415,7 +409,7 @@ send_peers_req(node_t *n, peer_t *p)
 {
     uint32_t id = 0;
     if (request_pending(p, WIRE_PEERS_REQ) ||
-        !request_open(n, p, WIRE_PEERS_REQ, now_ms(), &id)) {
+        !request_open(n, p, WIRE_PEERS_REQ, node_now_ms(), &id)) {
         return;
     }
     wire_msg_t *m = n->tx;
@@ -476,11 +470,13 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     }
     if (p->endpoint[0] != '\0') {
         contact_note(n, p->key, p->endpoint);
-        (void)store_peer_save(n->cfg.store, p->key, p->endpoint, now_ms());
+        (void)store_peer_save(n->cfg.store, p->key, p->endpoint, node_now_ms());
     }
+    queue_flush(n, p);
+    node_dht_peer_ready(n, p);
     char k[24];
-    short_key(k, p->key);
-    log_line(lg(n), again ? LOG_DEBUG : LOG_INFO, "peer %s ready%s (%s, %s, %s)", k,
+    node_short_key(k, p->key);
+    log_line(lg(n), again || p->transient ? LOG_DEBUG : LOG_INFO, "peer %s ready%s (%s, %s, %s)", k,
              again ? " again" : "",
              p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
@@ -490,7 +486,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
 static void
 on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char *peer_addr)
 {
-    if (!slot_free(n, TRANSPORT_IN)) {
+    if (!slot_free(n, TRANSPORT_IN) && !evict_idle(n, TRANSPORT_IN, node_now_ms())) {
         send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
         return;
     }
@@ -580,15 +576,15 @@ static void
 on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
 {
     char k[24];
-    short_key(k, p->key);
+    node_short_key(k, p->key);
     log_line(lg(n), LOG_INFO, "peer %s says: error %u: %s", k, m->u.error.code, m->u.error.text);
     if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
         contact_t *c = contact_find(n, p->key);
         if (c != NULL) {
             c->failures++;
-            c->next_try_ms = now_ms() + 60000u * c->failures;
+            c->next_try_ms = node_now_ms() + 60000u * c->failures;
         }
-        peer_drop(n, p, "refused us");
+        peer_drop(n, p, "refused us", true);
     }
 }
 
@@ -602,9 +598,14 @@ is_answer(uint8_t type)
 static void
 dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 {
-    uint64_t now = now_ms();
+    uint64_t now = node_now_ms();
     uint64_t rtt = 0;
     p->last_seen_ms = now;
+    if (wire_is_dht(m->type)) {
+        p->used_ms = now;
+        node_dht_receive(n, p, &m->u.dht);
+        return;
+    }
     if (is_answer(m->type) && !request_close(p, m, now, &rtt)) {
         /* An ERROR that answers a HELLO (network, busy) has no request. */
         if (m->type != WIRE_ERROR || p->state == PEER_READY) {
@@ -646,7 +647,7 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 static bool
 peer_log_allowed(node_t *n)
 {
-    uint64_t second = now_ms() / 1000;
+    uint64_t second = node_now_ms() / 1000;
     if (second != n->log_second) {
         n->log_second = second;
         n->log_count = 0;
@@ -655,10 +656,9 @@ peer_log_allowed(node_t *n)
 }
 
 static void
-on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
-                 const uint8_t *data, size_t len)
+handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
+           const uint8_t *data, size_t len)
 {
-    node_t *n = ud;
     wire_msg_t *m = n->rx;
     wire_err_t err = wire_decode(m, data, len);
     if (err == WIRE_EVERSION || err == WIRE_ETYPE) {
@@ -697,56 +697,159 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const cha
 }
 
 static void
-on_transport_event(void *ud, transport_event_t ev, const uint8_t *key, const char *endpoint)
+on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
+                 const uint8_t *data, size_t len)
 {
     node_t *n = ud;
+    handle_msg(n, dir, key, peer_addr, data, len);
+    node_schedule(n);
+}
+
+static void
+handle_event(node_t *n, transport_event_t ev, const uint8_t *key, const char *endpoint)
+{
     peer_t *p = key ? peer_find(n, key, TRANSPORT_OUT) : NULL;
     if (ev == TRANSPORT_EV_CONNECTED && p != NULL && p->state != PEER_READY) {
         send_hello(n, p, ++n->next_request_id);
     } else if (ev == TRANSPORT_EV_AUTH_FAILED) {
-        log_line(lg(n), LOG_WARN, "handshake with %s failed: wrong node key, or not a samizdat node",
-                 endpoint);
+        log_line(lg(n), p != NULL && p->transient ? LOG_DEBUG : LOG_WARN,
+                 "handshake with %s failed: wrong node key, or not a samizdat node", endpoint);
+        if (p != NULL && p->state != PEER_READY) {
+            peer_drop(n, p, "handshake failed", true);
+        }
+    } else if (ev == TRANSPORT_EV_RETRYING && p != NULL && p->state != PEER_READY) {
+        /* Refused or unreachable: ZeroMQ would keep trying; we back off. */
+        contact_t *c = contact_find(n, p->key);
+        if (c != NULL) {
+            c->failures++;
+        }
+        peer_drop(n, p, "cannot connect", true);
     } else if (ev == TRANSPORT_EV_FLOOD_CUT) {
         log_line(lg(n), LOG_WARN, "cut off a connection that sent an endless message");
     }
 }
 
+static void
+on_transport_event(void *ud, transport_event_t ev, const uint8_t *key, const char *endpoint)
+{
+    node_t *n = ud;
+    handle_event(n, ev, key, endpoint);
+    node_schedule(n);
+}
+
 /* ---- the clock ---- */
+
+/* Opens an outbound connection and sends HELLO. NULL when there is no slot
+ * or the connect fails. */
+static peer_t *
+connect_to(node_t *n, const uint8_t key[32], const char *endpoint, bool transient, uint64_t now)
+{
+    if (!slot_free(n, TRANSPORT_OUT) && !(transient && evict_idle(n, TRANSPORT_OUT, now))) {
+        return NULL;
+    }
+    if (transport_connect(n->transport, key, endpoint) != TRANSPORT_OK) {
+        return NULL;
+    }
+    peer_t *p = peer_add(n, key, TRANSPORT_OUT);
+    if (p == NULL) {
+        transport_disconnect(n->transport, key);
+        return NULL;
+    }
+    p->transient = transient;
+    snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
+    log_line(lg(n), transient ? LOG_DEBUG : LOG_INFO, "connecting to %s", endpoint);
+    send_hello(n, p, ++n->next_request_id);
+    return p;
+}
 
 static void
 dial(node_t *n, contact_t *c, uint64_t now)
 {
-    if (peer_find(n, c->key, -1) != NULL || !slot_free(n, TRANSPORT_OUT)) {
-        return;
-    }
     /* Back off on repeated failure, up to ten minutes. */
     uint32_t f = c->failures < 10 ? c->failures : 10;
     c->next_try_ms = now + 5000u + 60000u * f;
-    if (transport_connect(n->transport, c->key, c->endpoint) != TRANSPORT_OK) {
+    if (connect_to(n, c->key, c->endpoint, false, now) == NULL) {
         c->failures++;
-        return;
     }
-    peer_t *p = peer_add(n, c->key, TRANSPORT_OUT);
-    if (p == NULL) {
-        transport_disconnect(n->transport, c->key);
-        return;
+}
+
+/* Outbound peers kept as neighbours (not transient). */
+static size_t
+neighbours(node_t *n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n->peers_max; i++) {
+        c += n->peers[i].used && n->peers[i].dir == TRANSPORT_OUT && !n->peers[i].transient;
     }
-    snprintf(p->endpoint, sizeof p->endpoint, "%s", c->endpoint);
-    log_line(lg(n), LOG_INFO, "connecting to %s", c->endpoint);
-    send_hello(n, p, ++n->next_request_id);
+    return c;
 }
 
 static void
 dial_more(node_t *n, uint64_t now)
 {
-    size_t out = peer_count(n, TRANSPORT_OUT);
+    size_t out = neighbours(n);
     for (int i = 0; i < NODE_CONTACTS_MAX && out < NODE_OUT_TARGET; i++) {
         contact_t *c = &n->contacts[i];
-        if (c->used && c->next_try_ms <= now && peer_find(n, c->key, -1) == NULL) {
+        if (!c->used || c->next_try_ms > now) {
+            continue;
+        }
+        peer_t *p = peer_find(n, c->key, -1);
+        if (p == NULL) {
             dial(n, c, now);
-            out = peer_count(n, TRANSPORT_OUT);
+        } else if (p->dir == TRANSPORT_OUT && p->transient) {
+            p->transient = false; /* already connected: keep it as a neighbour */
+        }
+        out = neighbours(n);
+    }
+}
+
+/* Sends what waited for the handshake. */
+static void
+queue_flush(node_t *n, peer_t *p)
+{
+    for (unsigned i = 0; i < p->queued; i++) {
+        (void)transport_send(n->transport, p->dir, p->key, p->queue[i], p->queue_len[i]);
+        free(p->queue[i]);
+        p->queue[i] = NULL;
+    }
+    p->queued = 0;
+}
+
+static int
+queue_push(peer_t *p, const uint8_t *frame, size_t len)
+{
+    uint8_t *copy = p->queued < NODE_QUEUE_MAX ? malloc(len) : NULL;
+    if (copy == NULL) {
+        return -1;
+    }
+    memcpy(copy, frame, len);
+    p->queue[p->queued] = copy;
+    p->queue_len[p->queued++] = len;
+    return 0;
+}
+
+int
+node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, const uint8_t *frame,
+                size_t len)
+{
+    uint64_t now = node_now_ms();
+    peer_t *p = node_peer_ready(n, key);
+    if (p != NULL) {
+        p->used_ms = now;
+        return transport_send(n->transport, p->dir, p->key, frame, len) == TRANSPORT_OK ? 0 : -1;
+    }
+    p = peer_find(n, key, TRANSPORT_OUT);
+    if (p == NULL) {
+        if (endpoint == NULL || !wire_endpoint_valid(endpoint) ||
+            memcmp(key, n->cfg.node_key->pk, 32) == 0) {
+            return -1;
+        }
+        p = connect_to(n, key, endpoint, true, now);
+        if (p == NULL) {
+            return -1;
         }
     }
+    return queue_push(p, frame, len);
 }
 
 static void
@@ -758,7 +861,7 @@ tend_peer(node_t *n, peer_t *p, uint64_t now)
             if (c != NULL) {
                 c->failures++;
             }
-            peer_drop(n, p, "no answer to HELLO");
+            peer_drop(n, p, "no answer to HELLO", true);
         } else if (p->dir == TRANSPORT_OUT && now - p->hello_sent_ms > 3000) {
             send_hello(n, p, ++n->next_request_id);
         }
@@ -766,7 +869,11 @@ tend_peer(node_t *n, peer_t *p, uint64_t now)
     }
     requests_expire(n, p, now);
     if (now - p->last_seen_ms > NODE_PEER_TIMEOUT_MS) {
-        peer_drop(n, p, "silent for a minute");
+        peer_drop(n, p, "silent for a minute", true);
+        return;
+    }
+    if (p->transient && p->dir == TRANSPORT_OUT && now - p->used_ms > NODE_IDLE_MS) {
+        peer_drop(n, p, "idle", false);
         return;
     }
     if (now - p->last_seen_ms > NODE_PING_EVERY_MS) {
@@ -809,10 +916,8 @@ exchange(node_t *n, uint64_t now)
 }
 
 static void
-on_tick(uv_timer_t *h)
+node_tick(node_t *n, uint64_t now)
 {
-    node_t *n = h->data;
-    uint64_t now = now_ms();
     for (size_t i = 0; i < n->peers_max; i++) {
         if (n->peers[i].used) {
             tend_peer(n, &n->peers[i], now);
@@ -827,6 +932,41 @@ on_tick(uv_timer_t *h)
     }
 }
 
+static void
+on_clock(uv_timer_t *h)
+{
+    node_t *n = h->data;
+    uint64_t now = node_now_ms();
+    n->clock_due = 0;
+    if (now >= n->next_tick_ms) {
+        node_tick(n, now);
+        n->next_tick_ms = now + NODE_TICK_MS;
+    }
+    (void)node_dht_tick(n, now);
+    node_schedule(n);
+}
+
+void
+node_schedule(node_t *n)
+{
+    if (n->clock.data != n || uv_is_closing((uv_handle_t *)&n->clock)) {
+        return;
+    }
+    uint64_t now = node_now_ms();
+    uint64_t next = n->next_tick_ms;
+    uint64_t dht_next = node_dht_next(n);
+    if (dht_next != 0 && dht_next < next) {
+        next = dht_next;
+    }
+    if (n->clock_due != 0 && n->clock_due <= next) {
+        return; /* already armed early enough */
+    }
+    /* A few ms of slack gathers deadlines that fall close together. */
+    uint64_t delay = next > now ? next - now + 2 : 1;
+    n->clock_due = now + delay;
+    uv_timer_start(&n->clock, on_clock, delay, 0);
+}
+
 /* ---- start and stop ---- */
 
 static bool
@@ -834,6 +974,7 @@ on_saved_peer(void *ud, const uint8_t key[32], const char *endpoint, uint64_t la
 {
     (void)last_seen_ms;
     contact_note(ud, key, endpoint);
+    node_dht_offer(ud, key, endpoint);
     return true;
 }
 
@@ -841,6 +982,7 @@ static void
 on_bootstrap_entry(void *ud, const uint8_t key[32], const char *endpoint)
 {
     contact_note(ud, key, endpoint);
+    node_dht_offer(ud, key, endpoint);
 }
 
 static void
@@ -851,6 +993,7 @@ on_lan_beacon(void *ud, const uint8_t key[32], const char *endpoint)
         log_line(lg(n), LOG_INFO, "found %s on the local network", endpoint);
     }
     contact_note(n, key, endpoint);
+    node_dht_offer(n, key, endpoint);
 }
 
 static node_err_t
@@ -883,6 +1026,83 @@ start_transport(node_t *n)
         log_line(lg(n), LOG_INFO, "listening on %s", bound[i]);
     }
     return NODE_OK;
+}
+
+/* The first address of this host another host is likely to reach: a
+ * non-loopback IPv4 address, else a global IPv6 one, else loopback. */
+static void
+guess_address(char *out, size_t cap, bool *v6)
+{
+    uv_interface_address_t *ifs = NULL;
+    int count = 0;
+    snprintf(out, cap, "127.0.0.1");
+    *v6 = false;
+    if (uv_interface_addresses(&ifs, &count) != 0) {
+        return;
+    }
+    bool found6 = false;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < count; i++) {
+            const uv_interface_address_t *a = &ifs[i];
+            if (a->is_internal) {
+                continue;
+            }
+            if (pass == 0 && a->address.address4.sin_family == AF_INET) {
+                uv_ip4_name(&a->address.address4, out, cap);
+                uv_free_interface_addresses(ifs, count);
+                return;
+            }
+            const uint8_t *b = a->address.address6.sin6_addr.s6_addr;
+            bool link_local = b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
+            if (pass == 1 && !found6 && a->address.address6.sin6_family == AF_INET6 &&
+                !link_local) {
+                uv_ip6_name(&a->address.address6, out, cap);
+                found6 = *v6 = true;
+            }
+        }
+    }
+    uv_free_interface_addresses(ifs, count);
+}
+
+/* Where other nodes reach this one, for the DHT's provider records: the
+ * endpoint given with --announce, else the first listener on one address,
+ * else a listener on every address at a guessed address. */
+static void
+choose_self_endpoint(node_t *n)
+{
+    char *out = n->self_endpoint;
+    size_t cap = sizeof n->self_endpoint;
+    out[0] = '\0';
+    if (n->cfg.announce != NULL && wire_endpoint_valid(n->cfg.announce)) {
+        snprintf(out, cap, "%s", n->cfg.announce);
+        return;
+    }
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    uint16_t wild_port = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    for (size_t i = 0; i < nb; i++) {
+        const char *host = NULL;
+        size_t hlen = 0;
+        uint16_t port = 0;
+        if (!split_endpoint(bound[i], &host, &hlen, &port)) {
+            continue;
+        }
+        if (!wildcard_host(host, hlen) && wire_endpoint_valid(bound[i])) {
+            snprintf(out, cap, "%s", bound[i]);
+            return;
+        }
+        wild_port = wild_port ? wild_port : port;
+    }
+    if (wild_port != 0) {
+        char addr[64];
+        bool v6 = false;
+        guess_address(addr, sizeof addr, &v6);
+        snprintf(out, cap, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", addr, (unsigned)wild_port);
+        if (!wire_endpoint_valid(out)) {
+            out[0] = '\0';
+        }
+    }
 }
 
 static void
@@ -963,7 +1183,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->cfg = *cfg;
     n->peers = peers;
     n->peers_max = max;
-    n->started_ms = n->last_save_ms = n->last_exchange_ms = now_ms();
+    n->started_ms = n->last_save_ms = n->last_exchange_ms = node_now_ms();
     snprintf(n->network, sizeof n->network, "%s", network);
     node_err_t err = start_transport(n);
     control_err_t cerr = err == NODE_OK ? control_new(&n->control, loop, n, cfg->data_dir)
@@ -979,11 +1199,20 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
         *out = NULL;
         return err;
     }
+    choose_self_endpoint(n);
+    err = node_dht_start(n);
+    if (err != NODE_OK) {
+        *out = n;
+        node_close(n, NULL, NULL);
+        *out = NULL;
+        return err;
+    }
     start_lan(n);
     load_contacts(n);
-    uv_timer_init(loop, &n->tick);
-    n->tick.data = n;
-    uv_timer_start(&n->tick, on_tick, 100, NODE_TICK_MS);
+    uv_timer_init(loop, &n->clock);
+    n->clock.data = n;
+    n->next_tick_ms = node_now_ms() + 100;
+    node_schedule(n);
     log_line(lg(n), LOG_INFO, "node started on network '%s'", n->network);
     *out = n;
     return NODE_OK;
@@ -1008,7 +1237,7 @@ part_closed(void *ud)
 }
 
 static void
-tick_closed(uv_handle_t *h)
+clock_closed(uv_handle_t *h)
 {
     part_closed(h->data);
 }
@@ -1024,12 +1253,18 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
     }
     n->close_cb = cb;
     n->close_ud = ud;
-    save_peers(n, now_ms());
+    /* Unfinished lookups are cancelled (their callbacks run now) and the
+     * routing table is saved before anything else goes. */
+    node_dht_stop(n);
+    save_peers(n, node_now_ms());
+    for (size_t i = 0; i < n->peers_max; i++) {
+        queue_clear(&n->peers[i]);
+    }
     /* One extra part held while closing starts, so no part can finish it early. */
     n->closing_parts = 1;
-    if (n->tick.data == n) {
+    if (n->clock.data == n) {
         n->closing_parts++;
-        uv_close((uv_handle_t *)&n->tick, tick_closed);
+        uv_close((uv_handle_t *)&n->clock, clock_closed);
     }
     n->closing_parts += 3;
     transport_close(n->transport, part_closed, n);
@@ -1051,7 +1286,7 @@ node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint)
         c->next_try_ms = 0;
     }
     (void)store_peer_save(n->cfg.store, key, endpoint, 0);
-    dial_more(n, now_ms());
+    dial_more(n, node_now_ms());
     return NODE_OK;
 }
 
@@ -1082,7 +1317,7 @@ void
 node_status(node_t *n, node_status_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->uptime_ms = now_ms() - n->started_ms;
+    out->uptime_ms = node_now_ms() - n->started_ms;
     for (size_t i = 0; i < n->peers_max; i++) {
         peer_t *p = &n->peers[i];
         if (p->used) {

@@ -34,6 +34,10 @@ enum {
     NODE_REQUEST_TIMEOUT_MS = 10000, /* an unanswered request is given up */
     NODE_PENDING_MAX = 4,            /* requests out per peer at once */
     NODE_PEER_LOG_PER_S = 10,        /* log lines a second about peers' bad input */
+    NODE_QUEUE_MAX = 8,              /* frames queued for a peer still connecting */
+    NODE_IDLE_MS = 60000,            /* a transient (DHT-only) connection idle this long closes */
+    NODE_EVICT_IDLE_MS = 10000,      /* a full table evicts a peer idle at least this long */
+    NODE_DHT_SAVE_MS = 300000,       /* the routing table is saved this often */
 };
 
 typedef struct node node_t;
@@ -47,6 +51,7 @@ typedef struct {
     const char *listen[TRANSPORT_LISTEN_MAX];   /* NULL-padded; empty: port 7470, every address */
     const char *bootstrap_path;                 /* NULL: none */
     const char *socks5;                         /* NULL: direct */
+    const char *announce;                       /* endpoint others reach us at; NULL: guess */
     bool lan;                                   /* local-network discovery */
     uint16_t lan_port;                          /* 0: NODE_LAN_PORT */
     size_t peers_max;                           /* 0: NODE_PEERS_MAX */

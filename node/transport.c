@@ -376,6 +376,8 @@ on_out_event(transport_t *t, uint16_t ev, const char *endpoint)
     } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
                ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
         emit(t, TRANSPORT_EV_AUTH_FAILED, key, endpoint);
+    } else if (ev == ZMQ_EVENT_CONNECT_RETRIED) {
+        emit(t, TRANSPORT_EV_RETRYING, key, endpoint);
     }
 }
 
@@ -569,7 +571,7 @@ open_monitor(transport_t *t, int data_kind, int mon_kind, const char *name)
     int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
                  ZMQ_EVENT_CLOSED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_CONNECT_RETRIED;
     if (zmq_socket_monitor(t->z[data_kind].s, addr, events) != 0) {
         return zfail(t, "socket monitor");
     }

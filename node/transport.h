@@ -58,6 +58,7 @@ typedef enum {
     TRANSPORT_EV_DISCONNECTED,  /* an outbound connection dropped (zmq will retry) */
     TRANSPORT_EV_AUTH_FAILED,   /* outbound handshake failed: wrong key, or not samizdat */
     TRANSPORT_EV_FLOOD_CUT,     /* a connection was shut down for flooding */
+    TRANSPORT_EV_RETRYING,      /* an outbound connect failed (refused, unreachable): zmq retries */
 } transport_event_t;
 
 /* A complete single-frame message. key: the peer's node key; peer_addr: the

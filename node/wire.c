@@ -58,14 +58,42 @@ wire_type_name(uint8_t type)
     case WIRE_ERROR:
         return "error";
     default:
-        return "unknown";
+        return wire_is_dht(type) ? dht_msg_type_name(type) : "unknown";
     }
+}
+
+bool
+wire_is_dht(uint8_t type)
+{
+    return dht_msg_type_known(type);
 }
 
 static bool
 type_known(uint8_t type)
 {
-    return type >= WIRE_HELLO && type <= WIRE_ERROR;
+    return (type >= WIRE_HELLO && type <= WIRE_ERROR) || wire_is_dht(type);
+}
+
+static wire_err_t
+from_dht(dht_msg_err_t e)
+{
+    switch (e) {
+    case DHT_MSG_OK:
+        return WIRE_OK;
+    case DHT_MSG_ETRUNCATED:
+        return WIRE_ETRUNCATED;
+    case DHT_MSG_ETOOLARGE:
+        return WIRE_ETOOLARGE;
+    case DHT_MSG_ETRAILING:
+        return WIRE_ETRAILING;
+    case DHT_MSG_ETYPE:
+        return WIRE_ETYPE;
+    case DHT_MSG_EBUFSZ:
+        return WIRE_EBUFSZ;
+    case DHT_MSG_EFIELD:
+    default:
+        return WIRE_EFIELD;
+    }
 }
 
 void
@@ -527,6 +555,10 @@ wire_decode(wire_msg_t *out, const uint8_t *buf, size_t len)
     if (!type_known(out->type)) {
         return WIRE_ETYPE;
     }
+    if (wire_is_dht(out->type)) {
+        return from_dht(dht_msg_decode_payload(&out->u.dht, out->type, out->request_id,
+                                               buf + WIRE_HEADER_SIZE, len - WIRE_HEADER_SIZE));
+    }
     decode_payload(&d, out);
     if (d.too_large) {
         return WIRE_ETOOLARGE;
@@ -604,8 +636,40 @@ encode_payload(bytes_writer_t *w, const wire_msg_t *m)
 }
 
 wire_err_t
+wire_encode_dht(const dht_msg_t *m, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (!wire_is_dht(m->type)) {
+        return WIRE_ETYPE;
+    }
+    if (cap < WIRE_HEADER_SIZE) {
+        return WIRE_EBUFSZ;
+    }
+    bytes_writer_t w;
+    bytes_writer_init(&w, out, WIRE_HEADER_SIZE);
+    bytes_put_u8(&w, WIRE_VERSION);
+    bytes_put_u8(&w, m->type);
+    bytes_put_u32(&w, m->rid);
+    size_t len = 0;
+    size_t room = cap - WIRE_HEADER_SIZE;
+    if (room > WIRE_MAX_FRAME - WIRE_HEADER_SIZE) {
+        room = WIRE_MAX_FRAME - WIRE_HEADER_SIZE;
+    }
+    wire_err_t err = from_dht(dht_msg_encode_payload(m, out + WIRE_HEADER_SIZE, room, &len));
+    if (err == WIRE_OK) {
+        *out_len = WIRE_HEADER_SIZE + len;
+    }
+    return err;
+}
+
+wire_err_t
 wire_encode(const wire_msg_t *m, uint8_t *out, size_t cap, size_t *out_len)
 {
+    if (m->version == WIRE_VERSION && wire_is_dht(m->type)) {
+        if (m->u.dht.type != m->type || m->u.dht.rid != m->request_id) {
+            return WIRE_EFIELD;
+        }
+        return wire_encode_dht(&m->u.dht, out, cap, out_len);
+    }
     /* Every string is known to be terminated within its array from here. */
     wire_err_t err = check_msg(m);
     if (err != WIRE_OK) {

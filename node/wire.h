@@ -8,6 +8,9 @@
  *                       0 in messages that are not part of an exchange
  *     ..   payload      by type, to the end of the frame
  *
+ * Types 0x10..0x1f carry DHT messages, whose payloads dht/dhtmsg.c decodes;
+ * this is still the one entry point for every frame from a peer.
+ *
  * All integers big-endian; docs/PROTOCOL.md, "Wire", is normative. Strings are
  * a u8 length and that many bytes. Every length is checked against what is
  * left and against the named caps below; any byte left over is an error. */
@@ -17,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dhtmsg.h"
 
 enum {
     WIRE_VERSION = 1,
@@ -92,6 +97,9 @@ typedef struct {
             uint16_t code;      /* wire_error_code_t */
             char text[WIRE_ERROR_TEXT_MAX + 1];
         } error;
+        /* Types 0x10..0x1f: a DHT message; its payload is dht/dhtmsg.h's,
+         * and u.dht.type and u.dht.rid equal type and request_id. */
+        dht_msg_t dht;
     } u;
 } wire_msg_t;
 
@@ -117,6 +125,13 @@ wire_err_t wire_decode(wire_msg_t *out, const uint8_t *buf, size_t len);
 /* Encodes m into out (cap bytes). Checks the same rules as the decoder, so
  * what we send always decodes. */
 wire_err_t wire_encode(const wire_msg_t *m, uint8_t *out, size_t cap, size_t *out_len);
+
+/* Encodes a DHT message as one whole frame: the header (version, m->type,
+ * m->rid) then its payload. Same errors as wire_encode. */
+wire_err_t wire_encode_dht(const dht_msg_t *m, uint8_t *out, size_t cap, size_t *out_len);
+
+/* True for the types of the DHT (0x10..0x1f ranges of dhtproto.h). */
+bool wire_is_dht(uint8_t type);
 
 /* Fills the header of m and zeroes the payload. */
 void wire_init(wire_msg_t *m, wire_type_t type, uint32_t request_id);

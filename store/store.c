@@ -50,6 +50,7 @@ enum {
     T_BLOCK = 'B',
     T_FORK = 'x',
     T_PEER = 'P',
+    T_ROUTE = 'R',
     T_META = 'm',
 };
 
@@ -1611,10 +1612,10 @@ decode_peer(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen, uint8_
     return true;
 }
 
-store_err_t
-store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad)
+static store_err_t
+list_contacts(store_t *s, uint8_t table, store_peer_cb cb, void *ud, size_t *bad)
 {
-    const uint8_t prefix[1] = {T_PEER};
+    const uint8_t prefix[1] = {table};
     leveldb_iterator_t *it = new_iter(s);
     leveldb_iter_seek(it, (const char *)prefix, 1);
     size_t skipped = 0;
@@ -1637,6 +1638,58 @@ store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad)
         *bad = skipped;
     }
     return iter_finish(s, it, STORE_OK);
+}
+
+store_err_t
+store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad)
+{
+    return list_contacts(s, T_PEER, cb, ud, bad);
+}
+
+store_err_t
+store_routes(store_t *s, store_peer_cb cb, void *ud, size_t *bad)
+{
+    return list_contacts(s, T_ROUTE, cb, ud, bad);
+}
+
+/* Adds a delete of every record of table to wb. */
+static store_err_t
+delete_table(store_t *s, uint8_t table, leveldb_writebatch_t *wb)
+{
+    const uint8_t prefix[1] = {table};
+    leveldb_iterator_t *it = new_iter(s);
+    leveldb_iter_seek(it, (const char *)prefix, 1);
+    for (; iter_in(it, prefix, 1); leveldb_iter_next(it)) {
+        size_t klen = 0;
+        const uint8_t *k = iter_key(it, &klen);
+        batch_del(wb, k, klen);
+    }
+    return iter_finish(s, it, STORE_OK);
+}
+
+store_err_t
+store_routes_replace(store_t *s, const store_contact_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strnlen(c[i].endpoint, STORE_ENDPOINT_MAX + 1);
+        if (!endpoint_text_ok((const uint8_t *)c[i].endpoint, len)) {
+            return STORE_EINVAL;
+        }
+    }
+    leveldb_writebatch_t *wb = leveldb_writebatch_create();
+    store_err_t err = delete_table(s, T_ROUTE, wb);
+    for (size_t i = 0; err == STORE_OK && i < n; i++) {
+        uint8_t key[PEER_KEY_LEN], val[PEER_VAL_MAX];
+        size_t len = strlen(c[i].endpoint);
+        bytes_be64_put(val, c[i].last_seen_ms);
+        memcpy(val + 8, c[i].endpoint, len);
+        batch_put(wb, key, key_of(key, T_ROUTE, c[i].node_key, 32), val, 8 + len);
+    }
+    if (err == STORE_OK) {
+        err = write_batch(s, wb, false);
+    }
+    leveldb_writebatch_destroy(wb);
+    return err;
 }
 
 typedef struct {

@@ -210,4 +210,19 @@ store_err_t store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad);
  * malformed record. *removed (optional) counts deletions. */
 store_err_t store_peers_prune(store_t *s, size_t keep, uint64_t *removed);
 
+/* The DHT routing table, saved so a restart does not begin from nothing.
+ * Same record shape and endpoint rule as peers, table 'R'. */
+typedef struct {
+    uint8_t node_key[32];
+    char endpoint[STORE_ENDPOINT_MAX + 1];
+    uint64_t last_seen_ms;
+} store_contact_t;
+
+/* Replaces the whole saved table with c[0..n) in one batch. STORE_EINVAL
+ * (and nothing written) when an endpoint breaks the rule. c borrowed. */
+store_err_t store_routes_replace(store_t *s, const store_contact_t *c, size_t n);
+/* Every saved contact, in key order; malformed records skipped and counted
+ * in *bad (optional). */
+store_err_t store_routes(store_t *s, store_peer_cb cb, void *ud, size_t *bad);
+
 #endif

@@ -1,0 +1,198 @@
+/* node_dht: the DHT wired to the node. Its messages go through the
+ * transport (connecting to a node first when it is not a peer yet), its
+ * clock is the node's clock, and its routing table is kept in the store
+ * between runs. dht/ itself knows nothing of any of this. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dhtid.h"
+#include "head.h"
+#include "node_int.h"
+#include "wire.h"
+
+static int
+dht_send(void *ud, const dht_contact_t *to, const dht_msg_t *m)
+{
+    node_t *n = ud;
+    size_t len = 0;
+    /* Its own buffer: sending may first connect and send HELLO, which
+     * encodes into the node's send buffer. */
+    if (wire_encode_dht(m, n->dht_frame, WIRE_MAX_FRAME, &len) != WIRE_OK) {
+        log_line(node_log(n), LOG_ERROR, "cannot encode a DHT %s", dht_msg_type_name(m->type));
+        return -1;
+    }
+    return node_send_frame(n, to->key, to->endpoint, n->dht_frame, len);
+}
+
+static void
+dht_random(void *ud, void *buf, size_t len)
+{
+    (void)ud;
+    randombytes_buf(buf, len);
+}
+
+static bool
+dht_endpoint_ok(void *ud, const char *endpoint)
+{
+    (void)ud;
+    return wire_endpoint_valid(endpoint);
+}
+
+static void
+contact_of(dht_contact_t *c, const uint8_t key[32], const char *endpoint)
+{
+    memset(c, 0, sizeof *c);
+    memcpy(c->key, key, 32);
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+}
+
+static bool
+on_saved_route(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+{
+    (void)last_seen_ms;
+    node_dht_offer(ud, key, endpoint);
+    return true;
+}
+
+/* True for an endpoint on 127.0.0.0/8 or ::1: a test network on one host,
+ * where the per-subnet bound of the routing table would refuse every node
+ * after the first two. */
+static bool
+loopback(const char *endpoint)
+{
+    return strncmp(endpoint, "tcp://127.", 10) == 0 || strncmp(endpoint, "tcp://[::1]:", 12) == 0;
+}
+
+node_err_t
+node_dht_start(node_t *n)
+{
+    n->dht_frame = malloc(WIRE_MAX_FRAME);
+    if (n->dht_frame == NULL) {
+        return NODE_ENOMEM;
+    }
+    dht_config_t cfg = {
+        .endpoint = n->self_endpoint,
+        .send = dht_send,
+        .random = dht_random,
+        .endpoint_ok = dht_endpoint_ok,
+        .ud = n,
+        .per_subnet = loopback(n->self_endpoint) ? -1 : 0,
+    };
+    memcpy(cfg.key, n->cfg.node_key->pk, 32);
+    dht_err_t err = dht_new(&n->dht, &cfg);
+    if (err != DHT_OK) {
+        log_line(node_log(n), LOG_ERROR, "cannot start the DHT: %s", dht_strerror(err));
+        return err == DHT_ENOMEM ? NODE_ENOMEM : NODE_EINVAL;
+    }
+    size_t bad = 0;
+    if (store_routes(n->cfg.store, on_saved_route, n, &bad) != STORE_OK) {
+        log_line(node_log(n), LOG_WARN, "cannot read the saved routing table: %s",
+                 store_last_error(n->cfg.store));
+    }
+    log_line(node_log(n), LOG_INFO, "DHT: %zu contacts from the last run; reachable at %s",
+             dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
+    n->dht_saved_ms = node_now_ms();
+    return NODE_OK;
+}
+
+/* Writes the routing table to the store, replacing what was there. */
+static void
+save_table(node_t *n)
+{
+    size_t cap = dht_table_size(n->dht);
+    store_contact_t *rows = cap > 0 ? calloc(cap, sizeof *rows) : NULL;
+    if (cap > 0 && rows == NULL) {
+        return;
+    }
+    size_t k = 0;
+    dht_table_iter_t it = {0, 0};
+    dht_table_entry_t e;
+    while (k < cap && dht_table_next(n->dht, &it, &e)) {
+        memcpy(rows[k].node_key, e.c.key, 32);
+        snprintf(rows[k].endpoint, sizeof rows[k].endpoint, "%s", e.c.endpoint);
+        rows[k].last_seen_ms = e.last_seen_ms;
+        k++;
+    }
+    if (store_routes_replace(n->cfg.store, rows, k) != STORE_OK) {
+        log_line(node_log(n), LOG_WARN, "cannot save the routing table: %s",
+                 store_last_error(n->cfg.store));
+    }
+    free(rows);
+}
+
+void
+node_dht_stop(node_t *n)
+{
+    if (n->dht != NULL) {
+        save_table(n);
+        dht_free(n->dht);
+        n->dht = NULL;
+    }
+    free(n->dht_frame);
+    n->dht_frame = NULL;
+}
+
+void
+node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
+{
+    if (n->dht == NULL) {
+        return;
+    }
+    dht_contact_t from;
+    contact_of(&from, p->key, p->endpoint);
+    dht_err_t err = dht_receive(n->dht, &from, m, node_now_ms());
+    if (err != DHT_OK) {
+        log_line(node_log(n), LOG_DEBUG, "DHT %s from a peer not taken: %s",
+                 dht_msg_type_name(m->type), dht_strerror(err));
+    }
+}
+
+void
+node_dht_peer_ready(node_t *n, peer_t *p)
+{
+    if (n->dht != NULL && p->endpoint[0] != '\0') {
+        node_dht_offer(n, p->key, p->endpoint);
+    }
+}
+
+void
+node_dht_peer_lost(node_t *n, const uint8_t key[32])
+{
+    if (n->dht != NULL) {
+        (void)dht_unreachable(n->dht, key, node_now_ms());
+    }
+}
+
+void
+node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint)
+{
+    if (n->dht == NULL || !wire_endpoint_valid(endpoint)) {
+        return;
+    }
+    dht_contact_t c;
+    contact_of(&c, key, endpoint);
+    (void)dht_add_contact(n->dht, &c, node_now_ms());
+}
+
+uint64_t
+node_dht_tick(node_t *n, uint64_t now)
+{
+    if (n->dht == NULL) {
+        return 0;
+    }
+    uint64_t next = 0;
+    dht_tick(n->dht, now, &next);
+    if (now - n->dht_saved_ms >= NODE_DHT_SAVE_MS) {
+        save_table(n);
+        n->dht_saved_ms = now;
+    }
+    return next;
+}
+
+uint64_t
+node_dht_next(node_t *n)
+{
+    return n->dht != NULL ? dht_next_ms(n->dht) : 0;
+}
