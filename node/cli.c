@@ -53,6 +53,14 @@ static const cli_cmd_t COMMANDS[] = {
      "Add a peer by hand: the running node connects to it at once; a stopped node\n"
      "tries it at its next start. ENDPOINT is tcp://HOST:PORT, NODEKEY is szn1...",
      false},
+    {"dht", cli_cmd_dht, "dht lookup AUTHOR... | dht find-node ID",
+     "Ask the network, through the running node:\n"
+     "  lookup AUTHOR...   the nodes that replicate each author's feed and the\n"
+     "                     author's latest signed head\n"
+     "  find-node ID       the nodes closest to ID (a node key szn1..., or a\n"
+     "                     64-digit hex DHT id)\n"
+     "Each prints the result, the hops and messages it took, and the time.",
+     false},
     {"post", cli_cmd_post, "post TEXT | post -",
      "Sign and publish a post. '-' reads the text from standard input.\n"
      "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab.",
@@ -393,42 +401,62 @@ cli_main(int argc, char **argv)
 }
 
 int
+cli_node_begin(cli_t *c, struct node *node, const char *data_dir, const uint8_t *in,
+               size_t in_len, char **out, size_t *out_len, char **err, size_t *err_len)
+{
+    *out = *err = NULL;
+    *out_len = *err_len = 0;
+    memset(c, 0, sizeof *c);
+    c->node = node;
+    c->store = node_store(node);
+    c->store_borrowed = true;
+    c->author = node_author(node);
+    snprintf(c->dir, sizeof c->dir, "%s", data_dir);
+    /* POSIX lets fmemopen refuse a zero-length buffer. */
+    c->in = in_len > 0 ? fmemopen((void *)in, in_len, "rb") : fopen("/dev/null", "rb");
+    c->out = open_memstream(out, out_len);
+    c->err = open_memstream(err, err_len);
+    if (c->in == NULL || c->out == NULL || c->err == NULL) {
+        cli_node_end(c);
+        return CLI_EXIT_ERROR;
+    }
+    return CLI_EXIT_OK;
+}
+
+void
+cli_node_end(cli_t *c)
+{
+    FILE **files[3] = {&c->in, &c->out, &c->err};
+    for (int i = 0; i < 3; i++) {
+        if (*files[i] != NULL) {
+            fclose(*files[i]);
+            *files[i] = NULL;
+        }
+    }
+}
+
+int
+cli_run_named(cli_t *c, int argc, char **argv)
+{
+    const cli_cmd_t *cmd = argc > 0 ? find_command(argv[0]) : NULL;
+    if (cmd == NULL) {
+        fprintf(c->err, "samizdat: unknown command '%s' (see samizdat --help)\n",
+                argc > 0 ? argv[0] : "");
+        return CLI_EXIT_USAGE;
+    }
+    return run_command(c, cmd, argc - 1, argv + 1);
+}
+
+int
 cli_run_for_node(struct node *node, const char *data_dir, int argc, char **argv,
                  const uint8_t *in, size_t in_len, char **out, size_t *out_len, char **err,
                  size_t *err_len)
 {
-    *out = *err = NULL;
-    *out_len = *err_len = 0;
     cli_t c;
-    memset(&c, 0, sizeof c);
-    c.node = node;
-    c.store = node_store(node);
-    c.store_borrowed = true;
-    c.author = node_author(node);
-    snprintf(c.dir, sizeof c.dir, "%s", data_dir);
-    /* POSIX lets fmemopen refuse a zero-length buffer. */
-    c.in = in_len > 0 ? fmemopen((void *)in, in_len, "rb") : fopen("/dev/null", "rb");
-    c.out = open_memstream(out, out_len);
-    c.err = open_memstream(err, err_len);
-    int rc = CLI_EXIT_ERROR;
-    if (c.in != NULL && c.out != NULL && c.err != NULL) {
-        const cli_cmd_t *cmd = argc > 0 ? find_command(argv[0]) : NULL;
-        if (cmd == NULL) {
-            fprintf(c.err, "samizdat: unknown command '%s' (see samizdat --help)\n",
-                    argc > 0 ? argv[0] : "");
-            rc = CLI_EXIT_USAGE;
-        } else {
-            rc = run_command(&c, cmd, argc - 1, argv + 1);
-        }
+    int rc = cli_node_begin(&c, node, data_dir, in, in_len, out, out_len, err, err_len);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_run_named(&c, argc, argv);
     }
-    if (c.in != NULL) {
-        fclose(c.in);
-    }
-    if (c.out != NULL) {
-        fclose(c.out);
-    }
-    if (c.err != NULL) {
-        fclose(c.err);
-    }
+    cli_node_end(&c);
     return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef SAMIZDAT_CLI_H
 #define SAMIZDAT_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,19 @@ struct node;
 int cli_run_for_node(struct node *node, const char *data_dir, int argc, char **argv,
                      const uint8_t *in, size_t in_len, char **out, size_t *out_len, char **err,
                      size_t *err_len);
+
+/* The end of a command that finishes later: its exit code and what it
+ * wrote. out and err are returned to the callee, who frees them (either
+ * may be NULL). */
+typedef void (*cli_done_cb)(void *ud, int code, char *out, size_t out_len, char *err,
+                            size_t err_len);
+
+/* Starts a command that waits on the network inside the node: `dht ...`,
+ * and `follow`, which looks the author up after storing the follow. True
+ * when it is one: done(ud, ...) then runs exactly once, later or at once.
+ * False for every other command: run it with cli_run_for_node. argv, in
+ * borrowed for the call. */
+bool cli_start_async(struct node *node, const char *data_dir, int argc, char **argv,
+                     const uint8_t *in, size_t in_len, cli_done_cb done, void *ud);
 
 #endif

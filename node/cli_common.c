@@ -209,7 +209,7 @@ parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static 3
             return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is %s, not %s", text, names[k], what);
         }
     }
-    return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not a valid %s: %s", text, what,
+    return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not %s: %s", text, what,
                     keytext_strerror(err));
 }
 

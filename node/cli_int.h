@@ -121,4 +121,14 @@ int cli_forward(cli_t *c, int argc, char **argv);
 /* `status` while the node runs (c->node set). */
 int cli_node_status(cli_t *c);
 
+/* Inside the node: sets c up with the node's store and key, input from in
+ * (borrowed until cli_node_end) and output and errors into memory streams
+ * that cli_node_end closes, leaving *out and *err (caller frees). */
+int cli_node_begin(cli_t *c, struct node *node, const char *data_dir, const uint8_t *in,
+                   size_t in_len, char **out, size_t *out_len, char **err, size_t *err_len);
+void cli_node_end(cli_t *c);
+/* Finds argv[0] in the command table and runs it. */
+int cli_run_named(cli_t *c, int argc, char **argv);
+int cli_cmd_dht(cli_t *c, cli_args_t *a);
+
 #endif

@@ -629,6 +629,10 @@ status_json(cli_t *c, const node_status_t *ns, const store_stats_t *st, const ch
             (unsigned long long)ns->uptime_ms, ns->peers_ready, ns->peers_in, ns->peers_out,
             ns->contacts, (unsigned long long)st->posts, (unsigned long long)st->authors,
             (unsigned long long)st->follows);
+    node_dht_status_t ds;
+    node_dht_status(c->node, &ds);
+    fprintf(f, ",\"dht\":{\"table\":%zu,\"records\":%zu,\"announces\":%zu,\"lookups\":%zu}",
+            ds.table, ds.records, ds.announces, ds.lookups);
     counter_t k[7];
     node_counters(ns, k);
     for (int i = 0; i < 7; i++) {
@@ -653,6 +657,11 @@ status_text(cli_t *c, const node_status_t *ns, const store_stats_t *st, const ch
             (unsigned long long)(ns->uptime_ms / 1000), ns->peers_ready, ns->peers_in,
             ns->peers_out, ns->contacts, (unsigned long long)st->posts,
             (unsigned long long)st->authors, (unsigned long long)st->follows);
+    node_dht_status_t ds;
+    node_dht_status(c->node, &ds);
+    fprintf(f, "dht:        %zu contacts in the routing table, %zu records kept for others, "
+               "%zu feeds announced\n",
+            ds.table, ds.records, ds.announces);
     counter_t k[7];
     node_counters(ns, k);
     fputs("from peers: ", f);

@@ -4,6 +4,7 @@
 
 #include "bytes.h"
 #include "cli_int.h"
+#include "node.h"
 #include "keytext.h"
 
 /* Checks options and takes exactly `want` positional words into pos. */
@@ -90,6 +91,9 @@ publish(cli_t *c, post_t *draft)
     }
     if (err != STORE_OK) {
         return cli_store_error(c, err, "publish");
+    }
+    if (c->node != NULL) {
+        node_published(c->node, draft);
     }
     char id[KEYTEXT_BUFSZ];
     keytext_encode(id, KEYTEXT_POST, draft->id);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "node.h"
 #include "keytext.h"
 
 /* Parses the one AUTHOR argument and opens the store. */
@@ -64,6 +65,9 @@ cli_cmd_follow(cli_t *c, cli_args_t *a)
     if (err != STORE_OK) {
         return cli_store_error(c, err, "follow");
     }
+    if (c->node != NULL) {
+        node_follow_changed(c->node, author, true);
+    }
     return done(c, "following", author);
 }
 
@@ -84,6 +88,9 @@ unmark(cli_t *c, cli_args_t *a, const char *name,
     }
     if (err != STORE_OK) {
         return cli_store_error(c, err, name);
+    }
+    if (c->node != NULL && undo == store_unfollow) {
+        node_follow_changed(c->node, author, false);
     }
     return done(c, verb, author);
 }
@@ -109,6 +116,9 @@ cli_cmd_block(cli_t *c, cli_args_t *a)
     store_err_t err = store_block(c->store, author, cli_now_ms(), &purged);
     if (err != STORE_OK) {
         return cli_store_error(c, err, "block");
+    }
+    if (c->node != NULL) {
+        node_follow_changed(c->node, author, false);
     }
     if (!c->json) {
         fprintf(c->out, "removed %llu stored posts\n", (unsigned long long)purged);

@@ -113,14 +113,10 @@ on_written(uv_write_t *req, int status)
     client_close(req->data);
 }
 
-/* Runs the command and sends back exit code, output and errors. */
+/* Sends back exit code, output and errors; takes out and err. */
 static void
-respond(client_t *cl, control_request_t *req)
+send_response(client_t *cl, int code, char *out, size_t out_len, char *err, size_t err_len)
 {
-    char *out = NULL, *err = NULL;
-    size_t out_len = 0, err_len = 0;
-    int code = cli_run_for_node(cl->ctl->node, cl->ctl->dir, req->argc, req->argv, req->in,
-                                req->in_len, &out, &out_len, &err, &err_len);
     if (out_len + err_len > CONTROL_RESPONSE_MAX) {
         free(out);
         out = NULL;
@@ -150,6 +146,28 @@ respond(client_t *cl, control_request_t *req)
     if (uv_write(&cl->wreq, (uv_stream_t *)&cl->pipe, &b, 1, on_written) != 0) {
         client_close(cl);
     }
+}
+
+static void
+on_async_done(void *ud, int code, char *out, size_t out_len, char *err, size_t err_len)
+{
+    send_response(ud, code, out, out_len, err, err_len);
+}
+
+/* Runs the command: one that waits on the network answers when it is done;
+ * any other at once. */
+static void
+respond(client_t *cl, control_request_t *req)
+{
+    if (cli_start_async(cl->ctl->node, cl->ctl->dir, req->argc, req->argv, req->in, req->in_len,
+                        on_async_done, cl)) {
+        return;
+    }
+    char *out = NULL, *err = NULL;
+    size_t out_len = 0, err_len = 0;
+    int code = cli_run_for_node(cl->ctl->node, cl->ctl->dir, req->argc, req->argv, req->in,
+                                req->in_len, &out, &out_len, &err, &err_len);
+    send_response(cl, code, out, out_len, err, err_len);
 }
 
 static void

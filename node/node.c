@@ -24,7 +24,11 @@ node_strerror(node_err_t err)
     case NODE_ECONTROL:
         return "cannot create the control socket";
     case NODE_EINVAL:
-        return "invalid configuration";
+        return "invalid configuration or argument";
+    case NODE_EBUSY:
+        return "too many lookups at once; try again shortly";
+    case NODE_ENOPEERS:
+        return "no node known to ask (the routing table is empty)";
     }
     return "unknown node error";
 }
@@ -1209,6 +1213,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     }
     start_lan(n);
     load_contacts(n);
+    node_dht_announce_all(n);
     uv_timer_init(loop, &n->clock);
     n->clock.data = n;
     n->next_tick_ms = node_now_ms() + 100;

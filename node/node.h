@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "dht.h"
 #include "keys.h"
 #include "log.h"
+#include "post.h"
 #include "store.h"
 #include "transport.h"
 #include "wire.h"
@@ -63,7 +65,9 @@ typedef enum {
     NODE_ENOMEM,
     NODE_ETRANSPORT, /* could not open the sockets or bind (see the log) */
     NODE_ECONTROL,   /* could not create the control socket */
-    NODE_EINVAL,     /* a bad configuration value */
+    NODE_EINVAL,     /* a bad configuration value or argument */
+    NODE_EBUSY,      /* too many lookups at once: try again shortly */
+    NODE_ENOPEERS,   /* the routing table is empty: no node to ask */
 } node_err_t;
 
 const char *node_strerror(node_err_t err);
@@ -104,6 +108,38 @@ typedef struct {
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);
+
+/* ---- the DHT, for the CLI ---- */
+
+/* A lookup's result, r borrowed for the call. Runs once, later (never from
+ * the call that started the lookup); with status DHT_ECANCELED when the
+ * node closes first. */
+typedef void (*node_lookup_cb)(void *ud, const dht_result_t *r);
+
+/* Iterative lookups: the k nodes closest to target; the nodes that
+ * replicate an author's feed; the author's latest signed head. cb and ud
+ * until the callback ran. NODE_EBUSY, NODE_ENOPEERS, NODE_ENOMEM: the
+ * callback is never called. */
+node_err_t node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud);
+node_err_t node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud);
+node_err_t node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud);
+
+/* The user followed (following) or unfollowed an author: the node
+ * announces itself as a provider of that feed, or stops. */
+void node_follow_changed(node_t *n, const uint8_t author[32], bool following);
+/* The user published p (stored already): its head goes into the DHT. */
+void node_published(node_t *n, const post_t *p);
+
+typedef struct {
+    size_t table;         /* contacts in the routing table */
+    size_t records;       /* records stored for others */
+    size_t announces;     /* authors we announce ourselves for */
+    size_t lookups;       /* lookups running */
+    uint64_t lookups_done;
+    uint64_t timeouts;
+} node_dht_status_t;
+
+void node_dht_status(node_t *n, node_dht_status_t *out);
 
 /* What the control socket needs to run a command against the node. */
 store_t *node_store(node_t *n);

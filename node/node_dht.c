@@ -196,3 +196,155 @@ node_dht_next(node_t *n)
 {
     return n->dht != NULL ? dht_next_ms(n->dht) : 0;
 }
+
+/* ---- what the node publishes ---- */
+
+static void
+announce(node_t *n, const uint8_t author[32])
+{
+    dht_err_t err = dht_announce(n->dht, author, node_now_ms());
+    if (err != DHT_OK) {
+        log_line(node_log(n), LOG_WARN, "DHT: cannot announce a feed: %s", dht_strerror(err));
+    }
+}
+
+static bool
+on_followed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+{
+    (void)since_ms;
+    announce(ud, author);
+    return true;
+}
+
+/* Signs "my latest post is seq S, id I" and keeps it in the DHT. */
+static void
+put_head(node_t *n, uint64_t seq, const uint8_t id[32])
+{
+    head_t h;
+    uint8_t rec[HEAD_SIZE];
+    size_t len = 0;
+    head_init(&h, seq, id, node_now_ms());
+    head_err_t herr = head_sign(&h, n->cfg.author, rec, sizeof rec, &len);
+    dht_err_t err = herr == HEAD_OK ? dht_put_head(n->dht, rec, len, node_now_ms()) : DHT_EINVAL;
+    if (err != DHT_OK && err != DHT_ESTALE) {
+        log_line(node_log(n), LOG_WARN, "DHT: cannot publish the head of post #%llu: %s",
+                 (unsigned long long)seq, herr != HEAD_OK ? head_strerror(herr) : dht_strerror(err));
+    }
+}
+
+void
+node_dht_announce_all(node_t *n)
+{
+    if (n->dht == NULL) {
+        return;
+    }
+    if (n->self_endpoint[0] == '\0') {
+        log_line(node_log(n), LOG_WARN,
+                 "DHT: no endpoint others can reach; this node will not announce its feeds");
+    } else {
+        announce(n, n->cfg.author->pk);
+        if (store_following(n->cfg.store, on_followed, n) != STORE_OK) {
+            log_line(node_log(n), LOG_WARN, "cannot read the follows: %s",
+                     store_last_error(n->cfg.store));
+        }
+    }
+    store_head_t head;
+    if (store_get_head(n->cfg.store, n->cfg.author->pk, &head) == STORE_OK && head.seq > 0) {
+        put_head(n, head.seq, head.id);
+    }
+    node_schedule(n);
+}
+
+void
+node_follow_changed(node_t *n, const uint8_t author[32], bool following)
+{
+    if (n->dht == NULL) {
+        return;
+    }
+    if (following) {
+        if (n->self_endpoint[0] != '\0') {
+            announce(n, author);
+        }
+    } else if (memcmp(author, n->cfg.author->pk, 32) != 0) {
+        (void)dht_unannounce(n->dht, author);
+    }
+    node_schedule(n);
+}
+
+void
+node_published(node_t *n, const post_t *p)
+{
+    if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, 32) == 0) {
+        put_head(n, p->seq, p->id);
+        node_schedule(n);
+    }
+}
+
+/* ---- lookups for the CLI ---- */
+
+static node_err_t
+lookup_err(dht_err_t err)
+{
+    switch (err) {
+    case DHT_OK:
+        return NODE_OK;
+    case DHT_EBUSY:
+        return NODE_EBUSY;
+    case DHT_ENOPEERS:
+        return NODE_ENOPEERS;
+    case DHT_ENOMEM:
+        return NODE_ENOMEM;
+    default:
+        return NODE_EINVAL;
+    }
+}
+
+node_err_t
+node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud)
+{
+    if (n->dht == NULL) {
+        return NODE_ENOPEERS;
+    }
+    node_err_t err = lookup_err(dht_find_node(n->dht, target, cb, ud, node_now_ms()));
+    node_schedule(n);
+    return err;
+}
+
+node_err_t
+node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
+{
+    if (n->dht == NULL) {
+        return NODE_ENOPEERS;
+    }
+    node_err_t err = lookup_err(dht_get_providers(n->dht, author, cb, ud, node_now_ms()));
+    node_schedule(n);
+    return err;
+}
+
+node_err_t
+node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
+{
+    if (n->dht == NULL) {
+        return NODE_ENOPEERS;
+    }
+    node_err_t err = lookup_err(dht_get_head(n->dht, author, cb, ud, node_now_ms()));
+    node_schedule(n);
+    return err;
+}
+
+void
+node_dht_status(node_t *n, node_dht_status_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n->dht == NULL) {
+        return;
+    }
+    dht_stats_t st;
+    dht_get_stats(n->dht, &st);
+    out->table = st.table_size;
+    out->records = st.records;
+    out->announces = st.announces;
+    out->lookups = st.lookups_active;
+    out->lookups_done = st.lookups_done;
+    out->timeouts = st.timeouts;
+}

@@ -124,6 +124,9 @@ void node_dht_peer_lost(node_t *n, const uint8_t key[32]);
 void node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint);
 /* Runs the DHT's timers; returns when it wants to run next. */
 uint64_t node_dht_tick(node_t *n, uint64_t now);
+/* Announces our own author and every author followed, and puts our own
+ * head (posts written while the node was down included). */
+void node_dht_announce_all(node_t *n);
 /* When the DHT wants to run next; 0 when there is no DHT. */
 uint64_t node_dht_next(node_t *n);
 
