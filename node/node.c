@@ -498,8 +498,10 @@ on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char
     if (p == NULL) {
         return;
     }
-    take_hello(n, p, &m->u.hello, peer_addr, false);
+    /* Our HELLO first: taking theirs may send DHT requests at once, and the
+     * other side ignores everything until it has our HELLO. */
     send_hello(n, p, m->request_id);
+    take_hello(n, p, &m->u.hello, peer_addr, false);
 }
 
 static bool
@@ -530,11 +532,12 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         return;
     }
     bool was_ready = p->state == PEER_READY;
-    if (!was_ready || p->dir == TRANSPORT_IN) {
-        take_hello(n, p, &m->u.hello, peer_addr, was_ready);
-    }
+    /* Answer first (see on_first_hello). */
     if (p->dir == TRANSPORT_IN) {
         send_hello(n, p, m->request_id);
+    }
+    if (!was_ready || p->dir == TRANSPORT_IN) {
+        take_hello(n, p, &m->u.hello, peer_addr, was_ready);
     }
     if (!was_ready) {
         send_peers_req(n, p);

@@ -134,6 +134,19 @@ node_dht_stop(node_t *n)
     n->dht_frame = NULL;
 }
 
+/* A node that started alone (no saved table, no bootstrap) announced to
+ * nobody; the DHT would retry only a minute later. Its first contact is the
+ * moment to announce again. */
+static void
+after_contact(node_t *n)
+{
+    if (n->dht_was_empty && dht_table_size(n->dht) > 0) {
+        n->dht_was_empty = false;
+        log_line(node_log(n), LOG_DEBUG, "DHT: first contact; announcing again");
+        node_dht_announce_all(n);
+    }
+}
+
 void
 node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
 {
@@ -147,6 +160,7 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
         log_line(node_log(n), LOG_DEBUG, "DHT %s from a peer not taken: %s",
                  dht_msg_type_name(m->type), dht_strerror(err));
     }
+    after_contact(n);
 }
 
 void
@@ -174,6 +188,7 @@ node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint)
     dht_contact_t c;
     contact_of(&c, key, endpoint);
     (void)dht_add_contact(n->dht, &c, node_now_ms());
+    after_contact(n);
 }
 
 uint64_t
@@ -238,6 +253,7 @@ node_dht_announce_all(node_t *n)
     if (n->dht == NULL) {
         return;
     }
+    n->dht_was_empty = dht_table_size(n->dht) == 0;
     if (n->self_endpoint[0] == '\0') {
         log_line(node_log(n), LOG_WARN,
                  "DHT: no endpoint others can reach; this node will not announce its feeds");

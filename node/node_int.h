@@ -64,6 +64,7 @@ struct node {
     lan_t *lan;
     dht_t *dht;
     uint8_t *dht_frame;   /* WIRE_MAX_FRAME bytes: one encoded DHT message */
+    bool dht_was_empty;   /* announced with an empty table: announce on the first contact */
     uv_timer_t clock;     /* one timer for every deadline: the node's, the DHT's */
     uint64_t clock_due;   /* when it is armed for; 0 when not armed */
     uint64_t next_tick_ms;

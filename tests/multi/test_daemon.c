@@ -16,64 +16,22 @@
 #include "bytes.h"
 #include "keytext.h"
 #include "wire.h"
+#include "nodes.h"
 #include "socks5.h"
 #include "zraw.h"
 
 enum { NODES_MAX = 4 };
 
 typedef struct {
-    char dir[512];
-    char log[600];
-    char node_text[KEYTEXT_BUFSZ];
-    uint8_t node_pk[32];
-    char endpoint[128];
-    int pid;
-} tnode_t;
-
-typedef struct {
     char root[400];
     char network[WIRE_NETWORK_MAX + 1];
-    tnode_t n[NODES_MAX];
+    tn_node_t n[NODES_MAX];
 } fixture_t;
 
 static void
-run_cli(tu_run_t *r, tnode_t *t, const char *a1, const char *a2, const char *a3)
-{
-    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)a1, (char *)a2,
-                    (char *)a3, NULL};
-    tu_run(r, argv, NULL, NULL, 30);
-}
-
-/* Starts node i listening on an ephemeral loopback port; opt and val (may be
- * NULL) are one more option for `run`. */
-static void
 start_node_with(fixture_t *f, int i, const char *bootstrap, const char *opt, const char *val)
 {
-    tnode_t *t = &f->n[i];
-    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"run",
-                    (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan",
-                    (char *)"--network", f->network, (char *)"--bootstrap", (char *)bootstrap,
-                    (char *)"--log-level", (char *)"debug", (char *)opt, (char *)val, NULL};
-    t->pid = tu_spawn(argv, NULL, t->log);
-    /* Ready when the control socket answers status with a listen endpoint. */
-    double deadline = tu_now() + 20;
-    while (tu_now() < deadline) {
-        tu_run_t r;
-        run_cli(&r, t, "--json", "status", NULL);
-        const char *l = strstr(r.out, "\"listen\":[\"");
-        if (r.status == 0 && l != NULL) {
-            l += strlen("\"listen\":[\"");
-            size_t n = strcspn(l, "\"");
-            assert_true(n < sizeof t->endpoint);
-            memcpy(t->endpoint, l, n);
-            t->endpoint[n] = '\0';
-            tu_run_free(&r);
-            return;
-        }
-        tu_run_free(&r);
-        usleep(100000);
-    }
-    fail_msg("node %d did not start; see %s", i, t->log);
+    tn_start(&f->n[i], f->network, bootstrap, opt, val);
 }
 
 static void
@@ -81,8 +39,6 @@ start_node(fixture_t *f, int i, const char *bootstrap)
 {
     start_node_with(f, i, bootstrap, NULL, NULL);
 }
-
-static void write_bootstrap(const char *path, const tnode_t *t);
 
 /* Writes root/empty.list and root/one.list (naming node 0) into the two
  * buffers (600 bytes each) and starts node 0 from the empty one. */
@@ -93,40 +49,7 @@ start_first(fixture_t *f, char *empty, char *list)
     snprintf(list, 600, "%s/one.list", f->root);
     tu_write_file(empty, "# nothing\n", 10);
     start_node(f, 0, empty);
-    write_bootstrap(list, &f->n[0]);
-}
-
-static bool
-has_peer(tnode_t *t, const tnode_t *other)
-{
-    tu_run_t r;
-    run_cli(&r, t, "--json", "peers", NULL);
-    const char *p = strstr(r.out, other->node_text);
-    bool ok = p != NULL && strstr(p, "\"ready\":true") != NULL;
-    tu_run_free(&r);
-    return ok;
-}
-
-static bool
-wait_peer(tnode_t *t, const tnode_t *other, int seconds)
-{
-    double deadline = tu_now() + seconds;
-    while (tu_now() < deadline) {
-        if (has_peer(t, other)) {
-            return true;
-        }
-        usleep(200000);
-    }
-    return false;
-}
-
-static void
-write_bootstrap(const char *path, const tnode_t *t)
-{
-    char buf[512];
-    int n = snprintf(buf, sizeof buf, "# test list\n%s %s  # node 0\n\n", t->endpoint,
-                     t->node_text);
-    tu_write_file(path, buf, (size_t)n);
+    tn_write_bootstrap(list, &f->n[0], 1);
 }
 
 static int
@@ -137,20 +60,7 @@ setup(void **state)
     uint32_t r = randombytes_random();
     snprintf(f->network, sizeof f->network, "test-%08x", r);
     for (int i = 0; i < NODES_MAX; i++) {
-        tnode_t *t = &f->n[i];
-        snprintf(t->dir, sizeof t->dir, "%s/n%d", f->root, i);
-        snprintf(t->log, sizeof t->log, "%s/n%d.log", f->root, i);
-        tu_run_t rr;
-        run_cli(&rr, t, "init", NULL, NULL);
-        assert_int_equal(rr.status, 0);
-        tu_run_free(&rr);
-        run_cli(&rr, t, "whoami", "--node", NULL);
-        assert_int_equal(rr.status, 0);
-        assert_true(rr.out_len >= KEYTEXT_LEN);
-        memcpy(t->node_text, rr.out, KEYTEXT_LEN);
-        t->node_text[KEYTEXT_LEN] = '\0';
-        assert_int_equal(keytext_decode(t->node_pk, KEYTEXT_NODE, t->node_text), KEYTEXT_OK);
-        tu_run_free(&rr);
+        tn_init(&f->n[i], f->root, i);
     }
     *state = f;
     return 0;
@@ -185,7 +95,7 @@ test_three_nodes_restart_and_stop(void **state)
     /* Node 1 and 2 know only node 0, and meet through its PEERS answer. */
     for (int i = 0; i < 3; i++) {
         for (int j = 0; j < 3; j++) {
-            if (i != j && !wait_peer(&f->n[i], &f->n[j], 30)) {
+            if (i != j && !tn_wait_peer(&f->n[i], &f->n[j], 30)) {
                 fail_msg("node %d never became a peer of node %d", j, i);
             }
         }
@@ -193,21 +103,21 @@ test_three_nodes_restart_and_stop(void **state)
     /* Stop node 2 cleanly: exit code 0, no control socket left behind. */
     assert_int_equal(tu_stop(f->n[2].pid, SIGINT, 15), 0);
     f->n[2].pid = 0;
-    char sock[600];
-    snprintf(sock, sizeof sock, "%s/control.sock", f->n[2].dir);
+    char sock[sizeof f->root + 64];
+    snprintf(sock, sizeof sock, "%.400s/control.sock", f->n[2].dir);
     assert_int_not_equal(access(sock, F_OK), 0);
     /* Restarted with an empty list, it finds both again from its store. */
     start_node(f, 2, empty);
-    assert_true(wait_peer(&f->n[2], &f->n[0], 30));
-    assert_true(wait_peer(&f->n[2], &f->n[1], 30));
+    assert_true(tn_wait_peer(&f->n[2], &f->n[0], 30));
+    assert_true(tn_wait_peer(&f->n[2], &f->n[1], 30));
     /* Stopping node 0 does not disturb the other two. */
     assert_int_equal(tu_stop(f->n[0].pid, SIGTERM, 15), 0);
     f->n[0].pid = 0;
     sleep(2);
-    assert_true(has_peer(&f->n[1], &f->n[2]));
-    assert_true(has_peer(&f->n[2], &f->n[1]));
+    assert_true(tn_has_peer(&f->n[1], &f->n[2]));
+    assert_true(tn_has_peer(&f->n[2], &f->n[1]));
     tu_run_t r;
-    run_cli(&r, &f->n[1], "post", "still here", NULL);
+    tn_cli(&r, &f->n[1], "post", "still here", NULL, NULL);
     assert_int_equal(r.status, 0);
     tu_run_free(&r);
 }
@@ -220,10 +130,10 @@ test_cli_through_control_socket(void **state)
     snprintf(empty, sizeof empty, "%s/empty.list", f->root);
     tu_write_file(empty, "", 0);
     start_node(f, 0, empty);
-    tnode_t *t = &f->n[0];
+    tn_node_t *t = &f->n[0];
     /* The node holds the store's lock, so these can only work through it. */
     tu_run_t r;
-    run_cli(&r, t, "post", "through the node", NULL);
+    tn_cli(&r, t, "post", "through the node", NULL, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "published post #1"));
     tu_run_free(&r);
@@ -232,25 +142,25 @@ test_cli_through_control_socket(void **state)
     tu_run(&r, argv, NULL, "from stdin via the node\n", 30);
     assert_int_equal(r.status, 0);
     tu_run_free(&r);
-    run_cli(&r, t, "timeline", NULL, NULL);
+    tn_cli(&r, t, "timeline", NULL, NULL, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "through the node"));
     assert_non_null(strstr(r.out, "from stdin via the node"));
     tu_run_free(&r);
-    run_cli(&r, t, "status", NULL, NULL);
+    tn_cli(&r, t, "status", NULL, NULL, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "uptime:"));
     assert_non_null(strstr(r.out, "posts:      2"));
     tu_run_free(&r);
     /* Errors keep their exit codes through the socket. */
-    run_cli(&r, t, "follow", "sza1notakey", NULL);
+    tn_cli(&r, t, "follow", "sza1notakey", NULL, NULL);
     assert_int_equal(r.status, 3);
     tu_run_free(&r);
-    run_cli(&r, t, "peer", "add", "tcp://127.0.0.1:1");
+    tn_cli(&r, t, "peer", "add", "tcp://127.0.0.1:1", NULL);
     assert_int_equal(r.status, 2);
     tu_run_free(&r);
     /* The control socket is the owner's alone. */
-    char sock[600];
+    char sock[sizeof f->root + 64];
     snprintf(sock, sizeof sock, "%s/control.sock", t->dir);
     struct stat st;
     assert_int_equal(stat(sock, &st), 0);
@@ -258,11 +168,11 @@ test_cli_through_control_socket(void **state)
     assert_int_equal(tu_stop(t->pid, SIGINT, 15), 0);
     t->pid = 0;
     /* With the node gone the CLI opens the store itself again. */
-    run_cli(&r, t, "feed", NULL, NULL);
+    tn_cli(&r, t, "feed", NULL, NULL, NULL);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "through the node"));
     tu_run_free(&r);
-    run_cli(&r, t, "peers", NULL, NULL);
+    tn_cli(&r, t, "peers", NULL, NULL, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "not running"));
     tu_run_free(&r);
@@ -297,18 +207,6 @@ curve_client(void *ctx, const uint8_t server_pk[32], const char *endpoint)
     return curve_client_key(ctx, server_pk, endpoint, NULL);
 }
 
-static int
-status_count(tnode_t *t, const char *field)
-{
-    tu_run_t r;
-    run_cli(&r, t, "--json", "status", NULL);
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\":", field);
-    const char *p = strstr(r.out, key);
-    int v = p ? (int)strtol(p + strlen(key), NULL, 10) : -1;
-    tu_run_free(&r);
-    return v;
-}
 
 static size_t
 hello_bytes(uint8_t *buf, size_t cap, const char *network, const uint8_t key[32])
@@ -330,7 +228,7 @@ test_hostile_clients(void **state)
     char empty[600], list[600];
     start_first(f, empty, list);
     start_node(f, 1, list);
-    assert_true(wait_peer(&f->n[1], &f->n[0], 30));
+    assert_true(tn_wait_peer(&f->n[1], &f->n[0], 30));
     void *ctx = zmq_ctx_new();
     uint8_t buf[256];
     char reply[512];
@@ -356,7 +254,7 @@ test_hostile_clients(void **state)
 
     /* The right key: malformed frames are dropped and counted, an unknown
      * type gets an ERROR reply, an oversized frame ends the connection. */
-    int malformed0 = status_count(&f->n[0], "malformed");
+    int malformed0 = tn_status_count(&f->n[0], "malformed");
     s = curve_client(ctx, f->n[0].node_pk, f->n[0].endpoint);
     zmq_send(s, "\x01", 1, 0);
     zmq_send(s, "\x01\x01\x00\x00\x00\x01garbage", 13, 0);
@@ -365,19 +263,19 @@ test_hostile_clients(void **state)
     assert_true(n >= 6);
     assert_int_equal((uint8_t)reply[1], WIRE_ERROR);
     assert_int_equal((uint8_t)reply[5], 5); /* request id echoed */
-    int malformed1 = status_count(&f->n[0], "malformed");
+    int malformed1 = tn_status_count(&f->n[0], "malformed");
     assert_true(malformed1 >= malformed0 + 2);
-    assert_true(status_count(&f->n[0], "unknown") >= 1);
+    assert_true(tn_status_count(&f->n[0], "unknown") >= 1);
     /* A frame a little over the cap reaches the decoder and is counted; a
      * far larger one makes libzmq close the connection unread. */
     static uint8_t big[1024 * 1024];
     memset(big, 1, sizeof big);
     zmq_send(s, big, WIRE_MAX_FRAME + 100, 0);
     double deadline = tu_now() + 10;
-    while (status_count(&f->n[0], "oversized") < 1 && tu_now() < deadline) {
+    while (tn_status_count(&f->n[0], "oversized") < 1 && tu_now() < deadline) {
         usleep(100000);
     }
-    assert_int_equal(status_count(&f->n[0], "oversized"), 1);
+    assert_int_equal(tn_status_count(&f->n[0], "oversized"), 1);
     zmq_send(s, big, sizeof big, 0);
     zmq_close(s);
 
@@ -398,8 +296,8 @@ test_hostile_clients(void **state)
 
     /* The node still serves its real peer. */
     sleep(1);
-    assert_true(has_peer(&f->n[1], &f->n[0]));
-    assert_true(has_peer(&f->n[0], &f->n[1]));
+    assert_true(tn_has_peer(&f->n[1], &f->n[0]));
+    assert_true(tn_has_peer(&f->n[0], &f->n[1]));
     zmq_ctx_term(ctx);
 }
 
@@ -424,7 +322,7 @@ test_endless_multipart_is_cut(void **state)
     char empty[600], list[600];
     start_first(f, empty, list);
     start_node(f, 1, list);
-    assert_true(wait_peer(&f->n[0], &f->n[1], 30));
+    assert_true(tn_wait_peer(&f->n[0], &f->n[1], 30));
     long rss0 = tu_rss_kib(f->n[0].pid);
     uint8_t pk[32], sk[32];
     crypto_box_keypair(pk, sk);
@@ -451,7 +349,7 @@ test_endless_multipart_is_cut(void **state)
         }
     }
     zraw_close(&z);
-    int cuts = status_count(&f->n[0], "flood_cuts");
+    int cuts = tn_status_count(&f->n[0], "flood_cuts");
     long rss1 = tu_rss_kib(f->n[0].pid);
     peak = rss1 > peak ? rss1 : peak;
     printf("flood: cut off after %llu MB; node RSS %ld KiB before, peak %ld KiB; cuts %d\n",
@@ -461,10 +359,10 @@ test_endless_multipart_is_cut(void **state)
     /* Without the cut, libzmq would hold all 400 MB. */
     assert_true(peak - rss0 < 64 * 1024);
     /* The node still serves its real peer and the control socket. */
-    assert_true(has_peer(&f->n[0], &f->n[1]));
-    assert_true(has_peer(&f->n[1], &f->n[0]));
+    assert_true(tn_has_peer(&f->n[0], &f->n[1]));
+    assert_true(tn_has_peer(&f->n[1], &f->n[0]));
     tu_run_t r;
-    run_cli(&r, &f->n[0], "post", "after the flood", NULL);
+    tn_cli(&r, &f->n[0], "post", "after the flood", NULL, NULL);
     assert_int_equal(r.status, 0);
     tu_run_free(&r);
 }
@@ -481,7 +379,7 @@ test_outbound_through_socks5(void **state)
     snprintf(proxy, sizeof proxy, "127.0.0.1:%d", socks.port);
     start_first(f, empty, list);
     start_node_with(f, 1, list, "--socks5", proxy);
-    bool ok = wait_peer(&f->n[1], &f->n[0], 30) && wait_peer(&f->n[0], &f->n[1], 30);
+    bool ok = tn_wait_peer(&f->n[1], &f->n[0], 30) && tn_wait_peer(&f->n[0], &f->n[1], 30);
     int relayed = atomic_load(&socks.connections);
     tu_stop(f->n[1].pid, SIGINT, 15);
     f->n[1].pid = 0;

@@ -1,0 +1,51 @@
+/* nodes: real samizdat processes for multi-node tests: create their keys,
+ * start them on loopback with their own data directories, run the CLI
+ * against them, and wait on what they report (never on sleeps alone). */
+#ifndef SAMIZDAT_NODES_H
+#define SAMIZDAT_NODES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keytext.h"
+#include "testutil.h"
+
+typedef struct {
+    char dir[512];
+    char log[600];
+    char node_text[KEYTEXT_BUFSZ];   /* szn1... */
+    char author_text[KEYTEXT_BUFSZ]; /* sza1... */
+    uint8_t node_pk[32];
+    char endpoint[128]; /* where it listens, once started */
+    int pid;            /* 0 when not running */
+} tn_node_t;
+
+/* Creates root/n<i> with fresh keys (samizdat init) and reads them back. */
+void tn_init(tn_node_t *t, const char *root, int i);
+
+/* Starts `samizdat run` on an ephemeral loopback port, network `network`,
+ * bootstrap list `bootstrap`, debug log in t->log, plus up to two more
+ * words of options (NULL when none), and waits until the control socket
+ * answers with the endpoint. Fails the test after 30 s. */
+void tn_start(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
+              const char *val);
+/* SIGINT, then waits for the exit; returns its status. */
+int tn_stop(tn_node_t *t);
+
+/* Runs the CLI on t's data directory with up to four more words (NULL
+ * terminates). Free r with tu_run_free. */
+void tn_cli(tu_run_t *r, tn_node_t *t, const char *a1, const char *a2, const char *a3,
+            const char *a4);
+/* Same with any number of words: argv NULL-terminated. */
+void tn_cli_argv(tu_run_t *r, tn_node_t *t, char *const args[]);
+
+/* Whether `other` is a ready peer of t; and waiting for it. */
+bool tn_has_peer(tn_node_t *t, const tn_node_t *other);
+bool tn_wait_peer(tn_node_t *t, const tn_node_t *other, int seconds);
+/* A number field of `status --json` (e.g. "malformed"), -1 when absent. */
+long tn_status_count(tn_node_t *t, const char *field);
+
+/* Writes a bootstrap list naming these nodes (their endpoints and keys). */
+void tn_write_bootstrap(const char *path, const tn_node_t *nodes, int count);
+
+#endif
