@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "bytes.h"
+#include "head.h"
 #include "keytext.h"
 #include "wire.h"
 #include "nodes.h"
@@ -426,6 +427,86 @@ test_inbound_slots_are_bounded(void **state)
     assert_int_equal(busy, 1);
 }
 
+/* Sends frame on s and returns the decoded answer (fails the test if none). */
+static void
+ask(void *s, const uint8_t *frame, size_t len, wire_msg_t *answer)
+{
+    char reply[8192];
+    assert_int_equal(zmq_send(s, frame, len, 0), (int)len);
+    int n = zmq_recv(s, reply, sizeof reply, 0);
+    assert_true(n > 0);
+    assert_int_equal(wire_decode(answer, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+}
+
+static size_t
+put_head_frame(uint8_t *buf, size_t cap, uint32_t rid, const uint8_t *rec, size_t len)
+{
+    dht_msg_t m;
+    dht_msg_init(&m, DHT_MSG_PUT_HEAD, rid);
+    m.u.put.len = (uint8_t)len;
+    memcpy(m.u.put.bytes, rec, len);
+    size_t out = 0;
+    assert_int_equal(wire_encode_dht(&m, buf, cap, &out), WIRE_OK);
+    return out;
+}
+
+/* Heads in the DHT of a real node: a forged one (one bit changed) and a
+ * replay of an older one are refused; a good one is acknowledged. */
+static void
+test_forged_and_replayed_heads(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600], list[600];
+    start_first(f, empty, list);
+    void *ctx = zmq_ctx_new();
+    uint8_t pk[32], buf[512];
+    void *s = curve_client_key(ctx, f->n[0].node_pk, f->n[0].endpoint, pk);
+    wire_msg_t m;
+    size_t len = hello_bytes(buf, sizeof buf, f->network, pk);
+    ask(s, buf, len, &m);
+    assert_int_equal(m.type, WIRE_HELLO);
+
+    keys_author_t author;
+    keys_author_generate(&author);
+    uint8_t rec1[HEAD_SIZE], rec2[HEAD_SIZE], id[32];
+    size_t l1 = 0, l2 = 0;
+    head_t h;
+    randombytes_buf(id, sizeof id);
+    head_init(&h, 1, id, 1700000000000ull);
+    assert_int_equal(head_sign(&h, &author, rec1, sizeof rec1, &l1), HEAD_OK);
+    head_init(&h, 2, id, 1700000060000ull);
+    assert_int_equal(head_sign(&h, &author, rec2, sizeof rec2, &l2), HEAD_OK);
+
+    uint8_t forged[HEAD_SIZE];
+    memcpy(forged, rec2, sizeof forged);
+    forged[1 + 32 + 7] ^= 0x04; /* seq 2 -> 6, signature unchanged */
+    ask(s, buf, put_head_frame(buf, sizeof buf, 11, forged, l2), &m);
+    assert_int_equal(m.type, DHT_MSG_ERROR);
+    assert_int_equal(m.u.dht.u.error.code, DHT_ERR_BAD_SIG);
+    assert_int_equal(m.request_id, 11);
+
+    ask(s, buf, put_head_frame(buf, sizeof buf, 12, rec2, l2), &m);
+    assert_int_equal(m.type, DHT_MSG_ACK);
+
+    ask(s, buf, put_head_frame(buf, sizeof buf, 13, rec1, l1), &m);
+    assert_int_equal(m.type, DHT_MSG_ERROR);
+    assert_int_equal(m.u.dht.u.error.code, DHT_ERR_STALE);
+
+    /* Node 0 hands out the good head: node 1 looks it up and gets seq 2. */
+    char at[KEYTEXT_BUFSZ];
+    keytext_encode(at, KEYTEXT_AUTHOR, author.pk);
+    keys_author_wipe(&author);
+    start_node(f, 1, list);
+    assert_true(tn_wait_peer(&f->n[1], &f->n[0], 30));
+    tu_run_t r;
+    tn_cli(&r, &f->n[1], "--json", "dht", "lookup", at);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"head\":{\"seq\":2,"));
+    tu_run_free(&r);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+}
+
 int
 main(void)
 {
@@ -442,6 +523,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_endless_multipart_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbound_through_socks5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbound_slots_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_and_replayed_heads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -443,6 +443,49 @@ test_other_records(void **state)
     check_peer(fx, 0, 0x01, "tcp://192.0.2.1:7470", 2);
 }
 
+/* The saved routing table ('R'): replaced whole, apart from the peers. */
+static void
+test_routes(void **state)
+{
+    fx_t *fx = *state;
+    save(fx, 0x01, "tcp://192.0.2.1:7470", 10);
+    store_contact_t rows[3];
+    memset(rows, 0, sizeof rows);
+    for (int i = 0; i < 3; i++) {
+        key_of(rows[i].node_key, (uint8_t)(0x20 + i));
+        snprintf(rows[i].endpoint, sizeof rows[i].endpoint, "tcp://198.51.100.%d:7470", i + 1);
+        rows[i].last_seen_ms = 100u + (uint64_t)i;
+    }
+    assert_int_equal(store_routes_replace(fx->s, rows, 3), STORE_OK);
+    fx->n = 0;
+    size_t bad = 9;
+    assert_int_equal(store_routes(fx->s, on_peer, fx, &bad), STORE_OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(fx->n, 3);
+    check_peer(fx, 0, 0x20, "tcp://198.51.100.1:7470", 100);
+    check_peer(fx, 2, 0x22, "tcp://198.51.100.3:7470", 102);
+    /* Replacing with one row leaves exactly that row. */
+    assert_int_equal(store_routes_replace(fx->s, &rows[1], 1), STORE_OK);
+    fx->n = 0;
+    assert_int_equal(store_routes(fx->s, on_peer, fx, NULL), STORE_OK);
+    assert_int_equal(fx->n, 1);
+    check_peer(fx, 0, 0x21, "tcp://198.51.100.2:7470", 101);
+    /* A bad endpoint refuses the whole batch and keeps what was there. */
+    snprintf(rows[0].endpoint, sizeof rows[0].endpoint, "tcp://bad host:1");
+    assert_int_equal(store_routes_replace(fx->s, rows, 3), STORE_EINVAL);
+    fx->n = 0;
+    assert_int_equal(store_routes(fx->s, on_peer, fx, NULL), STORE_OK);
+    assert_int_equal(fx->n, 1);
+    /* The peers are untouched by all of it, and the routes by the peers. */
+    assert_int_equal(list(fx), 1);
+    check_peer(fx, 0, 0x01, "tcp://192.0.2.1:7470", 10);
+    assert_int_equal(store_routes_replace(fx->s, NULL, 0), STORE_OK);
+    fx->n = 0;
+    assert_int_equal(store_routes(fx->s, on_peer, fx, NULL), STORE_OK);
+    assert_int_equal(fx->n, 0);
+    assert_int_equal(list(fx), 1);
+}
+
 #define PEER_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 int
@@ -455,6 +498,7 @@ main(void)
         PEER_TEST(test_empty),      PEER_TEST(test_save_and_list), PEER_TEST(test_update),
         PEER_TEST(test_forget),     PEER_TEST(test_endpoint_rule), PEER_TEST(test_prune),
         PEER_TEST(test_prune_ties), PEER_TEST(test_reopen),        PEER_TEST(test_other_records),
+        PEER_TEST(test_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
