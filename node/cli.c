@@ -24,7 +24,8 @@ static const cli_cmd_t COMMANDS[] = {
      true},
     {"run", cli_cmd_run,
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
-     "      [--no-lan] [--socks5 HOST:PORT] [--peers-max N] [--log-level LEVEL] [--passphrase]",
+     "      [--no-lan] [--socks5 HOST:PORT] [--announce ENDPOINT] [--peers-max N]\n"
+     "      [--log-level LEVEL] [--passphrase]",
      "Start the node: create the keys on first start, listen for peers, join the\n"
      "network and serve the other commands through the control socket. Ctrl-C\n"
      "stops it cleanly; a second Ctrl-C exits at once.\n"
@@ -38,6 +39,8 @@ static const cli_cmd_t COMMANDS[] = {
      "                       DATA/bootstrap.list, or $SAMIZDAT_BOOTSTRAP)\n"
      "  --no-lan             no discovery on the local network\n"
      "  --socks5 HOST:PORT   make outbound connections through a SOCKS5 proxy (Tor)\n"
+     "  --announce ENDPOINT  where other nodes reach this one (default: the listen\n"
+     "                       address, or a guess for a listener on every address)\n"
      "  --peers-max N        at most N peer connections (default 48; a third kept\n"
      "                       for connections this node opens)\n"
      "  --log-level LEVEL    error, warn, info (default) or debug",

@@ -289,6 +289,7 @@ typedef struct {
     const char *network;
     const char *bootstrap;
     const char *socks5;
+    const char *announce;
     const char *level;
     bool no_lan;
     bool sealed;
@@ -316,6 +317,7 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     o->network = cli_value(a, "--network", &bad);
     o->bootstrap = cli_value(a, "--bootstrap", &bad);
     o->socks5 = cli_value(a, "--socks5", &bad);
+    o->announce = cli_value(a, "--announce", &bad);
     o->level = cli_value(a, "--log-level", &bad);
     const char *pm = cli_value(a, "--peers-max", &bad);
     o->no_lan = cli_flag(a, "--no-lan");
@@ -335,6 +337,11 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     }
     if (o->network != NULL && !wire_network_valid(o->network)) {
         return cli_fail(c, CLI_EXIT_USAGE, "--network: 1 to 32 of a-z 0-9 . _ -");
+    }
+    if (o->announce != NULL && !wire_endpoint_valid(o->announce)) {
+        return cli_fail(c, CLI_EXIT_USAGE,
+                        "--announce takes the endpoint others reach this node at, e.g. "
+                        "tcp://198.51.100.7:7470");
     }
     if (o->socks5 != NULL && !socks5_valid(o->socks5)) {
         return cli_fail(c, CLI_EXIT_USAGE,
@@ -395,6 +402,7 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
         .network = o->network,
         .bootstrap_path = o->bootstrap ? o->bootstrap : default_bootstrap(c, bsbuf, sizeof bsbuf),
         .socks5 = o->socks5,
+        .announce = o->announce,
         .lan = !o->no_lan,
         .peers_max = (size_t)o->peers_max,
         .log = &d.log,

@@ -381,7 +381,10 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
     snprintf(h->network, sizeof h->network, "%s", n->network);
     memcpy(h->node_key, n->cfg.node_key->pk, 32);
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
-    h->caps = 0;
+    h->caps = WIRE_CAP_DHT;
+    if (n->cfg.announce != NULL && wire_endpoint_valid(n->cfg.announce)) {
+        memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
+    }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
