@@ -1544,6 +1544,13 @@ store_stats(store_t *s, store_stats_t *out)
     return list_marks(s, T_FOLLOW, NULL, NULL, &out->follows);
 }
 
+store_err_t
+store_has_post(store_t *s, const uint8_t id[static POST_ID_SIZE], bool *yes)
+{
+    uint8_t key[ID_KEY_LEN];
+    return exists(s, key, key_of(key, T_POST, id, POST_ID_SIZE), yes);
+}
+
 /* ---- peers ----------------------------------------------------------------------- */
 
 static bool

@@ -96,6 +96,10 @@ store_err_t store_ingest_decoded(store_t *s, const post_t *p, const uint8_t *buf
 store_err_t store_publish(store_t *s, const keys_author_t *k, post_t *draft,
                           post_err_t *post_err);
 
+/* Whether a post with this id is stored (in a feed or as evidence): one
+ * point read, no decoding. */
+store_err_t store_has_post(store_t *s, const uint8_t id[static POST_ID_SIZE], bool *yes);
+
 /* Reads a post by id, checks it against its id (STORE_ECORRUPT otherwise, and
  * the post is not returned) and decodes it. raw/raw_len optional: the encoded
  * bytes (raw must hold POST_MAX_SIZE). */

@@ -288,6 +288,14 @@ test_duplicate_is_noop(void **state)
     assert_memory_equal(info.id, e[0].p.id, POST_ID_SIZE);
     assert_int_equal(stats(fx->s).posts, 2);
     assert_head(fx->s, &fx->a, 2, e[1].p.id, 2);
+    bool has = false;
+    assert_int_equal(store_has_post(fx->s, e[1].p.id, &has), STORE_OK);
+    assert_true(has);
+    uint8_t other[POST_ID_SIZE];
+    memcpy(other, e[1].p.id, sizeof other);
+    other[0] ^= 1;
+    assert_int_equal(store_has_post(fx->s, other, &has), STORE_OK);
+    assert_false(has);
     free(e);
 }
 
