@@ -227,9 +227,10 @@ gossip_send_link(gossip_t *g, peer_t *p, gossip_type_t type, const uint8_t autho
 /* Sends our whole set in SUBSCRIBE frames: the first replaces what the peer
  * knew, the others continue it. */
 static void
-send_subscribe(gossip_t *g, peer_t *p)
+send_subscribe(gossip_t *g, peer_t *p, uint64_t now_ms)
 {
     size_t off = 0;
+    p->subscribe_due = 0;
     do {
         size_t n = g->n_subs - off;
         if (n > GOSSIP_SUBSCRIBE_MAX) {
@@ -239,7 +240,13 @@ send_subscribe(gossip_t *g, peer_t *p)
         g->msg.u.subscribe.flags = off == 0 ? GOSSIP_SUBSCRIBE_FIRST : 0;
         g->msg.u.subscribe.n = (uint16_t)n;
         g->msg.u.subscribe.authors = n ? g->subs[off] : NULL;
-        gossip_send_msg(g, p);
+        if (!gossip_send_msg(g, p)) {
+            /* Without it the peer would never push to us nor send us its
+             * heads: the whole set goes again at the next tick. */
+            p->subscribe_due = now_ms + GOSSIP_RETRY_MS;
+            gossip_wake(g, p->subscribe_due);
+            return;
+        }
         off += n;
     } while (off < g->n_subs);
 }
@@ -426,7 +433,7 @@ gossip_subscriptions_changed(gossip_t *g, uint64_t now_ms)
     }
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
         if (g->peers[i] != NULL) {
-            send_subscribe(g, g->peers[i]);
+            send_subscribe(g, g->peers[i], now_ms);
         }
     }
     gossip_wake(g, now_ms);
@@ -507,7 +514,7 @@ regraft_after(gossip_t *g, const peer_t *gone)
         if (n > 0) {
             peer_t *p = cand[gossip_random_u32(g) % n];
             sub_t *ps = gossip_peer_sub(p, s->author);
-            ps->flags = (uint8_t)((ps->flags | SUB_EAGER) & ~SUB_PRUNE_SENT);
+            ps->flags |= SUB_EAGER;
             gossip_send_link(g, p, GOSSIP_GRAFT, s->author);
         }
     }
@@ -558,7 +565,7 @@ gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
     p->heads_due = now_ms + heads_period(g);
     g->peers[slot] = p;
     gossip_wake(g, p->heads_due);
-    send_subscribe(g, p);
+    send_subscribe(g, p, now_ms);
     return GOSSIP_OK;
 }
 
@@ -648,7 +655,7 @@ on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         p->n_subs++;
     }
     free(old);
-    gossip_send_heads(g, p, authors, take, now_ms);
+    gossip_send_heads(g, p, authors, take, true);
 }
 
 static void
@@ -672,7 +679,7 @@ on_link(gossip_t *g, peer_t *p, const gossip_msg_t *m)
         gossip_send_link(g, p, GOSSIP_PRUNE, m->u.author);
         return;
     }
-    s->flags = (uint8_t)((s->flags | SUB_EAGER) & ~SUB_PRUNE_SENT);
+    s->flags |= SUB_EAGER;
 }
 
 /* ---- receiving ---- */
@@ -763,6 +770,9 @@ gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms)
         if (p->n_ihave > 0 && p->ihave_due <= now_ms) {
             flush_ihave(g, p);
         }
+        if (p->subscribe_due != 0 && p->subscribe_due <= now_ms) {
+            send_subscribe(g, p, now_ms);
+        }
         if (p->heads_due <= now_ms) {
             /* A window of the shared authors each time, so a node with
              * thousands of follows sends a bounded HEADS per period and
@@ -773,7 +783,7 @@ gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms)
                 n = GOSSIP_HEADS_MAX;
             }
             p->heads_cursor = start + n;
-            gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])g->subs + start, n, now_ms);
+            gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])g->subs + start, n, true);
             p->heads_due = now_ms + heads_period(g);
         }
         if (p->n_ihave > 0 && p->ihave_due < next) {
@@ -781,6 +791,9 @@ gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms)
         }
         if (p->heads_due < next) {
             next = p->heads_due;
+        }
+        if (p->subscribe_due != 0 && p->subscribe_due < next) {
+            next = p->subscribe_due;
         }
     }
     gossip_sync_tick(g, now_ms, &next);

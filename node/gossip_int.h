@@ -87,8 +87,7 @@ void gossip_seen_free(seen_t *s);
 /* ---- peers ---- */
 
 enum {
-    SUB_EAGER = 0x01,      /* we push this author's posts to the peer in full */
-    SUB_PRUNE_SENT = 0x02, /* we asked the peer to stop pushing it to us */
+    SUB_EAGER = 0x01, /* we push this author's posts to the peer in full */
 };
 
 /* One author a peer subscribed to. A peer's array is sorted by author. */
@@ -103,6 +102,7 @@ typedef struct {
     sub_t *subs;
     size_t n_subs, cap_subs;
     bool subs_open; /* a SUBSCRIBE with FIRST came: continuations may follow */
+    uint64_t subscribe_due; /* ours could not be sent: try again then; 0 = sent */
     int32_t score;
     uint64_t score_ms;
     bool reported;
@@ -275,10 +275,11 @@ void gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now
 void gossip_on_ihave(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
 void gossip_on_get_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
 void gossip_on_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
-/* Sends p our heads of the authors in authors[0 .. n) that we replicate
- * (both lists ascending), in as many HEADS frames as needed. */
+/* Sends p our heads of the authors in authors[0 .. n) (ascending) that we
+ * replicate and, if subscribed_only, that p subscribes to, in as many HEADS
+ * frames as needed. */
 void gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
-                       uint64_t now_ms);
+                       bool subscribed_only);
 /* Notes that peer p holds author's feed up to seq. */
 void gossip_sync_note(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint64_t seq,
                       uint64_t now_ms);

@@ -223,17 +223,15 @@ on_duplicate(gossip_t *g, peer_t *from, const uint8_t author[static KEY_LEN], or
         return;
     }
     /* An eager copy of something we had: this link is redundant for this
-     * author. Stop pushing to it and ask it to stop pushing to us. */
+     * author. Stop pushing to it and ask it to stop pushing to us. Asked
+     * again on every such copy: one that still comes means the peer did
+     * not get (or did not heed) the last PRUNE, and a PRUNE costs less
+     * than the copy. */
     sub_t *s = gossip_peer_sub(from, author);
-    if (s == NULL) {
-        gossip_send_link(g, from, GOSSIP_PRUNE, author);
-        return;
+    if (s != NULL) {
+        s->flags &= (uint8_t)~SUB_EAGER;
     }
-    s->flags &= (uint8_t)~SUB_EAGER;
-    if (!(s->flags & SUB_PRUNE_SENT)) {
-        s->flags |= SUB_PRUNE_SENT;
-        gossip_send_link(g, from, GOSSIP_PRUNE, author);
-    }
+    gossip_send_link(g, from, GOSSIP_PRUNE, author);
 }
 
 /* The link a post came over after an IHAVE was the faster path: make it
@@ -247,7 +245,7 @@ graft(gossip_t *g, peer_t *from, const uint8_t author[static KEY_LEN])
         return;
     }
     if (s != NULL) {
-        s->flags = (uint8_t)((s->flags | SUB_EAGER) & ~SUB_PRUNE_SENT);
+        s->flags |= SUB_EAGER;
     }
     gossip_send_link(g, from, GOSSIP_GRAFT, author);
 }

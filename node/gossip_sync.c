@@ -491,9 +491,8 @@ sync_settle(gossip_t *g, const req_t *r, bool progress, bool limited, uint64_t n
 
 void
 gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
-                  uint64_t now_ms)
+                  bool subscribed_only)
 {
-    (void)now_ms;
     size_t count = 0;
     if (!gossip_buf_reserve(&g->list, (size_t)GOSSIP_HEADS_MAX * GOSSIP_REF_SIZE)) {
         g->stats.table_full++;
@@ -504,13 +503,11 @@ gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], siz
         if (!last) {
             gossip_ref_t ref;
             memcpy(ref.author, authors[i], KEY_LEN);
-            if (!gossip_we_replicate(g, ref.author) || gossip_peer_sub(p, ref.author) == NULL) {
+            if (!gossip_we_replicate(g, ref.author) ||
+                (subscribed_only && gossip_peer_sub(p, ref.author) == NULL)) {
                 continue;
             }
             ref.seq = our_head(g, ref.author, ref.id);
-            if (ref.seq == 0) {
-                continue;
-            }
             gossip_ref_put(g->list.p + count * GOSSIP_REF_SIZE, &ref);
             count++;
         }
@@ -527,6 +524,13 @@ gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], siz
 void
 gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 {
+    /* Authors where we are ahead: answered with our heads, so the peer
+     * pulls from us even when its view of our subscriptions is stale (it
+     * then sends us no HEADS of its own for them). Only the side ahead
+     * answers, and HEADS from the side ahead are never answered, so two
+     * nodes cannot bounce HEADS back and forth. */
+    size_t n_ahead = 0;
+    uint8_t(*ahead)[KEY_LEN] = NULL;
     for (size_t i = 0; i < m->u.refs.n; i++) {
         gossip_ref_t ref;
         gossip_ref_get(m->u.refs.refs, i, &ref);
@@ -535,7 +539,14 @@ gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         }
         uint8_t id[POST_ID_SIZE];
         uint64_t head = our_head(g, ref.author, id);
-        if (ref.seq > head) {
+        if (ref.seq < head) {
+            if (ahead == NULL) {
+                ahead = malloc((size_t)m->u.refs.n * KEY_LEN);
+            }
+            if (ahead != NULL) {
+                memcpy(ahead[n_ahead++], ref.author, KEY_LEN);
+            }
+        } else if (ref.seq > head) {
             gossip_sync_note(g, p, ref.author, ref.seq, now_ms);
         } else if (ref.seq == head && memcmp(ref.id, id, POST_ID_SIZE) != 0 &&
                    gossip_seen_get(&g->seen, ref.id) == 0 &&
@@ -546,6 +557,10 @@ gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
             gossip_missing_note(g, p, &ref, now_ms);
         }
     }
+    if (n_ahead > 0) {
+        gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])ahead, n_ahead, false);
+    }
+    free(ahead);
 }
 
 /* Authors whose head moved by a pull are announced (one HEADS entry each)
@@ -594,7 +609,7 @@ flush_dirty(gossip_t *g, uint64_t now_ms)
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
         if (g->peers[i] != NULL) {
             gossip_send_heads(g, g->peers[i], (const uint8_t(*)[KEY_LEN])g->dirty, g->n_dirty,
-                              now_ms);
+                              true);
         }
     }
     g->n_dirty = 0;

@@ -173,17 +173,33 @@ strictly_ascending(const uint8_t *p, size_t n, size_t stride)
 }
 
 static bool
-refs_ok(const uint8_t *refs, size_t n, bool ascending)
+all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < n; i++) {
+        any |= p[i];
+    }
+    return any == 0;
+}
+
+/* IHAVE names posts, so every seq is at least 1. HEADS names heads, and a
+ * head of 0 ("I replicate this author and hold none of it") is a head too;
+ * it has no post, so its id must be all zeros (one spelling). HEADS lists
+ * each author once, in ascending order. */
+static bool
+refs_ok(const uint8_t *refs, size_t n, bool heads)
 {
     if (n == 0 || refs == NULL) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (bytes_be64_get(refs + i * GOSSIP_REF_SIZE + KEY_SIZE) == 0) {
+        const uint8_t *r = refs + i * GOSSIP_REF_SIZE;
+        uint64_t seq = bytes_be64_get(r + KEY_SIZE);
+        if (seq == 0 && (!heads || !all_zero(r + KEY_SIZE + 8, POST_ID_SIZE))) {
             return false;
         }
     }
-    return !ascending || strictly_ascending(refs, n, GOSSIP_REF_SIZE);
+    return !heads || strictly_ascending(refs, n, GOSSIP_REF_SIZE);
 }
 
 /* The rules on field contents; assumes caps_ok. */

@@ -11,7 +11,7 @@
  *     SUBSCRIBE  u8 flags | u16 n | n x author        authors strictly ascending
  *     POST       post                                 one post, pushed eagerly
  *     IHAVE      u8 n | n x ref                       "I have these", lazy push
- *     HEADS      u16 n | n x ref                      contiguous heads, authors ascending
+ *     HEADS      u16 n | n x ref                      contiguous heads (0 = none), authors ascending
  *     GET_RANGE  author | u64 from_seq | u8 max_count pull request
  *     RANGE      u8 n | n x post                      answer to GET_RANGE (same request id)
  *     PRUNE      author                               "stop pushing this author to me eagerly"

@@ -422,12 +422,18 @@ test_field_rules(void **state)
         bytes_writer_init(&w, fx->buf, sizeof fx->buf);
         t == 0 ? bytes_put_u8(&w, 0) : bytes_put_u16(&w, 0);
         assert_int_equal(decode_raw(fx, types[t], &w), GOSSIP_MSG_EFIELD);
-        bytes_writer_init(&w, fx->buf, sizeof fx->buf);
-        t == 0 ? bytes_put_u8(&w, 1) : bytes_put_u16(&w, 1);
-        r.seq = 0;
-        gossip_ref_put(rec, &r);
-        bytes_put(&w, rec, sizeof rec);
-        assert_int_equal(decode_raw(fx, types[t], &w), GOSSIP_MSG_EFIELD);
+        /* seq 0: no post, so never in an IHAVE; in HEADS "none held", with
+         * an all-zero id and no other spelling. */
+        for (int zero_id = 0; zero_id < 2; zero_id++) {
+            bytes_writer_init(&w, fx->buf, sizeof fx->buf);
+            t == 0 ? bytes_put_u8(&w, 1) : bytes_put_u16(&w, 1);
+            r.seq = 0;
+            memset(r.id, zero_id ? 0 : 0x01, 32);
+            gossip_ref_put(rec, &r);
+            bytes_put(&w, rec, sizeof rec);
+            gossip_msg_err_t want = (t == 1 && zero_id) ? GOSSIP_MSG_OK : GOSSIP_MSG_EFIELD;
+            assert_int_equal(decode_raw(fx, types[t], &w), want);
+        }
         /* Two refs of one author: fine in an IHAVE (two posts), not in
          * HEADS (one head per author). */
         bytes_writer_init(&w, fx->buf, sizeof fx->buf);

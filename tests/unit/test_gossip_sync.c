@@ -309,7 +309,11 @@ test_periodic_heads(void **state)
     net->filter = count_heads;
     fakenet_connect(a, b);
     fakenet_run(net, 100, 10);
-    assert_int_equal(heads_seen, 2); /* each side, for the author both hold */
+    /* Each side's answer to the other's SUBSCRIBE (b's says it holds none
+     * of a's feed); a's answer to that, being ahead; and b's announcement
+     * of its new head once it pulled. */
+    assert_int_equal(heads_seen, 4);
+    assert_int_equal(fakenode_head(b, a), 1);
     heads_seen = 0;
     fakenet_run(net, 600 * 1000, 1000);
     /* Ten minutes: 10 to 20 periods per side. */
@@ -356,6 +360,75 @@ test_partition_heals(void **state)
     fakenet_free(net);
 }
 
+/* Drops the first SUBSCRIBE one node sends. */
+typedef struct {
+    const fakenode_t *from;
+    bool dropped;
+} lose_sub_t;
+
+static bool
+lose_first_subscribe(void *ud, const fakeframe_t *f)
+{
+    lose_sub_t *l = ud;
+    if (!l->dropped && memcmp(f->from, l->from->key, 32) == 0 &&
+        f->frame[1] == GOSSIP_SUBSCRIBE) {
+        l->dropped = true;
+        return false;
+    }
+    return true;
+}
+
+/* b's SUBSCRIBE to c is lost, so c believes b replicates nothing and never
+ * sends it HEADS. b's own HEADS (a head of 0) shows c that b is behind; c
+ * answers with its heads and b pulls. */
+static void
+test_lost_subscribe_heals(void **state)
+{
+    (void)state;
+    fakenet_t *net = fakenet_new(T0);
+    fakenode_t *a = fakenet_add(net);
+    fakenode_t *b = fakenet_add(net);
+    fakenode_t *c = fakenet_add(net);
+    fakenode_follow(b, a);
+    fakenode_follow(c, a);
+    fakenet_connect(a, c);
+    fakenet_run(net, 100, 10);
+    publish_n(a, 3);
+    fakenet_run(net, 1000, 10);
+    fakenet_disconnect(a, c);
+    lose_sub_t l = {.from = b, .dropped = false};
+    net->filter = lose_first_subscribe;
+    net->filter_ud = &l;
+    fakenet_connect(b, c);
+    fakenet_run(net, 1000, 10);
+    assert_true(l.dropped);
+    assert_int_equal(fakenode_head(b, a), 3);
+    fakenet_free(net);
+}
+
+/* A SUBSCRIBE the send callback refused goes again at the next tick. */
+static void
+test_subscribe_retried(void **state)
+{
+    (void)state;
+    fakenet_t *net = fakenet_new(T0);
+    fakenode_t *a = fakenet_add(net);
+    fakenode_t *b = fakenet_add(net);
+    fakenode_follow(b, a);
+    b->send_fails = true;
+    assert_int_equal(gossip_peer_up(b->g, a->key, net->now), GOSSIP_OK);
+    assert_int_equal(gossip_peer_up(a->g, b->key, net->now), GOSSIP_OK);
+    assert_true(fakenode_stats(b).frames_dropped > 0);
+    b->send_fails = false;
+    uint64_t next = 0;
+    gossip_tick(b->g, net->now, &next);
+    assert_true(next <= net->now + GOSSIP_RETRY_MS);
+    net->now = next;
+    gossip_tick(b->g, net->now, &next);
+    assert_int_equal(fakenet_queued(net, b, a, GOSSIP_SUBSCRIBE), 1);
+    fakenet_free(net);
+}
+
 int
 main(void)
 {
@@ -370,6 +443,8 @@ main(void)
         cmocka_unit_test(test_heads_reveal_fork),
         cmocka_unit_test(test_periodic_heads),
         cmocka_unit_test(test_partition_heals),
+        cmocka_unit_test(test_lost_subscribe_heals),
+        cmocka_unit_test(test_subscribe_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
