@@ -41,7 +41,7 @@ world(world_t *w)
 static gossip_err_t
 push(fakenode_t *to, const fakenode_t *from, const uint8_t *raw, size_t len)
 {
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_POST, 0);
     m.u.post.p = raw;
     m.u.post.len = (uint16_t)len;
@@ -56,13 +56,13 @@ test_forged_posts(void **state)
     (void)state;
     world_t w;
     world(&w);
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakestore_sign(&w.a->author, 1, NULL, T0, "genuine", raw, &len, NULL);
 
     /* A flipped signature bit, then a changed body byte (which the
      * signature no longer covers). */
-    uint8_t bad[POST_MAX_SIZE];
+    static uint8_t bad[POST_MAX_SIZE];
     memcpy(bad, raw, len);
     bad[len - 1] ^= 0x01;
     assert_int_equal(push(w.v, w.p, bad, len), GOSSIP_OK);
@@ -107,7 +107,7 @@ test_replayed_posts(void **state)
     (void)state;
     world_t w;
     world(&w);
-    uint8_t raw[3][POST_MAX_SIZE];
+    static uint8_t raw[3][POST_MAX_SIZE];
     size_t len[3];
     uint8_t id[3][32];
     for (int i = 0; i < 3; i++) {
@@ -166,8 +166,8 @@ test_fork_proof(void **state)
     fakenode_follow(r, w.a);
     fakenet_connect(w.p, r);
     fakenet_deliver(w.net);
-    uint8_t x[POST_MAX_SIZE];
-    uint8_t y[POST_MAX_SIZE];
+    static uint8_t x[POST_MAX_SIZE];
+    static uint8_t y[POST_MAX_SIZE];
     size_t xl = 0;
     size_t yl = 0;
     fakestore_sign(&w.a->author, 1, NULL, T0, "one history", x, &xl, NULL);
@@ -194,7 +194,7 @@ test_fork_proof(void **state)
     /* The same fork pushed again, or its proof sent back, builds and
      * sends no second proof. */
     assert_int_equal(push(w.v, w.q, y, yl), GOSSIP_OK);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     fork_msg(&m, x, xl, y, yl);
     assert_int_equal(gossip_receive(w.v->g, w.q->key, &m, w.net->now), GOSSIP_OK);
     assert_int_equal(gossip_receive(w.v->g, w.p->key, &m, w.net->now), GOSSIP_OK);
@@ -211,10 +211,10 @@ test_forged_fork_proofs(void **state)
     (void)state;
     world_t w;
     world(&w);
-    uint8_t p1[POST_MAX_SIZE];
-    uint8_t p2[POST_MAX_SIZE];
-    uint8_t other[POST_MAX_SIZE];
-    uint8_t bad[POST_MAX_SIZE];
+    static uint8_t p1[POST_MAX_SIZE];
+    static uint8_t p2[POST_MAX_SIZE];
+    static uint8_t other[POST_MAX_SIZE];
+    static uint8_t bad[POST_MAX_SIZE];
     size_t l1 = 0;
     size_t l2 = 0;
     size_t lo = 0;
@@ -222,7 +222,7 @@ test_forged_fork_proofs(void **state)
     fakestore_sign(&w.a->author, 1, NULL, T0, "first", p1, &l1, id1);
     fakestore_sign(&w.a->author, 2, id1, T0 + 1, "second, linked", p2, &l2, NULL);
     fakestore_sign(&w.p->author, 1, NULL, T0, "someone else", other, &lo, NULL);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     int32_t score = 0;
 
     /* Two posts of one feed that link properly: no conflict. Costs the
@@ -249,7 +249,7 @@ test_forged_fork_proofs(void **state)
     fakenet_connect(v2, p2n);
     fakenet_deliver(net2);
     size_t lb = 0;
-    uint8_t good[POST_MAX_SIZE];
+    static uint8_t good[POST_MAX_SIZE];
     size_t lg = 0;
     fakestore_sign(&a2->author, 1, NULL, T0, "real", good, &lg, NULL);
     fakestore_sign(&a2->author, 1, NULL, T0, "forged", bad, &lb, NULL);
@@ -264,7 +264,7 @@ test_forged_fork_proofs(void **state)
     fakenet_free(net2);
 
     /* A bad-link proof is a real one: post 2 naming another post 1. */
-    uint8_t p2x[POST_MAX_SIZE];
+    static uint8_t p2x[POST_MAX_SIZE];
     size_t l2x = 0;
     uint8_t fake_prev[32];
     memset(fake_prev, 0x66, sizeof fake_prev);
@@ -333,7 +333,7 @@ test_caps_hold_under_flood(void **state)
     (void)state;
     world_t w;
     world(&w);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     static uint8_t refs[GOSSIP_HEADS_MAX * GOSSIP_REF_SIZE];
     /* IHAVE for 100 x 64 posts that do not exist: the missing table takes
      * the peer's share and no more. Spread over time, so the message rate
@@ -437,7 +437,7 @@ test_sync_table_cap(void **state)
     fakenet_connect(v, p);
     fakenet_drop(net);
     static uint8_t refs[GOSSIP_HEADS_MAX * GOSSIP_REF_SIZE];
-    gossip_msg_t m;
+    static gossip_msg_t m;
     for (int base = 0; base < AUTHORS; base += GOSSIP_HEADS_MAX) {
         int n = AUTHORS - base < GOSSIP_HEADS_MAX ? AUTHORS - base : GOSSIP_HEADS_MAX;
         for (int i = 0; i < n; i++) {
@@ -480,7 +480,7 @@ test_blocked_author(void **state)
     fakestore_block(w.v->store, w.a->author.pk);
     gossip_subscriptions_changed(w.v->g, w.net->now);
     fakenet_deliver(w.net);
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     uint8_t id[32];
     fakestore_sign(&w.a->author, 1, NULL, T0, "blocked", raw, &len, id);
@@ -496,7 +496,7 @@ test_blocked_author(void **state)
     memcpy(r.id, id, 32);
     uint8_t ref[GOSSIP_REF_SIZE];
     gossip_ref_put(ref, &r);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_IHAVE, 0);
     m.u.refs.n = 1;
     m.u.refs.refs = ref;
@@ -544,10 +544,10 @@ test_malformed_and_unasked(void **state)
     assert_int_equal(score, -100 + 50 - GOSSIP_PENALTY_MALFORMED);
 
     /* A RANGE nobody asked for: not taken, scored. */
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakestore_sign(&w.a->author, 1, NULL, T0, "unasked", raw, &len, NULL);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_RANGE, 12345);
     m.u.range.n = 1;
     m.u.range.posts[0].p = raw;
@@ -573,7 +573,7 @@ test_range_not_as_asked(void **state)
     memset(r.id, 0x12, 32);
     uint8_t ref[GOSSIP_REF_SIZE];
     gossip_ref_put(ref, &r);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_HEADS, 0);
     m.u.refs.n = 1;
     m.u.refs.refs = ref;
@@ -583,10 +583,10 @@ test_range_not_as_asked(void **state)
     gossip_tick(w.v->g, w.net->now, &next);
     assert_int_equal(fakenet_queued(w.net, w.v, w.p, GOSSIP_GET_RANGE), 1);
     const fakeframe_t *f = &w.net->q[w.net->q_head];
-    gossip_msg_t req;
+    static gossip_msg_t req;
     assert_int_equal(gossip_msg_decode(&req, f->frame, f->len), GOSSIP_MSG_OK);
     /* The answer holds q's posts instead. */
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakestore_sign(&w.q->author, 1, NULL, T0, "wrong author", raw, &len, NULL);
     gossip_msg_init(&m, GOSSIP_RANGE, req.request_id);
@@ -610,7 +610,7 @@ test_future_post(void **state)
     (void)state;
     world_t w;
     world(&w);
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakestore_sign(&w.a->author, 1, NULL, T0 + 3600 * 1000, "from the future", raw, &len, NULL);
     assert_int_equal(push(w.v, w.p, raw, len), GOSSIP_OK);

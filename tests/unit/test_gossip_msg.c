@@ -583,7 +583,7 @@ static void
 sign_input(inputs_t *in, int i, post_kind_t kind, uint64_t seq, const uint8_t *prev,
            uint64_t ts, const char *name, const char *body)
 {
-    post_t p;
+    static post_t p;
     post_init(&p, kind, seq, prev, ts);
     if (kind == POST_KIND_REPLY) {
         memcpy(p.ref, in->id[0], 32);
@@ -637,7 +637,7 @@ compute_vectors(vecs_t *vs)
 {
     static inputs_t in;
     make_inputs(&in);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     uint8_t list[2 * GOSSIP_REF_SIZE];
 
     uint8_t authors[64];
@@ -804,13 +804,13 @@ test_doc_vectors_decode(void **state)
                          GOSSIP_MSG_OK);
         assert_int_equal(n, len);
         assert_memory_equal(fx->again, fx->buf, len);
-        post_t p;
+        static post_t p;
         if (fx->d.type == GOSSIP_POST) {
             assert_int_equal(post_decode(&p, fx->d.u.post.p, fx->d.u.post.len, POST_VERIFY),
                              POST_OK);
         }
         if (fx->d.type == GOSSIP_FORK) {
-            post_t q;
+            static post_t q;
             assert_int_equal(post_decode(&p, fx->d.u.fork.a.p, fx->d.u.fork.a.len, POST_VERIFY),
                              POST_OK);
             assert_int_equal(post_decode(&q, fx->d.u.fork.b.p, fx->d.u.fork.b.len, POST_VERIFY),

@@ -39,7 +39,7 @@ test_eager_and_lazy(void **state)
     /* Five subscribers: the first GOSSIP_EAGER_TARGET get posts in full. */
     assert_int_equal(gossip_eager_count(n[0]->g, n[0]->author.pk), GOSSIP_EAGER_TARGET);
 
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakenode_publish(n[0], "first", raw, &len);
     assert_int_equal(fakenet_queued(net, n[0], NULL, GOSSIP_POST), GOSSIP_EAGER_TARGET);
@@ -96,12 +96,12 @@ test_ihave_fetch_after_wait(void **state)
     net->filter = drop_posts_to;
     net->filter_ud = &d;
     /* Make the victim lazy for the author so it gets an IHAVE. */
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_PRUNE, 0);
     memcpy(m.u.author, n[0]->author.pk, 32);
     assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
 
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakenode_publish(n[0], "lazy", raw, &len);
     fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
@@ -126,7 +126,7 @@ test_ihave_fetch_after_wait(void **state)
     fakenode_publish(n[0], "raced", raw, &len);
     fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
     assert_int_equal(fakenode_stats(late).ihave_received, 1);
-    post_t p;
+    static post_t p;
     assert_int_equal(post_decode(&p, raw, len, POST_VERIFY), POST_OK);
     gossip_msg_init(&m, GOSSIP_POST, 0);
     m.u.post.p = raw;
@@ -156,10 +156,10 @@ test_seen_cache(void **state)
     fakenet_connect(z, x);
     fakenet_connect(z, y);
     fakenet_deliver(net);
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakestore_publish(author->store, &author->author, net->now, "once", raw, &len);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_POST, 0);
     m.u.post.p = raw;
     m.u.post.len = (uint16_t)len;
@@ -276,7 +276,7 @@ test_graft_bounded(void **state)
         fakenet_connect(n[0], n[i]);
     }
     fakenet_deliver(net);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_GRAFT, 0);
     memcpy(m.u.author, n[0]->author.pk, 32);
     for (size_t i = 1; i < N; i++) {
@@ -298,7 +298,7 @@ test_regraft_on_peer_down(void **state)
     (void)state;
     fakenode_t *n[3];
     fakenet_t *net = star(2, n);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_PRUNE, 0);
     memcpy(m.u.author, n[0]->author.pk, 32);
     assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
@@ -317,7 +317,7 @@ test_peers_and_sends(void **state)
     fakenet_t *net = fakenet_new(T0);
     fakenode_t *a = fakenet_add(net);
     fakenode_t *b = fakenet_add(net);
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_PRUNE, 0);
     assert_int_equal(gossip_receive(a->g, b->key, &m, net->now), GOSSIP_ENOPEER);
     uint8_t frame[] = {1, GOSSIP_PRUNE, 0, 0, 0, 0};
@@ -346,7 +346,7 @@ test_peers_and_sends(void **state)
     key[0] = 0xff;
     assert_int_equal(gossip_peer_up(a->g, key, net->now), GOSSIP_EFULL);
     a->send_fails = true;
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     fakenode_follow(b, a);
     fakenet_deliver(net);

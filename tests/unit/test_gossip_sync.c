@@ -18,7 +18,7 @@ enum { T0 = 1700000000000ull };
 static void
 publish_n(fakenode_t *a, size_t n)
 {
-    uint8_t raw[POST_MAX_SIZE];
+    static uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         fakenode_publish(a, "a post of some length, to fill the pages", raw, &len);
@@ -37,7 +37,7 @@ static bool
 watch_pages(void *ud, const fakeframe_t *f)
 {
     pages_t *pg = ud;
-    gossip_msg_t m;
+    static gossip_msg_t m;
     if (f->frame[1] == GOSSIP_GET_RANGE && gossip_msg_decode(&m, f->frame, f->len) == GOSSIP_MSG_OK) {
         pg->pages++;
         if (m.u.get_range.max_count > pg->largest) {
@@ -199,7 +199,7 @@ make_feed(feed8_t *f, const keys_author_t *k, size_t n, uint64_t ts)
 static void
 store_direct(fakenode_t *n, const uint8_t *raw, size_t len)
 {
-    post_t p;
+    static post_t p;
     gossip_ingest_t res;
     assert_int_equal(post_decode(&p, raw, len, POST_VERIFY), POST_OK);
     assert_int_equal(fakestore_ingest(n->store, &p, raw, len, n->net->now, &res), 0);
@@ -215,7 +215,7 @@ drop_heads(void *ud, const fakeframe_t *f)
 static void
 push(fakenode_t *to, const fakenode_t *from, const uint8_t *raw, size_t len)
 {
-    gossip_msg_t m;
+    static gossip_msg_t m;
     gossip_msg_init(&m, GOSSIP_POST, 0);
     m.u.post.p = raw;
     m.u.post.len = (uint16_t)len;
