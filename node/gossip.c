@@ -291,8 +291,8 @@ queue_ihave(gossip_t *g, peer_t *p, const gossip_ref_t *ref, uint64_t now_ms)
 /* ---- push ---- */
 
 void
-gossip_forward(gossip_t *g, const peer_t *from, const post_t *post, const uint8_t *raw,
-               size_t len, uint64_t now_ms)
+gossip_forward(gossip_t *g, const peer_t *from, const post_t *post, const uint8_t *raw, size_t len,
+               uint64_t now_ms)
 {
     peer_t *lazy[GOSSIP_PEERS_MAX];
     size_t n_lazy = 0;
@@ -624,9 +624,8 @@ on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         p->n_subs = 0;
         p->cap_subs = 0;
         p->subs_open = true;
-    } else if (!p->subs_open ||
-               (n > 0 && p->n_subs > 0 &&
-                memcmp(p->subs[p->n_subs - 1].author, authors[0], KEY_LEN) >= 0)) {
+    } else if (!p->subs_open || (n > 0 && p->n_subs > 0 &&
+                                 memcmp(p->subs[p->n_subs - 1].author, authors[0], KEY_LEN) >= 0)) {
         /* A continuation must follow a first frame and go on in order. */
         gossip_penalize(g, p, GOSSIP_FAULT_MALFORMED, GOSSIP_PENALTY_MALFORMED, now_ms);
         g->stats.malformed++;
@@ -685,8 +684,7 @@ on_link(gossip_t *g, peer_t *p, const gossip_msg_t *m)
 /* ---- receiving ---- */
 
 gossip_err_t
-gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m,
-               uint64_t now_ms)
+gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m, uint64_t now_ms)
 {
     peer_t *p = gossip_peer_find(g, from);
     if (p == NULL) {
@@ -735,8 +733,8 @@ gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m
 }
 
 gossip_err_t
-gossip_receive_frame(gossip_t *g, const uint8_t from[static 32], const uint8_t *frame,
-                     size_t len, uint64_t now_ms)
+gossip_receive_frame(gossip_t *g, const uint8_t from[static 32], const uint8_t *frame, size_t len,
+                     uint64_t now_ms)
 {
     peer_t *p = gossip_peer_find(g, from);
     if (p == NULL) {

@@ -146,8 +146,8 @@ gossip_err_t gossip_receive(gossip_t *g, const uint8_t from[static 32], const go
 /* One whole frame of a gossip type: decodes it and calls gossip_receive. A
  * frame the codec refuses scores the peer down and returns GOSSIP_EMALFORMED.
  * frame borrowed for the call. */
-gossip_err_t gossip_receive_frame(gossip_t *g, const uint8_t from[static 32],
-                                  const uint8_t *frame, size_t len, uint64_t now_ms);
+gossip_err_t gossip_receive_frame(gossip_t *g, const uint8_t from[static 32], const uint8_t *frame,
+                                  size_t len, uint64_t now_ms);
 
 /* Our own new post, already stored: sends it on as a new post. raw borrowed
  * for the call. GOSSIP_EINVAL when it does not decode. */
@@ -167,28 +167,28 @@ void gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms);
 typedef struct {
     uint64_t frames_sent, bytes_sent, frames_dropped; /* dropped: send callback refused */
     uint64_t frames_received, bytes_received, malformed;
-    uint64_t posts_received;   /* post copies received: POST, RANGE, FORK */
-    uint64_t posts_eager;      /* of which in POST frames */
-    uint64_t posts_duplicate;  /* copies of posts already seen or stored */
-    uint64_t posts_verified;   /* signature checks */
-    uint64_t posts_invalid;    /* that failed */
-    uint64_t posts_stored;     /* new: extended or ahead */
-    uint64_t posts_forwarded;  /* POST frames sent on (own posts included) */
-    uint64_t posts_unwanted;   /* authors we do not replicate */
+    uint64_t posts_received;  /* post copies received: POST, RANGE, FORK */
+    uint64_t posts_eager;     /* of which in POST frames */
+    uint64_t posts_duplicate; /* copies of posts already seen or stored */
+    uint64_t posts_verified;  /* signature checks */
+    uint64_t posts_invalid;   /* that failed */
+    uint64_t posts_stored;    /* new: extended or ahead */
+    uint64_t posts_forwarded; /* POST frames sent on (own posts included) */
+    uint64_t posts_unwanted;  /* authors we do not replicate */
     uint64_t posts_blocked;
     uint64_t posts_future;
-    uint64_t rate_limited;     /* posts dropped by a rate limit before verification */
-    uint64_t msgs_limited;     /* messages dropped by the per-peer message rate */
+    uint64_t rate_limited;               /* posts dropped by a rate limit before verification */
+    uint64_t msgs_limited;               /* messages dropped by the per-peer message rate */
     uint64_t ihave_sent, ihave_received; /* references, not frames */
-    uint64_t lazy_fetches;     /* GET_RANGE sent after an IHAVE */
-    uint64_t pulls;            /* GET_RANGE sent to catch up */
+    uint64_t lazy_fetches;               /* GET_RANGE sent after an IHAVE */
+    uint64_t pulls;                      /* GET_RANGE sent to catch up */
     uint64_t ranges_served;
     uint64_t requests_timed_out;
     uint64_t prunes_sent, grafts_sent, prunes_received, grafts_received;
     uint64_t forks_built, forks_received, forks_refused;
-    uint64_t table_full;       /* an entry refused or evicted by a cap */
+    uint64_t table_full; /* an entry refused or evicted by a cap */
     uint64_t store_errors;
-    uint64_t peers_reported;   /* peer_misbehaved calls */
+    uint64_t peers_reported; /* peer_misbehaved calls */
     /* Gauges: how full each table is now. */
     size_t peers, seen, missing, syncing, requests, author_buckets, dirty;
     size_t peer_subs_max; /* the most authors any one peer subscribes to */

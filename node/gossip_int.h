@@ -80,8 +80,7 @@ typedef struct {
 /* 0 when unknown, else SEEN_OK or SEEN_BAD. */
 int gossip_seen_get(const seen_t *s, const uint8_t id[static POST_ID_SIZE]);
 /* Remembers id with state. False on ENOMEM (the id is then not kept). */
-bool gossip_seen_put(seen_t *s, const uint8_t id[static POST_ID_SIZE], int state,
-                     uint64_t now_ms);
+bool gossip_seen_put(seen_t *s, const uint8_t id[static POST_ID_SIZE], int state, uint64_t now_ms);
 void gossip_seen_free(seen_t *s);
 
 /* ---- peers ---- */
@@ -101,18 +100,18 @@ typedef struct {
     uint32_t gen; /* tells this peer from an earlier one in the same slot */
     sub_t *subs;
     size_t n_subs, cap_subs;
-    bool subs_open; /* a SUBSCRIBE with FIRST came: continuations may follow */
+    bool subs_open;         /* a SUBSCRIBE with FIRST came: continuations may follow */
     uint64_t subscribe_due; /* ours could not be sent: try again then; 0 = sent */
     int32_t score;
     uint64_t score_ms;
     bool reported;
     bucket_t msg_bucket, verify_bucket, serve_bucket;
     bucket_t ask_bucket; /* our GET_RANGE to it, paced to what it serves */
-    uint8_t *ihave; /* queued IHAVE refs, GOSSIP_REF_SIZE each; freed when sent */
+    uint8_t *ihave;      /* queued IHAVE refs, GOSSIP_REF_SIZE each; freed when sent */
     size_t n_ihave;
     uint64_t ihave_due;
-    uint64_t heads_due; /* next periodic HEADS */
-    size_t heads_cursor; /* where the next periodic HEADS starts, in our set */
+    uint64_t heads_due;     /* next periodic HEADS */
+    size_t heads_cursor;    /* where the next periodic HEADS starts, in our set */
     unsigned reqs;          /* GET_RANGE of ours in flight to it */
     unsigned missing_first; /* missing ids it announced first */
 } peer_t;
@@ -219,14 +218,14 @@ struct gossip {
 
     uint64_t next_due; /* the earliest deadline; tick does nothing before it */
 
-    gbuf_t tx;    /* one frame being sent */
-    gbuf_t list;  /* refs or authors being gathered for a frame */
-    gbuf_t range; /* copies of posts read from the store for a RANGE */
+    gbuf_t tx;                    /* one frame being sent */
+    gbuf_t list;                  /* refs or authors being gathered for a frame */
+    gbuf_t range;                 /* copies of posts read from the store for a RANGE */
     uint8_t other[POST_MAX_SIZE]; /* the stored half of a fork proof */
     size_t other_len;
-    post_t post;     /* the post being taken */
-    post_t post2;    /* the other half of a fork proof */
-    gossip_msg_t rx; /* a decoded frame */
+    post_t post;      /* the post being taken */
+    post_t post2;     /* the other half of a fork proof */
+    gossip_msg_t rx;  /* a decoded frame */
     gossip_msg_t msg; /* a message being built */
 };
 
@@ -255,8 +254,8 @@ size_t gossip_eager_count_except(const gossip_t *g, const uint8_t author[static 
 
 /* ---- gossip_post.c ---- */
 
-take_t gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len,
-                        origin_t origin, uint64_t now_ms);
+take_t gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, origin_t origin,
+                        uint64_t now_ms);
 void gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t now_ms);
 /* Reads the author and seq of an encoded post without verifying it. False
  * when it is too short to hold them. */

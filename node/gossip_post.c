@@ -64,23 +64,22 @@ author_bucket(gossip_t *g, const uint8_t author[static KEY_LEN], uint64_t now_ms
 }
 
 uint32_t
-gossip_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN],
-                     uint64_t now_ms)
+gossip_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint64_t now_ms)
 {
     bucket_t *ab = author_bucket(g, author, now_ms);
     if (ab == NULL) {
         return 0;
     }
-    uint32_t a = gossip_bucket_avail(ab, GOSSIP_AUTHOR_VERIFY_RATE, GOSSIP_AUTHOR_VERIFY_BURST,
-                                     now_ms);
+    uint32_t a =
+        gossip_bucket_avail(ab, GOSSIP_AUTHOR_VERIFY_RATE, GOSSIP_AUTHOR_VERIFY_BURST, now_ms);
     uint32_t b = gossip_bucket_avail(&p->verify_bucket, GOSSIP_PEER_VERIFY_RATE,
                                      GOSSIP_PEER_VERIFY_BURST, now_ms);
     return a < b ? a : b;
 }
 
 bool
-gossip_take_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN],
-                          uint32_t n, uint64_t now_ms)
+gossip_take_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint32_t n,
+                          uint64_t now_ms)
 {
     if (gossip_verify_tokens(g, p, author, now_ms) < n) {
         return false;
@@ -89,8 +88,8 @@ gossip_take_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KE
     return ab != NULL &&
            gossip_bucket_take(ab, GOSSIP_AUTHOR_VERIFY_RATE, GOSSIP_AUTHOR_VERIFY_BURST, n,
                               now_ms) &&
-           gossip_bucket_take(&p->verify_bucket, GOSSIP_PEER_VERIFY_RATE,
-                              GOSSIP_PEER_VERIFY_BURST, n, now_ms);
+           gossip_bucket_take(&p->verify_bucket, GOSSIP_PEER_VERIFY_RATE, GOSSIP_PEER_VERIFY_BURST,
+                              n, now_ms);
 }
 
 /* ---- forks ---- */
@@ -161,8 +160,8 @@ static bool
 read_ours(gossip_t *g, const uint8_t author[static KEY_LEN], uint64_t seq)
 {
     first_t f = {.g = g, .got = false};
-    if (seq == 0 || g->cfg.read_range(g->cfg.ud, author, seq, 1, POST_MAX_SIZE, copy_first, &f) !=
-                        0) {
+    if (seq == 0 ||
+        g->cfg.read_range(g->cfg.ud, author, seq, 1, POST_MAX_SIZE, copy_first, &f) != 0) {
         return false;
     }
     return f.got && post_decode(&g->post2, g->other, g->other_len, POST_NO_VERIFY) == POST_OK &&

@@ -57,17 +57,18 @@ req_release(gossip_t *g, req_t *r, uint64_t now_ms)
     unpark(g, now_ms);
 }
 
-/* Milliseconds until a bucket at rate per second has n more tokens than
- * the have it holds now. */
+/* Milliseconds until a bucket that holds have tokens, refilled at rate per
+ * second, holds n. */
 static uint64_t
 wait_for(uint32_t have, uint32_t n, uint32_t rate)
 {
     return have >= n ? 0 : ((uint64_t)(n - have) * 1000 + rate - 1) / rate;
 }
 
-/* Whether a GET_RANGE to p may go now: a free slot, and within the rate at
- * which p serves them (the same limit on both sides, so an honest request
- * is never dropped by the peer's limit and left to time out). */
+/* Whether a GET_RANGE to p may go now. It needs a free slot, and to be
+ * within the rate at which p serves them: the same limit on both sides, so
+ * an honest request is never dropped by the peer's limit and left to time
+ * out. */
 typedef enum {
     SLOT_FREE,
     SLOT_BUSY,   /* every slot taken: wait for a request to end */
@@ -86,9 +87,6 @@ req_slot(gossip_t *g, peer_t *p, uint64_t now_ms)
                : SLOT_PACING;
 }
 
-/* Whether a GET_RANGE to p may go now: a free slot, and within the rate at
- * which p serves them (the same limit on both sides, so an honest request
- * is never dropped by the peer's limit and left to time out). */
 static bool
 req_slot_free(gossip_t *g, peer_t *p, uint64_t now_ms)
 {
@@ -549,8 +547,7 @@ gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         } else if (ref.seq > head) {
             gossip_sync_note(g, p, ref.author, ref.seq, now_ms);
         } else if (ref.seq == head && memcmp(ref.id, id, POST_ID_SIZE) != 0 &&
-                   gossip_seen_get(&g->seen, ref.id) == 0 &&
-                   !g->cfg.has_post(g->cfg.ud, ref.id)) {
+                   gossip_seen_get(&g->seen, ref.id) == 0 && !g->cfg.has_post(g->cfg.ud, ref.id)) {
             /* The same seq with another id: a fork, or a forged claim.
              * Fetching that one post settles which; the store then keeps
              * it as evidence and a proof goes out. */

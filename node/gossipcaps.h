@@ -40,28 +40,28 @@ enum {
 
 /* ---- local policy: tables, fan-out, timers ---- */
 enum {
-    GOSSIP_PEERS_MAX = 64,           /* peers the state machine tracks at once */
-    GOSSIP_EAGER_TARGET = 3,         /* eager links per author given to new subscribers */
-    GOSSIP_EAGER_MAX = 6,            /* eager links per author; a GRAFT beyond is refused */
-    GOSSIP_LAZY_FANOUT = 6,          /* lazy peers sent an IHAVE for one post */
-    GOSSIP_SEEN_MAX = 16384,         /* post ids in the seen-cache (two halves) */
+    GOSSIP_PEERS_MAX = 64,               /* peers the state machine tracks at once */
+    GOSSIP_EAGER_TARGET = 3,             /* eager links per author given to new subscribers */
+    GOSSIP_EAGER_MAX = 6,                /* eager links per author; a GRAFT beyond is refused */
+    GOSSIP_LAZY_FANOUT = 6,              /* lazy peers sent an IHAVE for one post */
+    GOSSIP_SEEN_MAX = 16384,             /* post ids in the seen-cache (two halves) */
     GOSSIP_SEEN_TTL_MS = 10 * 60 * 1000, /* an id is remembered at most this long */
-    GOSSIP_MISSING_MAX = 1024,       /* ids announced by IHAVE that we wait for */
-    GOSSIP_MISSING_PER_PEER = 256,   /* of which one peer may have announced first */
-    GOSSIP_ANNOUNCERS_MAX = 4,       /* peers remembered per missing id */
-    GOSSIP_SYNC_MAX = 1024,          /* authors being pulled at once */
-    GOSSIP_SYNC_PEERS_MAX = 4,       /* peers remembered per pulled author */
-    GOSSIP_REQS_MAX = 64,            /* GET_RANGE requests in flight in all */
-    GOSSIP_PEER_REQS_MAX = 8,        /* GET_RANGE requests in flight per peer */
-    GOSSIP_DIRTY_MAX = 256,          /* authors whose new head waits to be announced */
-    GOSSIP_AUTHOR_BUCKETS_MAX = 1024, /* per-author rate limiters */
+    GOSSIP_MISSING_MAX = 1024,           /* ids announced by IHAVE that we wait for */
+    GOSSIP_MISSING_PER_PEER = 256,       /* of which one peer may have announced first */
+    GOSSIP_ANNOUNCERS_MAX = 4,           /* peers remembered per missing id */
+    GOSSIP_SYNC_MAX = 1024,              /* authors being pulled at once */
+    GOSSIP_SYNC_PEERS_MAX = 4,           /* peers remembered per pulled author */
+    GOSSIP_REQS_MAX = 64,                /* GET_RANGE requests in flight in all */
+    GOSSIP_PEER_REQS_MAX = 8,            /* GET_RANGE requests in flight per peer */
+    GOSSIP_DIRTY_MAX = 256,              /* authors whose new head waits to be announced */
+    GOSSIP_AUTHOR_BUCKETS_MAX = 1024,    /* per-author rate limiters */
 
-    GOSSIP_IHAVE_DELAY_MS = 10,      /* IHAVEs for one peer are gathered this long */
-    GOSSIP_LAZY_WAIT_MS = 250,       /* wait for an eager copy before fetching an IHAVE */
-    GOSSIP_REQ_TIMEOUT_MS = 5000,    /* a GET_RANGE unanswered this long is given up */
-    GOSSIP_HEADS_PERIOD_MS = 30000,  /* HEADS to each peer every 30 s ... */
-    GOSSIP_HEADS_JITTER_MS = 30000,  /* ... plus up to 30 s, drawn each time */
-    GOSSIP_RETRY_MS = 1000,          /* a pull waiting for tokens or a free slot */
+    GOSSIP_IHAVE_DELAY_MS = 10,     /* IHAVEs for one peer are gathered this long */
+    GOSSIP_LAZY_WAIT_MS = 250,      /* wait for an eager copy before fetching an IHAVE */
+    GOSSIP_REQ_TIMEOUT_MS = 5000,   /* a GET_RANGE unanswered this long is given up */
+    GOSSIP_HEADS_PERIOD_MS = 30000, /* HEADS to each peer every 30 s ... */
+    GOSSIP_HEADS_JITTER_MS = 30000, /* ... plus up to 30 s, drawn each time */
+    GOSSIP_RETRY_MS = 1000,         /* a refused send, or a rate-limited page, tried again */
 };
 
 /* ---- abuse bounds: token buckets, checked before any signature ---- */
@@ -79,7 +79,7 @@ enum {
 /* ---- peer scores: 0 is neutral; at GOSSIP_SCORE_DISCONNECT the node is told ---- */
 enum {
     GOSSIP_SCORE_DISCONNECT = -100,
-    GOSSIP_SCORE_RECOVER_MS = 10000, /* one point back per 10 s, up to 0 */
+    GOSSIP_SCORE_RECOVER_MS = 10000,   /* one point back per 10 s, up to 0 */
     GOSSIP_PENALTY_INVALID_POST = 100, /* a post that fails verification */
     GOSSIP_PENALTY_BAD_FORK = 100,     /* a fork proof whose posts do not conflict */
     GOSSIP_PENALTY_MALFORMED = 20,     /* a frame the codec refuses */

@@ -11,12 +11,12 @@
  *     SUBSCRIBE  u8 flags | u16 n | n x author        authors strictly ascending
  *     POST       post                                 one post, pushed eagerly
  *     IHAVE      u8 n | n x ref                       "I have these", lazy push
- *     HEADS      u16 n | n x ref                      contiguous heads (0 = none), authors ascending
- *     GET_RANGE  author | u64 from_seq | u8 max_count pull request
- *     RANGE      u8 n | n x post                      answer to GET_RANGE (same request id)
- *     PRUNE      author                               "stop pushing this author to me eagerly"
- *     GRAFT      author                               "push this author to me eagerly"
- *     FORK       post | post                          two conflicting posts of one author
+ *     HEADS      u16 n | n x ref                      contiguous heads (0 = none), authors
+ * ascending GET_RANGE  author | u64 from_seq | u8 max_count pull request RANGE      u8 n | n x post
+ * answer to GET_RANGE (same request id) PRUNE      author                               "stop
+ * pushing this author to me eagerly" GRAFT      author                               "push this
+ * author to me eagerly" FORK       post | post                          two conflicting posts of
+ * one author
  *
  * The codec checks structure only: counts and lengths against the caps of
  * gossipcaps.h (before anything they claim is read), orderings, and the

@@ -77,8 +77,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 1 &&
         gossip_msg_decode_payload(m, data[0], 7, data + 1, size - 1) == GOSSIP_MSG_OK) {
         check_bounds(m, data + 1, size - 1);
-        if (gossip_msg_encode_payload(m, again, size, &len) != GOSSIP_MSG_OK ||
-            len != size - 1 || memcmp(again, data + 1, size - 1) != 0) {
+        if (gossip_msg_encode_payload(m, again, size, &len) != GOSSIP_MSG_OK || len != size - 1 ||
+            memcmp(again, data + 1, size - 1) != 0) {
             abort();
         }
     }

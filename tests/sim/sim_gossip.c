@@ -860,8 +860,8 @@ publish(sim_t *s, uint32_t author, bool measured, bool second_half)
     snode_t *n = &s->nodes[author];
     uint8_t raw[POST_MAX_SIZE];
     size_t len = 0;
-    fakestore_publish(n->store, &n->author, s->now, "a post of ordinary length, some words",
-                      raw, &len);
+    fakestore_publish(n->store, &n->author, s->now, "a post of ordinary length, some words", raw,
+                      &len);
     uint8_t id[32];
     post_id(id, raw, len);
     spost_t *p = post_add(s, author, id);
@@ -881,7 +881,8 @@ handle(sim_t *s, event_t *e)
         edge_t *ed = edge_between(s, e->a, e->b);
         if (ed != NULL && ed->up && to->online) {
             if (s->trace == e->b) {
-                fprintf(stderr, "t %llu %u -> %u %s len %u\n", (unsigned long long)(s->now - T0), e->a, e->b, gossip_msg_type_name(e->frame[1]), e->len);
+                fprintf(stderr, "t %llu %u -> %u %s len %u\n", (unsigned long long)(s->now - T0),
+                        e->a, e->b, gossip_msg_type_name(e->frame[1]), e->len);
             }
             count_copies(s, to, e->frame, e->len);
             to->rx_frames++;
@@ -1063,8 +1064,10 @@ run_main(const params_t *pr, typerow_t *row)
     s->counting = true;
     uint64_t start = s->now;
     for (size_t k = 0; k < pr->posts; k++) {
-        event_t e = {.t = start + k * pr->interval_ms, .kind = EV_PUBLISH,
-                     .a = pick_author(s, k), .b = k >= pr->posts / 2};
+        event_t e = {.t = start + k * pr->interval_ms,
+                     .kind = EV_PUBLISH,
+                     .a = pick_author(s, k),
+                     .b = k >= pr->posts / 2};
         ev_push(s, e);
     }
     uint64_t end = start + pr->posts * pr->interval_ms;
@@ -1107,18 +1110,20 @@ run_main(const params_t *pr, typerow_t *row)
                 fakestore_head(s->nodes[f].store, s->nodes[p->author].author.pk, &hs, hid, &mx);
                 gossip_stats_t st;
                 gossip_stats(s->nodes[f].g, &st);
-                fprintf(stderr, "miss post %zu (author %u, t %llu) at %u head %llu max %llu: peers", i,
-                        p->author, (unsigned long long)(p->t_pub - T0), f, (unsigned long long)hs,
-                        (unsigned long long)mx);
+                fprintf(stderr, "miss post %zu (author %u, t %llu) at %u head %llu max %llu: peers",
+                        i, p->author, (unsigned long long)(p->t_pub - T0), f,
+                        (unsigned long long)hs, (unsigned long long)mx);
                 const snode_t *n = &s->nodes[f];
                 for (size_t j = 0; j < n->n_edges; j++) {
                     const edge_t *e = &s->edges[n->edges[j]];
                     uint32_t y = e->a == f ? e->b : e->a;
                     if (replicates(s, y, p->author)) {
-                        fprintf(stderr, " %u%s", y, fakestore_has(s->nodes[y].store, p->id) ? "+" : "-");
+                        fprintf(stderr, " %u%s", y,
+                                fakestore_has(s->nodes[y].store, p->id) ? "+" : "-");
                     }
                 }
-                fprintf(stderr, " | syncing %zu missing %zu reqs %zu\n", st.syncing, st.missing, st.requests);
+                fprintf(stderr, " | syncing %zu missing %zu reqs %zu\n", st.syncing, st.missing,
+                        st.requests);
             }
         }
     }
@@ -1127,7 +1132,8 @@ run_main(const params_t *pr, typerow_t *row)
     uint32_t p50 = pct(s->lat, n_lat, 0.50);
     uint32_t p99 = pct(s->lat, n_lat, 0.99);
     uint32_t pmax = n_lat ? s->lat[n_lat - 1] : 0;
-    printf("| %zu | %zu | %.1f / %zu | %zu | %llu | %.1f | %u | %u | %u | %.2f | %.2f | %.1f | %.0f | %zu |\n",
+    printf("| %zu | %zu | %.1f / %zu | %zu | %llu | %.1f | %u | %u | %u | %.2f | %.2f | %.1f | "
+           "%.0f | %zu |\n",
            s->n, s->n_posts, mean_deg, max_deg, s->repairs, (unsigned long long)deliveries,
            (double)expected / (double)(s->n_posts ? s->n_posts : 1), p50, p99, pmax,
            deliveries ? (double)copies / (double)deliveries : 0.0,
@@ -1138,8 +1144,7 @@ run_main(const params_t *pr, typerow_t *row)
     row->deliveries = deliveries;
     memcpy(row->bytes_by_type, s->bytes_by_type, sizeof row->bytes_by_type);
     if (s->lost > 0) {
-        fprintf(stderr, "sim_gossip: N=%zu: %llu frames lost\n", s->n,
-                (unsigned long long)s->lost);
+        fprintf(stderr, "sim_gossip: N=%zu: %llu frames lost\n", s->n, (unsigned long long)s->lost);
     }
     sim_free(s);
     return miss == 0 ? 0 : 1;
@@ -1200,12 +1205,13 @@ run_offline(const params_t *pr)
     uint64_t max = 0;
     uint8_t id[32];
     fakestore_head(s->nodes[x].store, s->nodes[author].author.pk, &head, id, &max);
-    printf("| offline follower | %zu nodes | author %u (%zu followers) offline too | %s | "
-           "caught up %llu/50 in %llu ms | %llu frames, %llu bytes received | others missing %zu |\n",
-           s->n, author, s->n_swarm[author], dialled ? "dialled a provider" : "own peers",
-           (unsigned long long)head, (unsigned long long)(done ? done - back : 0),
-           (unsigned long long)s->nodes[x].rx_frames, (unsigned long long)s->nodes[x].rx_bytes,
-           others_missing);
+    printf(
+        "| offline follower | %zu nodes | author %u (%zu followers) offline too | %s | "
+        "caught up %llu/50 in %llu ms | %llu frames, %llu bytes received | others missing %zu |\n",
+        s->n, author, s->n_swarm[author], dialled ? "dialled a provider" : "own peers",
+        (unsigned long long)head, (unsigned long long)(done ? done - back : 0),
+        (unsigned long long)s->nodes[x].rx_frames, (unsigned long long)s->nodes[x].rx_bytes,
+        others_missing);
     fflush(stdout);
     int rc = head == 50 && others_missing == 0 ? 0 : 1;
     sim_free(s);
@@ -1279,8 +1285,8 @@ main(int argc, char **argv)
     if (sodium_init() < 0) {
         return 2;
     }
-    params_t pr = {.nodes = 0, .posts = 400, .follows = 10, .interval_ms = 250, .loss = 0,
-                   .seed = 1};
+    params_t pr = {
+        .nodes = 0, .posts = 400, .follows = 10, .interval_ms = 250, .loss = 0, .seed = 1};
     bool quick = false;
     bool scenarios = true;
     for (int i = 1; i < argc; i++) {

@@ -350,14 +350,13 @@ test_over_caps(void **state)
     assert_int_equal(decode_raw(fx, GOSSIP_FORK, &w), GOSSIP_MSG_ETOOLARGE);
 
     /* A whole payload larger than a frame can carry. */
-    assert_int_equal(gossip_msg_decode_payload(&fx->d, GOSSIP_POST, 0, fx->buf,
-                                               GOSSIP_PAYLOAD_MAX + 1),
-                     GOSSIP_MSG_ETOOLARGE);
+    assert_int_equal(
+        gossip_msg_decode_payload(&fx->d, GOSSIP_POST, 0, fx->buf, GOSSIP_PAYLOAD_MAX + 1),
+        GOSSIP_MSG_ETOOLARGE);
     memset(fx->buf, 0, WIRE_MAX_FRAME + 1);
     fx->buf[0] = WIRE_VERSION;
     fx->buf[1] = GOSSIP_PRUNE;
-    assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, WIRE_MAX_FRAME + 1),
-                     GOSSIP_MSG_ETOOLARGE);
+    assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, WIRE_MAX_FRAME + 1), GOSSIP_MSG_ETOOLARGE);
     /* At the limit the frame is judged on its content. */
     assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, WIRE_MAX_FRAME), GOSSIP_MSG_ETRAILING);
 }
@@ -580,8 +579,8 @@ typedef struct {
 } inputs_t;
 
 static void
-sign_input(inputs_t *in, int i, post_kind_t kind, uint64_t seq, const uint8_t *prev,
-           uint64_t ts, const char *name, const char *body)
+sign_input(inputs_t *in, int i, post_kind_t kind, uint64_t seq, const uint8_t *prev, uint64_t ts,
+           const char *name, const char *body)
 {
     static post_t p;
     post_init(&p, kind, seq, prev, ts);
@@ -800,8 +799,7 @@ test_doc_vectors_decode(void **state)
         assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, len), GOSSIP_MSG_OK);
         assert_string_equal(gossip_msg_type_name(fx->d.type), doc.v[i].name);
         size_t n = 0;
-        assert_int_equal(gossip_msg_encode(&fx->d, fx->again, sizeof fx->again, &n),
-                         GOSSIP_MSG_OK);
+        assert_int_equal(gossip_msg_encode(&fx->d, fx->again, sizeof fx->again, &n), GOSSIP_MSG_OK);
         assert_int_equal(n, len);
         assert_memory_equal(fx->again, fx->buf, len);
         static post_t p;

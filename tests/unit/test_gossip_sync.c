@@ -38,7 +38,8 @@ watch_pages(void *ud, const fakeframe_t *f)
 {
     pages_t *pg = ud;
     static gossip_msg_t m;
-    if (f->frame[1] == GOSSIP_GET_RANGE && gossip_msg_decode(&m, f->frame, f->len) == GOSSIP_MSG_OK) {
+    if (f->frame[1] == GOSSIP_GET_RANGE &&
+        gossip_msg_decode(&m, f->frame, f->len) == GOSSIP_MSG_OK) {
         pg->pages++;
         if (m.u.get_range.max_count > pg->largest) {
             pg->largest = m.u.get_range.max_count;
@@ -370,8 +371,7 @@ static bool
 lose_first_subscribe(void *ud, const fakeframe_t *f)
 {
     lose_sub_t *l = ud;
-    if (!l->dropped && memcmp(f->from, l->from->key, 32) == 0 &&
-        f->frame[1] == GOSSIP_SUBSCRIBE) {
+    if (!l->dropped && memcmp(f->from, l->from->key, 32) == 0 && f->frame[1] == GOSSIP_SUBSCRIBE) {
         l->dropped = true;
         return false;
     }
@@ -436,14 +436,10 @@ main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pull_paging),
-        cmocka_unit_test(test_catch_up_from_non_author),
-        cmocka_unit_test(test_timeout_fails_over),
-        cmocka_unit_test(test_gap_pulled),
-        cmocka_unit_test(test_heads_reveal_fork),
-        cmocka_unit_test(test_periodic_heads),
-        cmocka_unit_test(test_partition_heals),
-        cmocka_unit_test(test_lost_subscribe_heals),
+        cmocka_unit_test(test_pull_paging),        cmocka_unit_test(test_catch_up_from_non_author),
+        cmocka_unit_test(test_timeout_fails_over), cmocka_unit_test(test_gap_pulled),
+        cmocka_unit_test(test_heads_reveal_fork),  cmocka_unit_test(test_periodic_heads),
+        cmocka_unit_test(test_partition_heals),    cmocka_unit_test(test_lost_subscribe_heals),
         cmocka_unit_test(test_subscribe_retried),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,13 +20,13 @@ typedef struct fakenet fakenet_t;
 typedef struct {
     fakenet_t *net;
     unsigned index;
-    uint8_t key[32];       /* node key: bytes of the index */
-    keys_author_t author;  /* own author, from a seed made of the index */
+    uint8_t key[32];      /* node key: bytes of the index */
+    keys_author_t author; /* own author, from a seed made of the index */
     fakestore_t *store;
     gossip_t *g;
     uint64_t rng;
-    bool send_fails;       /* the send callback refuses every frame */
-    unsigned reported;     /* peer_misbehaved calls */
+    bool send_fails;   /* the send callback refuses every frame */
+    unsigned reported; /* peer_misbehaved calls */
     uint8_t reported_key[32];
     gossip_fault_t fault;
 } fakenode_t;

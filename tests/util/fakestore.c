@@ -324,8 +324,8 @@ fakestore_head(fakestore_t *s, const uint8_t author[static 32], uint64_t *seq,
 
 /* The rules of docs/PROTOCOL.md section 6, "Ingest rules", in order. */
 int
-fakestore_ingest(fakestore_t *s, const post_t *p, const uint8_t *raw, size_t len,
-                 uint64_t now_ms, gossip_ingest_t *result)
+fakestore_ingest(fakestore_t *s, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
+                 gossip_ingest_t *result)
 {
     if (fakestore_is_blocked(s, p->author)) {
         *result = GOSSIP_INGEST_BLOCKED;
@@ -420,8 +420,7 @@ fakestore_publish(fakestore_t *s, const keys_author_t *k, uint64_t ts_ms, const 
     post_t p;
     gossip_ingest_t res;
     if (post_decode(&p, out, *len, POST_NO_VERIFY) != POST_OK ||
-        fakestore_ingest(s, &p, out, *len, ts_ms, &res) != 0 ||
-        res != GOSSIP_INGEST_EXTENDED) {
+        fakestore_ingest(s, &p, out, *len, ts_ms, &res) != 0 || res != GOSSIP_INGEST_EXTENDED) {
         fprintf(stderr, "fakestore_publish: cannot store\n");
         abort();
     }
