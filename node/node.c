@@ -9,6 +9,7 @@
 
 #include "bootstrap.h"
 #include "keytext.h"
+#include "gossipcaps.h"
 #include "node_int.h"
 
 const char *
@@ -146,6 +147,7 @@ peer_drop(node_t *n, peer_t *p, const char *why, bool failed)
     }
     queue_clear(p);
     p->used = false;
+    node_gossip_check(n, p);
     if (failed) {
         uint8_t key[32];
         memcpy(key, p->key, 32);
@@ -194,6 +196,17 @@ contact_find(node_t *n, const uint8_t key[32])
         }
     }
     return NULL;
+}
+
+void
+node_drop_peer(node_t *n, peer_t *p, const char *why)
+{
+    contact_t *c = contact_find(n, p->key);
+    if (c != NULL) {
+        c->failures++;
+        c->next_try_ms = node_now_ms() + 60000u * c->failures;
+    }
+    peer_drop(n, p, why, true);
 }
 
 /* Learns of a node. The table is bounded: when full, a contact that failed
@@ -374,14 +387,15 @@ wildcard_host(const char *host, size_t len)
  * alone, since this node cannot know which of its addresses the other side
  * reaches; a listener on one address by its endpoint. */
 static void
-fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
+fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
 {
     wire_init(m, WIRE_HELLO, rid);
     wire_hello_t *h = &m->u.hello;
     snprintf(h->network, sizeof h->network, "%s", n->network);
     memcpy(h->node_key, n->cfg.node_key->pk, 32);
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
-    h->caps = WIRE_CAP_DHT;
+    /* Caps are per connection: gossip is offered only where it may run. */
+    h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
     if (n->cfg.announce != NULL && wire_endpoint_valid(n->cfg.announce)) {
         memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
     }
@@ -406,7 +420,7 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid)
 static void
 send_hello(node_t *n, peer_t *p, uint32_t rid)
 {
-    fill_hello(n, n->tx, rid);
+    fill_hello(n, n->tx, rid, p->offered_gossip);
     send_msg(n, p, n->tx);
     p->hello_sent_ms = node_now_ms();
 }
@@ -481,6 +495,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     }
     queue_flush(n, p);
     node_dht_peer_ready(n, p);
+    node_gossip_check(n, p);
     char k[24];
     node_short_key(k, p->key);
     log_line(lg(n), again || p->transient ? LOG_DEBUG : LOG_INFO, "peer %s ready%s (%s, %s, %s)", k,
@@ -502,7 +517,9 @@ on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char
         return;
     }
     /* Our HELLO first: taking theirs may send DHT requests at once, and the
-     * other side ignores everything until it has our HELLO. */
+     * other side ignores everything until it has our HELLO. We gossip on
+     * the connection when the side that opened it asked to. */
+    p->offered_gossip = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
     send_hello(n, p, m->request_id);
     take_hello(n, p, &m->u.hello, peer_addr, false);
 }
@@ -537,10 +554,16 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     bool was_ready = p->state == PEER_READY;
     /* Answer first (see on_first_hello). */
     if (p->dir == TRANSPORT_IN) {
+        p->offered_gossip = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
         send_hello(n, p, m->request_id);
     }
     if (!was_ready || p->dir == TRANSPORT_IN) {
         take_hello(n, p, &m->u.hello, peer_addr, was_ready);
+    } else {
+        /* The answer to a HELLO we sent again on a ready connection, after
+         * it went from transient to kept: its caps may have changed. */
+        p->caps = m->u.hello.caps;
+        node_gossip_check(n, p);
     }
     if (!was_ready) {
         send_peers_req(n, p);
@@ -665,10 +688,29 @@ peer_log_allowed(node_t *n)
     return n->log_count++ < NODE_PEER_LOG_PER_S;
 }
 
+static bool
+is_gossip_frame(const uint8_t *data, size_t len)
+{
+    return len >= WIRE_HEADER_SIZE && data[0] == WIRE_VERSION && data[1] >= GOSSIP_TYPE_FIRST &&
+           data[1] <= GOSSIP_TYPE_LAST;
+}
+
 static void
 handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
            const uint8_t *data, size_t len)
 {
+    /* Gossip frames have their own decoder (node/gossipmsg.c), run by the
+     * state machine; only a ready peer's are taken. */
+    if (is_gossip_frame(data, len) && len <= WIRE_MAX_FRAME) {
+        peer_t *gp = peer_find(n, key, (int)dir);
+        if (gp != NULL && gp->state == PEER_READY) {
+            gp->last_seen_ms = node_now_ms();
+            node_gossip_receive(n, gp, data, len);
+        } else {
+            n->unsolicited++;
+        }
+        return;
+    }
     wire_msg_t *m = n->rx;
     wire_err_t err = wire_decode(m, data, len);
     if (err == WIRE_EVERSION || err == WIRE_ETYPE) {
@@ -766,10 +808,25 @@ connect_to(node_t *n, const uint8_t key[32], const char *endpoint, bool transien
         return NULL;
     }
     p->transient = transient;
+    p->offered_gossip = !transient;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     log_line(lg(n), transient ? LOG_DEBUG : LOG_INFO, "connecting to %s", endpoint);
     send_hello(n, p, ++n->next_request_id);
     return p;
+}
+
+peer_t *
+node_connect(node_t *n, const uint8_t key[32], const char *endpoint)
+{
+    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !wire_endpoint_valid(endpoint)) {
+        return NULL;
+    }
+    peer_t *p = peer_find(n, key, TRANSPORT_OUT);
+    if (p != NULL) {
+        node_keep_peer(n, p);
+        return p;
+    }
+    return connect_to(n, key, endpoint, false, node_now_ms());
 }
 
 static void
@@ -780,6 +837,20 @@ dial(node_t *n, contact_t *c, uint64_t now)
     c->next_try_ms = now + 5000u + 60000u * f;
     if (connect_to(n, c->key, c->endpoint, false, now) == NULL) {
         c->failures++;
+    }
+}
+
+void
+node_keep_peer(node_t *n, peer_t *p)
+{
+    if (!p->transient) {
+        return;
+    }
+    p->transient = false;
+    p->offered_gossip = true;
+    /* A new HELLO offers gossip on the connection; the answer brings it up. */
+    if (p->state == PEER_READY) {
+        send_hello(n, p, ++n->next_request_id);
     }
 }
 
@@ -807,7 +878,7 @@ dial_more(node_t *n, uint64_t now)
         if (p == NULL) {
             dial(n, c, now);
         } else if (p->dir == TRANSPORT_OUT && p->transient) {
-            p->transient = false; /* already connected: keep it as a neighbour */
+            node_keep_peer(n, p); /* already connected: keep it as a neighbour */
         }
         out = neighbours(n);
     }
@@ -934,6 +1005,7 @@ node_tick(node_t *n, uint64_t now)
         }
     }
     dial_more(n, now);
+    node_gossip_feeds(n, now);
     if (now - n->last_exchange_ms > 30000) {
         exchange(n, now);
     }
@@ -953,6 +1025,7 @@ on_clock(uv_timer_t *h)
         n->next_tick_ms = now + NODE_TICK_MS;
     }
     (void)node_dht_tick(n, now);
+    n->gossip_next = node_gossip_tick(n, now);
     node_schedule(n);
 }
 
@@ -967,6 +1040,9 @@ node_schedule(node_t *n)
     uint64_t dht_next = node_dht_next(n);
     if (dht_next != 0 && dht_next < next) {
         next = dht_next;
+    }
+    if (n->gossip_next != 0 && n->gossip_next < next) {
+        next = n->gossip_next;
     }
     if (n->clock_due != 0 && n->clock_due <= next) {
         return; /* already armed early enough */
@@ -1211,6 +1287,9 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     }
     choose_self_endpoint(n);
     err = node_dht_start(n);
+    if (err == NODE_OK) {
+        err = node_gossip_start(n);
+    }
     if (err != NODE_OK) {
         *out = n;
         node_close(n, NULL, NULL);
@@ -1268,6 +1347,8 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
      * routing table is saved before anything else goes. */
     node_dht_stop(n);
     save_peers(n, node_now_ms());
+    /* The peers are forgotten without telling gossip, which goes whole. */
+    node_gossip_stop(n);
     for (size_t i = 0; i < n->peers_max; i++) {
         queue_clear(&n->peers[i]);
     }

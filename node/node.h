@@ -40,6 +40,10 @@ enum {
     NODE_IDLE_MS = 60000,            /* a transient (DHT-only) connection idle this long closes */
     NODE_EVICT_IDLE_MS = 10000,      /* a full table evicts a peer idle at least this long */
     NODE_DHT_SAVE_MS = 300000,       /* the routing table is saved this often */
+    NODE_FEED_PEERS_MAX = 16,        /* connections kept to sync followed feeds */
+    NODE_FEED_LINKS = 2,             /* replicas of one feed connected to */
+    NODE_FEEDS_PER_ROUND = 4,        /* followed feeds checked per round */
+    NODE_FEEDS_EVERY_MS = 20000,     /* a round of checks this often */
 };
 
 typedef struct node node_t;

@@ -281,9 +281,14 @@ node_follow_changed(node_t *n, const uint8_t author[32], bool following)
         if (n->self_endpoint[0] != '\0') {
             announce(n, author);
         }
+        node_gossip_subscriptions_changed(n);
+        node_gossip_follow(n, author);
+        node_schedule(n);
+        return;
     } else if (memcmp(author, n->cfg.author->pk, 32) != 0) {
         (void)dht_unannounce(n->dht, author);
     }
+    node_gossip_subscriptions_changed(n);
     node_schedule(n);
 }
 
@@ -292,8 +297,9 @@ node_published(node_t *n, const post_t *p)
 {
     if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, 32) == 0) {
         put_head(n, p->seq, p->id);
-        node_schedule(n);
     }
+    node_gossip_published(n, p);
+    node_schedule(n);
 }
 
 /* ---- lookups for the CLI ---- */

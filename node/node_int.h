@@ -44,6 +44,14 @@ typedef struct {
     uint8_t *queue[NODE_QUEUE_MAX];
     size_t queue_len[NODE_QUEUE_MAX];
     unsigned queued;
+    /* Gossip runs on a connection when both HELLOs carry WIRE_CAP_GOSSIP:
+     * we offer it on the connections we keep, never on transient ones. */
+    bool offered_gossip;
+    bool gossip_up;
+    /* Kept open to sync a followed feed with a node that replicates it. */
+    bool feed;
+    /* Reported by gossip; dropped once gossip has returned. */
+    bool doomed;
 } peer_t;
 
 /* A node we know of and may dial. */
@@ -63,6 +71,11 @@ struct node {
     control_t *control;
     lan_t *lan;
     dht_t *dht;
+    struct gossip *gossip;
+    uint64_t gossip_next; /* when gossip wants to run next; 0: nothing due */
+    uint64_t feeds_next;  /* next round of looking up replicas of followed feeds */
+    uint8_t feeds_cursor[32]; /* the round robin over followed authors */
+    unsigned feed_lookups;    /* replica lookups running */
     uint8_t *dht_frame;   /* WIRE_MAX_FRAME bytes: one encoded DHT message */
     bool dht_was_empty;   /* announced with an empty table: announce on the first contact */
     uv_timer_t clock;     /* one timer for every deadline: the node's, the DHT's */
@@ -109,6 +122,31 @@ int node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, cons
 /* Re-arms the clock for the earliest deadline; call after anything that
  * may have set an earlier one. */
 void node_schedule(node_t *n);
+
+/* Drops a peer that failed or misbehaved. */
+void node_drop_peer(node_t *n, peer_t *p, const char *why);
+/* Keeps an outbound transient connection open and offers gossip on it. */
+void node_keep_peer(node_t *n, peer_t *p);
+/* An outbound connection kept open (gossip offered): the existing one,
+ * kept, or a new one. NULL when there is no slot or the endpoint is bad. */
+peer_t *node_connect(node_t *n, const uint8_t key[32], const char *endpoint);
+
+/* ---- node_gossip.c ---- */
+
+node_err_t node_gossip_start(node_t *n);
+void node_gossip_stop(node_t *n);
+/* Brings gossip up or down on p to match its state and the HELLOs. */
+void node_gossip_check(node_t *n, peer_t *p);
+/* A whole frame of a gossip type (0x20..0x2f) from a ready peer. */
+void node_gossip_receive(node_t *n, peer_t *p, const uint8_t *frame, size_t len);
+uint64_t node_gossip_tick(node_t *n, uint64_t now);
+void node_gossip_published(node_t *n, const post_t *p);
+void node_gossip_subscriptions_changed(node_t *n);
+/* Looks up the replicas of followed feeds that have too few peers and
+ * connects to some; runs from the node's clock. */
+void node_gossip_feeds(node_t *n, uint64_t now);
+/* The user just followed author: connect to its replicas now. */
+void node_gossip_follow(node_t *n, const uint8_t author[32]);
 
 /* ---- node_dht.c ---- */
 

@@ -1,0 +1,431 @@
+/* node_gossip: gossip and feed sync wired to the node. Frames go to ready
+ * peers through the transport, the store stands behind the state machine's
+ * callbacks, and its clock is the node's. The node also looks up, through
+ * the DHT, who replicates each followed author and connects to a few of
+ * them, so every followed feed has peers to sync with. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gossip.h"
+#include "keytext.h"
+#include "node_int.h"
+
+/* ---- callbacks: the store behind the state machine ---- */
+
+static int
+g_send(void *ud, const uint8_t peer[static 32], const uint8_t *frame, size_t len)
+{
+    /* No endpoint: gossip only talks to peers already connected. */
+    return node_send_frame(ud, peer, NULL, frame, len);
+}
+
+static void
+g_random(void *ud, uint8_t *buf, size_t len)
+{
+    (void)ud;
+    randombytes_buf(buf, len);
+}
+
+static int
+g_head(void *ud, const uint8_t author[static 32], uint64_t *seq, uint8_t id[static POST_ID_SIZE],
+       uint64_t *max_seq)
+{
+    node_t *n = ud;
+    store_head_t h;
+    store_err_t err = store_get_head(n->cfg.store, author, &h);
+    if (err == STORE_ENOTFOUND) {
+        *seq = *max_seq = 0;
+        memset(id, 0, POST_ID_SIZE);
+        return 0;
+    }
+    if (err != STORE_OK) {
+        return 1;
+    }
+    *seq = h.seq;
+    *max_seq = h.max_seq;
+    memcpy(id, h.id, POST_ID_SIZE);
+    return 0;
+}
+
+static bool
+g_has_post(void *ud, const uint8_t id[static POST_ID_SIZE])
+{
+    node_t *n = ud;
+    bool yes = false;
+    return store_has_post(n->cfg.store, id, &yes) == STORE_OK && yes;
+}
+
+static gossip_ingest_t
+from_store(store_ingest_t r)
+{
+    switch (r) {
+    case STORE_INGEST_EXTENDED:
+        return GOSSIP_INGEST_EXTENDED;
+    case STORE_INGEST_AHEAD:
+        return GOSSIP_INGEST_AHEAD;
+    case STORE_INGEST_DUPLICATE:
+        return GOSSIP_INGEST_DUPLICATE;
+    case STORE_INGEST_FORK:
+        return GOSSIP_INGEST_FORK;
+    case STORE_INGEST_BLOCKED:
+        return GOSSIP_INGEST_BLOCKED;
+    case STORE_INGEST_FUTURE:
+        return GOSSIP_INGEST_FUTURE;
+    case STORE_INGEST_INVALID:
+    default:
+        return GOSSIP_INGEST_INVALID;
+    }
+}
+
+static int
+g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
+         gossip_ingest_t *result)
+{
+    node_t *n = ud;
+    store_ingest_info_t info;
+    store_err_t err = store_ingest_decoded(n->cfg.store, p, raw, len, now_ms, &info);
+    if (err != STORE_OK) {
+        log_line(node_log(n), LOG_WARN, "cannot store a post: %s: %s", store_strerror(err),
+                 store_last_error(n->cfg.store));
+        return 1;
+    }
+    *result = from_store(info.result);
+    if (info.result == STORE_INGEST_FORK) {
+        char a[KEYTEXT_BUFSZ];
+        keytext_encode(a, KEYTEXT_AUTHOR, p->author);
+        log_line(node_log(n), LOG_WARN, "fork: %s signed two posts that cannot both be in its "
+                 "feed (seq %llu); kept as evidence", a, (unsigned long long)p->seq);
+    }
+    return 0;
+}
+
+static bool
+g_is_blocked(void *ud, const uint8_t author[static 32])
+{
+    node_t *n = ud;
+    bool yes = false;
+    return store_is_blocked(n->cfg.store, author, &yes) == STORE_OK && yes;
+}
+
+static bool
+g_replicates(void *ud, const uint8_t author[static 32])
+{
+    node_t *n = ud;
+    bool yes = false;
+    return memcmp(author, n->cfg.author->pk, 32) == 0 ||
+           (store_is_following(n->cfg.store, author, &yes) == STORE_OK && yes);
+}
+
+typedef struct {
+    gossip_author_cb cb;
+    void *cbud;
+} subs_t;
+
+static bool
+each_follow(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+{
+    (void)since_ms;
+    subs_t *s = ud;
+    s->cb(s->cbud, author);
+    return true;
+}
+
+static void
+g_subscriptions(void *ud, gossip_author_cb cb, void *cbud)
+{
+    node_t *n = ud;
+    subs_t s = {cb, cbud};
+    cb(cbud, n->cfg.author->pk);
+    (void)store_following(n->cfg.store, each_follow, &s);
+}
+
+typedef struct {
+    gossip_post_cb cb;
+    void *cbud;
+} range_t;
+
+static bool
+each_post(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
+{
+    (void)p;
+    range_t *r = ud;
+    return r->cb(r->cbud, raw, raw_len);
+}
+
+static int
+g_read_range(void *ud, const uint8_t author[static 32], uint64_t from_seq, size_t max_count,
+             size_t max_bytes, gossip_post_cb cb, void *cbud)
+{
+    (void)max_bytes; /* gossip stops the walk itself once a page is full */
+    node_t *n = ud;
+    range_t r = {cb, cbud};
+    return store_feed_forward(n->cfg.store, author, from_seq, max_count, each_post, &r) ==
+                   STORE_OK
+               ? 0
+               : 1;
+}
+
+/* Called inside the state machine, which must not be re-entered: the peer
+ * is only marked here and dropped once gossip has returned. */
+static void
+g_misbehaved(void *ud, const uint8_t peer[static 32], gossip_fault_t why)
+{
+    node_t *n = ud;
+    char k[24];
+    node_short_key(k, peer);
+    log_line(node_log(n), LOG_WARN, "peer %s misbehaved (%s): disconnecting", k,
+             gossip_fault_name(why));
+    for (size_t i = 0; i < n->peers_max; i++) {
+        if (n->peers[i].used && memcmp(n->peers[i].key, peer, 32) == 0) {
+            n->peers[i].doomed = true;
+        }
+    }
+}
+
+/* ---- the node's side ---- */
+
+node_err_t
+node_gossip_start(node_t *n)
+{
+    gossip_config_t cfg = {
+        .ud = n,
+        .send = g_send,
+        .random = g_random,
+        .head = g_head,
+        .has_post = g_has_post,
+        .ingest = g_ingest,
+        .is_blocked = g_is_blocked,
+        .replicates = g_replicates,
+        .subscriptions = g_subscriptions,
+        .read_range = g_read_range,
+        .peer_misbehaved = g_misbehaved,
+    };
+    gossip_err_t err = gossip_new(&n->gossip, &cfg);
+    if (err != GOSSIP_OK) {
+        log_line(node_log(n), LOG_ERROR, "cannot start gossip: %s", gossip_strerror(err));
+        return err == GOSSIP_ENOMEM ? NODE_ENOMEM : NODE_EINVAL;
+    }
+    return NODE_OK;
+}
+
+void
+node_gossip_stop(node_t *n)
+{
+    gossip_free(n->gossip);
+    n->gossip = NULL;
+}
+
+/* Whether gossip runs on this connection: both HELLOs offered it. */
+static bool
+wants_gossip(const peer_t *p)
+{
+    return p->state == PEER_READY && (p->caps & WIRE_CAP_GOSSIP) && p->offered_gossip;
+}
+
+/* Another ready connection to the same node that gossips, other than p. */
+static bool
+other_gossip_link(node_t *n, const peer_t *p)
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        const peer_t *q = &n->peers[i];
+        if (q != p && q->used && q->gossip_up && memcmp(q->key, p->key, 32) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+node_gossip_check(node_t *n, peer_t *p)
+{
+    if (n->gossip == NULL) {
+        return;
+    }
+    bool want = p->used && wants_gossip(p);
+    if (want == p->gossip_up) {
+        return;
+    }
+    p->gossip_up = want;
+    /* gossip knows nodes, not connections: one up/down per node. */
+    if (other_gossip_link(n, p)) {
+        return;
+    }
+    if (want) {
+        if (gossip_peer_up(n->gossip, p->key, node_now_ms()) != GOSSIP_OK) {
+            p->gossip_up = false;
+        }
+    } else {
+        gossip_peer_down(n->gossip, p->key, node_now_ms());
+    }
+    uint64_t next = 0;
+    gossip_tick(n->gossip, node_now_ms(), &next);
+    n->gossip_next = next;
+}
+
+/* After any call into gossip: drops the peers it reported, now that it has
+ * returned, and learns its next deadline (a call may have set one). */
+static void
+drop_doomed(node_t *n)
+{
+    for (size_t i = 0; i < n->peers_max; i++) {
+        if (n->peers[i].used && n->peers[i].doomed) {
+            node_drop_peer(n, &n->peers[i], "misbehaved");
+        }
+    }
+    if (n->gossip != NULL) {
+        uint64_t next = 0;
+        gossip_tick(n->gossip, node_now_ms(), &next);
+        n->gossip_next = next;
+    }
+}
+
+void
+node_gossip_receive(node_t *n, peer_t *p, const uint8_t *frame, size_t len)
+{
+    if (n->gossip == NULL || !p->gossip_up) {
+        n->unsolicited++;
+        return;
+    }
+    p->used_ms = node_now_ms();
+    (void)gossip_receive_frame(n->gossip, p->key, frame, len, node_now_ms());
+    drop_doomed(n);
+}
+
+uint64_t
+node_gossip_tick(node_t *n, uint64_t now)
+{
+    if (n->gossip == NULL) {
+        return 0;
+    }
+    (void)now;
+    drop_doomed(n);
+    return n->gossip_next;
+}
+
+void
+node_gossip_published(node_t *n, const post_t *p)
+{
+    uint8_t raw[POST_MAX_SIZE];
+    size_t len = 0;
+    if (n->gossip == NULL || post_encode(p, raw, sizeof raw, &len) != POST_OK) {
+        return;
+    }
+    (void)gossip_publish(n->gossip, raw, len, node_now_ms());
+    drop_doomed(n);
+}
+
+void
+node_gossip_subscriptions_changed(node_t *n)
+{
+    if (n->gossip != NULL) {
+        gossip_subscriptions_changed(n->gossip, node_now_ms());
+        drop_doomed(n);
+    }
+}
+
+void
+node_gossip_status(node_t *n, gossip_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n->gossip != NULL) {
+        gossip_stats(n->gossip, out);
+    }
+}
+
+/* ---- replicas of followed feeds ---- */
+
+static size_t
+feed_peers(node_t *n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n->peers_max; i++) {
+        c += n->peers[i].used && n->peers[i].feed;
+    }
+    return c;
+}
+
+static void
+on_replicas(void *ud, const dht_result_t *r)
+{
+    node_t *n = ud;
+    n->feed_lookups--;
+    size_t linked = 0;
+    for (size_t i = 0; i < r->n_providers && linked < NODE_FEED_LINKS; i++) {
+        const dht_contact_t *c = &r->providers[i];
+        if (memcmp(c->key, n->cfg.node_key->pk, 32) == 0) {
+            continue;
+        }
+        peer_t *p = node_peer_ready(n, c->key);
+        if (p == NULL && feed_peers(n) < NODE_FEED_PEERS_MAX) {
+            p = node_connect(n, c->key, c->endpoint);
+        } else if (p != NULL && p->dir == TRANSPORT_OUT) {
+            node_keep_peer(n, p);
+        }
+        if (p != NULL) {
+            p->feed = p->feed || p->dir == TRANSPORT_OUT;
+            linked++;
+        }
+    }
+}
+
+/* Looks the replicas of author up, unless a gossip link for it exists. */
+static void
+find_replicas(node_t *n, const uint8_t author[32], bool always)
+{
+    if (n->gossip == NULL || (!always && gossip_eager_count(n->gossip, author) > 0)) {
+        return;
+    }
+    if (node_find_providers(n, author, on_replicas, n) == NODE_OK) {
+        n->feed_lookups++;
+    }
+}
+
+typedef struct {
+    node_t *n;
+    unsigned picked;
+    bool wrapped;
+    uint8_t start[32]; /* the cursor when the round began */
+} feeds_round_t;
+
+/* A few authors per round, in key order after the last one checked; the
+ * second pass wraps around and stops where the round began. */
+static bool
+each_feed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+{
+    (void)since_ms;
+    feeds_round_t *r = ud;
+    node_t *n = r->n;
+    if (!r->wrapped && memcmp(author, r->start, 32) <= 0) {
+        return true;
+    }
+    if (r->wrapped && memcmp(author, r->start, 32) > 0) {
+        return false;
+    }
+    memcpy(n->feeds_cursor, author, 32);
+    find_replicas(n, author, false);
+    return ++r->picked < NODE_FEEDS_PER_ROUND;
+}
+
+void
+node_gossip_feeds(node_t *n, uint64_t now)
+{
+    if (now < n->feeds_next || n->dht == NULL) {
+        return;
+    }
+    n->feeds_next = now + NODE_FEEDS_EVERY_MS;
+    feeds_round_t r = {.n = n};
+    memcpy(r.start, n->feeds_cursor, 32);
+    (void)store_following(n->cfg.store, each_feed, &r);
+    if (r.picked < NODE_FEEDS_PER_ROUND) {
+        r.wrapped = true;
+        (void)store_following(n->cfg.store, each_feed, &r);
+    }
+}
+
+void
+node_gossip_follow(node_t *n, const uint8_t author[32])
+{
+    find_replicas(n, author, true);
+}
