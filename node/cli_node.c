@@ -641,6 +641,17 @@ status_json(cli_t *c, const node_status_t *ns, const store_stats_t *st, const ch
     node_dht_status(c->node, &ds);
     fprintf(f, ",\"dht\":{\"table\":%zu,\"records\":%zu,\"announces\":%zu,\"lookups\":%zu}",
             ds.table, ds.records, ds.announces, ds.lookups);
+    node_gossip_status_t gs;
+    node_gossip_status(c->node, &gs);
+    fprintf(f,
+            ",\"gossip\":{\"peers\":%zu,\"received\":%llu,\"stored\":%llu,\"duplicates\":%llu,"
+            "\"invalid\":%llu,\"forwarded\":%llu,\"rate_limited\":%llu,\"bytes_in\":%llu,"
+            "\"bytes_out\":%llu,\"forks\":%llu}",
+            gs.peers, (unsigned long long)gs.posts_received, (unsigned long long)gs.posts_stored,
+            (unsigned long long)gs.posts_duplicate, (unsigned long long)gs.posts_invalid,
+            (unsigned long long)gs.posts_forwarded, (unsigned long long)gs.rate_limited,
+            (unsigned long long)gs.bytes_received, (unsigned long long)gs.bytes_sent,
+            (unsigned long long)gs.forks);
     counter_t k[7];
     node_counters(ns, k);
     for (int i = 0; i < 7; i++) {
@@ -670,6 +681,13 @@ status_text(cli_t *c, const node_status_t *ns, const store_stats_t *st, const ch
     fprintf(f, "dht:        %zu contacts in the routing table, %zu records kept for others, "
                "%zu feeds announced\n",
             ds.table, ds.records, ds.announces);
+    node_gossip_status_t gs;
+    node_gossip_status(c->node, &gs);
+    fprintf(f, "gossip:     %zu peers; %llu posts received, %llu new, %llu duplicates, "
+               "%llu invalid; %llu forks\n",
+            gs.peers, (unsigned long long)gs.posts_received, (unsigned long long)gs.posts_stored,
+            (unsigned long long)gs.posts_duplicate, (unsigned long long)gs.posts_invalid,
+            (unsigned long long)gs.forks);
     counter_t k[7];
     node_counters(ns, k);
     fputs("from peers: ", f);

@@ -155,16 +155,20 @@ peer_drop(node_t *n, peer_t *p, const char *why, bool failed)
     }
 }
 
+/* With two connections to one node (each side dialled the other), the one
+ * heard from last: the other may be a connection the node has already left. */
 peer_t *
 node_peer_ready(node_t *n, const uint8_t key[32])
 {
+    peer_t *best = NULL;
     for (size_t i = 0; i < n->peers_max; i++) {
         peer_t *p = &n->peers[i];
-        if (p->used && p->state == PEER_READY && memcmp(p->key, key, 32) == 0) {
-            return p;
+        if (p->used && p->state == PEER_READY && memcmp(p->key, key, 32) == 0 &&
+            (best == NULL || p->last_seen_ms > best->last_seen_ms)) {
+            best = p;
         }
     }
-    return NULL;
+    return best;
 }
 
 /* Frees the slot of the transient peer (or, for inbound, any peer) idle
@@ -769,6 +773,10 @@ handle_event(node_t *n, transport_event_t ev, const uint8_t *key, const char *en
         if (p != NULL && p->state != PEER_READY) {
             peer_drop(n, p, "handshake failed", true);
         }
+    } else if (ev == TRANSPORT_EV_DISCONNECTED && p != NULL && p->state == PEER_READY) {
+        /* ZeroMQ would reconnect, but to a node that may have restarted on
+         * another port; dialling again later goes through HELLO anyway. */
+        peer_drop(n, p, "connection lost", true);
     } else if (ev == TRANSPORT_EV_RETRYING && p != NULL && p->state != PEER_READY) {
         /* Refused or unreachable: ZeroMQ would keep trying; we back off. */
         contact_t *c = contact_find(n, p->key);

@@ -145,6 +145,21 @@ typedef struct {
 
 void node_dht_status(node_t *n, node_dht_status_t *out);
 
+typedef struct {
+    size_t peers;              /* peers gossip runs with */
+    uint64_t posts_received;   /* post copies received (pushed, pulled, in fork proofs) */
+    uint64_t posts_stored;     /* new posts stored */
+    uint64_t posts_duplicate;  /* copies of posts already held */
+    uint64_t posts_invalid;    /* posts that failed verification */
+    uint64_t posts_forwarded;  /* posts pushed in full to peers */
+    uint64_t rate_limited;     /* posts dropped by a rate limit before verification */
+    uint64_t bytes_received;
+    uint64_t bytes_sent;
+    uint64_t forks;            /* fork proofs built or received */
+} node_gossip_status_t;
+
+void node_gossip_status(node_t *n, node_gossip_status_t *out);
+
 /* What the control socket needs to run a command against the node. */
 store_t *node_store(node_t *n);
 const keys_author_t *node_author(node_t *n);

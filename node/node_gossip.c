@@ -92,6 +92,11 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
         return 1;
     }
     *result = from_store(info.result);
+    if (info.result == STORE_INGEST_EXTENDED || info.result == STORE_INGEST_AHEAD) {
+        char a[KEYTEXT_BUFSZ];
+        keytext_encode(a, KEYTEXT_AUTHOR, p->author);
+        log_line(node_log(n), LOG_DEBUG, "stored post #%llu of %s", (unsigned long long)p->seq, a);
+    }
     if (info.result == STORE_INGEST_FORK) {
         char a[KEYTEXT_BUFSZ];
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
@@ -326,12 +331,24 @@ node_gossip_subscriptions_changed(node_t *n)
 }
 
 void
-node_gossip_status(node_t *n, gossip_stats_t *out)
+node_gossip_status(node_t *n, node_gossip_status_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (n->gossip != NULL) {
-        gossip_stats(n->gossip, out);
+    if (n->gossip == NULL) {
+        return;
     }
+    gossip_stats_t st;
+    gossip_stats(n->gossip, &st);
+    out->peers = st.peers;
+    out->posts_received = st.posts_received;
+    out->posts_stored = st.posts_stored;
+    out->posts_duplicate = st.posts_duplicate;
+    out->posts_invalid = st.posts_invalid;
+    out->posts_forwarded = st.posts_forwarded;
+    out->rate_limited = st.rate_limited;
+    out->bytes_received = st.bytes_received;
+    out->bytes_sent = st.bytes_sent;
+    out->forks = st.forks_built + st.forks_received;
 }
 
 /* ---- replicas of followed feeds ---- */
