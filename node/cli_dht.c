@@ -168,6 +168,12 @@ print_follow(job_t *j, const query_t *q)
             q->n_providers == 1 ? "" : "s", q->n_providers == 1 ? "s" : "");
     if (q->has_head) {
         fprintf(f, "; latest post #%llu", (unsigned long long)q->head_seq);
+        node_feed_expected(j->c.node, q->author, q->head_seq);
+        if (q->head_seq >= NODE_PROGRESS_MIN) {
+            fputs("; the newest posts come first, the rest in the background "
+                  "(the node's log shows the progress)",
+                  f);
+        }
     }
     fputc('\n', f);
 }

@@ -164,6 +164,11 @@ typedef struct {
     uint8_t n_cand;
     bool busy;
     uint64_t due_ms;
+    /* A pull more than a page behind (a new follow, a week offline) fetches
+     * the newest page first, so the timeline shows it at once, then fills
+     * from the bottom up to fill_until, the seq below that page. */
+    bool newest_done;
+    uint64_t fill_until;
 } sync_t;
 
 typedef struct {

@@ -373,19 +373,51 @@ sync_drop_cand(sync_t *s, pref_t pr)
     }
 }
 
-/* Our contiguous head of author (0 on a store failure, which only makes us
- * ask again for what we may have). */
+/* Our contiguous head of author, and the highest seq held (*max_seq may be
+ * NULL); 0 on a store failure, which only makes us ask again for what we
+ * may have. */
+static uint64_t
+our_heads(gossip_t *g, const uint8_t author[static KEY_LEN], uint8_t id[static POST_ID_SIZE],
+          uint64_t *max_seq)
+{
+    uint64_t seq = 0;
+    uint64_t max = 0;
+    if (g->cfg.head(g->cfg.ud, author, &seq, id, &max) != 0) {
+        g->stats.store_errors++;
+        memset(id, 0, POST_ID_SIZE);
+        seq = max = 0;
+    }
+    if (max_seq != NULL) {
+        *max_seq = max;
+    }
+    return seq;
+}
+
 static uint64_t
 our_head(gossip_t *g, const uint8_t author[static KEY_LEN], uint8_t id[static POST_ID_SIZE])
 {
-    uint64_t seq = 0;
-    uint64_t max_seq = 0;
-    if (g->cfg.head(g->cfg.ud, author, &seq, id, &max_seq) != 0) {
-        g->stats.store_errors++;
-        memset(id, 0, POST_ID_SIZE);
-        return 0;
+    return our_heads(g, author, id, NULL);
+}
+
+/* The seqs the next page of a pull asks for, from *from, at most *count:
+ * normally from our head up; for a pull more than a page behind, the
+ * newest page first. */
+static void
+page_of(sync_t *s, uint64_t head, uint64_t holds, uint64_t *from, uint64_t *count)
+{
+    uint64_t upto = holds;
+    *from = head + 1;
+    if (!s->newest_done && holds - head > GOSSIP_RANGE_MAX) {
+        *from = holds - GOSSIP_RANGE_MAX + 1;
+        s->newest_done = true;
+        s->fill_until = *from - 1;
+    } else if (s->fill_until > head) {
+        upto = s->fill_until;
     }
-    return seq;
+    *count = upto - *from + 1;
+    if (*count > GOSSIP_RANGE_MAX) {
+        *count = GOSSIP_RANGE_MAX;
+    }
 }
 
 /* Sends the next page of one pull, if it can go now. Returns false when the
@@ -437,10 +469,8 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
         return true;
     }
     peer_t *p = gossip_peer_get(g, s->cand[best].peer);
-    uint64_t want = s->cand[best].seq - head;
-    if (want > GOSSIP_RANGE_MAX) {
-        want = GOSSIP_RANGE_MAX;
-    }
+    uint64_t from = 0, want = 0;
+    page_of(s, head, s->cand[best].seq, &from, &want);
     /* Pages as large as the verification budget allows; when it is low,
      * wait for a quarter page rather than trickle one post at a time. */
     uint32_t tokens = gossip_verify_tokens(g, p, s->author, now_ms);
@@ -452,7 +482,7 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
     if (want > tokens) {
         want = tokens;
     }
-    if (req_send(g, p, REQ_SYNC, s->author, head + 1, (uint8_t)want, NULL, now_ms)) {
+    if (req_send(g, p, REQ_SYNC, s->author, from, (uint8_t)want, NULL, now_ms)) {
         g->stats.pulls++;
         s->busy = true;
     } else {
@@ -682,7 +712,8 @@ gossip_on_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
     req_t req = *r;
     req_release(g, r, now_ms);
     uint8_t id[POST_ID_SIZE];
-    uint64_t head_before = our_head(g, req.author, id);
+    uint64_t max_before = 0;
+    uint64_t head_before = our_heads(g, req.author, id, &max_before);
     bool limited = false;
     uint64_t last_seq = 0;
     bool bad = m->u.range.n > req.count;
@@ -713,7 +744,11 @@ gossip_on_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
     if (req.kind == REQ_LAZY) {
         missing_settle(g, &req, now_ms);
     } else {
-        bool progress = our_head(g, req.author, id) > head_before;
+        /* Progress: the feed grew, or (for the newest page, beyond a gap)
+         * we hold more of it. */
+        uint64_t max_after = 0;
+        bool progress = our_heads(g, req.author, id, &max_after) > head_before ||
+                        max_after > max_before;
         sync_settle(g, &req, progress, limited, now_ms);
     }
 }

@@ -1014,6 +1014,7 @@ node_tick(node_t *n, uint64_t now)
     }
     dial_more(n, now);
     node_gossip_feeds(n, now);
+    node_gossip_progress(n, now);
     if (now - n->last_exchange_ms > 30000) {
         exchange(n, now);
     }

@@ -44,6 +44,9 @@ enum {
     NODE_FEED_LINKS = 2,             /* replicas of one feed connected to */
     NODE_FEEDS_PER_ROUND = 4,        /* followed feeds checked per round */
     NODE_FEEDS_EVERY_MS = 20000,     /* a round of checks this often */
+    NODE_PROGRESS_MIN = 200,         /* a feed this long gets progress lines while fetched */
+    NODE_PROGRESS_MAX = 8,           /* feeds followed at once with progress lines */
+    NODE_PROGRESS_EVERY_MS = 5000,
 };
 
 typedef struct node node_t;
@@ -131,6 +134,9 @@ node_err_t node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb
 /* The user followed (following) or unfollowed an author: the node
  * announces itself as a provider of that feed, or stops. */
 void node_follow_changed(node_t *n, const uint8_t author[32], bool following);
+/* The user followed author, whose latest post is seq (from the DHT): while
+ * the node fetches a large feed, it logs its progress. */
+void node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq);
 /* The user published p (stored already): its head goes into the DHT. */
 void node_published(node_t *n, const post_t *p);
 

@@ -231,10 +231,15 @@ on_followed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
     return true;
 }
 
-/* Signs "my latest post is seq S, id I" and keeps it in the DHT. */
+/* Signs "my latest post is seq S, id I" and keeps it in the DHT. again: a
+ * put of this same head that reached nobody is started over (the DHT would
+ * refuse the same seq as stale, and retry only a minute later). */
 static void
-put_head(node_t *n, uint64_t seq, const uint8_t id[32])
+put_head(node_t *n, uint64_t seq, const uint8_t id[32], bool again)
 {
+    if (again) {
+        (void)dht_unput_head(n->dht, n->cfg.author->pk);
+    }
     head_t h;
     uint8_t rec[HEAD_SIZE];
     size_t len = 0;
@@ -253,6 +258,7 @@ node_dht_announce_all(node_t *n)
     if (n->dht == NULL) {
         return;
     }
+    bool again = n->dht_was_empty;
     n->dht_was_empty = dht_table_size(n->dht) == 0;
     if (n->self_endpoint[0] == '\0') {
         log_line(node_log(n), LOG_WARN,
@@ -266,7 +272,7 @@ node_dht_announce_all(node_t *n)
     }
     store_head_t head;
     if (store_get_head(n->cfg.store, n->cfg.author->pk, &head) == STORE_OK && head.seq > 0) {
-        put_head(n, head.seq, head.id);
+        put_head(n, head.seq, head.id, again);
     }
     node_schedule(n);
 }
@@ -296,7 +302,7 @@ void
 node_published(node_t *n, const post_t *p)
 {
     if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, 32) == 0) {
-        put_head(n, p->seq, p->id);
+        put_head(n, p->seq, p->id, false);
     }
     node_gossip_published(n, p);
     node_schedule(n);

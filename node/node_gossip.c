@@ -446,3 +446,53 @@ node_gossip_follow(node_t *n, const uint8_t author[32])
 {
     find_replicas(n, author, true);
 }
+
+/* ---- progress of large feeds ---- */
+
+void
+node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq)
+{
+    if (seq < NODE_PROGRESS_MIN) {
+        return;
+    }
+    for (int i = 0; i < NODE_PROGRESS_MAX; i++) {
+        if (n->progress[i].seq == 0 || memcmp(n->progress[i].author, author, 32) == 0) {
+            memcpy(n->progress[i].author, author, 32);
+            n->progress[i].seq = seq;
+            n->progress[i].started_ms = node_now_ms();
+            return;
+        }
+    }
+}
+
+void
+node_gossip_progress(node_t *n, uint64_t now)
+{
+    if (now < n->progress_next) {
+        return;
+    }
+    n->progress_next = now + NODE_PROGRESS_EVERY_MS;
+    for (int i = 0; i < NODE_PROGRESS_MAX; i++) {
+        if (n->progress[i].seq == 0) {
+            continue;
+        }
+        store_head_t h;
+        if (store_get_head(n->cfg.store, n->progress[i].author, &h) != STORE_OK) {
+            memset(&h, 0, sizeof h);
+        }
+        char a[KEYTEXT_BUFSZ];
+        keytext_encode(a, KEYTEXT_AUTHOR, n->progress[i].author);
+        uint64_t want = n->progress[i].seq;
+        if (h.seq >= want) {
+            log_line(node_log(n), LOG_INFO, "fetched the feed of %.20s...: all %llu posts in %llu s",
+                     a, (unsigned long long)want,
+                     (unsigned long long)((now - n->progress[i].started_ms) / 1000));
+            n->progress[i].seq = 0;
+            continue;
+        }
+        /* h.seq counts the posts held from 1 up; the newest page came first. */
+        log_line(node_log(n), LOG_INFO, "fetching the feed of %.20s...: %llu of %llu posts (%llu%%)",
+                 a, (unsigned long long)h.seq, (unsigned long long)want,
+                 (unsigned long long)(h.seq * 100 / want));
+    }
+}

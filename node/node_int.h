@@ -76,6 +76,12 @@ struct node {
     uint64_t feeds_next;  /* next round of looking up replicas of followed feeds */
     uint8_t feeds_cursor[32]; /* the round robin over followed authors */
     unsigned feed_lookups;    /* replica lookups running */
+    struct {
+        uint8_t author[32];
+        uint64_t seq;     /* the latest post, as the DHT said; 0: free slot */
+        uint64_t started_ms;
+    } progress[NODE_PROGRESS_MAX];
+    uint64_t progress_next;
     uint8_t *dht_frame;   /* WIRE_MAX_FRAME bytes: one encoded DHT message */
     bool dht_was_empty;   /* announced with an empty table: announce on the first contact */
     uv_timer_t clock;     /* one timer for every deadline: the node's, the DHT's */
@@ -145,6 +151,8 @@ void node_gossip_subscriptions_changed(node_t *n);
 /* Looks up the replicas of followed feeds that have too few peers and
  * connects to some; runs from the node's clock. */
 void node_gossip_feeds(node_t *n, uint64_t now);
+/* Logs how far large feeds being fetched have come. */
+void node_gossip_progress(node_t *n, uint64_t now);
 /* The user just followed author: connect to its replicas now. */
 void node_gossip_follow(node_t *n, const uint8_t author[32]);
 

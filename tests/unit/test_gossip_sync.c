@@ -25,11 +25,14 @@ publish_n(fakenode_t *a, size_t n)
     }
 }
 
-/* Records the max_count of every GET_RANGE it sees. */
+/* Records the max_count of every GET_RANGE it sees, the first page asked,
+ * and whether the pages after it went up in order. */
 typedef struct {
     size_t pages;
     size_t largest;
+    uint64_t first_from;
     uint64_t last_from;
+    uint64_t highest_end; /* the last seq asked for after the first page */
     bool ascending;
 } pages_t;
 
@@ -44,17 +47,26 @@ watch_pages(void *ud, const fakeframe_t *f)
         if (m.u.get_range.max_count > pg->largest) {
             pg->largest = m.u.get_range.max_count;
         }
-        if (m.u.get_range.from_seq <= pg->last_from) {
-            pg->ascending = false;
+        uint64_t from = m.u.get_range.from_seq;
+        if (pg->pages == 1) {
+            pg->first_from = from;
+        } else {
+            if (pg->pages > 2 && from <= pg->last_from) {
+                pg->ascending = false;
+            }
+            uint64_t end = from + m.u.get_range.max_count - 1;
+            pg->highest_end = end > pg->highest_end ? end : pg->highest_end;
+            pg->last_from = from;
         }
-        pg->last_from = m.u.get_range.from_seq;
     }
     return true;
 }
 
-/* 300 posts written while the follower was away: fetched in pages of at
- * most GOSSIP_RANGE_MAX, each from where the last ended, every prev link
- * checked by the store (a broken one would be fork evidence). */
+/* 300 posts written while the follower was away: the newest page first
+ * (so they show at once), then the rest from seq 1 up in pages of at most
+ * GOSSIP_RANGE_MAX, each from where the last ended, never asking again for
+ * the newest page; every prev link checked by the store (a broken one would
+ * be fork evidence). */
 static void
 test_pull_paging(void **state)
 {
@@ -73,7 +85,9 @@ test_pull_paging(void **state)
     assert_int_equal(fakestore_evidence(b->store), 0);
     assert_true(pg.pages >= 300 / GOSSIP_RANGE_MAX + 1);
     assert_int_equal(pg.largest, GOSSIP_RANGE_MAX);
+    assert_int_equal(pg.first_from, 300 - GOSSIP_RANGE_MAX + 1);
     assert_true(pg.ascending);
+    assert_int_equal(pg.highest_end, 300 - GOSSIP_RANGE_MAX);
     gossip_stats_t s = fakenode_stats(b);
     assert_int_equal(s.posts_verified, 300);
     assert_int_equal(s.posts_stored, 300);
