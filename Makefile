@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-asan fuzz fuzz-run bench clean
+.PHONY: all deps build run test test-asan fuzz fuzz-run bench demo sim clean
 
 all: build
 
@@ -45,6 +45,10 @@ fuzz-run: fuzz
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+# A small swarm on this computer: two authors post, a third node follows them.
+demo: build
+	sh scripts/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

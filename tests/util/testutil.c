@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -127,6 +128,12 @@ tu_run(tu_run_t *r, char *const argv[], char *const env[], const char *stdin_dat
         close(err[1]);
         /* Detach from the terminal so a passphrase prompt cannot block a test. */
         setsid();
+        /* A node outlives nothing: if the test dies (a ctest timeout, a
+         * crash), its nodes die with it instead of lingering. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) {
+            _exit(127);
+        }
         execve(argv[0], argv, menv);
         _exit(127);
     }
@@ -263,6 +270,12 @@ tu_spawn(char *const argv[], char *const env[], const char *log_path)
             dup2(devnull, 0);
         }
         setsid();
+        /* A node outlives nothing: if the test dies (a ctest timeout, a
+         * crash), its nodes die with it instead of lingering. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) {
+            _exit(127);
+        }
         execve(argv[0], argv, menv);
         _exit(127);
     }
