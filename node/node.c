@@ -208,7 +208,7 @@ node_drop_peer(node_t *n, peer_t *p, const char *why)
     contact_t *c = contact_find(n, p->key);
     if (c != NULL) {
         c->failures++;
-        c->next_try_ms = node_now_ms() + 60000u * c->failures;
+        c->next_try_ms = node_now_ms() + (5000u << (c->failures < 7 ? c->failures : 7));
     }
     peer_drop(n, p, why, true);
 }
@@ -840,9 +840,11 @@ node_connect(node_t *n, const uint8_t key[32], const char *endpoint)
 static void
 dial(node_t *n, contact_t *c, uint64_t now)
 {
-    /* Back off on repeated failure, up to ten minutes. */
-    uint32_t f = c->failures < 10 ? c->failures : 10;
-    c->next_try_ms = now + 5000u + 60000u * f;
+    /* Back off on repeated failure: 5 s, 10 s, 20 s ... up to about ten
+     * minutes, so a node back from a partition or a restart is found again
+     * soon, and a dead one costs little. */
+    uint32_t f = c->failures < 7 ? c->failures : 7;
+    c->next_try_ms = now + (5000u << f);
     if (connect_to(n, c->key, c->endpoint, false, now) == NULL) {
         c->failures++;
     }
