@@ -14,8 +14,10 @@
 #include <zmq.h>
 
 #include "bytes.h"
+#include "gossipmsg.h"
 #include "head.h"
 #include "keytext.h"
+#include "post.h"
 #include "wire.h"
 #include "nodes.h"
 #include "socks5.h"
@@ -507,6 +509,177 @@ test_forged_and_replayed_heads(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* A signed post by author: seq, prev (NULL for none), body. */
+static size_t
+make_post(uint8_t *out, const keys_author_t *author, uint64_t seq, const uint8_t *prev,
+          const char *body, post_t *p)
+{
+    post_init(p, POST_KIND_POST, seq, prev, 1700000000000ull + seq * 1000u);
+    assert_int_equal(post_set_body(p, body, strlen(body)), POST_OK);
+    size_t len = 0;
+    assert_int_equal(post_sign(p, author, out, POST_MAX_SIZE, &len), POST_OK);
+    return len;
+}
+
+static void
+send_gossip(void *s, const gossip_msg_t *m)
+{
+    static uint8_t frame[WIRE_MAX_FRAME];
+    size_t len = 0;
+    assert_int_equal(gossip_msg_encode(m, frame, sizeof frame, &len), GOSSIP_MSG_OK);
+    assert_int_equal(zmq_send(s, frame, len, 0), (int)len);
+}
+
+static void
+send_post(void *s, const uint8_t *raw, size_t len)
+{
+    gossip_msg_t m;
+    gossip_msg_init(&m, GOSSIP_POST, 0);
+    m.u.post.p = raw;
+    m.u.post.len = (uint16_t)len;
+    send_gossip(s, &m);
+}
+
+/* The node's head of author's feed ("seq" of `feed --json --limit 1`). */
+static long
+head_seq(tn_node_t *t, const char *author)
+{
+    char *args[] = {(char *)"--json", (char *)"feed", (char *)author, (char *)"--limit",
+                    (char *)"1", NULL};
+    tu_run_t r;
+    tn_cli_argv(&r, t, args);
+    /* The fork records come first in the object: read the posts. */
+    const char *posts = strstr(r.out, "\"posts\":[");
+    const char *p = posts ? strstr(posts, "\"seq\":") : NULL;
+    long seq = p ? strtol(p + 6, NULL, 10) : 0;
+    tu_run_free(&r);
+    return seq;
+}
+
+static long
+gossip_count(tn_node_t *t, const char *field)
+{
+    tu_run_t r;
+    tn_cli(&r, t, "--json", "status", NULL, NULL);
+    const char *g = strstr(r.out, "\"gossip\":{");
+    char key[40];
+    snprintf(key, sizeof key, "\"%s\":", field);
+    const char *p = g ? strstr(g, key) : NULL;
+    long v = p ? strtol(p + strlen(key), NULL, 10) : -1;
+    tu_run_free(&r);
+    return v;
+}
+
+static bool
+wait_count(tn_node_t *t, const char *field, long at_least)
+{
+    double deadline = tu_now() + 10;
+    while (gossip_count(t, field) < at_least) {
+        if (tu_now() > deadline) {
+            return false;
+        }
+        usleep(100000);
+    }
+    return true;
+}
+
+/* A peer that gossips with a real node: a forged post is refused, a
+ * replayed one changes nothing, a second post with the same seq is kept as
+ * fork evidence and shown by `feed`, and a peer that keeps sending forged
+ * posts is cut off. */
+static void
+test_forged_replayed_forked_posts(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600], list[600];
+    start_first(f, empty, list);
+    keys_author_t x;
+    keys_author_generate(&x);
+    char xt[KEYTEXT_BUFSZ];
+    keytext_encode(xt, KEYTEXT_AUTHOR, x.pk);
+    tu_run_t r;
+    tn_cli(&r, &f->n[0], "follow", xt, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+
+    void *ctx = zmq_ctx_new();
+    uint8_t pk[32], buf[512];
+    void *s = curve_client_key(ctx, f->n[0].node_pk, f->n[0].endpoint, pk);
+    wire_msg_t hello;
+    wire_init(&hello, WIRE_HELLO, 7);
+    snprintf(hello.u.hello.network, sizeof hello.u.hello.network, "%s", f->network);
+    memcpy(hello.u.hello.node_key, pk, 32);
+    hello.u.hello.caps = WIRE_CAP_GOSSIP;
+    size_t len = 0;
+    assert_int_equal(wire_encode(&hello, buf, sizeof buf, &len), WIRE_OK);
+    wire_msg_t m;
+    ask(s, buf, len, &m);
+    assert_int_equal(m.type, WIRE_HELLO);
+    assert_true(m.u.hello.caps & WIRE_CAP_GOSSIP);
+    gossip_msg_t sub;
+    gossip_msg_init(&sub, GOSSIP_SUBSCRIBE, 0);
+    sub.u.subscribe.flags = GOSSIP_SUBSCRIBE_FIRST;
+    sub.u.subscribe.n = 1;
+    sub.u.subscribe.authors = x.pk;
+    send_gossip(s, &sub);
+
+    static uint8_t p1[POST_MAX_SIZE], p1b[POST_MAX_SIZE], p2[POST_MAX_SIZE];
+    post_t d1, d1b, d2;
+    size_t l1 = make_post(p1, &x, 1, NULL, "the first post", &d1);
+    size_t l1b = make_post(p1b, &x, 1, NULL, "another first post", &d1b);
+    size_t l2 = make_post(p2, &x, 2, d1.id, "the second post", &d2);
+
+    send_post(s, p1, l1);
+    assert_true(wait_count(&f->n[0], "stored", 1));
+    assert_int_equal(head_seq(&f->n[0], xt), 1);
+
+    /* Replayed: nothing changes. */
+    long dup0 = gossip_count(&f->n[0], "duplicates");
+    send_post(s, p1, l1);
+    assert_true(wait_count(&f->n[0], "duplicates", dup0 + 1));
+    assert_int_equal(gossip_count(&f->n[0], "stored"), 1);
+
+    /* Forked: a second post 1, kept as evidence, shown by feed. */
+    send_post(s, p1b, l1b);
+    assert_true(wait_count(&f->n[0], "forks", 1));
+    tn_cli(&r, &f->n[0], "feed", xt, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "FORK: two different posts with seq 1"));
+    tu_run_free(&r);
+
+    /* The true second post is taken. */
+    send_post(s, p2, l2);
+    assert_true(wait_count(&f->n[0], "stored", 2));
+    assert_int_equal(head_seq(&f->n[0], xt), 2);
+
+    /* Forged: one byte of a post changed, the signature kept. It is refused,
+     * and the peer that sent it is cut off. */
+    char ct[KEYTEXT_BUFSZ];
+    keytext_encode(ct, KEYTEXT_NODE, pk);
+    tn_cli(&r, &f->n[0], "--json", "peers", NULL, NULL);
+    assert_non_null(strstr(r.out, ct));
+    tu_run_free(&r);
+    static uint8_t forged[POST_MAX_SIZE];
+    post_t d3;
+    size_t l3 = make_post(forged, &x, 3, d2.id, "the third post", &d3);
+    forged[l3 - 64 - 3] ^= 0x01;
+    send_post(s, forged, l3);
+    assert_true(wait_count(&f->n[0], "invalid", 1));
+    assert_int_equal(head_seq(&f->n[0], xt), 2);
+    double deadline = tu_now() + 10;
+    bool gone = false;
+    while (!gone && tu_now() < deadline) {
+        tn_cli(&r, &f->n[0], "--json", "peers", NULL, NULL);
+        gone = strstr(r.out, ct) == NULL;
+        tu_run_free(&r);
+        usleep(100000);
+    }
+    assert_true(gone);
+    keys_author_wipe(&x);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+}
+
 int
 main(void)
 {
@@ -524,6 +697,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_outbound_through_socks5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbound_slots_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_and_replayed_heads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_replayed_forked_posts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

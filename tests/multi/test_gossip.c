@@ -52,7 +52,8 @@ feed_head(swarm_t *s, tn_node_t *t)
     char *args[] = {(char *)"--json", (char *)"feed", s->n[AUTHOR].author_text,
                     (char *)"--limit", (char *)"1", NULL};
     tn_cli_argv(&r, t, args);
-    const char *p = strstr(r.out, "\"seq\":");
+    const char *posts = strstr(r.out, "\"posts\":[");
+    const char *p = posts ? strstr(posts, "\"seq\":") : NULL;
     long seq = (r.status == 0 && p != NULL) ? strtol(p + 6, NULL, 10) : 0;
     tu_run_free(&r);
     return seq;
