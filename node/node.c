@@ -67,7 +67,7 @@ node_short_key(char out[24], const uint8_t key[32])
 static peer_t *
 peer_find(node_t *n, const uint8_t key[32], int dir)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used && memcmp(p->key, key, 32) == 0 && (dir < 0 || (int)p->dir == dir)) {
             return p;
@@ -76,14 +76,26 @@ peer_find(node_t *n, const uint8_t key[32], int dir)
     return NULL;
 }
 
+/* Peers in a direction (-1: both), those on probation not counted. */
 static size_t
 peer_count(node_t *n, int dir)
 {
     size_t c = 0;
-    for (size_t i = 0; i < n->peers_max; i++) {
-        if (n->peers[i].used && (dir < 0 || (int)n->peers[i].dir == dir)) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
+        const peer_t *p = &n->peers[i];
+        if (p->used && !p->probation && (dir < 0 || (int)p->dir == dir)) {
             c++;
         }
+    }
+    return c;
+}
+
+static size_t
+probation_count(node_t *n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n->peers_cap; i++) {
+        c += n->peers[i].used && n->peers[i].probation;
     }
     return c;
 }
@@ -103,7 +115,7 @@ slot_free(node_t *n, transport_dir_t dir)
 static peer_t *
 peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (!p->used) {
             memset(p, 0, sizeof *p);
@@ -119,6 +131,8 @@ peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir)
 }
 
 static void queue_flush(node_t *n, peer_t *p);
+static void send_error(node_t *n, transport_dir_t dir, const uint8_t key[32], uint32_t rid,
+                       wire_error_code_t code, const char *text);
 
 static void
 queue_clear(peer_t *p)
@@ -161,7 +175,7 @@ peer_t *
 node_peer_ready(node_t *n, const uint8_t key[32])
 {
     peer_t *best = NULL;
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used && p->state == PEER_READY && memcmp(p->key, key, 32) == 0 &&
             (best == NULL || p->last_seen_ms > best->last_seen_ms)) {
@@ -176,19 +190,29 @@ node_peer_ready(node_t *n, const uint8_t key[32])
 static bool
 evict_idle(node_t *n, transport_dir_t dir, uint64_t now)
 {
+    /* A connection without gossip goes first: gossip links carry posts
+     * even while they are quiet. */
     peer_t *victim = NULL;
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
-        bool candidate = p->used && p->dir == dir && (p->transient || dir == TRANSPORT_IN) &&
+        bool candidate = p->used && !p->probation && p->dir == dir &&
+                         (p->transient || dir == TRANSPORT_IN) &&
                          now - p->used_ms >= NODE_EVICT_IDLE_MS;
-        if (candidate && (victim == NULL || p->used_ms < victim->used_ms)) {
+        bool better = victim == NULL || (victim->gossip_up && !p->gossip_up) ||
+                      (victim->gossip_up == p->gossip_up && p->used_ms < victim->used_ms);
+        if (candidate && better) {
             victim = p;
         }
     }
-    if (victim != NULL) {
-        peer_drop(n, victim, "idle, and its slot was needed", false);
+    if (victim == NULL) {
+        return false;
     }
-    return victim != NULL;
+    /* Told, so it does not go on sending into a connection we forgot. */
+    if (victim->dir == TRANSPORT_IN) {
+        send_error(n, TRANSPORT_IN, victim->key, 0, WIRE_ERR_BUSY, "slot needed by another peer");
+    }
+    peer_drop(n, victim, "idle, and its slot was needed", false);
+    return true;
 }
 
 static contact_t *
@@ -512,18 +536,26 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
 static void
 on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char *peer_addr)
 {
+    /* When full, a newcomer is still let in for a while, without gossip, so
+     * it can learn other contacts (PEERS, the DHT) instead of being turned
+     * away knowing no one else. */
+    bool probation = false;
     if (!slot_free(n, TRANSPORT_IN) && !evict_idle(n, TRANSPORT_IN, node_now_ms())) {
-        send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
-        return;
+        if (probation_count(n) >= NODE_PROBATION_MAX) {
+            send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
+            return;
+        }
+        probation = true;
     }
     peer_t *p = peer_add(n, key, TRANSPORT_IN);
     if (p == NULL) {
         return;
     }
+    p->probation = probation;
     /* Our HELLO first: taking theirs may send DHT requests at once, and the
      * other side ignores everything until it has our HELLO. We gossip on
      * the connection when the side that opened it asked to. */
-    p->offered_gossip = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
+    p->offered_gossip = !probation && (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
     send_hello(n, p, m->request_id);
     take_hello(n, p, &m->u.hello, peer_addr, false);
 }
@@ -558,7 +590,7 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     bool was_ready = p->state == PEER_READY;
     /* Answer first (see on_first_hello). */
     if (p->dir == TRANSPORT_IN) {
-        p->offered_gossip = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
+        p->offered_gossip = !p->probation && (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
         send_hello(n, p, m->request_id);
     }
     if (!was_ready || p->dir == TRANSPORT_IN) {
@@ -588,7 +620,7 @@ on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
 {
     wire_msg_t *r = n->tx;
     wire_init(r, WIRE_PEERS, m->request_id);
-    for (size_t i = 0; i < n->peers_max && r->u.peers.n < m->u.peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap && r->u.peers.n < m->u.peers_max; i++) {
         peer_t *q = &n->peers[i];
         if (!q->used || q == p || q->state != PEER_READY || q->endpoint[0] == '\0' ||
             memcmp(q->key, p->key, 32) == 0) {
@@ -621,7 +653,11 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
             c->failures++;
             c->next_try_ms = node_now_ms() + 60000u * c->failures;
         }
-        peer_drop(n, p, "refused us", true);
+        peer_drop(n, p, "refused us", m->u.error.code == WIRE_ERR_NETWORK);
+    } else if (m->u.error.code == WIRE_ERR_HELLO && p->state == PEER_READY) {
+        /* It no longer knows this connection (it restarted, or let us go):
+         * whatever we send on it is lost. */
+        peer_drop(n, p, "it forgot this connection", false);
     }
 }
 
@@ -869,7 +905,7 @@ static size_t
 neighbours(node_t *n)
 {
     size_t c = 0;
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         c += n->peers[i].used && n->peers[i].dir == TRANSPORT_OUT && !n->peers[i].transient;
     }
     return c;
@@ -959,6 +995,11 @@ tend_peer(node_t *n, peer_t *p, uint64_t now)
         return;
     }
     requests_expire(n, p, now);
+    if (p->probation && now - p->since_ms > NODE_PROBATION_MS) {
+        send_error(n, TRANSPORT_IN, p->key, 0, WIRE_ERR_BUSY, "full; try the contacts given");
+        peer_drop(n, p, "probation over", false);
+        return;
+    }
     if (now - p->last_seen_ms > NODE_PEER_TIMEOUT_MS) {
         peer_drop(n, p, "silent for a minute", true);
         return;
@@ -975,7 +1016,7 @@ tend_peer(node_t *n, peer_t *p, uint64_t now)
 static void
 save_peers(node_t *n, uint64_t now)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used && p->state == PEER_READY && p->endpoint[0] != '\0') {
             (void)store_peer_save(n->cfg.store, p->key, p->endpoint, now);
@@ -989,14 +1030,14 @@ static void
 exchange(node_t *n, uint64_t now)
 {
     size_t ready = 0;
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         ready += n->peers[i].used && n->peers[i].state == PEER_READY;
     }
     if (ready == 0) {
         return;
     }
     uint32_t pick = randombytes_uniform((uint32_t)ready);
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used && p->state == PEER_READY && pick-- == 0) {
             send_peers_req(n, p);
@@ -1009,7 +1050,7 @@ exchange(node_t *n, uint64_t now)
 static void
 node_tick(node_t *n, uint64_t now)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         if (n->peers[i].used) {
             tend_peer(n, &n->peers[i], now);
         }
@@ -1263,7 +1304,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     }
     node_t *n = calloc(1, sizeof *n);
     size_t max = cfg->peers_max ? cfg->peers_max : NODE_PEERS_MAX;
-    peer_t *peers = calloc(max, sizeof *peers);
+    peer_t *peers = calloc(max + NODE_PROBATION_MAX, sizeof *peers);
     uint8_t *sendbuf = malloc(WIRE_MAX_FRAME);
     wire_msg_t *msgs = malloc(2 * sizeof *msgs);
     if (n == NULL || peers == NULL || sendbuf == NULL || msgs == NULL) {
@@ -1280,6 +1321,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->cfg = *cfg;
     n->peers = peers;
     n->peers_max = max;
+    n->peers_cap = max + NODE_PROBATION_MAX;
     n->started_ms = n->last_save_ms = n->last_exchange_ms = node_now_ms();
     snprintf(n->network, sizeof n->network, "%s", network);
     node_err_t err = start_transport(n);
@@ -1360,7 +1402,7 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
     save_peers(n, node_now_ms());
     /* The peers are forgotten without telling gossip, which goes whole. */
     node_gossip_stop(n);
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         queue_clear(&n->peers[i]);
     }
     /* One extra part held while closing starts, so no part can finish it early. */
@@ -1396,7 +1438,7 @@ node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint)
 void
 node_peers(node_t *n, node_peer_cb cb, void *ud)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (!p->used) {
             continue;
@@ -1421,7 +1463,7 @@ node_status(node_t *n, node_status_t *out)
 {
     memset(out, 0, sizeof *out);
     out->uptime_ms = node_now_ms() - n->started_ms;
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used) {
             out->peers_ready += p->state == PEER_READY;

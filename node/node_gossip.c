@@ -182,7 +182,7 @@ g_misbehaved(void *ud, const uint8_t peer[static 32], gossip_fault_t why)
     node_short_key(k, peer);
     log_line(node_log(n), LOG_WARN, "peer %s misbehaved (%s): disconnecting", k,
              gossip_fault_name(why));
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         if (n->peers[i].used && memcmp(n->peers[i].key, peer, 32) == 0) {
             n->peers[i].doomed = true;
         }
@@ -233,7 +233,7 @@ wants_gossip(const peer_t *p)
 static bool
 other_gossip_link(node_t *n, const peer_t *p)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         const peer_t *q = &n->peers[i];
         if (q != p && q->used && q->gossip_up && memcmp(q->key, p->key, 32) == 0) {
             return true;
@@ -274,7 +274,7 @@ node_gossip_check(node_t *n, peer_t *p)
 static void
 drop_doomed(node_t *n)
 {
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         if (n->peers[i].used && n->peers[i].doomed) {
             node_drop_peer(n, &n->peers[i], "misbehaved");
         }
@@ -357,7 +357,7 @@ static size_t
 feed_peers(node_t *n)
 {
     size_t c = 0;
-    for (size_t i = 0; i < n->peers_max; i++) {
+    for (size_t i = 0; i < n->peers_cap; i++) {
         c += n->peers[i].used && n->peers[i].feed;
     }
     return c;

@@ -52,6 +52,9 @@ typedef struct {
     bool feed;
     /* Reported by gossip; dropped once gossip has returned. */
     bool doomed;
+    /* Let in although the node is full, to learn contacts: no gossip, and
+     * let go after NODE_PROBATION_MS. */
+    bool probation;
 } peer_t;
 
 /* A node we know of and may dial. */
@@ -90,7 +93,8 @@ struct node {
     uint64_t dht_saved_ms;
     char self_endpoint[WIRE_ENDPOINT_MAX + 1]; /* where others reach us, for the DHT */
     peer_t *peers;
-    size_t peers_max;
+    size_t peers_max;     /* the limit on peers (--peers-max) */
+    size_t peers_cap;     /* entries: the limit and the probation slots */
     uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
     wire_msg_t *rx;   /* the message being handled; too large for the stack */
     wire_msg_t *tx;   /* the message being built */

@@ -19,6 +19,7 @@
 #include "keytext.h"
 #include "post.h"
 #include "wire.h"
+#include "node.h"
 #include "nodes.h"
 #include "socks5.h"
 #include "zraw.h"
@@ -392,8 +393,11 @@ test_outbound_through_socks5(void **state)
     assert_true(relayed >= 1);
 }
 
-/* With 3 slots, one is kept for connections the node opens itself: the
- * third node that connects in is told the node is busy (ERROR 5). */
+/* With 3 slots, one is kept for connections the node opens itself: two
+ * nodes that connect in get full slots (and gossip, which they asked for).
+ * The node is then full, but lets NODE_PROBATION_MAX more in on probation,
+ * without gossip, so they can learn other contacts, and tells them it is
+ * busy once the probation is over. One more is refused at once. */
 static void
 test_inbound_slots_are_bounded(void **state)
 {
@@ -403,30 +407,51 @@ test_inbound_slots_are_bounded(void **state)
     tu_write_file(empty, "", 0);
     start_node_with(f, 0, empty, "--peers-max", "3");
     void *ctx = zmq_ctx_new();
-    void *s[3];
-    int busy = 0, accepted = 0;
-    for (int i = 0; i < 3; i++) {
+    enum { CLIENTS = 2 + NODE_PROBATION_MAX + 1 };
+    void *s[CLIENTS];
+    int full = 0, probation = 0, busy = 0;
+    for (int i = 0; i < CLIENTS; i++) {
         uint8_t pk[32], buf[256];
         char reply[512];
         s[i] = curve_client_key(ctx, f->n[0].node_pk, f->n[0].endpoint, pk);
-        size_t len = hello_bytes(buf, sizeof buf, f->network, pk);
+        wire_msg_t m;
+        wire_init(&m, WIRE_HELLO, 7);
+        snprintf(m.u.hello.network, sizeof m.u.hello.network, "%s", f->network);
+        memcpy(m.u.hello.node_key, pk, 32);
+        m.u.hello.caps = WIRE_CAP_GOSSIP;
+        size_t len = 0;
+        assert_int_equal(wire_encode(&m, buf, sizeof buf, &len), WIRE_OK);
         zmq_send(s[i], buf, len, 0);
         int n = zmq_recv(s[i], reply, sizeof reply, 0);
-        wire_msg_t m;
         assert_true(n > 0);
         assert_int_equal(wire_decode(&m, (const uint8_t *)reply, (size_t)n), WIRE_OK);
-        if (m.type == WIRE_HELLO) {
-            accepted++;
+        if (m.type == WIRE_HELLO && (m.u.hello.caps & WIRE_CAP_GOSSIP)) {
+            full++;
+        } else if (m.type == WIRE_HELLO) {
+            probation++;
         } else if (m.type == WIRE_ERROR && m.u.error.code == WIRE_ERR_BUSY) {
             busy++;
         }
     }
-    for (int i = 0; i < 3; i++) {
+    assert_int_equal(full, 2);
+    assert_int_equal(probation, NODE_PROBATION_MAX);
+    assert_int_equal(busy, 1);
+    /* A probation peer is told to go once its time is up. */
+    int timeout = (NODE_PROBATION_MS + 5000);
+    zmq_setsockopt(s[2], ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    bool told = false;
+    char reply[8192];
+    int n;
+    while (!told && (n = zmq_recv(s[2], reply, sizeof reply, 0)) > 0) {
+        wire_msg_t m;
+        told = wire_decode(&m, (const uint8_t *)reply, (size_t)n) == WIRE_OK &&
+               m.type == WIRE_ERROR && m.u.error.code == WIRE_ERR_BUSY;
+    }
+    assert_true(told);
+    for (int i = 0; i < CLIENTS; i++) {
         zmq_close(s[i]);
     }
     zmq_ctx_term(ctx);
-    assert_int_equal(accepted, 2);
-    assert_int_equal(busy, 1);
 }
 
 /* Sends frame on s and returns the decoded answer (fails the test if none). */
