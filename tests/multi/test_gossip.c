@@ -6,7 +6,9 @@
  *    copies of each post a follower received.
  * 2. A follower offline while the author publishes 50 more posts catches up
  *    after its restart, when the author's node has stopped too: from the
- *    other followers. */
+ *    other followers.
+ * 3. A post the author writes while its node is down reaches every
+ *    follower once the node runs again. */
 #include "testutil.h"
 
 #include <sodium.h>
@@ -69,12 +71,35 @@ test_offline_follower_catches_up_without_the_author(void **state)
     assert_int_equal(seq, FIRST + SECOND);
 }
 
+/* The author, still stopped after the last test, writes a post: it goes
+ * into its store. Started again, its node sends it to every follower. */
+static void
+test_post_written_offline_is_sent_at_start(void **state)
+{
+    swarm_t *s = *state;
+    tn_node_t *a = &s->n[SWARM_AUTHOR];
+    assert_int_equal(a->pid, 0);
+    tu_run_t r;
+    tn_cli(&r, a, "post", "written while my node was down", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    s->posts++;
+    tn_start(a, s->network, s->list, NULL, NULL);
+    double t0 = tu_now();
+    int behind = 0;
+    bool ok = swarm_wait_all(s, FIRST + SECOND + 1, 60, &behind);
+    printf("gossip: the post written offline reached every follower %.1f s after the author's "
+           "node started\n",
+           tu_now() - t0);
+    assert_true(ok);
+}
+
 static int
 group_setup(void **state)
 {
     swarm_t *s = calloc(1, sizeof *s);
     assert_non_null(s);
-    swarm_start(s, NODES, FIRST + SECOND);
+    swarm_start(s, NODES, FIRST + SECOND + 1);
     *state = s;
     return 0;
 }
@@ -99,6 +124,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hundred_posts_reach_every_follower),
         cmocka_unit_test(test_offline_follower_catches_up_without_the_author),
+        cmocka_unit_test(test_post_written_offline_is_sent_at_start),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
