@@ -1226,8 +1226,9 @@ choose_self_endpoint(node_t *n)
         if (!split_endpoint(bound[i], &host, &hlen, &port)) {
             continue;
         }
-        if (!wildcard_host(host, hlen) && wire_endpoint_valid(bound[i])) {
-            snprintf(out, cap, "%s", bound[i]);
+        size_t len = strnlen(bound[i], TRANSPORT_ENDPOINT_MAX);
+        if (!wildcard_host(host, hlen) && len < cap && wire_endpoint_valid(bound[i])) {
+            memcpy(out, bound[i], len + 1);
             return;
         }
         wild_port = wild_port ? wild_port : port;

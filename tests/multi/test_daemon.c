@@ -164,7 +164,7 @@ test_cli_through_control_socket(void **state)
     assert_int_equal(r.status, 2);
     tu_run_free(&r);
     /* The control socket is the owner's alone. */
-    char sock[sizeof f->root + 64];
+    char sock[sizeof t->dir + 64];
     snprintf(sock, sizeof sock, "%s/control.sock", t->dir);
     struct stat st;
     assert_int_equal(stat(sock, &st), 0);
