@@ -67,8 +67,9 @@ typedef struct {
     dht_endpoint_cb endpoint_ok; /* optional */
     void *ud;                    /* passed to the three callbacks; borrowed until dht_free */
 
-    unsigned k;     /* 1..DHT_NODES_MAX */
-    unsigned alpha; /* 1..DHT_ALPHA_MAX */
+    unsigned k;        /* 1..DHT_NODES_MAX */
+    unsigned alpha;    /* 1..DHT_ALPHA_MAX */
+    unsigned attempts; /* 1..DHT_ATTEMPTS_MAX sends of one lookup request to a silent node */
     unsigned replacements;
     int per_subnet; /* 0: default; < 0: no bound (a test network on one host) */
     unsigned fails_max;
