@@ -46,9 +46,12 @@ const char *dht_strerror(dht_err_t err);
 
 typedef struct dht dht_t;
 
-/* Sends m to `to`. Both borrowed for the call. Returns 0 when the message
- * was queued; anything else means it cannot be sent (no route, queue
- * full), and a request then fails at once. Must not call into the dht. */
+/* Sends m to `to`. Both borrowed for the call. A request goes to a contact
+ * with an endpoint; a reply goes to whoever asked, whose endpoint is ""
+ * when it gave none: send it by key on the connection the request came
+ * on. Returns 0 when the message was queued; anything else means it cannot
+ * be sent (no route, queue full), and a request then fails at once. Must
+ * not call into the dht. */
 typedef int (*dht_send_cb)(void *ud, const dht_contact_t *to, const dht_msg_t *m);
 /* Fills buf with n random bytes. Cannot fail. Must not call into the dht. */
 typedef void (*dht_random_cb)(void *ud, void *buf, size_t n);
