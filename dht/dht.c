@@ -68,6 +68,7 @@ typedef struct {
     unsigned active;   /* of those, the ones holding an alpha slot */
     dht_err_t status;
     int record_hops; /* -1: no record yet */
+    bool rider;      /* ANNOUNCE/PUT: also serves the author's other record */
     dht_contact_t *providers;
     size_t n_providers;
     bool has_head;
@@ -498,45 +499,30 @@ self_among_closest(dht_t *d, const lookup_t *L, size_t n, size_t k_index)
     return n < d->p.k || dhtid_closer(L->sl.target, d->id, L->sl.c[k_index].id) < 0;
 }
 
-/* Second half of announcing and putting: store at the k closest. */
+/* Sends ANNOUNCE for a to the n closest nodes in d->res (and keeps the
+ * record ourselves when we are among the k closest). */
 static void
-store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
+store_announce(dht_t *d, announce_t *a, size_t n, bool self_too, uint64_t now_ms)
 {
-    if (L->kind == LK_ANNOUNCE) {
-        announce_t *a = announce_find(d, L->author);
-        if (a == NULL) {
-            return; /* unannounced meanwhile */
-        }
-        a->running = false;
-        if (n == 0) {
-            a->next_ms = now_ms + DHT_RETRY_MS;
-            return;
-        }
-        for (size_t i = 0; i < n; i++) {
-            dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
-            memcpy(d->out.u.key, a->key, DHT_KEY_SIZE);
-            uint8_t id[DHT_KEY_SIZE];
-            dhtid_from_node_key(id, d->res[i].key);
-            (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
-        }
-        if (self_among_closest(d, L, n, k_index)) {
-            dht_contact_t self;
-            memcpy(self.key, d->key, DHT_KEY_SIZE);
-            memcpy(self.endpoint, d->endpoint, sizeof self.endpoint);
-            (void)dht_rec_add_provider(d->rec, a->key, &self, now_ms,
-                                       now_ms + d->p.provider_ttl_ms);
-        }
-        return;
+    for (size_t i = 0; i < n; i++) {
+        dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
+        memcpy(d->out.u.key, a->key, DHT_KEY_SIZE);
+        uint8_t id[DHT_KEY_SIZE];
+        dhtid_from_node_key(id, d->res[i].key);
+        (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
     }
-    put_t *p = put_find(d, L->author);
-    if (p == NULL) {
-        return;
+    if (self_too) {
+        dht_contact_t self;
+        memcpy(self.key, d->key, DHT_KEY_SIZE);
+        memcpy(self.endpoint, d->endpoint, sizeof self.endpoint);
+        (void)dht_rec_add_provider(d->rec, a->key, &self, now_ms, now_ms + d->p.provider_ttl_ms);
     }
-    p->running = false;
-    if (n == 0) {
-        p->next_ms = now_ms + DHT_RETRY_MS;
-        return;
-    }
+    a->next_ms = jittered(d, now_ms, d->p.reannounce_ms);
+}
+
+static void
+store_put(dht_t *d, put_t *p, size_t n, bool self_too, uint64_t now_ms)
+{
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_PUT_HEAD, 0);
         d->out.u.put.len = HEAD_SIZE;
@@ -545,9 +531,60 @@ store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
         dhtid_from_node_key(id, d->res[i].key);
         (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
     }
-    if (self_among_closest(d, L, n, k_index)) {
+    if (self_too) {
         (void)dht_rec_put_head(d->rec, p->key, d->key, p->bytes, p->seq, now_ms,
                                now_ms + d->p.head_ttl_ms);
+    }
+    p->next_ms = jittered(d, now_ms, d->p.reput_ms);
+}
+
+/* An announce lookup also serves the author's head, and a put lookup the
+ * author's announcement, when that one is not running and is due within
+ * half a period: so one lookup a period renews both. */
+static void
+claim_rider(dht_t *d, lookup_t *L, uint64_t now_ms)
+{
+    if (L->kind == LK_ANNOUNCE) {
+        put_t *p = put_find(d, L->author);
+        if (p != NULL && !p->running && p->next_ms <= now_ms + d->p.reput_ms / 2) {
+            p->running = true;
+            L->rider = true;
+        }
+    } else if (L->kind == LK_PUT) {
+        announce_t *a = announce_find(d, L->author);
+        if (a != NULL && !a->running && a->next_ms <= now_ms + d->p.reannounce_ms / 2) {
+            a->running = true;
+            L->rider = true;
+        }
+    }
+}
+
+/* Second half of announcing and putting: store at the k closest, the
+ * lookup's own record and its rider's. A record removed meanwhile is
+ * skipped. */
+static void
+store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
+{
+    announce_t *a = announce_find(d, L->author);
+    put_t *p = put_find(d, L->author);
+    bool take_a = a != NULL && (L->kind == LK_ANNOUNCE || L->rider);
+    bool take_p = p != NULL && (L->kind == LK_PUT || L->rider);
+    bool self_too = n > 0 && self_among_closest(d, L, n, k_index);
+    if (take_a) {
+        a->running = false;
+        if (n == 0) {
+            a->next_ms = now_ms + DHT_RETRY_MS;
+        } else {
+            store_announce(d, a, n, self_too, now_ms);
+        }
+    }
+    if (take_p) {
+        p->running = false;
+        if (n == 0) {
+            p->next_ms = now_ms + DHT_RETRY_MS;
+        } else {
+            store_put(d, p, n, self_too, now_ms);
+        }
     }
 }
 
@@ -739,6 +776,7 @@ start_lookup(dht_t *d, uint8_t kind, const uint8_t target[static DHT_KEY_SIZE],
     L->cb = cb;
     L->ud = ud;
     L->started_ms = now_ms;
+    claim_rider(d, L, now_ms);
     d->lookups[d->nlookups++] = L;
     d->st.lookups_started++;
     /* A lookup into a bucket's range is what refreshing it means. */

@@ -43,9 +43,10 @@
 enum {
     EV_MSG = 0,
     EV_TICK = 1,
-    BOOTSTRAP = 4,     /* stable nodes every joining node is given */
-    PROVIDERS_PER = 3, /* nodes that announce each published author */
-    SAVED_MAX = 64,    /* contacts a leaving node saves for its restart */
+    BOOTSTRAP = 4,       /* stable nodes every joining node is given */
+    PROVIDERS_PER = 3,   /* nodes that announce each published author */
+    SAVED_MAX = 64,      /* contacts a leaving node saves for its restart */
+    ANNOUNCERS_MAX = 64, /* announcers remembered per author */
 };
 
 typedef struct {
@@ -66,6 +67,7 @@ typedef struct {
     int64_t trace; /* print the messages of this lookup (-1: none) */
     /* dht tunables, 0 for the library's defaults */
     uint32_t k, alpha, attempts, stall_ms;
+    uint32_t renew_min, provider_ttl_min;
 } opts_t;
 
 typedef struct {
@@ -99,8 +101,8 @@ typedef struct {
     keys_author_t k;
     uint8_t head[HEAD_SIZE];
     uint64_t seq;
-    uint8_t announcers[PROVIDERS_PER * 4][32]; /* keys of identities that announced */
-    uint32_t nannouncers;
+    uint8_t announcers[ANNOUNCERS_MAX][32]; /* keys of identities that announced */
+    uint32_t nannouncers;                   /* a ring once full: the oldest go */
 } author_t;
 
 typedef struct {
@@ -451,6 +453,9 @@ node_start(sim_t *s, uint32_t i)
     cfg.alpha = s->o.alpha;
     cfg.attempts = s->o.attempts;
     cfg.rpc_stall_ms = s->o.stall_ms;
+    cfg.reannounce_ms = (uint64_t)s->o.renew_min * 60000;
+    cfg.reput_ms = (uint64_t)s->o.renew_min * 60000;
+    cfg.provider_ttl_ms = (uint64_t)s->o.provider_ttl_min * 60000;
     if (dht_new(&nd->d, &cfg) != DHT_OK) {
         fprintf(stderr, "sim_dht: dht_new failed\n");
         exit(2);
@@ -499,12 +504,29 @@ node_leave(sim_t *s, uint32_t i)
     s->online--;
 }
 
+/* Remembers that this key announced the author, for the success check. */
+static void
+add_announcer(author_t *au, const uint8_t key[static 32])
+{
+    uint32_t n = au->nannouncers < ANNOUNCERS_MAX ? au->nannouncers : ANNOUNCERS_MAX;
+    for (uint32_t j = 0; j < n; j++) {
+        if (memcmp(au->announcers[j], key, 32) == 0) {
+            return;
+        }
+    }
+    memcpy(au->announcers[au->nannouncers % ANNOUNCERS_MAX], key, 32);
+    au->nannouncers++;
+}
+
+/* What a node does for the authors it follows when it starts: announce
+ * itself as a provider and put their heads. */
 static void
 republish(sim_t *s, uint32_t i)
 {
     snode_t *nd = &s->nodes[i];
     for (uint32_t a = 0; a < nd->nauthors; a++) {
         author_t *au = &s->authors[nd->authors[a]];
+        add_announcer(au, nd->c.key);
         (void)dht_announce(nd->d, au->k.pk, s->now);
         (void)dht_put_head(nd->d, au->head, HEAD_SIZE, s->now);
     }
@@ -515,15 +537,17 @@ node_return(sim_t *s, uint32_t i)
 {
     snode_t *nd = &s->nodes[i];
     if (below(s, 2) == 0) {
-        /* Replaced: this identity is gone for good, a new one joins. */
+        /* Replaced: this identity is gone for good, a new one joins. It
+         * follows the same authors: an author's followers come and go,
+         * but the swarm stays about the same size. */
         map_del(s, nd->c.key);
         nd->gen++;
         identity(s, i, nd->gen, &nd->c, nd->id);
         map_put(s, nd->c.key, (int32_t)i);
-        nd->nauthors = 0;
         nd->nsaved = 0;
         node_start(s, i);
         join_via_bootstrap(s, i);
+        republish(s, i);
     } else {
         /* Restarted: the saved table, and what it provides, again. */
         node_start(s, i);
@@ -650,8 +674,9 @@ static bool
 providers_ok(sim_t *s, const pending_lookup_t *pl, const dht_result_t *r)
 {
     const author_t *au = &s->authors[pl->author];
+    uint32_t n = au->nannouncers < ANNOUNCERS_MAX ? au->nannouncers : ANNOUNCERS_MAX;
     for (size_t i = 0; i < r->n_providers; i++) {
-        for (uint32_t j = 0; j < au->nannouncers; j++) {
+        for (uint32_t j = 0; j < n; j++) {
             if (memcmp(r->providers[i].key, au->announcers[j], 32) == 0) {
                 return true;
             }
@@ -771,9 +796,7 @@ publish(sim_t *s)
             }
             nd->authors = na;
             nd->authors[nd->nauthors++] = a;
-            if (au->nannouncers < sizeof au->announcers / 32) {
-                memcpy(au->announcers[au->nannouncers++], nd->c.key, 32);
-            }
+            add_announcer(au, nd->c.key);
             (void)dht_announce(nd->d, au->k.pk, s->now);
             (void)dht_put_head(nd->d, au->head, HEAD_SIZE, s->now);
             schedule_tick(s, i);
@@ -865,7 +888,7 @@ usage(FILE *f)
             "  --quiet           only the result lines\n"
             "  --verbose         explain every failed lookup\n"
             "  --trace N         print the messages of lookup number N\n"
-            "  --k K, --alpha A, --attempts N, --stall MS\n"
+            "  --k K, --alpha A, --attempts N, --stall MS, --renew MIN, --provider-ttl MIN\n"
             "                    override the dht's tunables (default: the library's)\n");
 }
 
@@ -967,6 +990,10 @@ parse_opts(opts_t *o, int argc, char **argv)
             ok = parse_u32(v, &o->attempts, DHT_ATTEMPTS_MAX);
         } else if (strcmp(a, "--stall") == 0) {
             ok = parse_u32(v, &o->stall_ms, 60000);
+        } else if (strcmp(a, "--renew") == 0) {
+            ok = parse_u32(v, &o->renew_min, 100000);
+        } else if (strcmp(a, "--provider-ttl") == 0) {
+            ok = parse_u32(v, &o->provider_ttl_min, 100000);
         } else if (strcmp(a, "--trace") == 0) {
             uint64_t t;
             ok = parse_u64(v, &t) && t < INT64_MAX;
@@ -1115,7 +1142,10 @@ main(int argc, char **argv)
                "seed %" PRIu64 "%s\n",
                o->nodes, o->churn_pct, o->session_min, o->loss_permille / 10.0, o->lat_min,
                o->lat_max, o->seed,
-               (o->k | o->alpha | o->attempts | o->stall_ms) != 0 ? ", tunables overridden" : "");
+               (o->k | o->alpha | o->attempts | o->stall_ms | o->renew_min | o->provider_ttl_min) !=
+                       0
+                   ? ", tunables overridden"
+                   : "");
     }
     for (int k = 1; k <= 3; k++) {
         stat_t *st = &s->st[k];
