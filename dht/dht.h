@@ -188,10 +188,11 @@ typedef struct {
     /* Hops: the depth of the chain of answers that led to the result.
      * A node from our own table that answered is 1 hop; a node learned
      * from a 1-hop node's answer is 2; and so on. For FIND_NODE it is the
-     * hops of the closest node that answered; for records, of the first
-     * node that answered with the record (0 when we held it ourselves). */
+     * hops of the closest node that answered; for GET_PROVIDERS, of the
+     * first answer with a provider; for GET_HEAD, of the answer whose head
+     * is returned (0 when we held the record ourselves). */
     unsigned hops;
-    unsigned messages; /* requests this lookup sent */
+    unsigned messages; /* requests this lookup sent, re-sends included */
     uint64_t elapsed_ms;
 } dht_result_t;
 
