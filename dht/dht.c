@@ -35,7 +35,9 @@ typedef struct {
     uint32_t rid; /* 0: free */
     uint8_t purpose;
     uint8_t type;
-    bool stalled; /* no longer holds one of its lookup's alpha slots */
+    bool stalled;    /* its stall time passed */
+    bool holds_slot; /* holds one of its lookup's alpha slots */
+    uint8_t attempt; /* lookup requests: 1, then 2, 3 ... for retransmissions */
     uint8_t key[DHT_KEY_SIZE];
     uint8_t id[DHT_KEY_SIZE];
     uint32_t lookup;
@@ -63,9 +65,10 @@ typedef struct {
     uint64_t started_ms;
     unsigned messages;
     unsigned inflight; /* requests with no outcome yet */
-    unsigned active;   /* of those, the ones not stalled */
+    unsigned active;   /* of those, the ones holding an alpha slot */
     dht_err_t status;
     int record_hops; /* -1: no record yet */
+    bool rider;      /* ANNOUNCE/PUT: also serves the author's other record */
     dht_contact_t *providers;
     size_t n_providers;
     bool has_head;
@@ -90,7 +93,8 @@ typedef struct {
 } put_t;
 
 typedef struct {
-    unsigned k, alpha, fails_max, lookups_max, internal_max, pending_max, queries_max, new_max;
+    unsigned k, alpha, attempts, fails_max, lookups_max, internal_max, pending_max, queries_max,
+        new_max;
     unsigned announces_max, puts_max;
     uint64_t rpc_timeout_ms, rpc_stall_ms, refresh_ms, provider_ttl_ms, reannounce_ms;
     uint64_t head_ttl_ms, reput_ms;
@@ -189,6 +193,7 @@ params_from(params_t *p, dht_rt_params_t *rp, dht_rec_limits_t *rl, const dht_co
 {
     p->k = or_default(cfg->k, DHT_K);
     p->alpha = or_default(cfg->alpha, DHT_ALPHA);
+    p->attempts = or_default(cfg->attempts, DHT_ATTEMPTS);
     p->fails_max = or_default(cfg->fails_max, DHT_FAILS_MAX);
     p->lookups_max = or_default(cfg->lookups_max, DHT_LOOKUPS_MAX);
     /* Maintenance leaves a quarter of the slots to the node's own lookups. */
@@ -217,9 +222,10 @@ params_from(params_t *p, dht_rt_params_t *rp, dht_rec_limits_t *rl, const dht_co
     rl->key_providers_max = or_default(cfg->key_providers_max, DHT_KEY_PROVIDERS_MAX);
     rl->evict_sample = DHT_EVICT_SAMPLE;
 
-    return p->k <= DHT_NODES_MAX && p->alpha <= DHT_ALPHA_MAX && p->pending_max <= PENDING_LIMIT &&
-           p->pending_max >= p->alpha && rp->replacements <= UINT8_MAX && p->fails_max <= 100 &&
-           p->queries_max <= 1000 && p->rpc_stall_ms <= p->rpc_timeout_ms && p->lookups_max <= 1024;
+    return p->k <= DHT_NODES_MAX && p->alpha <= DHT_ALPHA_MAX && p->attempts <= DHT_ATTEMPTS_MAX &&
+           p->pending_max <= PENDING_LIMIT && p->pending_max >= p->alpha &&
+           rp->replacements <= UINT8_MAX && p->fails_max <= 100 && p->queries_max <= 1000 &&
+           p->rpc_stall_ms <= p->rpc_timeout_ms && p->lookups_max <= 1024;
 }
 
 dht_err_t
@@ -328,10 +334,11 @@ pending_alloc(dht_t *d)
 
 typedef enum { ISSUED, NO_SLOT, SEND_FAILED } issue_t;
 
-/* Sends the request prepared in d->out and remembers it. */
+/* Sends the request prepared in d->out and remembers it. attempt: 1, or
+ * 2, 3 ... for the retransmissions of a lookup request. */
 static issue_t
 issue(dht_t *d, const dht_contact_t *to, const uint8_t id[static DHT_KEY_SIZE], purpose_t purpose,
-      uint32_t lookup, uint64_t now_ms)
+      uint32_t lookup, uint8_t attempt, uint64_t now_ms)
 {
     size_t slot = pending_alloc(d);
     if (slot == SIZE_MAX) {
@@ -356,6 +363,8 @@ issue(dht_t *d, const dht_contact_t *to, const uint8_t id[static DHT_KEY_SIZE], 
     memcpy(p->key, to->key, DHT_KEY_SIZE);
     memcpy(p->id, id, DHT_KEY_SIZE);
     p->lookup = lookup;
+    p->attempt = attempt;
+    p->holds_slot = purpose == P_LOOKUP && attempt == 1;
     p->sent_ms = now_ms;
     p->deadline_ms = now_ms + d->p.rpc_timeout_ms;
     d->npending++;
@@ -387,7 +396,7 @@ static void
 ping_lrs(dht_t *d, const dht_rt_entry_t *lrs, uint64_t now_ms)
 {
     dht_msg_init(&d->out, DHT_MSG_PING, 0);
-    if (issue(d, &lrs->c, lrs->id, P_PING, 0, now_ms) != ISSUED) {
+    if (issue(d, &lrs->c, lrs->id, P_PING, 0, 1, now_ms) != ISSUED) {
         dht_rt_failed(d->rt, lrs->id, true);
     }
 }
@@ -490,56 +499,92 @@ self_among_closest(dht_t *d, const lookup_t *L, size_t n, size_t k_index)
     return n < d->p.k || dhtid_closer(L->sl.target, d->id, L->sl.c[k_index].id) < 0;
 }
 
-/* Second half of announcing and putting: store at the k closest. */
+/* Sends ANNOUNCE for a to the n closest nodes in d->res (and keeps the
+ * record ourselves when we are among the k closest). */
 static void
-store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
+store_announce(dht_t *d, announce_t *a, size_t n, bool self_too, uint64_t now_ms)
 {
-    if (L->kind == LK_ANNOUNCE) {
-        announce_t *a = announce_find(d, L->author);
-        if (a == NULL) {
-            return; /* unannounced meanwhile */
-        }
-        a->running = false;
-        if (n == 0) {
-            a->next_ms = now_ms + DHT_RETRY_MS;
-            return;
-        }
-        for (size_t i = 0; i < n; i++) {
-            dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
-            memcpy(d->out.u.key, a->key, DHT_KEY_SIZE);
-            uint8_t id[DHT_KEY_SIZE];
-            dhtid_from_node_key(id, d->res[i].key);
-            (void)issue(d, &d->res[i], id, P_STORE, 0, now_ms);
-        }
-        if (self_among_closest(d, L, n, k_index)) {
-            dht_contact_t self;
-            memcpy(self.key, d->key, DHT_KEY_SIZE);
-            memcpy(self.endpoint, d->endpoint, sizeof self.endpoint);
-            (void)dht_rec_add_provider(d->rec, a->key, &self, now_ms,
-                                       now_ms + d->p.provider_ttl_ms);
-        }
-        return;
+    for (size_t i = 0; i < n; i++) {
+        dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
+        memcpy(d->out.u.key, a->key, DHT_KEY_SIZE);
+        uint8_t id[DHT_KEY_SIZE];
+        dhtid_from_node_key(id, d->res[i].key);
+        (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
     }
-    put_t *p = put_find(d, L->author);
-    if (p == NULL) {
-        return;
+    if (self_too) {
+        dht_contact_t self;
+        memcpy(self.key, d->key, DHT_KEY_SIZE);
+        memcpy(self.endpoint, d->endpoint, sizeof self.endpoint);
+        (void)dht_rec_add_provider(d->rec, a->key, &self, now_ms, now_ms + d->p.provider_ttl_ms);
     }
-    p->running = false;
-    if (n == 0) {
-        p->next_ms = now_ms + DHT_RETRY_MS;
-        return;
-    }
+    a->next_ms = jittered(d, now_ms, d->p.reannounce_ms);
+}
+
+static void
+store_put(dht_t *d, put_t *p, size_t n, bool self_too, uint64_t now_ms)
+{
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_PUT_HEAD, 0);
         d->out.u.put.len = HEAD_SIZE;
         memcpy(d->out.u.put.bytes, p->bytes, HEAD_SIZE);
         uint8_t id[DHT_KEY_SIZE];
         dhtid_from_node_key(id, d->res[i].key);
-        (void)issue(d, &d->res[i], id, P_STORE, 0, now_ms);
+        (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
     }
-    if (self_among_closest(d, L, n, k_index)) {
+    if (self_too) {
         (void)dht_rec_put_head(d->rec, p->key, d->key, p->bytes, p->seq, now_ms,
                                now_ms + d->p.head_ttl_ms);
+    }
+    p->next_ms = jittered(d, now_ms, d->p.reput_ms);
+}
+
+/* An announce lookup also serves the author's head, and a put lookup the
+ * author's announcement, when that one is not running and is due within
+ * half a period: so one lookup a period renews both. */
+static void
+claim_rider(dht_t *d, lookup_t *L, uint64_t now_ms)
+{
+    if (L->kind == LK_ANNOUNCE) {
+        put_t *p = put_find(d, L->author);
+        if (p != NULL && !p->running && p->next_ms <= now_ms + d->p.reput_ms / 2) {
+            p->running = true;
+            L->rider = true;
+        }
+    } else if (L->kind == LK_PUT) {
+        announce_t *a = announce_find(d, L->author);
+        if (a != NULL && !a->running && a->next_ms <= now_ms + d->p.reannounce_ms / 2) {
+            a->running = true;
+            L->rider = true;
+        }
+    }
+}
+
+/* Second half of announcing and putting: store at the k closest, the
+ * lookup's own record and its rider's. A record removed meanwhile is
+ * skipped. */
+static void
+store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
+{
+    announce_t *a = announce_find(d, L->author);
+    put_t *p = put_find(d, L->author);
+    bool take_a = a != NULL && (L->kind == LK_ANNOUNCE || L->rider);
+    bool take_p = p != NULL && (L->kind == LK_PUT || L->rider);
+    bool self_too = n > 0 && self_among_closest(d, L, n, k_index);
+    if (take_a) {
+        a->running = false;
+        if (n == 0) {
+            a->next_ms = now_ms + DHT_RETRY_MS;
+        } else {
+            store_announce(d, a, n, self_too, now_ms);
+        }
+    }
+    if (take_p) {
+        p->running = false;
+        if (n == 0) {
+            p->next_ms = now_ms + DHT_RETRY_MS;
+        } else {
+            store_put(d, p, n, self_too, now_ms);
+        }
     }
 }
 
@@ -614,7 +659,7 @@ advance(dht_t *d, lookup_t *L, uint64_t now_ms)
         }
         dht_cand_t *c = &L->sl.c[i];
         prepare_query(d, L);
-        issue_t r = issue(d, &c->c, c->id, P_LOOKUP, L->id, now_ms);
+        issue_t r = issue(d, &c->c, c->id, P_LOOKUP, L->id, 1, now_ms);
         if (r == NO_SLOT) {
             /* Retried from dht_tick once requests complete. */
             lower_next(d, now_ms + POLL_MS);
@@ -628,8 +673,54 @@ advance(dht_t *d, lookup_t *L, uint64_t now_ms)
             continue;
         }
         c->state = DHT_CAND_INFLIGHT;
+        c->outstanding = 1;
+        c->fresh = 1;
         L->inflight++;
         L->active++;
+    }
+}
+
+/* A lookup request reached its stall time unanswered. It frees its alpha
+ * slot, and the node becomes suspect: out of the window, so the lookup
+ * asks the next candidate at once instead of waiting for a timeout. The
+ * request is sent again (a lost message must not cost the lookup the
+ * node), up to `attempts` sends in all, and the lookup does not end while
+ * a suspect closer than the window's end has a send not yet stalled; a
+ * late answer still counts. */
+static void
+stalled(dht_t *d, pending_t *p, uint64_t now_ms)
+{
+    p->stalled = true;
+    lookup_t *L = lookup_by_id(d, p->lookup);
+    if (L == NULL || L->finished) {
+        return;
+    }
+    if (p->holds_slot) {
+        p->holds_slot = false;
+        L->active--;
+    }
+    dht_cand_t *c = dht_sl_find(&L->sl, p->id);
+    if (c == NULL) {
+        return;
+    }
+    if (c->fresh > 0) {
+        c->fresh--;
+    }
+    if (c->state == DHT_CAND_INFLIGHT) {
+        c->state = DHT_CAND_SUSPECT;
+    }
+    if (c->state != DHT_CAND_SUSPECT || p->attempt >= d->p.attempts) {
+        return;
+    }
+    /* The query budget counts nodes asked; retransmissions are bounded by
+     * attempts. issue() may move the pending array: p is not used after. */
+    uint8_t next = (uint8_t)(p->attempt + 1);
+    prepare_query(d, L);
+    if (issue(d, &c->c, c->id, P_LOOKUP, L->id, next, now_ms) == ISSUED) {
+        c->outstanding++;
+        c->fresh++;
+        L->inflight++;
+        L->messages++;
     }
 }
 
@@ -685,6 +776,7 @@ start_lookup(dht_t *d, uint8_t kind, const uint8_t target[static DHT_KEY_SIZE],
     L->cb = cb;
     L->ud = ud;
     L->started_ms = now_ms;
+    claim_rider(d, L, now_ms);
     d->lookups[d->nlookups++] = L;
     d->st.lookups_started++;
     /* A lookup into a bucket's range is what refreshing it means. */
@@ -838,21 +930,36 @@ reply_type(uint8_t request)
 }
 
 /* A request of lookup L got an outcome: an answer (m, of the right type)
- * or a failure (m NULL). */
+ * or a failure (m NULL). A hard failure (garbage, ERROR) fails the
+ * candidate at once; a timeout only when no other attempt is left. */
 static void
-lookup_outcome(dht_t *d, const pending_t *p, const dht_msg_t *m, uint64_t now_ms)
+lookup_outcome(dht_t *d, const pending_t *p, const dht_msg_t *m, bool hard, uint64_t now_ms)
 {
     lookup_t *L = lookup_by_id(d, p->lookup);
     if (L == NULL || L->finished) {
         return;
     }
     L->inflight--;
-    if (!p->stalled) {
+    if (p->holds_slot) {
         L->active--;
     }
     dht_cand_t *c = dht_sl_find(&L->sl, p->id);
     if (c == NULL) {
         return; /* cannot happen: asked candidates stay in the list */
+    }
+    if (c->outstanding > 0) {
+        c->outstanding--;
+    }
+    if (!p->stalled && c->fresh > 0) {
+        c->fresh--;
+    }
+    if (c->state == DHT_CAND_ANSWERED || c->state == DHT_CAND_FAILED) {
+        /* The other attempt already decided; a second answer adds nothing. */
+        advance(d, L, now_ms);
+        return;
+    }
+    if (m == NULL && !hard && c->outstanding > 0) {
+        return; /* the retransmission may still be answered */
     }
     bool ok = m != NULL;
     unsigned hops = c->depth + 1u;
@@ -891,18 +998,24 @@ lookup_outcome(dht_t *d, const pending_t *p, const dht_msg_t *m, uint64_t now_ms
     advance(d, L, now_ms);
 }
 
-/* A request failed: timeout, unreachable, garbage or ERROR. alive: the
- * peer did answer (ERROR), so the table keeps it as seen. */
+typedef enum {
+    F_SILENT,  /* timeout or unreachable */
+    F_GARBAGE, /* a reply of the wrong type */
+    F_REFUSED, /* an ERROR: the peer is alive */
+} failure_t;
+
+/* A request failed. The table counts a failure unless the peer answered
+ * with an ERROR. */
 static void
-request_failed(dht_t *d, pending_t *pp, bool alive, uint64_t now_ms)
+request_failed(dht_t *d, pending_t *pp, failure_t why, uint64_t now_ms)
 {
     pending_t p = *pp;
     pending_release(d, pp);
-    if (!alive) {
+    if (why != F_REFUSED) {
         dht_rt_failed(d->rt, p.id, p.purpose == P_PING);
     }
     if (p.purpose == P_LOOKUP) {
-        lookup_outcome(d, &p, NULL, now_ms);
+        lookup_outcome(d, &p, NULL, why != F_SILENT, now_ms);
     }
 }
 
@@ -919,7 +1032,7 @@ take_reply(dht_t *d, const dht_contact_t *from, const dht_msg_t *m, uint64_t now
         /* A reply of the wrong kind is garbage: the request failed, and
          * the peer is treated as one that did not answer. */
         d->st.bad_replies++;
-        request_failed(d, pp, false, now_ms);
+        request_failed(d, pp, F_GARBAGE, now_ms);
         return DHT_OK;
     }
     uint8_t id[DHT_KEY_SIZE];
@@ -931,13 +1044,13 @@ take_reply(dht_t *d, const dht_contact_t *from, const dht_msg_t *m, uint64_t now
         return DHT_OK;
     }
     if (!right) {
-        request_failed(d, pp, true, now_ms);
+        request_failed(d, pp, F_REFUSED, now_ms);
         return DHT_OK;
     }
     pending_t p = *pp;
     pending_release(d, pp);
     if (p.purpose == P_LOOKUP) {
-        lookup_outcome(d, &p, m, now_ms);
+        lookup_outcome(d, &p, m, false, now_ms);
     }
     return DHT_OK;
 }
@@ -1085,7 +1198,7 @@ dht_unreachable(dht_t *d, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_m
     for (size_t i = 0; i < d->pcap; i++) {
         if (d->pending[i].rid != 0 && memcmp(d->pending[i].key, key, DHT_KEY_SIZE) == 0) {
             any = true;
-            request_failed(d, &d->pending[i], false, now_ms);
+            request_failed(d, &d->pending[i], F_SILENT, now_ms);
         }
     }
     if (!any) {
@@ -1128,16 +1241,10 @@ timeouts(dht_t *d, uint64_t now_ms)
         }
         if (p->deadline_ms <= now_ms) {
             d->st.timeouts++;
-            request_failed(d, p, false, now_ms);
+            request_failed(d, p, F_SILENT, now_ms);
         } else if (p->purpose == P_LOOKUP && !p->stalled &&
                    p->sent_ms + d->p.rpc_stall_ms <= now_ms) {
-            /* Slow, maybe gone: let the lookup ask someone else meanwhile,
-             * and still take the answer if it comes. */
-            p->stalled = true;
-            lookup_t *L = lookup_by_id(d, p->lookup);
-            if (L != NULL && L->active > 0) {
-                L->active--;
-            }
+            stalled(d, p, now_ms);
         }
     }
 }

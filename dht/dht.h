@@ -46,9 +46,12 @@ const char *dht_strerror(dht_err_t err);
 
 typedef struct dht dht_t;
 
-/* Sends m to `to`. Both borrowed for the call. Returns 0 when the message
- * was queued; anything else means it cannot be sent (no route, queue
- * full), and a request then fails at once. Must not call into the dht. */
+/* Sends m to `to`. Both borrowed for the call. A request goes to a contact
+ * with an endpoint; a reply goes to whoever asked, whose endpoint is ""
+ * when it gave none: send it by key on the connection the request came
+ * on. Returns 0 when the message was queued; anything else means it cannot
+ * be sent (no route, queue full), and a request then fails at once. Must
+ * not call into the dht. */
 typedef int (*dht_send_cb)(void *ud, const dht_contact_t *to, const dht_msg_t *m);
 /* Fills buf with n random bytes. Cannot fail. Must not call into the dht. */
 typedef void (*dht_random_cb)(void *ud, void *buf, size_t n);
@@ -67,8 +70,9 @@ typedef struct {
     dht_endpoint_cb endpoint_ok; /* optional */
     void *ud;                    /* passed to the three callbacks; borrowed until dht_free */
 
-    unsigned k;     /* 1..DHT_NODES_MAX */
-    unsigned alpha; /* 1..DHT_ALPHA_MAX */
+    unsigned k;        /* 1..DHT_NODES_MAX */
+    unsigned alpha;    /* 1..DHT_ALPHA_MAX */
+    unsigned attempts; /* 1..DHT_ATTEMPTS_MAX sends of one lookup request to a silent node */
     unsigned replacements;
     int per_subnet; /* 0: default; < 0: no bound (a test network on one host) */
     unsigned fails_max;
@@ -184,10 +188,11 @@ typedef struct {
     /* Hops: the depth of the chain of answers that led to the result.
      * A node from our own table that answered is 1 hop; a node learned
      * from a 1-hop node's answer is 2; and so on. For FIND_NODE it is the
-     * hops of the closest node that answered; for records, of the first
-     * node that answered with the record (0 when we held it ourselves). */
+     * hops of the closest node that answered; for GET_PROVIDERS, of the
+     * first answer with a provider; for GET_HEAD, of the answer whose head
+     * is returned (0 when we held the record ourselves). */
     unsigned hops;
-    unsigned messages; /* requests this lookup sent */
+    unsigned messages; /* requests this lookup sent, re-sends included */
     uint64_t elapsed_ms;
 } dht_result_t;
 

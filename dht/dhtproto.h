@@ -59,12 +59,14 @@ enum {
     DHT_K = 20,    /* bucket size and lookup width; at most DHT_NODES_MAX */
     DHT_ALPHA = 3, /* requests in flight per lookup */
     DHT_ALPHA_MAX = 8,
+    DHT_ATTEMPTS = 3, /* sends of one lookup request to a silent node */
+    DHT_ATTEMPTS_MAX = 8,
     DHT_REPLACEMENTS = 5,         /* replacement cache entries per bucket */
     DHT_PER_SUBNET = 2,           /* contacts per /24, /64 or host name in one bucket */
     DHT_FAILS_MAX = 2,            /* failed requests in a row that make a contact stale */
     DHT_LOOKUPS_MAX = 16,         /* concurrent lookups per node */
     DHT_PENDING_MAX = 256,        /* requests in flight per node; at most 512 */
-    DHT_LOOKUP_QUERIES_MAX = 64,  /* requests one lookup may send */
+    DHT_LOOKUP_QUERIES_MAX = 64,  /* nodes one lookup may ask (each up to DHT_ATTEMPTS times) */
     DHT_RESPONSE_NEW_MAX = 10,    /* new candidates one response may add to a lookup */
     DHT_ANNOUNCES_MAX = 1024,     /* authors this node announces itself for */
     DHT_PUTS_MAX = 1024,          /* heads this node keeps putting */
@@ -79,10 +81,14 @@ enum {
 #define DHT_RPC_STALL_MS 1000ull                /* after this a slow request frees its alpha slot */
 #define DHT_REFRESH_MS (60ull * 60 * 1000)      /* refresh buckets no lookup touched for an hour */
 #define DHT_QUESTIONABLE_MS (15ull * 60 * 1000) /* LRS older than this is pinged */
-#define DHT_PROVIDER_TTL_MS (6ull * 60 * 60 * 1000) /* provider records live 6 h */
-#define DHT_REANNOUNCE_MS (2ull * 60 * 60 * 1000)   /* and are renewed every 2 h */
+/* Renewals are frequent because the nodes holding records are personal
+ * computers that come and go: a record outlives its holders only if it is
+ * stored again at the current k closest well within their sessions
+ * (docs/DHT-NOTES.md, "Records", has the measurement). */
+#define DHT_PROVIDER_TTL_MS (2ull * 60 * 60 * 1000) /* provider records live 2 h */
+#define DHT_REANNOUNCE_MS (30ull * 60 * 1000)       /* and are renewed every 30 min */
 #define DHT_HEAD_TTL_MS (24ull * 60 * 60 * 1000)    /* head records live 24 h */
-#define DHT_REPUT_MS (6ull * 60 * 60 * 1000)        /* and are put again every 6 h */
+#define DHT_REPUT_MS (30ull * 60 * 1000)            /* and are put again every 30 min */
 #define DHT_EXPIRE_SCAN_MS (60ull * 1000)           /* how often expired records go */
 #define DHT_RETRY_MS (60ull * 1000) /* an announce or put that found no one is retried */
 

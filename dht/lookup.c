@@ -106,6 +106,12 @@ dht_sl_add_answer(dht_shortlist_t *s, const dht_contact_t *cs, size_t n, uint8_t
     return added;
 }
 
+static bool
+in_window(uint8_t state)
+{
+    return state != DHT_CAND_FAILED && state != DHT_CAND_SUSPECT;
+}
+
 int
 dht_sl_next(const dht_shortlist_t *s)
 {
@@ -114,7 +120,7 @@ dht_sl_next(const dht_shortlist_t *s)
     }
     unsigned live = 0;
     for (size_t i = 0; i < s->n && live < s->k; i++) {
-        if (s->c[i].state == DHT_CAND_FAILED) {
+        if (!in_window(s->c[i].state)) {
             continue;
         }
         if (s->c[i].state == DHT_CAND_NEW) {
@@ -132,7 +138,10 @@ dht_sl_done(const dht_shortlist_t *s)
     unsigned live = 0;
     for (size_t i = 0; i < s->n && live < s->k; i++) {
         uint8_t st = s->c[i].state;
-        if (st == DHT_CAND_FAILED) {
+        if (st == DHT_CAND_SUSPECT && s->c[i].fresh > 0) {
+            return false; /* its last send may still be answered */
+        }
+        if (!in_window(st)) {
             continue;
         }
         if (st == DHT_CAND_INFLIGHT || (st == DHT_CAND_NEW && budget)) {

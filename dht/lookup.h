@@ -1,15 +1,19 @@
 /* lookup: the shortlist of one iterative lookup (internal to dht/).
  *
  * Candidates sorted by XOR distance to the target, each NEW (known, not
- * asked), INFLIGHT, ANSWERED or FAILED. The window is the k closest
- * candidates that have not failed. The lookup asks the closest NEW
- * candidate in the window next, and is done when no candidate in the
- * window is in flight and none is NEW (or the query budget is spent): then
- * the k closest nodes that work have all answered.
+ * asked), INFLIGHT, SUSPECT (asked and slow to answer: the dht sends the
+ * request again, and a late answer still counts), ANSWERED or FAILED. The
+ * window is the k closest candidates that are neither FAILED nor SUSPECT.
+ * The lookup asks the closest NEW candidate in the window next, and is
+ * done when no candidate in the window is in flight and none is NEW (or
+ * the query budget is spent), and no suspect closer than the window's end
+ * still has a fresh send that may be answered: then the k closest nodes
+ * that work have all answered.
  *
- * A node is asked at most once per lookup: asked candidates are never
+ * A node is asked once per lookup (plus retransmissions of that request
+ * while it stays silent, which the dht sends): asked candidates are never
  * dropped from the list, so one that comes back in a later answer is
- * recognised. The list holds at most 3k + queries_max candidates; when it
+ * recognised and not asked again. The list holds at most 3k + queries_max candidates; when it
  * is full a newcomer replaces the farthest NEW candidate if it is closer.
  * Each answer may add at most new_max candidates (its closest new ones),
  * so one peer answering with junk cannot fill the list.
@@ -27,6 +31,7 @@
 typedef enum {
     DHT_CAND_NEW = 0,
     DHT_CAND_INFLIGHT,
+    DHT_CAND_SUSPECT,
     DHT_CAND_ANSWERED,
     DHT_CAND_FAILED,
 } dht_cand_state_t;
@@ -34,8 +39,10 @@ typedef enum {
 typedef struct {
     uint8_t id[DHT_KEY_SIZE];
     dht_contact_t c;
-    uint8_t state; /* dht_cand_state_t */
-    uint8_t depth; /* 0: from our own table; d + 1: from the answer of a depth-d node */
+    uint8_t state;       /* dht_cand_state_t */
+    uint8_t depth;       /* 0: from our own table; d + 1: from the answer of a depth-d node */
+    uint8_t outstanding; /* sends to it without an outcome (the dht keeps count) */
+    uint8_t fresh;       /* of those, the ones not yet past their stall time */
 } dht_cand_t;
 
 typedef struct {
@@ -46,7 +53,7 @@ typedef struct {
     unsigned new_max;
     dht_cand_t *c; /* sorted, closest first */
     size_t n, cap;
-    unsigned queries; /* requests sent */
+    unsigned queries; /* nodes asked (first sends; retransmissions are not counted) */
 } dht_shortlist_t;
 
 /* DHT_OK or DHT_ENOMEM. target and self borrowed for the call. */

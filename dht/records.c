@@ -17,7 +17,7 @@ enum {
     KIND_NONE = 0,
     KIND_PROVIDER = 1,
     KIND_HEAD = 2,
-    FIRST_SLOTS = 16,
+    FIRST_SLOTS = 4,  /* most nodes store a handful of records */
     SAMPLE_TRIES = 8, /* random probes per wanted sample */
 };
 

@@ -675,6 +675,74 @@ test_announce_and_put_api(void **state)
     assert_int_equal(dht_announce(fx->d, author, 0), DHT_EFULL);
 }
 
+/* One lookup renews both records of an author: a lookup for one also
+ * serves the other when that one is due within half a period. */
+static void
+test_announce_and_put_share_a_lookup(void **state)
+{
+    fx_t *fx = *state;
+    dht_contact_t a = peer(1);
+    assert_int_equal(dht_add_contact(fx->d, &a, 0), DHT_OK);
+    keys_author_t k;
+    uint8_t seed[32], head[HEAD_SIZE];
+    memset(seed, 4, 32);
+    keys_author_from_seed(&k, seed);
+    sign_head(head, &k, 8, 1);
+    uint8_t key[32];
+    dhtid_from_author(key, k.pk);
+    fx->nsent = 0;
+    assert_int_equal(dht_announce(fx->d, k.pk, 10), DHT_OK);
+    assert_int_equal(dht_put_head(fx->d, head, HEAD_SIZE, 10), DHT_OK);
+    /* Two lookups were started (one each); answer both. */
+    size_t started = 0;
+    for (size_t i = 0; i < fx->nsent; i++) {
+        started += fx->sent[i].m.type == DHT_MSG_FIND_NODE;
+    }
+    assert_int_equal(started, 2);
+    uint32_t rids[2] = {fx->sent[0].m.rid, fx->sent[1].m.rid};
+    int announces = 0, puts = 0;
+    for (int j = 0; j < 2; j++) {
+        dht_msg_t r;
+        dht_msg_init(&r, DHT_MSG_NODES, rids[j]);
+        size_t before = fx->nsent;
+        assert_int_equal(dht_receive(fx->d, &a, &r, 50), DHT_OK);
+        for (size_t i = before; i < fx->nsent; i++) {
+            announces += fx->sent[i].m.type == DHT_MSG_ANNOUNCE;
+            puts += fx->sent[i].m.type == DHT_MSG_PUT_HEAD;
+        }
+    }
+    assert_int_equal(announces, 1);
+    assert_int_equal(puts, 1);
+    /* A period later one lookup renews both. */
+    fx->nsent = 0;
+    uint64_t t = 50 + DHT_REANNOUNCE_MS + DHT_REANNOUNCE_MS / 5;
+    dht_tick(fx->d, t, NULL);
+    size_t lookups = 0;
+    for (size_t i = 0; i < fx->nsent; i++) {
+        lookups +=
+            fx->sent[i].m.type == DHT_MSG_FIND_NODE && memcmp(fx->sent[i].m.u.target, key, 32) == 0;
+    }
+    assert_int_equal(lookups, 1); /* (the others are table maintenance) */
+    dht_msg_t r;
+    uint32_t rid = 0;
+    for (size_t i = 0; i < fx->nsent; i++) {
+        if (fx->sent[i].m.type == DHT_MSG_FIND_NODE &&
+            memcmp(fx->sent[i].m.u.target, key, 32) == 0) {
+            rid = fx->sent[i].m.rid;
+        }
+    }
+    dht_msg_init(&r, DHT_MSG_NODES, rid);
+    fx->nsent = 0;
+    assert_int_equal(dht_receive(fx->d, &a, &r, t + 50), DHT_OK);
+    announces = puts = 0;
+    for (size_t i = 0; i < fx->nsent; i++) {
+        announces += fx->sent[i].m.type == DHT_MSG_ANNOUNCE;
+        puts += fx->sent[i].m.type == DHT_MSG_PUT_HEAD;
+    }
+    assert_int_equal(announces, 1);
+    assert_int_equal(puts, 1);
+}
+
 /* A node alone with one contact joins (self lookup), then refreshes. */
 static void
 test_join_and_refresh(void **state)
@@ -729,6 +797,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_send_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_limits_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce_and_put_api, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announce_and_put_share_a_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_and_refresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
