@@ -444,14 +444,12 @@ lookup_free(lookup_t *L)
 
 /* The answered candidates, closest first, at most k, into d->res. */
 static size_t
-answered(dht_t *d, const lookup_t *L, size_t *k_index)
+answered(dht_t *d, const lookup_t *L)
 {
     size_t n = 0;
-    *k_index = SIZE_MAX;
     for (size_t i = 0; i < L->sl.n && n < d->p.k; i++) {
         if (L->sl.c[i].state == DHT_CAND_ANSWERED) {
             d->res[n++] = L->sl.c[i].c;
-            *k_index = i;
         }
     }
     return n;
@@ -492,17 +490,28 @@ jittered(dht_t *d, uint64_t now_ms, uint64_t interval)
     return now_ms + interval - span + (uint64_t)r * 2 * span / UINT16_MAX;
 }
 
-/* True when our own id is among the k closest to key of those answered. */
-static bool
-self_among_closest(dht_t *d, const lookup_t *L, size_t n, size_t k_index)
+/* We replicate every author we announce, so we answer for it ourselves
+ * whether or not we are among the k closest to its key: a node that asks
+ * us before our announce lookup has ended still learns of us. */
+static void
+keep_own_provider(dht_t *d, const announce_t *a, uint64_t now_ms)
 {
-    return n < d->p.k || dhtid_closer(L->sl.target, d->id, L->sl.c[k_index].id) < 0;
+    dht_contact_t self;
+    memcpy(self.key, d->key, DHT_KEY_SIZE);
+    memcpy(self.endpoint, d->endpoint, sizeof self.endpoint);
+    (void)dht_rec_add_provider(d->rec, a->key, &self, now_ms, now_ms + d->p.provider_ttl_ms);
 }
 
-/* Sends ANNOUNCE for a to the n closest nodes in d->res (and keeps the
- * record ourselves when we are among the k closest). */
 static void
-store_announce(dht_t *d, announce_t *a, size_t n, bool self_too, uint64_t now_ms)
+keep_own_head(dht_t *d, const put_t *p, uint64_t now_ms)
+{
+    (void)dht_rec_put_head(d->rec, p->key, d->key, p->bytes, p->seq, now_ms,
+                           now_ms + d->p.head_ttl_ms);
+}
+
+/* Sends ANNOUNCE for a to the n closest nodes in d->res. */
+static void
+store_announce(dht_t *d, announce_t *a, size_t n, uint64_t now_ms)
 {
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
@@ -511,17 +520,12 @@ store_announce(dht_t *d, announce_t *a, size_t n, bool self_too, uint64_t now_ms
         dhtid_from_node_key(id, d->res[i].key);
         (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
     }
-    if (self_too) {
-        dht_contact_t self;
-        memcpy(self.key, d->key, DHT_KEY_SIZE);
-        memcpy(self.endpoint, d->endpoint, sizeof self.endpoint);
-        (void)dht_rec_add_provider(d->rec, a->key, &self, now_ms, now_ms + d->p.provider_ttl_ms);
-    }
+    keep_own_provider(d, a, now_ms);
     a->next_ms = jittered(d, now_ms, d->p.reannounce_ms);
 }
 
 static void
-store_put(dht_t *d, put_t *p, size_t n, bool self_too, uint64_t now_ms)
+store_put(dht_t *d, put_t *p, size_t n, uint64_t now_ms)
 {
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_PUT_HEAD, 0);
@@ -531,10 +535,7 @@ store_put(dht_t *d, put_t *p, size_t n, bool self_too, uint64_t now_ms)
         dhtid_from_node_key(id, d->res[i].key);
         (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
     }
-    if (self_too) {
-        (void)dht_rec_put_head(d->rec, p->key, d->key, p->bytes, p->seq, now_ms,
-                               now_ms + d->p.head_ttl_ms);
-    }
+    keep_own_head(d, p, now_ms);
     p->next_ms = jittered(d, now_ms, d->p.reput_ms);
 }
 
@@ -563,19 +564,18 @@ claim_rider(dht_t *d, lookup_t *L, uint64_t now_ms)
  * lookup's own record and its rider's. A record removed meanwhile is
  * skipped. */
 static void
-store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
+store_phase(dht_t *d, lookup_t *L, size_t n, uint64_t now_ms)
 {
     announce_t *a = announce_find(d, L->author);
     put_t *p = put_find(d, L->author);
     bool take_a = a != NULL && (L->kind == LK_ANNOUNCE || L->rider);
     bool take_p = p != NULL && (L->kind == LK_PUT || L->rider);
-    bool self_too = n > 0 && self_among_closest(d, L, n, k_index);
     if (take_a) {
         a->running = false;
         if (n == 0) {
             a->next_ms = now_ms + DHT_RETRY_MS;
         } else {
-            store_announce(d, a, n, self_too, now_ms);
+            store_announce(d, a, n, now_ms);
         }
     }
     if (take_p) {
@@ -583,7 +583,7 @@ store_phase(dht_t *d, lookup_t *L, size_t n, size_t k_index, uint64_t now_ms)
         if (n == 0) {
             p->next_ms = now_ms + DHT_RETRY_MS;
         } else {
-            store_put(d, p, n, self_too, now_ms);
+            store_put(d, p, n, now_ms);
         }
     }
 }
@@ -594,8 +594,7 @@ finish(dht_t *d, lookup_t *L, uint64_t now_ms)
     L->finished = true;
     d->st.lookups_done++;
     dht_rt_touch(d->rt, L->sl.target, now_ms);
-    size_t k_index;
-    size_t n = answered(d, L, &k_index);
+    size_t n = answered(d, L);
     bool found = (L->kind == DHT_LOOKUP_GET_PROVIDERS && L->n_providers > 0) ||
                  (L->kind == DHT_LOOKUP_GET_HEAD && L->has_head);
     if (found) {
@@ -608,7 +607,7 @@ finish(dht_t *d, lookup_t *L, uint64_t now_ms)
         L->status = DHT_OK;
     }
     if (L->kind == LK_ANNOUNCE || L->kind == LK_PUT) {
-        store_phase(d, L, n, k_index, now_ms);
+        store_phase(d, L, n, now_ms);
     }
     if (L->kind == LK_REFRESH && memcmp(L->sl.target, d->id, DHT_KEY_SIZE) == 0) {
         /* The self lookup: the first one that reaches anybody is the
@@ -792,8 +791,7 @@ result_of(dht_t *d, const lookup_t *L, dht_result_t *r, uint64_t now_ms)
     r->status = L->finished ? L->status : DHT_ECANCELED;
     r->kind = L->kind;
     memcpy(r->target, L->sl.target, DHT_KEY_SIZE);
-    size_t k_index;
-    r->n_contacts = answered(d, L, &k_index);
+    r->n_contacts = answered(d, L);
     r->contacts = d->res;
     r->providers = L->providers;
     r->n_providers = L->n_providers;
@@ -1480,6 +1478,7 @@ dht_announce(dht_t *d, const uint8_t author_pk[static 32], uint64_t now_ms)
         memcpy(a->author, author_pk, 32);
         dhtid_from_author(a->key, author_pk);
     }
+    keep_own_provider(d, a, now_ms);
     if (!a->running) {
         a->next_ms = now_ms;
         start_announce(d, a, now_ms);
@@ -1533,6 +1532,7 @@ dht_put_head(dht_t *d, const uint8_t *bytes, size_t len, uint64_t now_ms)
     }
     p->seq = h.seq;
     memcpy(p->bytes, bytes, HEAD_SIZE);
+    keep_own_head(d, p, now_ms);
     if (!p->running) {
         p->next_ms = now_ms;
         start_put(d, p, now_ms);

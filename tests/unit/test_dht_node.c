@@ -675,6 +675,39 @@ test_announce_and_put_api(void **state)
     assert_int_equal(dht_announce(fx->d, author, 0), DHT_EFULL);
 }
 
+/* A node answers for what it announces and puts from the moment it does,
+ * before any lookup has run: a peer that asks right after start finds it. */
+static void
+test_own_records_answered_at_once(void **state)
+{
+    fx_t *fx = *state;
+    keys_author_t k;
+    uint8_t seed[32], head[HEAD_SIZE];
+    memset(seed, 5, 32);
+    keys_author_from_seed(&k, seed);
+    sign_head(head, &k, 7, 1);
+    assert_int_equal(dht_announce(fx->d, k.pk, 0), DHT_OK);
+    assert_int_equal(dht_put_head(fx->d, head, HEAD_SIZE, 0), DHT_OK);
+
+    dht_contact_t q = peer(2);
+    dht_msg_t m;
+    dht_msg_init(&m, DHT_MSG_GET_PROVIDERS, 1);
+    dhtid_from_author(m.u.key, k.pk);
+    assert_int_equal(request(fx, &q, &m, 5), DHT_OK);
+    const sent_t *s = last(fx);
+    assert_int_equal(s->m.type, DHT_MSG_PROVIDERS);
+    assert_int_equal(s->m.u.providers.n, 1);
+    assert_memory_equal(s->m.u.providers.c[0].key, fx->cfg.key, 32);
+    assert_string_equal(s->m.u.providers.c[0].endpoint, "tcp://203.0.113.1:7470");
+
+    dht_msg_init(&m, DHT_MSG_GET_HEAD, 2);
+    dhtid_from_author(m.u.key, k.pk);
+    assert_int_equal(request(fx, &q, &m, 6), DHT_OK);
+    expect_reply(fx, DHT_MSG_HEAD, 0);
+    assert_int_equal(last(fx)->m.u.head.rec.len, HEAD_SIZE);
+    assert_memory_equal(last(fx)->m.u.head.rec.bytes, head, HEAD_SIZE);
+}
+
 /* One lookup renews both records of an author: a lookup for one also
  * serves the other when that one is due within half a period. */
 static void
@@ -798,6 +831,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lookup_limits_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce_and_put_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_announce_and_put_share_a_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_records_answered_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_and_refresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
