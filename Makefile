@@ -50,5 +50,9 @@ bench: build
 demo: build
 	sh scripts/demo.sh $(BUILD)
 
+# The DHT and gossip simulators at full size (minutes; not part of test).
+sim: build
+	sh scripts/sim.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,7 +6,7 @@
  * sending arrive through dht_new, so thousands of nodes can run in one
  * process, deterministically, in a simulator.
  *
- * What it does (docs/PROTOCOL-DHT.md and docs/DHT-NOTES.md say why):
+ * What it does (docs/PROTOCOL.md section 12 and docs/DHT-NOTES.md say why):
  * - a routing table of k-buckets (rtable.h) fed by every peer heard from;
  * - iterative lookups (lookup.h) with alpha requests in flight;
  * - answers to PING, FIND_NODE, ANNOUNCE, GET_PROVIDERS, PUT_HEAD, GET_HEAD,

@@ -3,7 +3,7 @@
  * Message types, the caps the codec checks, and the defaults of the
  * tunables (k, alpha, timeouts, record lifetimes, storage bounds). The
  * tunables can be overridden per node through dht_config_t; the caps and
- * types cannot, because other nodes rely on them. docs/PROTOCOL-DHT.md shows
+ * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 12 shows
  * the same values. */
 #ifndef SAMIZDAT_DHTPROTO_H
 #define SAMIZDAT_DHTPROTO_H

@@ -1,12 +1,11 @@
-/* The DHT test vectors of docs/PROTOCOL-DHT.md, recomputed.
+/* The DHT test vectors of docs/PROTOCOL.md section 12.8, recomputed.
  *
  * The doc holds a ```dht-vectors block of "name hex" lines: the head record
  * and one complete frame (u8 version | u8 type | u32 request id | payload)
  * per DHT message type. This test builds each from the inputs the doc
  * lists, requires every line to match byte for byte, and decodes the doc's
  * own hex without our encoder. Run with SAMIZDAT_PRINT_VECTORS=1 to print
- * the block. When the doc is folded into docs/PROTOCOL.md the test reads
- * that file instead. */
+ * the block. */
 #include "testutil.h"
 
 #include <sodium.h>
@@ -77,7 +76,7 @@ contact(dht_contact_t *c, uint8_t fill, const uint8_t *key, const char *ep)
     memcpy(c->endpoint, ep, strlen(ep));
 }
 
-/* The inputs are the ones docs/PROTOCOL-DHT.md lists beside the vectors. */
+/* The inputs are the ones docs/PROTOCOL.md section 12.8 lists beside the vectors. */
 static void
 compute(vectors_t *vs)
 {
@@ -159,10 +158,7 @@ compute(vectors_t *vs)
 static char *
 read_doc(void)
 {
-    char *text = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL-DHT.md", NULL);
-    if (text == NULL) {
-        text = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL.md", NULL);
-    }
+    char *text = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL.md", NULL);
     assert_non_null(text);
     return text;
 }

@@ -1,5 +1,5 @@
 /* The gossip message codec: round trips at every cap, every refusal of the
- * decoder and the encoder, and the hex examples of docs/PROTOCOL-GOSSIP.md,
+ * decoder and the encoder, and the hex examples of docs/PROTOCOL.md section 13.9,
  * recomputed byte for byte. Run with SAMIZDAT_PRINT_VECTORS=1 to print the
  * vector block. */
 #include "testutil.h"
@@ -557,7 +557,7 @@ test_encoder_refuses(void **state)
     }
 }
 
-/* ---- the examples of docs/PROTOCOL-GOSSIP.md ---- */
+/* ---- the examples of docs/PROTOCOL.md section 13.9 ---- */
 
 enum { VEC_MAX = 16, VEC_HEX_MAX = 2 * 4096 + 1 };
 
@@ -746,7 +746,7 @@ parse_doc(vecs_t *vs, const char *doc)
 static void
 load_doc(vecs_t *doc)
 {
-    char *text = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL-GOSSIP.md", NULL);
+    char *text = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL.md", NULL);
     assert_non_null(text);
     parse_doc(doc, text);
     free(text);
