@@ -98,6 +98,54 @@ bytes_reader_done(const bytes_reader_t *r)
 }
 
 void
+bytes_fields_init(bytes_fields_t *f, const uint8_t *p, size_t len)
+{
+    bytes_reader_init(&f->r, p, len);
+    f->too_large = false;
+    f->nul = false;
+}
+
+size_t
+bytes_get_count(bytes_fields_t *f, size_t max)
+{
+    if (f->too_large) {
+        return 0;
+    }
+    size_t n = bytes_get_u8(&f->r);
+    if (n > max) {
+        f->too_large = true;
+        return 0;
+    }
+    return n;
+}
+
+void
+bytes_get_string(bytes_fields_t *f, char *dst, size_t max)
+{
+    size_t n = bytes_get_count(f, max);
+    bytes_get(&f->r, (uint8_t *)dst, n);
+    dst[n] = '\0';
+    if (memchr(dst, '\0', n) != NULL) {
+        f->nul = true;
+    }
+}
+
+bytes_fields_end_t
+bytes_fields_end(const bytes_fields_t *f)
+{
+    if (f->too_large) {
+        return BYTES_FIELDS_TOO_LARGE;
+    }
+    if (!bytes_reader_ok(&f->r)) {
+        return BYTES_FIELDS_TRUNCATED;
+    }
+    if (!bytes_reader_done(&f->r)) {
+        return BYTES_FIELDS_TRAILING;
+    }
+    return f->nul ? BYTES_FIELDS_NUL : BYTES_FIELDS_OK;
+}
+
+void
 bytes_writer_init(bytes_writer_t *w, uint8_t *p, size_t cap)
 {
     w->p = p;

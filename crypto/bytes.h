@@ -43,6 +43,35 @@ bool bytes_reader_ok(const bytes_reader_t *r);
 /* True when no read failed and every byte was consumed. */
 bool bytes_reader_done(const bytes_reader_t *r);
 
+/* A message of u8-length-prefixed fields: the reader plus the two faults it
+ * cannot see. A count or length over its cap is found as soon as it is read
+ * (too_large; the decoder may also set it for a field rule of its own), and
+ * a NUL inside a string, which the NUL-terminated copy would otherwise hide
+ * from the field rules. After too_large every count reads as 0, so the
+ * reads that depend on it do nothing. */
+typedef struct {
+    bytes_reader_t r;
+    bool too_large;
+    bool nul;
+} bytes_fields_t;
+
+/* How a fields message ended, the first fault first. */
+typedef enum {
+    BYTES_FIELDS_OK,
+    BYTES_FIELDS_TOO_LARGE,
+    BYTES_FIELDS_TRUNCATED,
+    BYTES_FIELDS_TRAILING,
+    BYTES_FIELDS_NUL,
+} bytes_fields_end_t;
+
+void bytes_fields_init(bytes_fields_t *f, const uint8_t *p, size_t len);
+/* A u8 count or length; over max it sets too_large and returns 0. */
+size_t bytes_get_count(bytes_fields_t *f, size_t max);
+/* A u8 length (at most max) and that many bytes into dst, which holds
+ * max + 1 and is NUL-terminated. */
+void bytes_get_string(bytes_fields_t *f, char *dst, size_t max);
+bytes_fields_end_t bytes_fields_end(const bytes_fields_t *f);
+
 void bytes_writer_init(bytes_writer_t *w, uint8_t *p, size_t cap);
 void bytes_put_u8(bytes_writer_t *w, uint8_t v);
 void bytes_put_u16(bytes_writer_t *w, uint16_t v);

@@ -222,50 +222,13 @@ check_msg(const dht_msg_t *m)
 
 /* ---- decoder ---- */
 
-/* The reader plus the two faults it cannot see: a claim over its cap,
- * found as soon as the claim is read, and a NUL inside a string, which the
- * NUL-terminated copy would otherwise hide from the field rules. */
-typedef struct {
-    bytes_reader_t r;
-    bool too_large;
-    bool nul;
-} decoder_t;
-
-/* Reads a u8 count or length and refuses it over max. Returns 0 instead, so
- * the reads that depend on it do nothing once the message is lost. */
-static size_t
-read_count(decoder_t *d, size_t max)
-{
-    if (d->too_large) {
-        return 0;
-    }
-    size_t n = bytes_get_u8(&d->r);
-    if (n > max) {
-        d->too_large = true;
-        return 0;
-    }
-    return n;
-}
-
-/* A u8 length and that many bytes into dst, which holds max + 1. */
 static void
-read_string(decoder_t *d, char *dst, size_t max)
+read_contacts(bytes_fields_t *d, dht_contact_t *c, uint8_t *n_out, size_t max)
 {
-    size_t n = read_count(d, max);
-    bytes_get(&d->r, (uint8_t *)dst, n);
-    dst[n] = '\0';
-    if (memchr(dst, '\0', n) != NULL) {
-        d->nul = true;
-    }
-}
-
-static void
-read_contacts(decoder_t *d, dht_contact_t *c, uint8_t *n_out, size_t max)
-{
-    size_t n = read_count(d, max);
+    size_t n = bytes_get_count(d, max);
     for (size_t i = 0; i < n && !d->too_large; i++) {
         bytes_get(&d->r, c[i].key, DHT_KEY_SIZE);
-        read_string(d, c[i].endpoint, DHT_ENDPOINT_MAX);
+        bytes_get_string(d, c[i].endpoint, DHT_ENDPOINT_MAX);
         /* An empty endpoint would also re-encode, but a contact nobody can
          * reach is no contact; refuse it with the other field rules. */
     }
@@ -273,15 +236,15 @@ read_contacts(decoder_t *d, dht_contact_t *c, uint8_t *n_out, size_t max)
 }
 
 static void
-read_head_rec(decoder_t *d, dht_head_rec_t *h)
+read_head_rec(bytes_fields_t *d, dht_head_rec_t *h)
 {
-    size_t n = read_count(d, DHT_HEAD_MAX);
+    size_t n = bytes_get_count(d, DHT_HEAD_MAX);
     bytes_get(&d->r, h->bytes, n);
     h->len = (uint8_t)n;
 }
 
 static void
-decode_payload(decoder_t *d, dht_msg_t *m)
+decode_payload(bytes_fields_t *d, dht_msg_t *m)
 {
     switch (m->type) {
     case DHT_MSG_FIND_NODE:
@@ -308,7 +271,7 @@ decode_payload(decoder_t *d, dht_msg_t *m)
         break;
     case DHT_MSG_ERROR:
         m->u.error.code = bytes_get_u16(&d->r);
-        read_string(d, m->u.error.text, DHT_ERROR_TEXT_MAX);
+        bytes_get_string(d, m->u.error.text, DHT_ERROR_TEXT_MAX);
         break;
     default: /* PING, PONG, ACK: empty */
         break;
@@ -328,20 +291,20 @@ dht_msg_decode_payload(dht_msg_t *out, uint8_t type, uint32_t rid, const uint8_t
     if (len > DHT_PAYLOAD_MAX) {
         return DHT_MSG_ETOOLARGE;
     }
-    decoder_t d = {.too_large = false, .nul = false};
-    bytes_reader_init(&d.r, p, len);
+    bytes_fields_t d;
+    bytes_fields_init(&d, p, len);
     decode_payload(&d, out);
-    if (d.too_large) {
+    switch (bytes_fields_end(&d)) {
+    case BYTES_FIELDS_TOO_LARGE:
         return DHT_MSG_ETOOLARGE;
-    }
-    if (!bytes_reader_ok(&d.r)) {
+    case BYTES_FIELDS_TRUNCATED:
         return DHT_MSG_ETRUNCATED;
-    }
-    if (!bytes_reader_done(&d.r)) {
+    case BYTES_FIELDS_TRAILING:
         return DHT_MSG_ETRAILING;
-    }
-    if (d.nul) {
+    case BYTES_FIELDS_NUL:
         return DHT_MSG_EFIELD;
+    case BYTES_FIELDS_OK:
+        break;
     }
     return check_msg(out);
 }

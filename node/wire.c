@@ -442,69 +442,32 @@ check_msg(const wire_msg_t *m)
 
 /* ---- decoder ---- */
 
-/* The reader plus the two faults it cannot see: a claim over its cap,
- * found as soon as the claim is read, and a NUL inside a string, which the
- * NUL-terminated copy would otherwise hide. */
-typedef struct {
-    bytes_reader_t r;
-    bool too_large;
-    bool nul;
-} decoder_t;
-
-/* Reads a count and refuses it over max. Returns 0 instead, so loops over
- * it do nothing once the message is lost. */
-static size_t
-read_count(decoder_t *d, size_t max)
-{
-    size_t n = bytes_get_u8(&d->r);
-    if (n > max) {
-        d->too_large = true;
-        return 0;
-    }
-    return n;
-}
-
-/* Reads a u8 length and that many bytes into dst, which holds max + 1. */
 static void
-read_string(decoder_t *d, char *dst, size_t max)
+decode_hello(bytes_fields_t *d, wire_hello_t *h)
 {
-    if (d->too_large) {
-        return;
-    }
-    size_t n = read_count(d, max);
-    bytes_get(&d->r, (uint8_t *)dst, n);
-    dst[n] = '\0';
-    if (memchr(dst, '\0', n) != NULL) {
-        d->nul = true;
-    }
-}
-
-static void
-decode_hello(decoder_t *d, wire_hello_t *h)
-{
-    read_string(d, h->network, WIRE_NETWORK_MAX);
+    bytes_get_string(d, h->network, WIRE_NETWORK_MAX);
     bytes_get(&d->r, h->node_key, KEY_SIZE);
-    read_string(d, h->software, WIRE_SOFTWARE_MAX);
+    bytes_get_string(d, h->software, WIRE_SOFTWARE_MAX);
     h->caps = bytes_get_u32(&d->r);
     h->listen_port = bytes_get_u16(&d->r);
-    h->n_endpoints = (uint8_t)read_count(d, WIRE_ENDPOINTS_MAX);
+    h->n_endpoints = (uint8_t)bytes_get_count(d, WIRE_ENDPOINTS_MAX);
     for (size_t i = 0; i < h->n_endpoints; i++) {
-        read_string(d, h->endpoints[i].s, WIRE_ENDPOINT_MAX);
+        bytes_get_string(d, h->endpoints[i].s, WIRE_ENDPOINT_MAX);
     }
 }
 
 static void
-decode_peers(decoder_t *d, wire_peers_t *p)
+decode_peers(bytes_fields_t *d, wire_peers_t *p)
 {
-    p->n = (uint8_t)read_count(d, WIRE_PEERS_MAX);
+    p->n = (uint8_t)bytes_get_count(d, WIRE_PEERS_MAX);
     for (size_t i = 0; i < p->n; i++) {
         bytes_get(&d->r, p->contacts[i].node_key, KEY_SIZE);
-        read_string(d, p->contacts[i].endpoint.s, WIRE_ENDPOINT_MAX);
+        bytes_get_string(d, p->contacts[i].endpoint.s, WIRE_ENDPOINT_MAX);
     }
 }
 
 static void
-decode_payload(decoder_t *d, wire_msg_t *m)
+decode_payload(bytes_fields_t *d, wire_msg_t *m)
 {
     switch (m->type) {
     case WIRE_HELLO:
@@ -525,7 +488,7 @@ decode_payload(decoder_t *d, wire_msg_t *m)
         break;
     case WIRE_ERROR:
         m->u.error.code = bytes_get_u16(&d->r);
-        read_string(d, m->u.error.text, WIRE_ERROR_TEXT_MAX);
+        bytes_get_string(d, m->u.error.text, WIRE_ERROR_TEXT_MAX);
         break;
     default:
         break;
@@ -542,8 +505,8 @@ wire_decode(wire_msg_t *out, const uint8_t *buf, size_t len)
     if (len < WIRE_HEADER_SIZE) {
         return WIRE_ETRUNCATED;
     }
-    decoder_t d = {.too_large = false, .nul = false};
-    bytes_reader_init(&d.r, buf, len);
+    bytes_fields_t d;
+    bytes_fields_init(&d, buf, len);
     out->version = bytes_get_u8(&d.r);
     out->type = bytes_get_u8(&d.r);
     out->request_id = bytes_get_u32(&d.r);
@@ -560,17 +523,17 @@ wire_decode(wire_msg_t *out, const uint8_t *buf, size_t len)
                                                buf + WIRE_HEADER_SIZE, len - WIRE_HEADER_SIZE));
     }
     decode_payload(&d, out);
-    if (d.too_large) {
+    switch (bytes_fields_end(&d)) {
+    case BYTES_FIELDS_TOO_LARGE:
         return WIRE_ETOOLARGE;
-    }
-    if (!bytes_reader_ok(&d.r)) {
+    case BYTES_FIELDS_TRUNCATED:
         return WIRE_ETRUNCATED;
-    }
-    if (!bytes_reader_done(&d.r)) {
+    case BYTES_FIELDS_TRAILING:
         return WIRE_ETRAILING;
-    }
-    if (d.nul) {
+    case BYTES_FIELDS_NUL:
         return WIRE_EFIELD;
+    case BYTES_FIELDS_OK:
+        break;
     }
     return check_msg(out);
 }

@@ -346,6 +346,44 @@ test_rfc8032_known_answers(void **state)
     }
 }
 
+/* Length-prefixed fields: each fault is reported, the first one first. */
+static void
+test_bytes_fields(void **state)
+{
+    (void)state;
+    char str[4];
+    bytes_fields_t f;
+    const uint8_t ok[] = {0x02, 'h', 'i', 0x03};
+    bytes_fields_init(&f, ok, sizeof ok);
+    bytes_get_string(&f, str, 3);
+    assert_string_equal(str, "hi");
+    assert_int_equal(bytes_get_count(&f, 3), 3);
+    assert_int_equal(bytes_fields_end(&f), BYTES_FIELDS_OK);
+
+    /* A claim over its cap reads as 0 and wins over everything after it. */
+    const uint8_t big[] = {0x04, 'a', 'b', 'c', 'd', 0x01};
+    bytes_fields_init(&f, big, sizeof big);
+    bytes_get_string(&f, str, 3);
+    assert_string_equal(str, "");
+    assert_int_equal(bytes_get_count(&f, 200), 0);
+    assert_int_equal(bytes_fields_end(&f), BYTES_FIELDS_TOO_LARGE);
+
+    const uint8_t shrt[] = {0x03, 'a'};
+    bytes_fields_init(&f, shrt, sizeof shrt);
+    bytes_get_string(&f, str, 3);
+    assert_int_equal(bytes_fields_end(&f), BYTES_FIELDS_TRUNCATED);
+
+    const uint8_t trail[] = {0x01, 'a', 0x00};
+    bytes_fields_init(&f, trail, sizeof trail);
+    bytes_get_string(&f, str, 3);
+    assert_int_equal(bytes_fields_end(&f), BYTES_FIELDS_TRAILING);
+
+    const uint8_t nul[] = {0x03, 'a', 0x00, 'b'};
+    bytes_fields_init(&f, nul, sizeof nul);
+    bytes_get_string(&f, str, 3);
+    assert_int_equal(bytes_fields_end(&f), BYTES_FIELDS_NUL);
+}
+
 static void
 test_bytes_reader_sticky(void **state)
 {
@@ -411,6 +449,7 @@ main(void)
         cmocka_unit_test(test_invalid_utf8_refused),
         cmocka_unit_test(test_rfc8032_known_answers),
         cmocka_unit_test(test_bytes_reader_sticky),
+        cmocka_unit_test(test_bytes_fields),
     };
     return cmocka_run_group_tests(tests, setup_keys, NULL);
 }
