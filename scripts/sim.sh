@@ -1,7 +1,7 @@
 #!/bin/sh
 # The full simulator runs behind the tables in docs/BENCHMARKS.md: the DHT
 # at 1,000 and 10,000 nodes with 0 % and 20 % churn, then gossip at 20 to
-# 10,000 nodes with its scenarios. About 15 minutes on two cores; SEED picks
+# 10,000 nodes with its scenarios. About 6 minutes on this machine; SEED picks
 # another reproducible run.
 set -eu
 build=${1:-build}
