@@ -641,6 +641,7 @@ on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         take = 0;
     }
     size_t j = 0;
+    size_t forks = 0;
     for (size_t i = 0; i < take; i++) {
         sub_t *s = &p->subs[p->n_subs];
         memcpy(s->author, authors[i], KEY_LEN);
@@ -652,6 +653,13 @@ on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
          * does not count against it. */
         s->flags = kept ? old[j].flags : initial_flags(g, p, authors[i]);
         p->n_subs++;
+        /* A new subscriber learns of the author's forks, however old. */
+        if (!kept && forks < GOSSIP_FORKS_PER_SUBSCRIBE) {
+            size_t room = GOSSIP_FORKS_PER_SUBSCRIBE - forks;
+            forks += gossip_serve_forks(g, p, authors[i],
+                                        room < GOSSIP_FORKS_SERVED_MAX ? room
+                                                                       : GOSSIP_FORKS_SERVED_MAX);
+        }
     }
     free(old);
     gossip_send_heads(g, p, authors, take, true);

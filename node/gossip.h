@@ -82,6 +82,10 @@ const char *gossip_fault_name(gossip_fault_t f);
 /* Called for each post of a range; raw borrowed for the call. Return false
  * to stop. */
 typedef bool (*gossip_post_cb)(void *cbud, const uint8_t *raw, size_t len);
+/* Called for each fork proof held: two posts of one author that cannot
+ * both be in its feed, both borrowed for the call. Return false to stop. */
+typedef bool (*gossip_fork_cb)(void *cbud, const uint8_t *a, size_t a_len, const uint8_t *b,
+                               size_t b_len);
 /* Called for each author of a set; author borrowed for the call. */
 typedef void (*gossip_author_cb)(void *cbud, const uint8_t author[static 32]);
 
@@ -122,10 +126,14 @@ typedef struct {
      * why is the fault that did it. The node should disconnect it. May be
      * NULL. */
     void (*peer_misbehaved)(void *ud, const uint8_t peer[static 32], gossip_fault_t why);
+    /* Calls cb for the fork proofs held for author, until cb returns false,
+     * so a peer that subscribes to the author later learns of its forks.
+     * Returns 0, nonzero on a store failure. May be NULL. */
+    int (*forks)(void *ud, const uint8_t author[static 32], gossip_fork_cb cb, void *cbud);
 } gossip_config_t;
 
 /* Creates a state machine. cfg is copied; every callback except
- * peer_misbehaved is required (GOSSIP_EINVAL otherwise). On error *out is
+ * peer_misbehaved and forks is required (GOSSIP_EINVAL otherwise). On error *out is
  * NULL. Free with gossip_free. */
 gossip_err_t gossip_new(gossip_t **out, const gossip_config_t *cfg);
 /* Frees g and everything it holds. Accepts NULL. */

@@ -262,6 +262,10 @@ size_t gossip_eager_count_except(const gossip_t *g, const uint8_t author[static 
 take_t gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, origin_t origin,
                         uint64_t now_ms);
 void gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t now_ms);
+/* Sends p the fork proofs we hold for author, at most max of them; returns
+ * how many were sent. */
+size_t gossip_serve_forks(gossip_t *g, const peer_t *p, const uint8_t author[static KEY_LEN],
+                          size_t max);
 /* Reads the author and seq of an encoded post without verifying it. False
  * when it is too short to hold them. */
 bool gossip_post_peek(const uint8_t *raw, size_t len, uint8_t author[static KEY_LEN],

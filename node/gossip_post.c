@@ -139,6 +139,46 @@ send_fork(gossip_t *g, const peer_t *from, const gossip_bytes_t *a, const gossip
 
 typedef struct {
     gossip_t *g;
+    const peer_t *to;
+    size_t sent, max;
+} serve_t;
+
+static bool
+serve_one(void *cbud, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    serve_t *s = cbud;
+    if (a_len < POST_MIN_SIZE || a_len > POST_MAX_SIZE || b_len < POST_MIN_SIZE ||
+        b_len > POST_MAX_SIZE) {
+        return true;
+    }
+    gossip_bytes_t x = {.p = a, .len = (uint16_t)a_len};
+    gossip_bytes_t y = {.p = b, .len = (uint16_t)b_len};
+    bool swap = gossip_post_order(&x, &y) > 0;
+    gossip_msg_init(&s->g->msg, GOSSIP_FORK, 0);
+    s->g->msg.u.fork.a = swap ? y : x;
+    s->g->msg.u.fork.b = swap ? x : y;
+    if (gossip_send_msg(s->g, s->to)) {
+        s->sent++;
+    }
+    return s->sent < s->max;
+}
+
+size_t
+gossip_serve_forks(gossip_t *g, const peer_t *p, const uint8_t author[static KEY_LEN], size_t max)
+{
+    serve_t s = {.g = g, .to = p, .sent = 0, .max = max};
+    if (g->cfg.forks == NULL || max == 0 || !g->cfg.replicates(g->cfg.ud, author) ||
+        g->cfg.is_blocked(g->cfg.ud, author)) {
+        return 0;
+    }
+    if (g->cfg.forks(g->cfg.ud, author, serve_one, &s) != 0) {
+        g->stats.store_errors++;
+    }
+    return s.sent;
+}
+
+typedef struct {
+    gossip_t *g;
     bool got;
 } first_t;
 
@@ -414,11 +454,13 @@ gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t no
      * verified above, so they go to the store directly. */
     const post_t *pp[2] = {pa, pb};
     const gossip_bytes_t *bb[2] = {a, b};
+    bool news = false;
     for (int i = 0; i < 2; i++) {
         gossip_ingest_t res = GOSSIP_INGEST_INVALID;
         if (g->cfg.has_post(g->cfg.ud, pp[i]->id)) {
             continue;
         }
+        news = true;
         if (g->cfg.ingest(g->cfg.ud, pp[i], bb[i]->p, bb[i]->len, now_ms, &res) != 0) {
             g->stats.store_errors++;
             continue;
@@ -432,7 +474,12 @@ gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t no
             g->stats.posts_stored++;
         }
     }
-    send_fork(g, from, a, b, author_a);
+    /* A proof whose posts we both held already is one we knew, and so did
+     * the peers we told then: it goes no further (a proof served to a new
+     * subscriber would otherwise travel the whole swarm again). */
+    if (news) {
+        send_fork(g, from, a, b, author_a);
+    }
 }
 
 /* ---- our own posts ---- */

@@ -55,6 +55,8 @@ enum {
     GOSSIP_PEER_REQS_MAX = 8,            /* GET_RANGE requests in flight per peer */
     GOSSIP_DIRTY_MAX = 256,              /* authors whose new head waits to be announced */
     GOSSIP_AUTHOR_BUCKETS_MAX = 1024,    /* per-author rate limiters */
+    GOSSIP_FORKS_SERVED_MAX = 4,         /* fork proofs of one author sent to a new subscriber */
+    GOSSIP_FORKS_PER_SUBSCRIBE = 16,     /* and in all for one SUBSCRIBE frame */
 
     GOSSIP_IHAVE_DELAY_MS = 10,     /* IHAVEs for one peer are gathered this long */
     GOSSIP_LAZY_WAIT_MS = 250,      /* wait for an eager copy before fetching an IHAVE */

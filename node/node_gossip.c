@@ -172,6 +172,37 @@ g_read_range(void *ud, const uint8_t author[static 32], uint64_t from_seq, size_
                : 1;
 }
 
+typedef struct {
+    node_t *n;
+    gossip_fork_cb cb;
+    void *cbud;
+    bool failed;
+} forks_t;
+
+/* One stored fork record: both posts read back, and handed on. */
+static bool
+each_fork(void *ud, const store_fork_t *f)
+{
+    forks_t *x = ud;
+    uint8_t a[POST_MAX_SIZE], b[POST_MAX_SIZE];
+    size_t a_len = 0, b_len = 0;
+    post_t p;
+    if (store_get_post(x->n->cfg.store, f->first, &p, a, &a_len) != STORE_OK ||
+        store_get_post(x->n->cfg.store, f->second, &p, b, &b_len) != STORE_OK) {
+        x->failed = true;
+        return true;
+    }
+    return x->cb(x->cbud, a, a_len, b, b_len);
+}
+
+static int
+g_forks(void *ud, const uint8_t author[static 32], gossip_fork_cb cb, void *cbud)
+{
+    forks_t x = {ud, cb, cbud, false};
+    node_t *n = ud;
+    return store_forks(n->cfg.store, author, each_fork, &x) == STORE_OK && !x.failed ? 0 : 1;
+}
+
 /* Called inside the state machine, which must not be re-entered: the peer
  * is only marked here and dropped once gossip has returned. */
 static void
@@ -206,6 +237,7 @@ node_gossip_start(node_t *n)
         .subscriptions = g_subscriptions,
         .read_range = g_read_range,
         .peer_misbehaved = g_misbehaved,
+        .forks = g_forks,
     };
     gossip_err_t err = gossip_new(&n->gossip, &cfg);
     if (err != GOSSIP_OK) {

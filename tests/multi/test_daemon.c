@@ -608,9 +608,63 @@ wait_count(tn_node_t *t, const char *field, long at_least)
     return true;
 }
 
+/* A raw CurveZMQ client that says HELLO with gossip to node t and
+ * subscribes to author; its key goes to pk. */
+static void *
+gossip_client(void *ctx, fixture_t *f, tn_node_t *t, const uint8_t author[32], uint8_t pk[32])
+{
+    uint8_t buf[512];
+    void *s = curve_client_key(ctx, t->node_pk, t->endpoint, pk);
+    wire_msg_t hello;
+    wire_init(&hello, WIRE_HELLO, 7);
+    snprintf(hello.u.hello.network, sizeof hello.u.hello.network, "%s", f->network);
+    memcpy(hello.u.hello.node_key, pk, 32);
+    hello.u.hello.caps = WIRE_CAP_GOSSIP;
+    size_t len = 0;
+    assert_int_equal(wire_encode(&hello, buf, sizeof buf, &len), WIRE_OK);
+    wire_msg_t m;
+    ask(s, buf, len, &m);
+    assert_int_equal(m.type, WIRE_HELLO);
+    assert_true(m.u.hello.caps & WIRE_CAP_GOSSIP);
+    gossip_msg_t sub;
+    gossip_msg_init(&sub, GOSSIP_SUBSCRIBE, 0);
+    sub.u.subscribe.flags = GOSSIP_SUBSCRIBE_FIRST;
+    sub.u.subscribe.n = 1;
+    sub.u.subscribe.authors = author;
+    send_gossip(s, &sub);
+    return s;
+}
+
+/* Reads frames until a FORK holding the posts a and b (in either order)
+ * arrives, or 10 s pass. */
+static bool
+wait_fork(void *s, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    static uint8_t frame[WIRE_MAX_FRAME];
+    double deadline = tu_now() + 10;
+    while (tu_now() < deadline) {
+        int n = zmq_recv(s, frame, sizeof frame, 0);
+        gossip_msg_t m;
+        if (n <= 0 || (size_t)n > sizeof frame ||
+            gossip_msg_decode(&m, frame, (size_t)n) != GOSSIP_MSG_OK || m.type != GOSSIP_FORK) {
+            continue;
+        }
+        const gossip_bytes_t *x = &m.u.fork.a, *y = &m.u.fork.b;
+        if (x->len == b_len && memcmp(x->p, b, b_len) == 0) {
+            const gossip_bytes_t *t = x;
+            x = y;
+            y = t;
+        }
+        return x->len == a_len && memcmp(x->p, a, a_len) == 0 && y->len == b_len &&
+               memcmp(y->p, b, b_len) == 0;
+    }
+    return false;
+}
+
 /* A peer that gossips with a real node: a forged post is refused, a
  * replayed one changes nothing, a second post with the same seq is kept as
- * fork evidence and shown by `feed`, and a peer that keeps sending forged
+ * fork evidence and shown by `feed`, and sent as a proof to a peer that
+ * subscribes to the author later, and a peer that keeps sending forged
  * posts is cut off. */
 static void
 test_forged_replayed_forked_posts(void **state)
@@ -628,25 +682,8 @@ test_forged_replayed_forked_posts(void **state)
     tu_run_free(&r);
 
     void *ctx = zmq_ctx_new();
-    uint8_t pk[32], buf[512];
-    void *s = curve_client_key(ctx, f->n[0].node_pk, f->n[0].endpoint, pk);
-    wire_msg_t hello;
-    wire_init(&hello, WIRE_HELLO, 7);
-    snprintf(hello.u.hello.network, sizeof hello.u.hello.network, "%s", f->network);
-    memcpy(hello.u.hello.node_key, pk, 32);
-    hello.u.hello.caps = WIRE_CAP_GOSSIP;
-    size_t len = 0;
-    assert_int_equal(wire_encode(&hello, buf, sizeof buf, &len), WIRE_OK);
-    wire_msg_t m;
-    ask(s, buf, len, &m);
-    assert_int_equal(m.type, WIRE_HELLO);
-    assert_true(m.u.hello.caps & WIRE_CAP_GOSSIP);
-    gossip_msg_t sub;
-    gossip_msg_init(&sub, GOSSIP_SUBSCRIBE, 0);
-    sub.u.subscribe.flags = GOSSIP_SUBSCRIBE_FIRST;
-    sub.u.subscribe.n = 1;
-    sub.u.subscribe.authors = x.pk;
-    send_gossip(s, &sub);
+    uint8_t pk[32];
+    void *s = gossip_client(ctx, f, &f->n[0], x.pk, pk);
 
     static uint8_t p1[POST_MAX_SIZE], p1b[POST_MAX_SIZE], p2[POST_MAX_SIZE];
     post_t d1, d1b, d2;
@@ -671,6 +708,11 @@ test_forged_replayed_forked_posts(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "FORK: two different posts with seq 1"));
     tu_run_free(&r);
+    /* A peer that subscribes to the author now is sent the proof. */
+    uint8_t later_pk[32];
+    void *later = gossip_client(ctx, f, &f->n[0], x.pk, later_pk);
+    assert_true(wait_fork(later, p1, l1, p1b, l1b));
+    zmq_close(later);
 
     /* The true second post is taken. */
     send_post(s, p2, l2);
