@@ -656,9 +656,8 @@ on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         /* A new subscriber learns of the author's forks, however old. */
         if (!kept && forks < GOSSIP_FORKS_PER_SUBSCRIBE) {
             size_t room = GOSSIP_FORKS_PER_SUBSCRIBE - forks;
-            forks += gossip_serve_forks(g, p, authors[i],
-                                        room < GOSSIP_FORKS_SERVED_MAX ? room
-                                                                       : GOSSIP_FORKS_SERVED_MAX);
+            forks += gossip_serve_forks(
+                g, p, authors[i], room < GOSSIP_FORKS_SERVED_MAX ? room : GOSSIP_FORKS_SERVED_MAX);
         }
     }
     free(old);

@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "bootstrap.h"
-#include "keytext.h"
 #include "gossipcaps.h"
+#include "keytext.h"
 #include "node_int.h"
 
 const char *
@@ -527,8 +527,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     char k[24];
     node_short_key(k, p->key);
     log_line(lg(n), again || p->transient ? LOG_DEBUG : LOG_INFO, "peer %s ready%s (%s, %s, %s)", k,
-             again ? " again" : "",
-             p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
+             again ? " again" : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
 }
 
@@ -1261,8 +1260,8 @@ load_contacts(node_t *n)
     if (n->cfg.bootstrap_path != NULL) {
         size_t good = 0, bad = 0;
         bootstrap_read(n->cfg.bootstrap_path, on_bootstrap_entry, n, lg(n), &good, &bad);
-        log_line(lg(n), LOG_INFO, "bootstrap: %zu entries from %s%s", good,
-                 n->cfg.bootstrap_path, bad ? " (some lines refused; see above)" : "");
+        log_line(lg(n), LOG_INFO, "bootstrap: %zu entries from %s%s", good, n->cfg.bootstrap_path,
+                 bad ? " (some lines refused; see above)" : "");
     }
 }
 
@@ -1326,8 +1325,8 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->started_ms = n->last_save_ms = n->last_exchange_ms = node_now_ms();
     snprintf(n->network, sizeof n->network, "%s", network);
     node_err_t err = start_transport(n);
-    control_err_t cerr = err == NODE_OK ? control_new(&n->control, loop, n, cfg->data_dir)
-                                        : CONTROL_OK;
+    control_err_t cerr =
+        err == NODE_OK ? control_new(&n->control, loop, n, cfg->data_dir) : CONTROL_OK;
     if (cerr != CONTROL_OK) {
         log_line(lg(n), LOG_ERROR, "control socket in %s: %s", cfg->data_dir,
                  control_strerror(cerr));

@@ -100,8 +100,10 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
     if (info.result == STORE_INGEST_FORK) {
         char a[KEYTEXT_BUFSZ];
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
-        log_line(node_log(n), LOG_WARN, "fork: %s signed two posts that cannot both be in its "
-                 "feed (seq %llu); kept as evidence", a, (unsigned long long)p->seq);
+        log_line(node_log(n), LOG_WARN,
+                 "fork: %s signed two posts that cannot both be in its "
+                 "feed (seq %llu); kept as evidence",
+                 a, (unsigned long long)p->seq);
     }
     return 0;
 }
@@ -166,8 +168,7 @@ g_read_range(void *ud, const uint8_t author[static 32], uint64_t from_seq, size_
     (void)max_bytes; /* gossip stops the walk itself once a page is full */
     node_t *n = ud;
     range_t r = {cb, cbud};
-    return store_feed_forward(n->cfg.store, author, from_seq, max_count, each_post, &r) ==
-                   STORE_OK
+    return store_feed_forward(n->cfg.store, author, from_seq, max_count, each_post, &r) == STORE_OK
                ? 0
                : 1;
 }
@@ -516,15 +517,17 @@ node_gossip_progress(node_t *n, uint64_t now)
         keytext_encode(a, KEYTEXT_AUTHOR, n->progress[i].author);
         uint64_t want = n->progress[i].seq;
         if (h.seq >= want) {
-            log_line(node_log(n), LOG_INFO, "fetched the feed of %.20s...: all %llu posts in %llu s",
-                     a, (unsigned long long)want,
+            log_line(node_log(n), LOG_INFO,
+                     "fetched the feed of %.20s...: all %llu posts in %llu s", a,
+                     (unsigned long long)want,
                      (unsigned long long)((now - n->progress[i].started_ms) / 1000));
             n->progress[i].seq = 0;
             continue;
         }
         /* h.seq counts the posts held from 1 up; the newest page came first. */
-        log_line(node_log(n), LOG_INFO, "fetching the feed of %.20s...: %llu of %llu posts (%llu%%)",
-                 a, (unsigned long long)h.seq, (unsigned long long)want,
+        log_line(node_log(n), LOG_INFO,
+                 "fetching the feed of %.20s...: %llu of %llu posts (%llu%%)", a,
+                 (unsigned long long)h.seq, (unsigned long long)want,
                  (unsigned long long)(h.seq * 100 / want));
     }
 }

@@ -17,11 +17,11 @@
 #include "gossipmsg.h"
 #include "head.h"
 #include "keytext.h"
-#include "post.h"
-#include "wire.h"
 #include "node.h"
 #include "nodes.h"
+#include "post.h"
 #include "socks5.h"
+#include "wire.h"
 #include "zraw.h"
 
 enum { NODES_MAX = 4 };
@@ -141,8 +141,8 @@ test_cli_through_control_socket(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "published post #1"));
     tu_run_free(&r);
-    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"post", (char *)"-",
-                    NULL};
+    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir,
+                    (char *)"post",          (char *)"-",      NULL};
     tu_run(&r, argv, NULL, "from stdin via the node\n", 30);
     assert_int_equal(r.status, 0);
     tu_run_free(&r);
@@ -210,7 +210,6 @@ curve_client(void *ctx, const uint8_t server_pk[32], const char *endpoint)
 {
     return curve_client_key(ctx, server_pk, endpoint, NULL);
 }
-
 
 static size_t
 hello_bytes(uint8_t *buf, size_t cap, const char *network, const uint8_t key[32])
@@ -332,8 +331,8 @@ test_endless_multipart_is_cut(void **state)
     crypto_box_keypair(pk, sk);
     zraw_t z;
     char why[128];
-    int rc = zraw_connect(&z, "127.0.0.1", endpoint_port(f->n[0].endpoint), f->n[0].node_pk, pk,
-                          sk, why, sizeof why);
+    int rc = zraw_connect(&z, "127.0.0.1", endpoint_port(f->n[0].endpoint), f->n[0].node_pk, pk, sk,
+                          why, sizeof why);
     if (rc != 0) {
         fail_msg("raw CURVE client: %s", why);
     }
@@ -569,8 +568,8 @@ send_post(void *s, const uint8_t *raw, size_t len)
 static long
 head_seq(tn_node_t *t, const char *author)
 {
-    char *args[] = {(char *)"--json", (char *)"feed", (char *)author, (char *)"--limit",
-                    (char *)"1", NULL};
+    char *args[] = {(char *)"--json",  (char *)"feed", (char *)author,
+                    (char *)"--limit", (char *)"1",    NULL};
     tu_run_t r;
     tn_cli_argv(&r, t, args);
     /* The fork records come first in the object: read the posts. */
