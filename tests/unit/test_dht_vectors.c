@@ -163,39 +163,22 @@ read_doc(void)
     return text;
 }
 
+static void
+add_cb(void *ud, const char *name, const char *value)
+{
+    vectors_t *vs = ud;
+    assert_true(vs->n < MAX_VECTORS);
+    assert_true(strlen(name) < sizeof vs->v[0].name && strlen(value) < VALUE_MAX);
+    snprintf(vs->v[vs->n].name, sizeof vs->v[vs->n].name, "%s", name);
+    snprintf(vs->v[vs->n].value, sizeof vs->v[vs->n].value, "%s", value);
+    vs->n++;
+}
+
 /* Reads the "name value" lines of the ```dht-vectors block. */
 static void
 parse_doc(vectors_t *vs, const char *doc)
 {
-    const char *start = strstr(doc, "```dht-vectors\n");
-    assert_non_null(start);
-    const char *p = start + strlen("```dht-vectors\n");
-    const char *end = strstr(p, "```");
-    assert_non_null(end);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        assert_non_null(eol);
-        size_t len = (size_t)(eol - p);
-        char *line = calloc(1, len + 1);
-        assert_non_null(line);
-        memcpy(line, p, len);
-        if (len > 0 && line[0] != '#') {
-            size_t nlen = strcspn(line, " ");
-            const char *v = line + nlen;
-            while (*v == ' ') {
-                v++;
-            }
-            assert_true(nlen > 0 && nlen < sizeof vs->v[0].name);
-            assert_true(*v != '\0' && strlen(v) < VALUE_MAX);
-            assert_true(vs->n < MAX_VECTORS);
-            memcpy(vs->v[vs->n].name, line, nlen);
-            vs->v[vs->n].name[nlen] = '\0';
-            memcpy(vs->v[vs->n].value, v, strlen(v) + 1);
-            vs->n++;
-        }
-        free(line);
-        p = eol + 1;
-    }
+    tu_doc_vectors(doc, "dht-vectors", add_cb, vs);
 }
 
 static void

@@ -697,50 +697,23 @@ compute_vectors(vecs_t *vs)
     add_vec(vs, "fork", &m);
 }
 
+static void
+add_cb(void *ud, const char *name, const char *hex)
+{
+    vecs_t *vs = ud;
+    assert_true(vs->n < VEC_MAX);
+    assert_true(strlen(name) < sizeof vs->v[0].name && strlen(hex) < VEC_HEX_MAX);
+    snprintf(vs->v[vs->n].name, sizeof vs->v[vs->n].name, "%s", name);
+    snprintf(vs->v[vs->n].hex, sizeof vs->v[vs->n].hex, "%s", hex);
+    vs->n++;
+}
+
 /* Reads the ```gossip-vectors block: "name hex" lines, where a line that
  * starts with spaces continues the hex of the line before. */
 static void
 parse_doc(vecs_t *vs, const char *doc)
 {
-    const char *start = strstr(doc, "```gossip-vectors\n");
-    assert_non_null(start);
-    const char *p = start + strlen("```gossip-vectors\n");
-    const char *end = strstr(p, "```");
-    assert_non_null(end);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        assert_non_null(eol);
-        size_t len = (size_t)(eol - p);
-        if (len > 0 && p[0] != '#') {
-            size_t lead = 0;
-            while (lead < len && p[lead] == ' ') {
-                lead++;
-            }
-            const char *word = p + lead;
-            size_t wlen = len - lead;
-            if (lead == 0) {
-                size_t nlen = strcspn(word, " \n");
-                assert_true(nlen > 0 && nlen < sizeof vs->v[0].name && vs->n < VEC_MAX);
-                memcpy(vs->v[vs->n].name, word, nlen);
-                vs->v[vs->n].name[nlen] = '\0';
-                vs->v[vs->n].hex[0] = '\0';
-                vs->n++;
-                word += nlen;
-                wlen -= nlen;
-                while (wlen > 0 && *word == ' ') {
-                    word++;
-                    wlen--;
-                }
-            }
-            assert_true(vs->n > 0);
-            char *hex = vs->v[vs->n - 1].hex;
-            size_t have = strlen(hex);
-            assert_true(have + wlen < VEC_HEX_MAX);
-            memcpy(hex + have, word, wlen);
-            hex[have + wlen] = '\0';
-        }
-        p = eol + 1;
-    }
+    tu_doc_vectors(doc, "gossip-vectors", add_cb, vs);
 }
 
 static void

@@ -114,37 +114,19 @@ compute(vectors_t *vs)
     add_post(vs, "post4", &p4, &k);
 }
 
+static void
+add_cb(void *ud, const char *name, const char *value)
+{
+    vectors_t *vs = ud;
+    assert_true(strlen(name) < sizeof vs->v[0].name && strlen(value) < VALUE_MAX);
+    add(vs, name, value);
+}
+
 /* Reads the "name value" lines of the ```vectors block of the doc. */
 static void
 parse_doc(vectors_t *vs, const char *doc)
 {
-    const char *start = strstr(doc, "```vectors\n");
-    assert_non_null(start);
-    const char *p = start + strlen("```vectors\n");
-    const char *end = strstr(p, "```");
-    assert_non_null(end);
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        assert_non_null(eol);
-        char line[VALUE_MAX + 64];
-        size_t len = (size_t)(eol - p);
-        assert_true(len < sizeof line);
-        memcpy(line, p, len);
-        line[len] = '\0';
-        if (line[0] != '#' && len > 0) {
-            /* "name", spaces, "value": both bounded before they are copied. */
-            size_t nlen = strcspn(line, " ");
-            const char *v = line + nlen;
-            while (*v == ' ') {
-                v++;
-            }
-            assert_true(nlen > 0 && nlen < sizeof vs->v[0].name);
-            assert_true(*v != '\0' && strlen(v) < VALUE_MAX);
-            line[nlen] = '\0';
-            add(vs, line, v);
-        }
-        p = eol + 1;
-    }
+    tu_doc_vectors(doc, "vectors", add_cb, vs);
 }
 
 static void

@@ -320,3 +320,60 @@ tu_rss_kib(int pid)
     fclose(f);
     return kib;
 }
+
+/* Appends n bytes of p to the NUL-terminated, growing *buf. */
+static void
+grow_append(char **buf, size_t *len, const char *p, size_t n)
+{
+    char *b = realloc(*buf, *len + n + 1);
+    assert_non_null(b);
+    memcpy(b + *len, p, n);
+    *len += n;
+    b[*len] = '\0';
+    *buf = b;
+}
+
+void
+tu_doc_vectors(const char *doc, const char *tag, tu_vector_cb cb, void *ud)
+{
+    char open[64];
+    snprintf(open, sizeof open, "```%s\n", tag);
+    const char *start = strstr(doc, open);
+    assert_non_null(start);
+    const char *p = start + strlen(open);
+    const char *end = strstr(p, "```");
+    assert_non_null(end);
+    char name[64] = "";
+    char *value = NULL;
+    size_t vlen = 0;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(eol);
+        size_t len = (size_t)(eol - p);
+        size_t lead = strspn(p, " ");
+        lead = lead < len ? lead : len;
+        if (len > 0 && p[0] != '#' && lead == 0) {
+            if (value != NULL) {
+                cb(ud, name, value);
+            }
+            size_t nlen = strcspn(p, " \n");
+            assert_true(nlen > 0 && nlen < sizeof name);
+            memcpy(name, p, nlen);
+            name[nlen] = '\0';
+            lead = nlen + strspn(p + nlen, " ");
+            assert_true(lead < len);
+            vlen = 0;
+            grow_append(&value, &vlen, "", 0);
+        } else if (len > lead) {
+            assert_non_null(value); /* a continuation needs a line before it */
+        }
+        if (len > lead && p[0] != '#') {
+            grow_append(&value, &vlen, p + lead, len - lead);
+        }
+        p = eol + 1;
+    }
+    if (value != NULL) {
+        cb(ud, name, value);
+    }
+    free(value);
+}

@@ -33,6 +33,15 @@ void tu_run_free(tu_run_t *r);
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees). NULL on error. */
 char *tu_read_file(const char *path, size_t *len);
+
+/* The test vectors of a document: calls cb(ud, name, value) for each
+ * "name value" line of the block that opens with ```tag (tag without the
+ * backticks), in order. Blank lines and lines starting with '#' are
+ * skipped; a line starting with spaces continues the value of the line
+ * before. Fails the test when the block is missing or a line is not
+ * "name value". name and value are borrowed for the call. */
+typedef void (*tu_vector_cb)(void *ud, const char *name, const char *value);
+void tu_doc_vectors(const char *doc, const char *tag, tu_vector_cb cb, void *ud);
 /* Writes len bytes to path (mode 0600), failing the test on error. */
 void tu_write_file(const char *path, const void *p, size_t len);
 
