@@ -1,4 +1,4 @@
-/* sim_gossip: the real gossip state machine (node/gossip.c) for N nodes in
+/* sim_gossip: the real gossip state machine (node/gossip/gossip.c) for N nodes in
  * one process, over a simulated network.
  *
  * The network is an event queue ordered by time. Each frame takes 10-100 ms

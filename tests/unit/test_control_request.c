@@ -1,5 +1,5 @@
 /* The control-socket request body, built by hand with bytes_writer as
- * node/control.h lays it out:
+ * node/cli/control.h lays it out:
  *
  *     u8 version (1) | u8 argc | argc x (u16 length | bytes) | u32 length | stdin
  *

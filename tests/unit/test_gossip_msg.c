@@ -18,8 +18,8 @@
 typedef struct {
     gossip_msg_t m;
     gossip_msg_t d;
-    uint8_t buf[WIRE_MAX_FRAME + 64];
-    uint8_t again[WIRE_MAX_FRAME + 64];
+    uint8_t buf[GOSSIP_FRAME_MAX + 64];
+    uint8_t again[GOSSIP_FRAME_MAX + 64];
     uint8_t list[GOSSIP_SUBSCRIBE_MAX * 32 + GOSSIP_HEADS_MAX * GOSSIP_REF_SIZE];
     uint8_t posts[GOSSIP_RANGE_MAX][POST_MAX_SIZE];
     size_t len;
@@ -57,8 +57,8 @@ fake_post(uint8_t *p, size_t len, uint64_t seq, uint8_t fill)
 static void
 round_trip(fx_t *fx)
 {
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &fx->len), GOSSIP_MSG_OK);
-    assert_true(fx->len <= WIRE_MAX_FRAME);
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &fx->len), GOSSIP_MSG_OK);
+    assert_true(fx->len <= GOSSIP_FRAME_MAX);
     assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, fx->len), GOSSIP_MSG_OK);
     assert_int_equal(fx->d.type, fx->m.type);
     assert_int_equal(fx->d.request_id, fx->m.request_id);
@@ -69,13 +69,13 @@ round_trip(fx_t *fx)
     /* The payload codec alone agrees with the frame codec. */
     gossip_msg_t p;
     assert_int_equal(gossip_msg_decode_payload(&p, fx->buf[1], fx->d.request_id,
-                                               fx->buf + WIRE_HEADER_SIZE,
-                                               fx->len - WIRE_HEADER_SIZE),
+                                               fx->buf + GOSSIP_FRAME_HEADER,
+                                               fx->len - GOSSIP_FRAME_HEADER),
                      GOSSIP_MSG_OK);
     assert_int_equal(gossip_msg_encode_payload(&p, fx->again, sizeof fx->again, &len),
                      GOSSIP_MSG_OK);
-    assert_int_equal(len, fx->len - WIRE_HEADER_SIZE);
-    assert_memory_equal(fx->again, fx->buf + WIRE_HEADER_SIZE, len);
+    assert_int_equal(len, fx->len - GOSSIP_FRAME_HEADER);
+    assert_memory_equal(fx->again, fx->buf + GOSSIP_FRAME_HEADER, len);
 }
 
 static void
@@ -251,7 +251,7 @@ test_truncated_every_length(void **state)
             fx->m.u.get_range.max_count = 1;
             break;
         }
-        assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &fx->len),
+        assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &fx->len),
                          GOSSIP_MSG_OK);
         for (size_t n = 0; n < fx->len; n++) {
             gossip_msg_err_t err = gossip_msg_decode(&fx->d, fx->buf, n);
@@ -353,12 +353,12 @@ test_over_caps(void **state)
     assert_int_equal(
         gossip_msg_decode_payload(&fx->d, GOSSIP_POST, 0, fx->buf, GOSSIP_PAYLOAD_MAX + 1),
         GOSSIP_MSG_ETOOLARGE);
-    memset(fx->buf, 0, WIRE_MAX_FRAME + 1);
-    fx->buf[0] = WIRE_VERSION;
+    memset(fx->buf, 0, GOSSIP_FRAME_MAX + 1);
+    fx->buf[0] = GOSSIP_FRAME_VERSION;
     fx->buf[1] = GOSSIP_PRUNE;
-    assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, WIRE_MAX_FRAME + 1), GOSSIP_MSG_ETOOLARGE);
+    assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, GOSSIP_FRAME_MAX + 1), GOSSIP_MSG_ETOOLARGE);
     /* At the limit the frame is judged on its content. */
-    assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, WIRE_MAX_FRAME), GOSSIP_MSG_ETRAILING);
+    assert_int_equal(gossip_msg_decode(&fx->d, fx->buf, GOSSIP_FRAME_MAX), GOSSIP_MSG_ETRAILING);
 }
 
 static void
@@ -483,7 +483,7 @@ test_version_and_type(void **state)
 {
     fx_t *fx = *state;
     gossip_msg_init(&fx->m, GOSSIP_PRUNE, 0xdeadbeefu);
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &fx->len), GOSSIP_MSG_OK);
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &fx->len), GOSSIP_MSG_OK);
     const uint8_t versions[] = {0, 2, 255};
     for (size_t i = 0; i < sizeof versions; i++) {
         fx->buf[0] = versions[i];
@@ -491,7 +491,7 @@ test_version_and_type(void **state)
         assert_int_equal(fx->d.type, GOSSIP_PRUNE);
         assert_int_equal(fx->d.request_id, 0xdeadbeefu);
     }
-    fx->buf[0] = WIRE_VERSION;
+    fx->buf[0] = GOSSIP_FRAME_VERSION;
     /* Wire types, the reserved rest of the gossip range, and beyond. */
     const uint8_t types[] = {0x00, 0x01, 0x06, 0x1f, 0x29, 0x2f, 0x30, 0xff};
     for (size_t i = 0; i < sizeof types; i++) {
@@ -520,22 +520,22 @@ test_encoder_refuses(void **state)
     /* Each refusal leaves *out_len alone. */
     max_subscribe(fx);
     fx->m.u.subscribe.n = GOSSIP_SUBSCRIBE_MAX + 1;
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &len),
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &len),
                      GOSSIP_MSG_ETOOLARGE);
     max_subscribe(fx);
     memcpy(fx->list + 32, fx->list, 32);
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &len), GOSSIP_MSG_EFIELD);
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &len), GOSSIP_MSG_EFIELD);
     refs_msg(fx, GOSSIP_IHAVE, GOSSIP_IHAVE_MAX + 1);
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &len),
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &len),
                      GOSSIP_MSG_ETOOLARGE);
     range_msg(fx, GOSSIP_RANGE_MAX, GOSSIP_RANGE_BYTES_MAX / GOSSIP_RANGE_MAX + 1);
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &len),
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &len),
                      GOSSIP_MSG_ETOOLARGE);
     fork_msg(fx, POST_MIN_SIZE, POST_MIN_SIZE);
     fx->m.u.fork.b = fx->m.u.fork.a;
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &len), GOSSIP_MSG_EFIELD);
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &len), GOSSIP_MSG_EFIELD);
     gossip_msg_init(&fx->m, 0x29, 0);
-    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, WIRE_MAX_FRAME, &len), GOSSIP_MSG_ETYPE);
+    assert_int_equal(gossip_msg_encode(&fx->m, fx->buf, GOSSIP_FRAME_MAX, &len), GOSSIP_MSG_ETYPE);
     assert_int_equal(len, 12345);
 
     /* Too small a buffer: nothing is written past it. */
@@ -615,7 +615,7 @@ make_inputs(inputs_t *in)
 static void
 add_vec(vecs_t *vs, const char *name, const gossip_msg_t *m)
 {
-    static uint8_t frame[WIRE_MAX_FRAME];
+    static uint8_t frame[GOSSIP_FRAME_MAX];
     size_t len = 0;
     assert_int_equal(gossip_msg_encode(m, frame, sizeof frame, &len), GOSSIP_MSG_OK);
     assert_true(vs->n < VEC_MAX && 2 * len < VEC_HEX_MAX);

@@ -373,10 +373,10 @@ gossip_msg_err_t
 gossip_msg_decode(gossip_msg_t *out, const uint8_t *buf, size_t len)
 {
     gossip_msg_init(out, 0, 0);
-    if (len > WIRE_MAX_FRAME) {
+    if (len > GOSSIP_FRAME_MAX) {
         return GOSSIP_MSG_ETOOLARGE;
     }
-    if (buf == NULL || len < WIRE_HEADER_SIZE) {
+    if (buf == NULL || len < GOSSIP_FRAME_HEADER) {
         return GOSSIP_MSG_ETRUNCATED;
     }
     bytes_reader_t r;
@@ -384,14 +384,14 @@ gossip_msg_decode(gossip_msg_t *out, const uint8_t *buf, size_t len)
     uint8_t version = bytes_get_u8(&r);
     out->type = bytes_get_u8(&r);
     out->request_id = bytes_get_u32(&r);
-    if (version != WIRE_VERSION) {
+    if (version != GOSSIP_FRAME_VERSION) {
         return GOSSIP_MSG_EVERSION;
     }
     if (!gossip_msg_type_known(out->type)) {
         return GOSSIP_MSG_ETYPE;
     }
-    return gossip_msg_decode_payload(out, out->type, out->request_id, buf + WIRE_HEADER_SIZE,
-                                     len - WIRE_HEADER_SIZE);
+    return gossip_msg_decode_payload(out, out->type, out->request_id, buf + GOSSIP_FRAME_HEADER,
+                                     len - GOSSIP_FRAME_HEADER);
 }
 
 /* ---- encoder ---- */
@@ -457,7 +457,7 @@ encode(const gossip_msg_t *m, bool header, uint8_t *out, size_t cap, size_t *out
     bytes_writer_t w;
     bytes_writer_init(&w, out, cap);
     if (header) {
-        bytes_put_u8(&w, WIRE_VERSION);
+        bytes_put_u8(&w, GOSSIP_FRAME_VERSION);
         bytes_put_u8(&w, m->type);
         bytes_put_u32(&w, m->request_id);
     }

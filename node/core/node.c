@@ -22,8 +22,6 @@ node_strerror(node_err_t err)
         return "out of memory";
     case NODE_ETRANSPORT:
         return "cannot open the network sockets";
-    case NODE_ECONTROL:
-        return "cannot create the control socket";
     case NODE_EINVAL:
         return "invalid configuration or argument";
     case NODE_EBUSY:
@@ -738,7 +736,7 @@ static void
 handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
            const uint8_t *data, size_t len)
 {
-    /* Gossip frames have their own decoder (node/gossipmsg.c), run by the
+    /* Gossip frames have their own decoder (node/gossip/gossipmsg.c), run by the
      * state machine; only a ready peer's are taken. */
     if (is_gossip_frame(data, len) && len <= WIRE_MAX_FRAME) {
         peer_t *gp = peer_find(n, key, (int)dir);
@@ -1325,13 +1323,6 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->started_ms = n->last_save_ms = n->last_exchange_ms = node_now_ms();
     snprintf(n->network, sizeof n->network, "%s", network);
     node_err_t err = start_transport(n);
-    control_err_t cerr =
-        err == NODE_OK ? control_new(&n->control, loop, n, cfg->data_dir) : CONTROL_OK;
-    if (cerr != CONTROL_OK) {
-        log_line(lg(n), LOG_ERROR, "control socket in %s: %s", cfg->data_dir,
-                 control_strerror(cerr));
-        err = NODE_ECONTROL;
-    }
     if (err != NODE_OK) {
         *out = n;
         node_close(n, NULL, NULL);
@@ -1411,9 +1402,8 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
         n->closing_parts++;
         uv_close((uv_handle_t *)&n->clock, clock_closed);
     }
-    n->closing_parts += 3;
+    n->closing_parts += 2;
     transport_close(n->transport, part_closed, n);
-    control_close(n->control, part_closed, n);
     lan_close(n->lan, part_closed, n);
     part_closed(n);
 }

@@ -1,5 +1,6 @@
-/* node: the daemon. One libuv loop drives the transport, the peer table,
- * the control socket and local-network discovery.
+/* node: the daemon core. One libuv loop drives the transport, the peer
+ * table, the DHT, gossip and local-network discovery. The control socket
+ * and every front end sit above it and call in through this header.
  *
  * node_new() takes the loop it is given and the node's keys and store,
  * borrowed until the node is closed; node_close() is asynchronous like
@@ -73,7 +74,6 @@ typedef enum {
     NODE_OK = 0,
     NODE_ENOMEM,
     NODE_ETRANSPORT, /* could not open the sockets or bind (see the log) */
-    NODE_ECONTROL,   /* could not create the control socket */
     NODE_EINVAL,     /* a bad configuration value or argument */
     NODE_EBUSY,      /* too many lookups at once: try again shortly */
     NODE_ENOPEERS,   /* the routing table is empty: no node to ask */

@@ -9,7 +9,6 @@
 #define SAMIZDAT_GOSSIPCAPS_H
 
 #include "post.h"
-#include "wire.h"
 
 /* ---- protocol: message layout and caps ---- */
 enum {
@@ -17,8 +16,14 @@ enum {
      * reserved for later gossip messages. */
     GOSSIP_TYPE_FIRST = 0x20,
     GOSSIP_TYPE_LAST = 0x2f,
-    /* The largest payload: a frame is at most WIRE_MAX_FRAME bytes. */
-    GOSSIP_PAYLOAD_MAX = WIRE_MAX_FRAME - WIRE_HEADER_SIZE,
+    /* The frame gossip messages travel in (docs/PROTOCOL.md, the wire
+     * frame): gossip does not include the transport's headers, so the
+     * values are repeated here and net/wire.c asserts they agree. */
+    GOSSIP_FRAME_VERSION = 1,
+    GOSSIP_FRAME_HEADER = 6,
+    GOSSIP_FRAME_MAX = 64 * 1024,
+    /* The largest payload: a frame is at most GOSSIP_FRAME_MAX bytes. */
+    GOSSIP_PAYLOAD_MAX = GOSSIP_FRAME_MAX - GOSSIP_FRAME_HEADER,
     /* A feed reference: author (32) | seq (u64) | post id (32). IHAVE and
      * HEADS are lists of these. */
     GOSSIP_REF_SIZE = 32 + 8 + POST_ID_SIZE,

@@ -1,8 +1,8 @@
 /* gossipmsg: the gossip and feed-sync messages, and the one decoder for them.
  *
- * Each message travels in the frame of node/wire.h:
+ * Each message travels in the frame of node/net/wire.h:
  *
- *     u8 version (WIRE_VERSION) | u8 type (0x20..0x28) | u32 request id | payload
+ *     u8 version (GOSSIP_FRAME_VERSION) | u8 type (0x20..0x28) | u32 request id | payload
  *
  * docs/PROTOCOL.md section 13 is normative for every payload. In short (all
  * integers big-endian; a "ref" is author (32) | seq (u64) | post id (32);
@@ -59,9 +59,9 @@ enum {
 typedef enum {
     GOSSIP_MSG_OK = 0,
     GOSSIP_MSG_ETRUNCATED, /* shorter than the header or than a field claims */
-    GOSSIP_MSG_ETOOLARGE,  /* over WIRE_MAX_FRAME, or a count/length over its cap */
+    GOSSIP_MSG_ETOOLARGE,  /* over GOSSIP_FRAME_MAX, or a count/length over its cap */
     GOSSIP_MSG_ETRAILING,  /* bytes after the payload */
-    GOSSIP_MSG_EVERSION,   /* frame version is not WIRE_VERSION */
+    GOSSIP_MSG_EVERSION,   /* frame version is not GOSSIP_FRAME_VERSION */
     GOSSIP_MSG_ETYPE,      /* not a gossip type */
     GOSSIP_MSG_EFIELD,     /* a field breaks its rule: order, zero seq, short post ... */
     GOSSIP_MSG_EBUFSZ,     /* encoder: output buffer too small */

@@ -22,7 +22,7 @@ enum {
     KEY_LEN = 32,
     SEEN_GEN_MAX = GOSSIP_SEEN_MAX / 2, /* ids per half of the seen-cache */
     SEEN_SLOTS_MIN = 64,
-    FRAME_MAX = WIRE_MAX_FRAME,
+    FRAME_MAX = GOSSIP_FRAME_MAX,
 };
 
 /* ---- growable byte buffer, for frames and lists built to send ---- */

@@ -192,7 +192,7 @@ bool
 gossip_send_msg(gossip_t *g, const peer_t *p)
 {
     /* The buffer grows to the largest frame actually sent rather than
-     * starting at WIRE_MAX_FRAME: most nodes never send a large one, and
+     * starting at GOSSIP_FRAME_MAX: most nodes never send a large one, and
      * the simulator runs thousands of them. */
     size_t len = 0;
     gossip_msg_err_t err = GOSSIP_MSG_EBUFSZ;

@@ -249,6 +249,7 @@ cli_forward(cli_t *c, int argc, char **argv)
 
 typedef struct {
     node_t *node;
+    control_t *control;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool stopping;
@@ -269,6 +270,14 @@ on_node_closed(void *ud)
     uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
 
+/* The control socket goes first, so no command runs against a closing node. */
+static void
+on_control_closed(void *ud)
+{
+    daemon_t *d = ud;
+    node_close(d->node, on_node_closed, d);
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -280,7 +289,7 @@ on_signal(uv_signal_t *h, int signum)
     d->stopping = true;
     log_line(&d->log, LOG_INFO, "%s: stopping (again to exit at once)",
              signum == SIGINT ? "interrupt" : "terminate");
-    node_close(d->node, on_node_closed, d);
+    control_close(d->control, on_control_closed, d);
 }
 
 typedef struct {
@@ -414,6 +423,14 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
         return cli_fail(c, CLI_EXIT_ERROR, "cannot start the node: %s", node_strerror(err));
+    }
+    control_err_t cerr = control_new(&d.control, &loop, d.node, c->dir);
+    if (cerr != CONTROL_OK) {
+        node_close(d.node, NULL, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        return cli_fail(c, CLI_EXIT_ERROR, "control socket in %s: %s", c->dir,
+                        control_strerror(cerr));
     }
     uv_signal_init(&loop, &d.sigint);
     uv_signal_init(&loop, &d.sigterm);

@@ -12,6 +12,11 @@
 #include "keytext.h"
 #include "node_int.h"
 
+/* gossip/ repeats the frame layout so that it needs no transport header. */
+_Static_assert((int)GOSSIP_FRAME_VERSION == (int)WIRE_VERSION, "gossip frame version");
+_Static_assert((int)GOSSIP_FRAME_HEADER == (int)WIRE_HEADER_SIZE, "gossip frame header");
+_Static_assert((int)GOSSIP_FRAME_MAX == (int)WIRE_MAX_FRAME, "gossip frame size");
+
 /* ---- callbacks: the store behind the state machine ---- */
 
 static int

@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "control.h"
 #include "dht.h"
 #include "lan.h"
 #include "node.h"
@@ -71,7 +70,6 @@ struct node {
     node_config_t cfg;
     char network[WIRE_NETWORK_MAX + 1];
     transport_t *transport;
-    control_t *control;
     lan_t *lan;
     dht_t *dht;
     struct gossip *gossip;
