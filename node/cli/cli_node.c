@@ -283,11 +283,11 @@ on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
     if (d->stopping) {
-        log_line(&d->log, LOG_WARN, "second signal: exiting at once");
+        log_line(&d->log, LOG_LEVEL_WARN, "second signal: exiting at once");
         _exit(130);
     }
     d->stopping = true;
-    log_line(&d->log, LOG_INFO, "%s: stopping (again to exit at once)",
+    log_line(&d->log, LOG_LEVEL_INFO, "%s: stopping (again to exit at once)",
              signum == SIGINT ? "interrupt" : "terminate");
     control_close(d->control, on_control_closed, d);
 }
@@ -400,7 +400,7 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     uv_loop_t loop;
     daemon_t d;
     memset(&d, 0, sizeof d);
-    d.log.level = o->level ? (log_level_t)log_level_parse(o->level) : LOG_INFO;
+    d.log.level = o->level ? (log_level_t)log_level_parse(o->level) : LOG_LEVEL_INFO;
     d.log.sink = log_stderr_sink;
     char bsbuf[DATADIR_PATH_MAX];
     node_config_t cfg = {
@@ -440,11 +440,11 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     char nt[KEYTEXT_BUFSZ], at[KEYTEXT_BUFSZ];
     keytext_encode(nt, KEYTEXT_NODE, nk->pk);
     keytext_encode(at, KEYTEXT_AUTHOR, author->pk);
-    log_line(&d.log, LOG_INFO, "author %s", at);
-    log_line(&d.log, LOG_INFO, "node %s, data in %s; Ctrl-C stops", nt, c->dir);
+    log_line(&d.log, LOG_LEVEL_INFO, "author %s", at);
+    log_line(&d.log, LOG_LEVEL_INFO, "node %s, data in %s; Ctrl-C stops", nt, c->dir);
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop);
-    log_line(&d.log, LOG_INFO, "stopped%s", rc == 0 ? "" : " (handles left open)");
+    log_line(&d.log, LOG_LEVEL_INFO, "stopped%s", rc == 0 ? "" : " (handles left open)");
     return CLI_EXIT_OK;
 }
 

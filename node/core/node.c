@@ -151,7 +151,7 @@ peer_drop(node_t *n, peer_t *p, const char *why, bool failed)
     char k[24];
     node_short_key(k, p->key);
     /* Transient connections come and go with every lookup: not news. */
-    log_line(lg(n), p->transient ? LOG_DEBUG : LOG_INFO, "peer %s (%s%s) gone: %s", k,
+    log_line(lg(n), p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
              p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              why);
     if (p->dir == TRANSPORT_OUT) {
@@ -336,7 +336,7 @@ requests_expire(node_t *n, peer_t *p, uint64_t now)
     for (int i = 0; i < NODE_PENDING_MAX; i++) {
         request_t *r = &p->pending[i];
         if (r->id != 0 && now - r->sent_ms > NODE_REQUEST_TIMEOUT_MS) {
-            log_line(lg(n), LOG_DEBUG, "%s request %u timed out", wire_type_name(r->type),
+            log_line(lg(n), LOG_LEVEL_DEBUG, "%s request %u timed out", wire_type_name(r->type),
                      (unsigned)r->id);
             r->id = 0;
             n->timeouts++;
@@ -353,7 +353,7 @@ send_msg(node_t *n, peer_t *p, const wire_msg_t *m)
 {
     size_t len = 0;
     if (wire_encode(m, n->sendbuf, WIRE_MAX_FRAME, &len) != WIRE_OK) {
-        log_line(lg(n), LOG_ERROR, "cannot encode a %s message", wire_type_name(m->type));
+        log_line(lg(n), LOG_LEVEL_ERROR, "cannot encode a %s message", wire_type_name(m->type));
         return;
     }
     (void)transport_send(n->transport, p->dir, p->key, n->sendbuf, len);
@@ -524,7 +524,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     node_gossip_check(n, p);
     char k[24];
     node_short_key(k, p->key);
-    log_line(lg(n), again || p->transient ? LOG_DEBUG : LOG_INFO, "peer %s ready%s (%s, %s, %s)", k,
+    log_line(lg(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s ready%s (%s, %s, %s)", k,
              again ? " again" : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
 }
@@ -564,7 +564,7 @@ hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t
         char why[WIRE_ERROR_TEXT_MAX];
         snprintf(why, sizeof why, "this node is on network '%s'", n->network);
         send_error(n, dir, key, m->request_id, WIRE_ERR_NETWORK, why);
-        log_line(lg(n), LOG_INFO, "refused a node of network '%s'", m->u.hello.network);
+        log_line(lg(n), LOG_LEVEL_INFO, "refused a node of network '%s'", m->u.hello.network);
         return false;
     }
     /* The key in HELLO must be the key that CURVE authenticated. */
@@ -643,7 +643,7 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
 {
     char k[24];
     node_short_key(k, p->key);
-    log_line(lg(n), LOG_INFO, "peer %s says: error %u: %s", k, m->u.error.code, m->u.error.text);
+    log_line(lg(n), LOG_LEVEL_INFO, "peer %s says: error %u: %s", k, m->u.error.code, m->u.error.text);
     if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
         contact_t *c = contact_find(n, p->key);
         if (c != NULL) {
@@ -761,7 +761,7 @@ handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *pe
         n->malformed += !oversized;
         n->oversized += oversized;
         if (peer_log_allowed(n)) {
-            log_line(lg(n), LOG_DEBUG, "dropped a %s message of %zu bytes: %s",
+            log_line(lg(n), LOG_LEVEL_DEBUG, "dropped a %s message of %zu bytes: %s",
                      oversized ? "too large" : "malformed", len, wire_strerror(err));
         }
         return;
@@ -801,7 +801,7 @@ handle_event(node_t *n, transport_event_t ev, const uint8_t *key, const char *en
     if (ev == TRANSPORT_EV_CONNECTED && p != NULL && p->state != PEER_READY) {
         send_hello(n, p, ++n->next_request_id);
     } else if (ev == TRANSPORT_EV_AUTH_FAILED) {
-        log_line(lg(n), p != NULL && p->transient ? LOG_DEBUG : LOG_WARN,
+        log_line(lg(n), p != NULL && p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
                  "handshake with %s failed: wrong node key, or not a samizdat node", endpoint);
         if (p != NULL && p->state != PEER_READY) {
             peer_drop(n, p, "handshake failed", true);
@@ -818,7 +818,7 @@ handle_event(node_t *n, transport_event_t ev, const uint8_t *key, const char *en
         }
         peer_drop(n, p, "cannot connect", true);
     } else if (ev == TRANSPORT_EV_FLOOD_CUT) {
-        log_line(lg(n), LOG_WARN, "cut off a connection that sent an endless message");
+        log_line(lg(n), LOG_LEVEL_WARN, "cut off a connection that sent an endless message");
     }
 }
 
@@ -851,7 +851,7 @@ connect_to(node_t *n, const uint8_t key[32], const char *endpoint, bool transien
     p->transient = transient;
     p->offered_gossip = !transient;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
-    log_line(lg(n), transient ? LOG_DEBUG : LOG_INFO, "connecting to %s", endpoint);
+    log_line(lg(n), transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "connecting to %s", endpoint);
     send_hello(n, p, ++n->next_request_id);
     return p;
 }
@@ -1125,7 +1125,7 @@ on_lan_beacon(void *ud, const uint8_t key[32], const char *endpoint)
 {
     node_t *n = ud;
     if (contact_find(n, key) == NULL && peer_find(n, key, -1) == NULL) {
-        log_line(lg(n), LOG_INFO, "found %s on the local network", endpoint);
+        log_line(lg(n), LOG_LEVEL_INFO, "found %s on the local network", endpoint);
     }
     contact_note(n, key, endpoint);
     node_dht_offer(n, key, endpoint);
@@ -1158,7 +1158,7 @@ start_transport(node_t *n)
     size_t nb = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
     for (size_t i = 0; i < nb; i++) {
-        log_line(lg(n), LOG_INFO, "listening on %s", bound[i]);
+        log_line(lg(n), LOG_LEVEL_INFO, "listening on %s", bound[i]);
     }
     return NODE_OK;
 }
@@ -1250,15 +1250,15 @@ load_contacts(node_t *n)
     (void)store_peers_prune(n->cfg.store, NODE_SAVED_PEERS_MAX, &pruned);
     size_t malformed = 0;
     if (store_peers(n->cfg.store, on_saved_peer, n, &malformed) != STORE_OK) {
-        log_line(lg(n), LOG_WARN, "cannot read the saved peers: %s",
+        log_line(lg(n), LOG_LEVEL_WARN, "cannot read the saved peers: %s",
                  store_last_error(n->cfg.store));
     }
-    log_line(lg(n), LOG_INFO, "%zu peers known from the last run%s", contact_count(n),
+    log_line(lg(n), LOG_LEVEL_INFO, "%zu peers known from the last run%s", contact_count(n),
              malformed > 0 ? " (malformed records skipped)" : "");
     if (n->cfg.bootstrap_path != NULL) {
         size_t good = 0, bad = 0;
         bootstrap_read(n->cfg.bootstrap_path, on_bootstrap_entry, n, lg(n), &good, &bad);
-        log_line(lg(n), LOG_INFO, "bootstrap: %zu entries from %s%s", good, n->cfg.bootstrap_path,
+        log_line(lg(n), LOG_LEVEL_INFO, "bootstrap: %zu entries from %s%s", good, n->cfg.bootstrap_path,
                  bad ? " (some lines refused; see above)" : "");
     }
 }
@@ -1285,7 +1285,7 @@ start_lan(node_t *n)
     };
     if (lan_new(&n->lan, n->loop, &lc) != LAN_OK) {
         /* Not fatal: the node still works from bootstrap and saved peers. */
-        log_line(lg(n), LOG_WARN, "local-network discovery is off: cannot open UDP port %u",
+        log_line(lg(n), LOG_LEVEL_WARN, "local-network discovery is off: cannot open UDP port %u",
                  lc.udp_port);
         n->lan = NULL;
     }
@@ -1347,7 +1347,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->clock.data = n;
     n->next_tick_ms = node_now_ms() + 100;
     node_schedule(n);
-    log_line(lg(n), LOG_INFO, "node started on network '%s'", n->network);
+    log_line(lg(n), LOG_LEVEL_INFO, "node started on network '%s'", n->network);
     *out = n;
     return NODE_OK;
 }

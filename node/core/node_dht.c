@@ -20,7 +20,7 @@ dht_send(void *ud, const dht_contact_t *to, const dht_msg_t *m)
     /* Its own buffer: sending may first connect and send HELLO, which
      * encodes into the node's send buffer. */
     if (wire_encode_dht(m, n->dht_frame, WIRE_MAX_FRAME, &len) != WIRE_OK) {
-        log_line(node_log(n), LOG_ERROR, "cannot encode a DHT %s", dht_msg_type_name(m->type));
+        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot encode a DHT %s", dht_msg_type_name(m->type));
         return -1;
     }
     return node_send_frame(n, to->key, to->endpoint, n->dht_frame, len);
@@ -83,15 +83,15 @@ node_dht_start(node_t *n)
     memcpy(cfg.key, n->cfg.node_key->pk, 32);
     dht_err_t err = dht_new(&n->dht, &cfg);
     if (err != DHT_OK) {
-        log_line(node_log(n), LOG_ERROR, "cannot start the DHT: %s", dht_strerror(err));
+        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot start the DHT: %s", dht_strerror(err));
         return err == DHT_ENOMEM ? NODE_ENOMEM : NODE_EINVAL;
     }
     size_t bad = 0;
     if (store_routes(n->cfg.store, on_saved_route, n, &bad) != STORE_OK) {
-        log_line(node_log(n), LOG_WARN, "cannot read the saved routing table: %s",
+        log_line(node_log(n), LOG_LEVEL_WARN, "cannot read the saved routing table: %s",
                  store_last_error(n->cfg.store));
     }
-    log_line(node_log(n), LOG_INFO, "DHT: %zu contacts from the last run; reachable at %s",
+    log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
              dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
     n->dht_saved_ms = node_now_ms();
     return NODE_OK;
@@ -116,7 +116,7 @@ save_table(node_t *n)
         k++;
     }
     if (store_routes_replace(n->cfg.store, rows, k) != STORE_OK) {
-        log_line(node_log(n), LOG_WARN, "cannot save the routing table: %s",
+        log_line(node_log(n), LOG_LEVEL_WARN, "cannot save the routing table: %s",
                  store_last_error(n->cfg.store));
     }
     free(rows);
@@ -142,7 +142,7 @@ after_contact(node_t *n)
 {
     if (n->dht_was_empty && dht_table_size(n->dht) > 0) {
         n->dht_was_empty = false;
-        log_line(node_log(n), LOG_DEBUG, "DHT: first contact; announcing again");
+        log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT: first contact; announcing again");
         node_dht_announce_all(n);
     }
 }
@@ -157,7 +157,7 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     contact_of(&from, p->key, p->endpoint);
     dht_err_t err = dht_receive(n->dht, &from, m, node_now_ms());
     if (err != DHT_OK) {
-        log_line(node_log(n), LOG_DEBUG, "DHT %s from a peer not taken: %s",
+        log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT %s from a peer not taken: %s",
                  dht_msg_type_name(m->type), dht_strerror(err));
     }
     after_contact(n);
@@ -219,7 +219,7 @@ announce(node_t *n, const uint8_t author[32])
 {
     dht_err_t err = dht_announce(n->dht, author, node_now_ms());
     if (err != DHT_OK) {
-        log_line(node_log(n), LOG_WARN, "DHT: cannot announce a feed: %s", dht_strerror(err));
+        log_line(node_log(n), LOG_LEVEL_WARN, "DHT: cannot announce a feed: %s", dht_strerror(err));
     }
 }
 
@@ -247,7 +247,7 @@ put_head(node_t *n, uint64_t seq, const uint8_t id[32], bool again)
     head_err_t herr = head_sign(&h, n->cfg.author, rec, sizeof rec, &len);
     dht_err_t err = herr == HEAD_OK ? dht_put_head(n->dht, rec, len, node_now_ms()) : DHT_EINVAL;
     if (err != DHT_OK && err != DHT_ESTALE) {
-        log_line(node_log(n), LOG_WARN, "DHT: cannot publish the head of post #%llu: %s",
+        log_line(node_log(n), LOG_LEVEL_WARN, "DHT: cannot publish the head of post #%llu: %s",
                  (unsigned long long)seq, herr != HEAD_OK ? head_strerror(herr) : dht_strerror(err));
     }
 }
@@ -261,12 +261,12 @@ node_dht_announce_all(node_t *n)
     bool again = n->dht_was_empty;
     n->dht_was_empty = dht_table_size(n->dht) == 0;
     if (n->self_endpoint[0] == '\0') {
-        log_line(node_log(n), LOG_WARN,
+        log_line(node_log(n), LOG_LEVEL_WARN,
                  "DHT: no endpoint others can reach; this node will not announce its feeds");
     } else {
         announce(n, n->cfg.author->pk);
         if (store_following(n->cfg.store, on_followed, n) != STORE_OK) {
-            log_line(node_log(n), LOG_WARN, "cannot read the follows: %s",
+            log_line(node_log(n), LOG_LEVEL_WARN, "cannot read the follows: %s",
                      store_last_error(n->cfg.store));
         }
     }

@@ -92,7 +92,7 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
     store_ingest_info_t info;
     store_err_t err = store_ingest_decoded(n->cfg.store, p, raw, len, now_ms, &info);
     if (err != STORE_OK) {
-        log_line(node_log(n), LOG_WARN, "cannot store a post: %s: %s", store_strerror(err),
+        log_line(node_log(n), LOG_LEVEL_WARN, "cannot store a post: %s: %s", store_strerror(err),
                  store_last_error(n->cfg.store));
         return 1;
     }
@@ -100,12 +100,12 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
     if (info.result == STORE_INGEST_EXTENDED || info.result == STORE_INGEST_AHEAD) {
         char a[KEYTEXT_BUFSZ];
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
-        log_line(node_log(n), LOG_DEBUG, "stored post #%llu of %s", (unsigned long long)p->seq, a);
+        log_line(node_log(n), LOG_LEVEL_DEBUG, "stored post #%llu of %s", (unsigned long long)p->seq, a);
     }
     if (info.result == STORE_INGEST_FORK) {
         char a[KEYTEXT_BUFSZ];
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
-        log_line(node_log(n), LOG_WARN,
+        log_line(node_log(n), LOG_LEVEL_WARN,
                  "fork: %s signed two posts that cannot both be in its "
                  "feed (seq %llu); kept as evidence",
                  a, (unsigned long long)p->seq);
@@ -217,7 +217,7 @@ g_misbehaved(void *ud, const uint8_t peer[static 32], gossip_fault_t why)
     node_t *n = ud;
     char k[24];
     node_short_key(k, peer);
-    log_line(node_log(n), LOG_WARN, "peer %s misbehaved (%s): disconnecting", k,
+    log_line(node_log(n), LOG_LEVEL_WARN, "peer %s misbehaved (%s): disconnecting", k,
              gossip_fault_name(why));
     for (size_t i = 0; i < n->peers_cap; i++) {
         if (n->peers[i].used && memcmp(n->peers[i].key, peer, 32) == 0) {
@@ -247,7 +247,7 @@ node_gossip_start(node_t *n)
     };
     gossip_err_t err = gossip_new(&n->gossip, &cfg);
     if (err != GOSSIP_OK) {
-        log_line(node_log(n), LOG_ERROR, "cannot start gossip: %s", gossip_strerror(err));
+        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot start gossip: %s", gossip_strerror(err));
         return err == GOSSIP_ENOMEM ? NODE_ENOMEM : NODE_EINVAL;
     }
     return NODE_OK;
@@ -522,7 +522,7 @@ node_gossip_progress(node_t *n, uint64_t now)
         keytext_encode(a, KEYTEXT_AUTHOR, n->progress[i].author);
         uint64_t want = n->progress[i].seq;
         if (h.seq >= want) {
-            log_line(node_log(n), LOG_INFO,
+            log_line(node_log(n), LOG_LEVEL_INFO,
                      "fetched the feed of %.20s...: all %llu posts in %llu s", a,
                      (unsigned long long)want,
                      (unsigned long long)((now - n->progress[i].started_ms) / 1000));
@@ -530,7 +530,7 @@ node_gossip_progress(node_t *n, uint64_t now)
             continue;
         }
         /* h.seq counts the posts held from 1 up; the newest page came first. */
-        log_line(node_log(n), LOG_INFO,
+        log_line(node_log(n), LOG_LEVEL_INFO,
                  "fetching the feed of %.20s...: %llu of %llu posts (%llu%%)", a,
                  (unsigned long long)h.seq, (unsigned long long)want,
                  (unsigned long long)(h.seq * 100 / want));

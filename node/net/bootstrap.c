@@ -117,7 +117,7 @@ bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *l
     *good = *bad = 0;
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        log_line(lg, LOG_WARN, "bootstrap: cannot read %s: %s", path, strerror(errno));
+        log_line(lg, LOG_LEVEL_WARN, "bootstrap: cannot read %s: %s", path, strerror(errno));
         return;
     }
     char line[BOOTSTRAP_LINE_MAX + 2];
@@ -134,13 +134,13 @@ bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *l
             cb(ud, key, endpoint);
             (*good)++;
         } else if (err != BOOTSTRAP_EMPTY) {
-            log_line(lg, LOG_WARN, "bootstrap: %s line %u: %s", path, lineno,
+            log_line(lg, LOG_LEVEL_WARN, "bootstrap: %s line %u: %s", path, lineno,
                      bootstrap_strerror(err));
             (*bad)++;
         }
     }
     if (ferror(f)) {
-        log_line(lg, LOG_WARN, "bootstrap: error reading %s: %s", path, strerror(errno));
+        log_line(lg, LOG_LEVEL_WARN, "bootstrap: error reading %s: %s", path, strerror(errno));
     }
     fclose(f);
 }

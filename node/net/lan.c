@@ -156,7 +156,7 @@ open_udp(lan_t *l, uv_loop_t *loop)
         /* Membership can fail on a host with no multicast route; broadcast
          * still works then. */
         if (uv_udp_set_membership(&l->udp, LAN_GROUP, NULL, UV_JOIN_GROUP) != 0) {
-            log_line(l->cfg.log, LOG_DEBUG, "lan: cannot join %s; broadcast only", LAN_GROUP);
+            log_line(l->cfg.log, LOG_LEVEL_DEBUG, "lan: cannot join %s; broadcast only", LAN_GROUP);
         }
         uv_udp_set_multicast_ttl(&l->udp, 1);
         uv_udp_set_multicast_loop(&l->udp, 1);

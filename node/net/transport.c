@@ -130,7 +130,7 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
         }
     }
     if (c == NULL) {
-        log_line(t->cfg.log, LOG_WARN, "transport: connection table full; fd %d not accounted", fd);
+        log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: connection table full; fd %d not accounted", fd);
         return;
     }
     memset(c, 0, sizeof *c);
@@ -490,7 +490,7 @@ check_conn(transport_t *t, conn_t *c)
     /* The fd number may have been reused since the monitor saw it: only cut
      * the connection we accounted for. */
     if (same_peer(c)) {
-        log_line(t->cfg.log, LOG_WARN,
+        log_line(t->cfg.log, LOG_LEVEL_WARN,
                  "transport: cutting off an %s connection: %llu bytes received, only %llu in "
                  "complete messages (an endless multipart message?)",
                  c->dir == TRANSPORT_IN ? "inbound" : "outbound",
@@ -547,7 +547,7 @@ common_opts(transport_t *t, void *s)
 static transport_err_t
 zfail(transport_t *t, const char *what)
 {
-    log_line(t->cfg.log, LOG_ERROR, "transport: %s: %s", what, zmq_strerror(zmq_errno()));
+    log_line(t->cfg.log, LOG_LEVEL_ERROR, "transport: %s: %s", what, zmq_strerror(zmq_errno()));
     return TRANSPORT_EZMQ;
 }
 
@@ -613,7 +613,7 @@ open_listen(transport_t *t)
     transport_err_t err = open_monitor(t, Z_LISTEN, Z_MON_LISTEN, "listen");
     for (int i = 0; err == TRANSPORT_OK && i < TRANSPORT_LISTEN_MAX && t->cfg.listen[i]; i++) {
         if (zmq_bind(s, t->cfg.listen[i]) != 0) {
-            log_line(t->cfg.log, LOG_ERROR, "transport: cannot listen on %s: %s",
+            log_line(t->cfg.log, LOG_LEVEL_ERROR, "transport: cannot listen on %s: %s",
                      t->cfg.listen[i], zmq_strerror(zmq_errno()));
             return TRANSPORT_EBIND;
         }
@@ -816,7 +816,7 @@ transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
     if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, 32) != 0 ||
         zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, rid, sizeof rid) != 0 ||
         zmq_connect(s, endpoint) != 0) {
-        log_line(t->cfg.log, LOG_WARN, "transport: cannot connect to %s: %s", endpoint,
+        log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: cannot connect to %s: %s", endpoint,
                  zmq_strerror(zmq_errno()));
         return TRANSPORT_EZMQ;
     }

@@ -22,13 +22,13 @@ const char *
 log_level_name(log_level_t level)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
-    return (level >= LOG_ERROR && level <= LOG_DEBUG) ? names[level] : "?";
+    return (level >= LOG_LEVEL_ERROR && level <= LOG_LEVEL_DEBUG) ? names[level] : "?";
 }
 
 int
 log_level_parse(const char *s)
 {
-    for (int l = LOG_ERROR; l <= LOG_DEBUG; l++) {
+    for (int l = LOG_LEVEL_ERROR; l <= LOG_LEVEL_DEBUG; l++) {
         if (strcmp(s, log_level_name((log_level_t)l)) == 0) {
             return l;
         }

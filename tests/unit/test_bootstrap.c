@@ -82,7 +82,7 @@ fx_setup(void **state)
     tu_mkdtemp(fx->dir, sizeof fx->dir);
     int n = snprintf(fx->path, sizeof fx->path, "%s/bootstrap.list", fx->dir);
     assert_true(n > 0 && (size_t)n < sizeof fx->path);
-    fx->log.level = LOG_DEBUG;
+    fx->log.level = LOG_LEVEL_DEBUG;
     fx->log.sink = rec_sink;
     fx->log.ud = &fx->rec;
     *state = fx;
@@ -485,7 +485,7 @@ check_log(const fx_t *fx, size_t i, unsigned lineno, bootstrap_err_t err)
     if (strstr(s, bootstrap_strerror(err)) == NULL) {
         fail_msg("log line %zu does not say \"%s\": \"%s\"", i, bootstrap_strerror(err), s);
     }
-    assert_true(fx->rec.level[i] <= LOG_WARN);
+    assert_true(fx->rec.level[i] <= LOG_LEVEL_WARN);
 }
 
 static void
@@ -667,34 +667,34 @@ static void
 test_log(void **state)
 {
     fx_t *fx = *state;
-    assert_int_equal(log_level_parse("error"), LOG_ERROR);
-    assert_int_equal(log_level_parse("warn"), LOG_WARN);
-    assert_int_equal(log_level_parse("info"), LOG_INFO);
-    assert_int_equal(log_level_parse("debug"), LOG_DEBUG);
+    assert_int_equal(log_level_parse("error"), LOG_LEVEL_ERROR);
+    assert_int_equal(log_level_parse("warn"), LOG_LEVEL_WARN);
+    assert_int_equal(log_level_parse("info"), LOG_LEVEL_INFO);
+    assert_int_equal(log_level_parse("debug"), LOG_LEVEL_DEBUG);
     const char *bad[] = {"", "WARN", "warning", "debug ", " info", "trace", "3"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(log_level_parse(bad[i]), -1);
     }
-    for (int l = LOG_ERROR; l <= LOG_DEBUG; l++) {
+    for (int l = LOG_LEVEL_ERROR; l <= LOG_LEVEL_DEBUG; l++) {
         assert_int_equal(log_level_parse(log_level_name((log_level_t)l)), l);
     }
 
     /* Lines above the level are dropped; the rest arrive formatted. */
-    fx->log.level = LOG_WARN;
-    log_line(&fx->log, LOG_INFO, "dropped %d", 1);
-    log_line(&fx->log, LOG_DEBUG, "dropped %d", 2);
-    log_line(&fx->log, LOG_WARN, "kept %d %s", 3, "warn");
-    log_line(&fx->log, LOG_ERROR, "kept %d", 4);
+    fx->log.level = LOG_LEVEL_WARN;
+    log_line(&fx->log, LOG_LEVEL_INFO, "dropped %d", 1);
+    log_line(&fx->log, LOG_LEVEL_DEBUG, "dropped %d", 2);
+    log_line(&fx->log, LOG_LEVEL_WARN, "kept %d %s", 3, "warn");
+    log_line(&fx->log, LOG_LEVEL_ERROR, "kept %d", 4);
     assert_int_equal(fx->rec.n, 2);
     assert_string_equal(fx->rec.line[0], "kept 3 warn");
-    assert_int_equal(fx->rec.level[0], LOG_WARN);
+    assert_int_equal(fx->rec.level[0], LOG_LEVEL_WARN);
     assert_string_equal(fx->rec.line[1], "kept 4");
-    assert_int_equal(fx->rec.level[1], LOG_ERROR);
+    assert_int_equal(fx->rec.level[1], LOG_LEVEL_ERROR);
 
     /* A NULL log or sink drops everything. */
-    log_line(NULL, LOG_ERROR, "nowhere");
-    log_t none = {LOG_DEBUG, NULL, NULL};
-    log_line(&none, LOG_ERROR, "nowhere");
+    log_line(NULL, LOG_LEVEL_ERROR, "nowhere");
+    log_t none = {LOG_LEVEL_DEBUG, NULL, NULL};
+    log_line(&none, LOG_LEVEL_ERROR, "nowhere");
     assert_int_equal(fx->rec.n, 2);
 
     /* A long message is cut, not overrun. */
@@ -702,7 +702,7 @@ test_log(void **state)
     assert_non_null(big);
     memset(big, 'y', 4999);
     big[4999] = '\0';
-    log_line(&fx->log, LOG_ERROR, "%s", big);
+    log_line(&fx->log, LOG_LEVEL_ERROR, "%s", big);
     free(big);
     assert_int_equal(fx->rec.n, 3);
     size_t n = strlen(fx->rec.line[2]);
