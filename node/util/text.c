@@ -16,6 +16,9 @@ typedef struct {
 static void
 emit(sink_t *k, const char *p, size_t n)
 {
+    if (n == 0) {
+        return;
+    }
     if (k->f != NULL) {
         if (!k->failed && fwrite(p, 1, n, k->f) != n) {
             k->failed = true;
@@ -96,26 +99,33 @@ must_escape(unsigned long cp, text_mode_t mode)
     return cp == 0x2028 || cp == 0x2029 || text_is_bidi_control(cp, mode);
 }
 
+/* Characters that pass unchanged go to a FILE in runs, one fwrite each;
+ * into a buffer one by one, so a cut falls between whole characters. */
 static void
 run(sink_t *k, const char *s, size_t n, text_mode_t mode)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
+    size_t i = 0, plain = 0; /* plain: start of the run not yet emitted */
     while (i < n) {
         unsigned long cp = 0;
         size_t len = decode(p + i, n - i, &cp);
-        if (len == 0) {
-            emit_escape(k, true, p[i]);
-            i++;
-            continue;
-        }
-        if (must_escape(cp, mode)) {
-            emit_escape(k, false, cp);
+        bool escape = len == 0 || must_escape(cp, mode);
+        if (escape || k->f == NULL) {
+            emit(k, s + plain, i - plain);
+            if (len == 0) {
+                emit_escape(k, true, p[i]);
+            } else if (escape) {
+                emit_escape(k, false, cp);
+            } else {
+                emit(k, s + i, len);
+            }
+            i += len == 0 ? 1 : len;
+            plain = i;
         } else {
-            emit(k, s + i, len);
+            i += len;
         }
-        i += len;
     }
+    emit(k, s + plain, n - plain);
 }
 
 size_t

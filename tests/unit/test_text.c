@@ -176,6 +176,59 @@ test_rtl_scripts_unchanged(void **state)
 
 /* A body that hides what it says: shown with the override escaped, the
  * bytes read in the order they are stored. */
+/* More right-to-left scripts, and the joiners they need: ZWNJ (U+200C)
+ * and ZWJ (U+200D) sit next to LRM (U+200E) and must not be taken for it. */
+static void
+test_more_scripts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        const char *text;
+    } SCRIPTS[] = {
+        {"Hebrew with niqqud", "\xd7\xa9\xd6\xb8\xd7\x81\xd7\x9c\xd7\x95\xd6\xb9\xd7\x9d"},
+        {"Yiddish", "\xd7\x99\xd7\x99\xd6\xb4\xd7\x93\xd7\x99\xd7\xa9"},
+        {"Persian with ZWNJ",
+         "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85"},
+        {"Urdu", "\xd8\xa7\xd8\xb1\xd8\xaf\xd9\x88"},
+        {"Arabic with tatweel and harakat",
+         "\xd8\xb9\xd9\x8e\xd8\xb1\xd9\x8e\xd8\xa8\xd9\x90\xd9\x80\xd9\x8a\xd9\x91"},
+        {"NKo", "\xdf\x92\xdf\x9e\xdf\x8f"},
+        {"Adlam (four-byte)", "\xf0\x9e\xa4\x80\xf0\x9e\xa4\xa3\xf0\x9e\xa4\xa4\xf0\x9e\xa4\xa2"},
+        {"emoji ZWJ sequence",
+         "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7"},
+        {"Samaritan", "\xe0\xa0\x80\xe0\xa0\x81\xe0\xa0\x82"},
+        {"Mandaic", "\xe0\xa1\x80\xe0\xa1\x81\xe0\xa1\x82"},
+    };
+    for (size_t i = 0; i < sizeof SCRIPTS / sizeof SCRIPTS[0]; i++) {
+        for (int mode = TEXT_LINE; mode <= TEXT_BODY; mode++) {
+            const char *t = SCRIPTS[i].text;
+            char *got = safe(t, strlen(t), (text_mode_t)mode);
+            if (strcmp(got, t) != 0) {
+                fail_msg("%s changed in mode %d: \"%s\"", SCRIPTS[i].what, mode, got);
+            }
+            free(got);
+        }
+    }
+    /* An RTL name in a header line is left as it is; the line around it
+     * is the same bytes as for a Latin name. */
+    char *line = header_line("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d");
+    assert_string_equal(line, "2026-12-03 16:00  \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d  #7  szp1abc");
+    free(line);
+    /* A Hebrew name ending in RLM would pull the "#7" after it into its
+     * run on a bidi terminal: the mark is shown. */
+    line = header_line("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d" RLM);
+    assert_string_equal(line,
+                        "2026-12-03 16:00  \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d<U+200F>  #7  szp1abc");
+    free(line);
+    /* An Arabic name that forces the Latin after it left-to-right by an
+     * override, and one that opens an isolate it never closes. */
+    expect("\xd8\xb3\xd9\x84\xd8\xa7\xd9\x85" LRO "abc", TEXT_LINE,
+           "\xd8\xb3\xd9\x84\xd8\xa7\xd9\x85<U+202D>abc");
+    expect(RLI "\xd8\xb3\xd9\x84\xd8\xa7\xd9\x85", TEXT_BODY,
+           "<U+2067>\xd8\xb3\xd9\x84\xd8\xa7\xd9\x85");
+}
+
 static void
 test_body_spoof(void **state)
 {
@@ -252,6 +305,7 @@ main(void)
         cmocka_unit_test(test_rlo_in_name_cannot_reorder_the_line),
         cmocka_unit_test(test_every_control_escaped),
         cmocka_unit_test(test_rtl_scripts_unchanged),
+        cmocka_unit_test(test_more_scripts),
         cmocka_unit_test(test_body_spoof),
         cmocka_unit_test(test_short_buffer),
         cmocka_unit_test(test_write_error),
