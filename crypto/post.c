@@ -75,8 +75,7 @@ is_zero(const uint8_t *p, size_t n)
 }
 
 void
-post_init(post_t *p, post_kind_t kind, uint64_t seq, const uint8_t *prev,
-          uint64_t timestamp_ms)
+post_init(post_t *p, post_kind_t kind, uint64_t seq, const uint8_t *prev, uint64_t timestamp_ms)
 {
     memset(p, 0, sizeof *p);
     p->version = POST_VERSION;
@@ -88,15 +87,31 @@ post_init(post_t *p, post_kind_t kind, uint64_t seq, const uint8_t *prev,
     p->timestamp_ms = timestamp_ms;
 }
 
-/* Validates and copies text of at most max bytes into dst (max + 1 bytes). */
-static post_err_t
-set_text(char *dst, const char *text, size_t len, size_t max, utf8_mode_t mode)
+post_err_t
+post_text_check(const char *text, size_t len, post_text_t field, utf8_problem_t *detail)
 {
-    if (len > max) {
-        return POST_ETOOLARGE;
+    bool name = field == POST_TEXT_NAME;
+    utf8_problem_t pr = {.kind = UTF8_OK, .offset = len};
+    post_err_t err = POST_OK;
+    if (len > (name ? POST_NAME_MAX : POST_BODY_MAX)) {
+        err = POST_ETOOLARGE;
+    } else if (utf8_check((const uint8_t *)text, len, name ? UTF8_LINE : UTF8_TEXT, &pr) !=
+               UTF8_OK) {
+        err = POST_EUTF8;
     }
-    if (!utf8_valid((const uint8_t *)text, len, mode)) {
-        return POST_EUTF8;
+    if (detail != NULL) {
+        *detail = pr;
+    }
+    return err;
+}
+
+/* Validates and copies text for a field into dst (max + 1 bytes). */
+static post_err_t
+set_text(char *dst, const char *text, size_t len, post_text_t field)
+{
+    post_err_t err = post_text_check(text, len, field, NULL);
+    if (err != POST_OK) {
+        return err;
     }
     memcpy(dst, text, len);
     dst[len] = '\0';
@@ -106,7 +121,7 @@ set_text(char *dst, const char *text, size_t len, size_t max, utf8_mode_t mode)
 post_err_t
 post_set_body(post_t *p, const char *text, size_t len)
 {
-    post_err_t err = set_text(p->body, text, len, POST_BODY_MAX, UTF8_TEXT);
+    post_err_t err = set_text(p->body, text, len, POST_TEXT_BODY);
     if (err == POST_OK) {
         p->body_len = (uint16_t)len;
     }
@@ -116,7 +131,7 @@ post_set_body(post_t *p, const char *text, size_t len)
 post_err_t
 post_set_name(post_t *p, const char *text, size_t len)
 {
-    post_err_t err = set_text(p->name, text, len, POST_NAME_MAX, UTF8_LINE);
+    post_err_t err = set_text(p->name, text, len, POST_TEXT_NAME);
     if (err == POST_OK) {
         p->name_len = (uint8_t)len;
     }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "utf8.h"
 
 #define POST_SIG_TAG "samizdat-post-v1"
 
@@ -88,12 +89,25 @@ void post_init(post_t *p, post_kind_t kind, uint64_t seq, const uint8_t *prev,
 post_err_t post_set_body(post_t *p, const char *text, size_t len);
 post_err_t post_set_name(post_t *p, const char *text, size_t len);
 
+typedef enum {
+    POST_TEXT_BODY = 0, /* a body (or a bio): at most POST_BODY_MAX, UTF8_TEXT */
+    POST_TEXT_NAME = 1, /* a display name: at most POST_NAME_MAX, UTF8_LINE */
+} post_text_t;
+
+/* Checks text for a field as post_set_body / post_set_name do, and says
+ * what is wrong so a front end can tell the user which byte: POST_OK,
+ * POST_ETOOLARGE (over the field's size), or POST_EUTF8 with the first
+ * problem in *detail (print it with utf8_problem_describe). detail may be
+ * NULL; otherwise it is always written, kind UTF8_OK unless POST_EUTF8.
+ * An empty text passes: whether a field may be empty is the kind's rule
+ * (post_sign) or the front end's. text borrowed for the call. */
+post_err_t post_text_check(const char *text, size_t len, post_text_t field, utf8_problem_t *detail);
+
 /* Sets p->author from k, checks every field as the decoder would, signs,
  * writes the encoding into out (cap bytes, POST_MAX_SIZE always suffices),
  * and sets p->sig and p->id. On error nothing useful is in out and p->sig,
  * p->id are unchanged. */
-post_err_t post_sign(post_t *p, const keys_author_t *k, uint8_t *out, size_t cap,
-                     size_t *out_len);
+post_err_t post_sign(post_t *p, const keys_author_t *k, uint8_t *out, size_t cap, size_t *out_len);
 
 typedef enum {
     POST_VERIFY = 0,    /* check the signature (everything from outside) */

@@ -64,9 +64,11 @@ static const cli_cmd_t COMMANDS[] = {
      "                     64-digit hex DHT id)\n"
      "Each prints the result, the hops and messages it took, and the time.",
      false},
-    {"post", cli_cmd_post, "post TEXT | post -",
+    {"post", cli_cmd_post, "post [--] TEXT | post -",
      "Sign and publish a post. '-' reads the text from standard input.\n"
-     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab.",
+     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab.\n"
+     "Text that starts with '-' and a letter reads as an option: put -- before it\n"
+     "(samizdat post -- -hello); \"-5 degrees tonight\" needs nothing.",
      false},
     {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post.",
      false},
@@ -113,19 +115,24 @@ enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
 static void
 print_main_help(FILE *f)
 {
-    fprintf(f, "samizdat %s: signed posts on a network nobody can switch off\n\n"
-               "usage: samizdat [--data DIR] [--json] COMMAND [ARGS]\n\ncommands:\n",
+    fprintf(f,
+            "samizdat %s: signed posts on a network nobody can switch off\n\n"
+            "usage: samizdat [--data DIR] [--json] COMMAND [ARGS] [--] [WORDS]\n\n"
+            "commands:\n",
             SAMIZDAT_VERSION);
     for (int i = 0; i < N_COMMANDS; i++) {
         fprintf(f, "  %s\n", COMMANDS[i].usage);
     }
     fprintf(f, "\n"
-               "global options:\n"
+               "global options (before or after the command):\n"
                "  --data DIR   data directory (default $SAMIZDAT_DATA, else\n"
                "               $XDG_DATA_HOME/samizdat, else ~/.local/share/samizdat)\n"
                "  --json       print records as JSON\n"
                "  --help       this text; `samizdat COMMAND --help` for one command\n"
-               "  --version    print the version\n\n"
+               "  --version    print the version (before the command)\n"
+               "  --           end of options: every word after it is text or a name,\n"
+               "               e.g. samizdat post -- --hello; a word is an option only\n"
+               "               when a letter follows its dashes and it has no space\n\n"
                "AUTHOR is an author key (sza1...), POST-ID a post id (szp1...).\n"
                "exit codes: 0 ok, 1 error, 2 usage, 3 bad input, 4 not found\n");
 }
@@ -149,10 +156,25 @@ cli_usage(cli_t *c, const cli_cmd_t *cmd, const char *why)
     return CLI_EXIT_USAGE;
 }
 
+/* The rule of cli_args_t: an option is a dash, or two, then a letter, with
+ * no white space before any '='. Text a user posts usually fails it (a
+ * number, a space), and what passes it can be given after "--". */
 static bool
 is_option(const char *w)
 {
-    return w[0] == '-' && w[1] != '\0';
+    if (w[0] != '-') {
+        return false;
+    }
+    const char *name = w[1] == '-' ? w + 2 : w + 1;
+    if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z'))) {
+        return false;
+    }
+    for (const char *q = name; *q != '\0' && *q != '='; q++) {
+        if (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' || *q == '\v' || *q == '\f') {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool
@@ -214,6 +236,7 @@ cli_unknown_option(cli_args_t *a)
 {
     for (int i = 0; i < a->dashdash; i++) {
         if (!a->used[i] && is_option(a->argv[i])) {
+            a->unknown = a->argv[i];
             return a->argv[i];
         }
     }
@@ -323,6 +346,30 @@ cli_sleep_ms(unsigned ms)
     }
 }
 
+/* The global options --data DIR and --json are taken wherever they stand
+ * before "--", so `samizdat whoami --data DIR` is `samizdat --data DIR
+ * whoami`; the last --data wins. Inside the node the data directory is the
+ * node's, and a --data there is ignored. Returns CLI_EXIT_OK or prints a
+ * usage error and returns its code. */
+static int
+take_globals(cli_t *c, const cli_cmd_t *cmd, cli_args_t *a)
+{
+    bool bad = false;
+    const char *data;
+    while ((data = cli_value(a, "--data", &bad)) != NULL) {
+        if (c->node == NULL) {
+            c->data_opt = data;
+        }
+    }
+    if (bad) {
+        return cli_usage(c, cmd, "--data needs a directory");
+    }
+    while (cli_flag(a, "--json")) {
+        c->json = true;
+    }
+    return CLI_EXIT_OK;
+}
+
 static int
 run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
 {
@@ -340,8 +387,9 @@ run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
         fprintf(c->out, "usage: samizdat %s\n\n%s\n", cmd->usage, cmd->help);
         return CLI_EXIT_OK;
     }
-    if (cli_flag(&a, "--json")) {
-        c->json = true;
+    int rc = take_globals(c, cmd, &a);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
     }
     if (c->node == NULL) {
         datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
@@ -354,12 +402,30 @@ run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
                         cmd->name);
     }
     if (c->node == NULL && !cmd->local) {
-        int rc = forward_or_open(c, argc + 1, argv - 1);
+        /* The node gets the command without the global options taken
+         * above: its data directory is its own, and c->json travels on
+         * its own. */
+        char *fwd[CLI_ARGS_MAX + 1];
+        int n = 0;
+        fwd[n++] = argv[-1];
+        for (int i = 0; i < argc; i++) {
+            if (!a.used[i]) {
+                fwd[n++] = argv[i];
+            }
+        }
+        rc = forward_or_open(c, n, fwd);
         if (rc >= 0) {
             return rc;
         }
     }
-    return cmd->fn(c, &a);
+    rc = cmd->fn(c, &a);
+    if (rc == CLI_EXIT_USAGE && a.unknown != NULL) {
+        fprintf(c->err,
+                "samizdat: if %s is meant as text, not an option, put -- before it: "
+                "samizdat %s -- %s\n",
+                a.unknown, cmd->name, a.unknown);
+    }
+    return rc;
 }
 
 int

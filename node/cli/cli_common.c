@@ -10,6 +10,7 @@
 #include "json.h"
 #include "keytext.h"
 #include "term.h"
+#include "text.h"
 
 int
 cli_store_error(cli_t *c, store_err_t err, const char *what)
@@ -271,15 +272,20 @@ is_deleted(cli_t *c, const post_t *p)
     return deleted;
 }
 
+/* A body, each line indented, made safe for the terminal (text.h: bidi
+ * controls escaped). */
 static void
 print_text_lines(FILE *f, const char *s)
 {
     fputs("    ", f);
-    for (; *s != '\0'; s++) {
-        fputc(*s, f);
-        if (*s == '\n' && s[1] != '\0') {
-            fputs("    ", f);
+    for (;;) {
+        const char *nl = strchr(s, '\n');
+        (void)text_fput(f, s, nl != NULL ? (size_t)(nl - s) + 1 : strlen(s), TEXT_BODY);
+        if (nl == NULL || nl[1] == '\0') {
+            break;
         }
+        s = nl + 1;
+        fputs("    ", f);
     }
     fputc('\n', f);
 }
@@ -293,17 +299,20 @@ cli_print_post(cli_t *c, const post_t *p, bool first)
         return;
     }
     char when[64], name[POST_NAME_MAX + 1], id[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
+    char shown[TEXT_SAFE_SIZE(POST_NAME_MAX)]; /* a peer's name, bidi controls escaped */
     format_time(when, sizeof when, p->timestamp_ms);
     display_name(c, p->author, name, sizeof name);
+    text_safe(shown, sizeof shown, name, strlen(name), TEXT_LINE);
     keytext_encode(id, KEYTEXT_POST, p->id);
     keytext_encode(ref, KEYTEXT_POST, p->ref);
-    fprintf(c->out, "%s  %s  #%llu  %s\n", when, name, (unsigned long long)p->seq, id);
+    fprintf(c->out, "%s  %s  #%llu  %s\n", when, shown, (unsigned long long)p->seq, id);
     if (p->kind == POST_KIND_REPLY) {
         fprintf(c->out, "    reply to %s\n", ref);
     } else if (p->kind == POST_KIND_DELETE) {
         fprintf(c->out, "    deletes %s\n", ref);
     } else if (p->kind == POST_KIND_PROFILE) {
-        fprintf(c->out, "    profile: name \"%s\"\n", p->name);
+        text_safe(shown, sizeof shown, p->name, p->name_len, TEXT_LINE);
+        fprintf(c->out, "    profile: name \"%s\"\n", shown);
     }
     if (is_deleted(c, p)) {
         fputs("    [deleted by its author]\n", c->out);

@@ -16,12 +16,22 @@
 enum { CLI_ARGS_MAX = 64, CLI_PAGE_DEFAULT = 20 };
 
 /* Command-line words after the command name. Options are taken out as they
- * are read; what is left must be positional. */
+ * are read; what is left must be positional.
+ *
+ * Which words are options: the parser does not know a command's options up
+ * front (a handler takes them with cli_flag and cli_value as it goes), so
+ * the word itself decides. A word is an option when a letter follows its
+ * dash or its two dashes and no white space comes before any '=': -h,
+ * --json, --name=Ana Lima. Every other word is positional, so
+ * `post "-5 degrees tonight"` and `post -5` post their text. A word after
+ * "--" is always positional. */
 typedef struct {
     int argc;
     char **argv;
     bool used[CLI_ARGS_MAX];
-    int dashdash; /* index of "--", or argc: words after it are positional */
+    int dashdash;        /* index of "--", or argc: words after it are positional */
+    const char *unknown; /* set by cli_unknown_option: the dispatcher then adds
+                            a hint about "--" to the handler's usage error */
 } cli_args_t;
 
 struct node;
@@ -57,7 +67,7 @@ bool cli_flag(cli_args_t *a, const char *name);
 const char *cli_value(cli_args_t *a, const char *name, bool *bad);
 /* The positional words left, in order; returns their count (at most max). */
 int cli_positional(cli_args_t *a, const char **out, int max);
-/* A word that looks like an option and was not taken, or NULL. */
+/* A word that is an option (see cli_args_t) and was not taken, or NULL. */
 const char *cli_unknown_option(cli_args_t *a);
 bool cli_parse_u64(const char *s, uint64_t *out);
 

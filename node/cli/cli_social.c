@@ -3,6 +3,7 @@
 
 #include "cli_int.h"
 #include "node.h"
+#include "text.h"
 #include "keytext.h"
 
 /* Parses the one AUTHOR argument and opens the store. */
@@ -149,7 +150,10 @@ print_author(void *ud, const uint8_t author[static 32], uint64_t since_ms)
         fprintf(l->c->out, "%s\n  {\"author\":\"%s\",\"since_ms\":%llu}", l->count ? "," : "", t,
                 (unsigned long long)since_ms);
     } else {
-        fprintf(l->c->out, "%s%s%s\n", t, named ? "  " : "", named ? prof.name : "");
+        char shown[TEXT_SAFE_SIZE(POST_NAME_MAX)]; /* bidi controls escaped (text.h) */
+        text_safe(shown, sizeof shown, named ? prof.name : "", named ? prof.name_len : 0,
+                  TEXT_LINE);
+        fprintf(l->c->out, "%s%s%s\n", t, named ? "  " : "", shown);
     }
     l->count++;
     return true;

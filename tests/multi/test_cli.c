@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nodes.h"
 #include "store.h"
 
 typedef struct {
@@ -482,6 +483,206 @@ test_store_held_by_other_process(void **state)
     post_ok(f->dir, "after the other process went away", id, sizeof id);
 }
 
+/* ---- issue 9, section 6: the command line people expect ---- */
+
+/* Runs the binary with exactly these words (NULL-terminated), no --data
+ * put in front, so a test can place the global options itself. */
+static void
+sz_words(tu_run_t *r, const char *in, ...)
+{
+    char *argv[ARGV_MAX];
+    int n = 0;
+    argv[n++] = (char *)SAMIZDAT_BINARY;
+    va_list ap;
+    va_start(ap, in);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        assert_true(n < ARGV_MAX - 1);
+        argv[n++] = (char *)a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    tu_run(r, argv, NULL, in, 60);
+}
+
+#define SZW(r, ...) sz_words(r, NULL, __VA_ARGS__, (const char *)NULL)
+
+/* Text that starts with '-' is posted when it cannot be an option; what
+ * could be one is refused with a hint to put -- before it, and -- works. */
+static void
+check_dash_text(const char *dir)
+{
+    tu_run_t r;
+    SZ(&r, dir, "post", "-5 degrees tonight");
+    if (r.status != 0) {
+        fail_msg("post \"-5 degrees tonight\": %d: %s", r.status, r.err);
+    }
+    tu_run_free(&r);
+    SZ(&r, dir, "post", "-12");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, dir, "post", "-x");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "unknown option -x"));
+    assert_non_null(strstr(r.err, "put -- before it: samizdat post -- -x"));
+    tu_run_free(&r);
+    SZ(&r, dir, "post", "--", "-x");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    /* After --, even a global option's name is text. */
+    SZ(&r, dir, "post", "--", "--json");
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "{"));
+    tu_run_free(&r);
+
+    SZ(&r, dir, "feed", "--json");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"body\":\"-5 degrees tonight\""));
+    assert_non_null(strstr(r.out, "\"body\":\"-12\""));
+    assert_non_null(strstr(r.out, "\"body\":\"-x\""));
+    assert_non_null(strstr(r.out, "\"body\":\"--json\""));
+    tu_run_free(&r);
+}
+
+static void
+test_dash_text_is_positional(void **state)
+{
+    fixture_t *f = *state;
+    char author[80];
+    init_ok(f->dir, author, sizeof author);
+    check_dash_text(f->dir);
+    /* The help says how. */
+    tu_run_t r;
+    SZW(&r, "--help");
+    assert_non_null(strstr(r.out, "  --           end of options"));
+    tu_run_free(&r);
+    SZW(&r, "post", "--help");
+    assert_non_null(strstr(r.out, "put -- before it"));
+    tu_run_free(&r);
+}
+
+/* --data and --json work after the command as before it. */
+static void
+check_globals_after(const char *dir)
+{
+    tu_run_t before, after;
+    SZW(&before, "--data", dir, "whoami");
+    SZW(&after, "whoami", "--data", dir);
+    assert_int_equal(before.status, 0);
+    if (after.status != 0) {
+        fail_msg("whoami --data DIR: %d: %s", after.status, after.err);
+    }
+    assert_string_equal(after.out, before.out);
+    tu_run_free(&before);
+    tu_run_free(&after);
+
+    SZW(&before, "--data", dir, "--json", "feed");
+    SZW(&after, "feed", "--json", "--data", dir);
+    assert_int_equal(before.status, 0);
+    assert_int_equal(after.status, 0);
+    assert_string_equal(after.out, before.out);
+    assert_int_equal(strncmp(after.out, "{\"author\":\"sza1", 15), 0);
+    tu_run_free(&before);
+    tu_run_free(&after);
+
+    char eq[600];
+    snprintf(eq, sizeof eq, "--data=%s", dir);
+    SZW(&after, "post", "placed after the command", eq);
+    assert_int_equal(after.status, 0);
+    tu_run_free(&after);
+    SZW(&after, "feed", "--limit", "1", "--data");
+    assert_int_equal(after.status, 2);
+    assert_non_null(strstr(after.err, "--data needs a directory"));
+    tu_run_free(&after);
+    SZW(&after, "feed", "--limit", "1", "--json", "--data", dir);
+    assert_int_equal(after.status, 0);
+    assert_non_null(strstr(after.out, "\"body\":\"placed after the command\""));
+    tu_run_free(&after);
+}
+
+static void
+test_global_options_after_command(void **state)
+{
+    fixture_t *f = *state;
+    char author[80];
+    init_ok(f->dir, author, sizeof author);
+    check_globals_after(f->dir);
+}
+
+/* The same through a running node: the command goes over the control
+ * socket without the global options, and the node answers the same. */
+static void
+test_parsing_through_node(void **state)
+{
+    fixture_t *f = *state;
+    tn_node_t n;
+    tn_init(&n, f->dir, 0);
+    char list[600];
+    snprintf(list, sizeof list, "%s/empty.list", f->dir);
+    tu_write_file(list, "# nothing\n", 10);
+    char network[32];
+    snprintf(network, sizeof network, "test-%08x", randombytes_random());
+    tn_start(&n, network, list, NULL, NULL);
+    check_dash_text(n.dir);
+    check_globals_after(n.dir);
+    /* The commands above ran in the node, not beside it. */
+    tu_run_t r;
+    SZ(&r, n.dir, "status");
+    assert_non_null(strstr(r.out, "listening"));
+    tu_run_free(&r);
+    assert_int_equal(tn_stop(&n), 0);
+}
+
+/* A name or body with bidi controls is shown with them escaped, in the
+ * feed, in a post's header line and in the follow list. */
+static void
+test_bidi_escaped(void **state)
+{
+    fixture_t *f = *state;
+    char a1[80], a2[80];
+    init_ok(f->dir, a1, sizeof a1);
+    init_ok(f->dir2, a2, sizeof a2);
+    tu_run_t r;
+    SZ(&r, f->dir2, "profile", "--name", "mallory\xe2\x80\xae", "--bio", "x");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "post",
+       "pay sza1\xe2\x80\xae"
+       "evil\xe2\x80\xac"
+       "good");
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    char file[600];
+    snprintf(file, sizeof file, "%s/feed.szf", f->dir2);
+    SZ(&r, f->dir2, "export", a2, file);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "import", file);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "follow", a2);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+
+    SZ(&r, f->dir, "feed", a2);
+    assert_int_equal(r.status, 0);
+    assert_null(strstr(r.out, "\xe2\x80\xae"));
+    assert_null(strstr(r.out, "\xe2\x80\xac"));
+    assert_non_null(strstr(r.out, "  mallory<U+202E>  #2  szp1"));
+    assert_non_null(strstr(r.out, "    pay sza1<U+202E>evil<U+202C>good\n"));
+    assert_non_null(strstr(r.out, "profile: name \"mallory<U+202E>\""));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "following");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "  mallory<U+202E>\n"));
+    assert_null(strstr(r.out, "\xe2\x80\xae"));
+    tu_run_free(&r);
+    /* JSON carries the text as it is: a program, not a terminal, reads it. */
+    SZ(&r, f->dir, "feed", a2, "--json");
+    assert_non_null(strstr(r.out, "\xe2\x80\xae"));
+    tu_run_free(&r);
+}
+
 int
 main(void)
 {
@@ -500,6 +701,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_passphrase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_file_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_held_by_other_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dash_text_is_positional, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_global_options_after_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parsing_through_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bidi_escaped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
