@@ -32,12 +32,38 @@ node_strerror(node_err_t err)
     return "unknown node error";
 }
 
-uint64_t
-node_now_ms(void)
+static uint64_t
+clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t
+node_mono_ms(node_t *n)
+{
+    const node_clock_t *c = &n->cfg.clock;
+    return c->mono_ms != NULL ? c->mono_ms(c->ud) : clock_ms(CLOCK_MONOTONIC);
+}
+
+uint64_t
+node_wall_ms(node_t *n)
+{
+    const node_clock_t *c = &n->cfg.clock;
+    return c->wall_ms != NULL ? c->wall_ms(c->ud) : clock_ms(CLOCK_REALTIME);
+}
+
+uint64_t
+node_wall_of(node_t *n, uint64_t mono_ms)
+{
+    if (mono_ms == 0) {
+        return 0;
+    }
+    uint64_t now = node_mono_ms(n);
+    uint64_t wall = node_wall_ms(n);
+    uint64_t ago = now > mono_ms ? now - mono_ms : 0;
+    return wall > ago ? wall - ago : 0;
 }
 
 static const log_t *
@@ -121,7 +147,7 @@ peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir)
             memcpy(p->key, key, 32);
             p->dir = dir;
             p->rtt_ms = -1;
-            p->since_ms = p->last_seen_ms = p->used_ms = node_now_ms();
+            p->since_ms = p->last_seen_ms = p->used_ms = node_mono_ms(n);
             return p;
         }
     }
@@ -159,6 +185,7 @@ peer_drop(node_t *n, peer_t *p, const char *why, bool failed)
     }
     queue_clear(p);
     p->used = false;
+    n->peers_dropped++;
     node_gossip_check(n, p);
     if (failed) {
         uint8_t key[32];
@@ -230,7 +257,7 @@ node_drop_peer(node_t *n, peer_t *p, const char *why)
     contact_t *c = contact_find(n, p->key);
     if (c != NULL) {
         c->failures++;
-        c->next_try_ms = node_now_ms() + (5000u << (c->failures < 7 ? c->failures : 7));
+        c->next_try_ms = node_mono_ms(n) + (5000u << (c->failures < 7 ? c->failures : 7));
     }
     peer_drop(n, p, why, true);
 }
@@ -448,7 +475,7 @@ send_hello(node_t *n, peer_t *p, uint32_t rid)
 {
     fill_hello(n, n->tx, rid, p->offered_gossip);
     send_msg(n, p, n->tx);
-    p->hello_sent_ms = node_now_ms();
+    p->hello_sent_ms = node_mono_ms(n);
 }
 
 static void
@@ -456,7 +483,7 @@ send_peers_req(node_t *n, peer_t *p)
 {
     uint32_t id = 0;
     if (request_pending(p, WIRE_PEERS_REQ) ||
-        !request_open(n, p, WIRE_PEERS_REQ, node_now_ms(), &id)) {
+        !request_open(n, p, WIRE_PEERS_REQ, node_mono_ms(n), &id)) {
         return;
     }
     wire_msg_t *m = n->tx;
@@ -517,15 +544,16 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     }
     if (p->endpoint[0] != '\0') {
         contact_note(n, p->key, p->endpoint);
-        (void)store_peer_save(n->cfg.store, p->key, p->endpoint, node_now_ms());
+        (void)store_peer_save(n->cfg.store, p->key, p->endpoint, node_wall_ms(n));
     }
     queue_flush(n, p);
     node_dht_peer_ready(n, p);
     node_gossip_check(n, p);
     char k[24];
     node_short_key(k, p->key);
-    log_line(lg(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s ready%s (%s, %s, %s)", k,
-             again ? " again" : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
+    log_line(lg(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+             "peer %s ready%s (%s, %s, %s)", k, again ? " again" : "",
+             p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
 }
 
@@ -537,7 +565,7 @@ on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char
      * it can learn other contacts (PEERS, the DHT) instead of being turned
      * away knowing no one else. */
     bool probation = false;
-    if (!slot_free(n, TRANSPORT_IN) && !evict_idle(n, TRANSPORT_IN, node_now_ms())) {
+    if (!slot_free(n, TRANSPORT_IN) && !evict_idle(n, TRANSPORT_IN, node_mono_ms(n))) {
         if (probation_count(n) >= NODE_PROBATION_MAX) {
             send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
             return;
@@ -606,9 +634,9 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 static void
 on_pong(node_t *n, peer_t *p, const wire_msg_t *m, uint64_t rtt)
 {
-    (void)n;
     if (m->u.ping_nonce == p->ping_nonce) {
         p->rtt_ms = (int64_t)rtt;
+        n->pongs++;
     }
 }
 
@@ -643,12 +671,13 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
 {
     char k[24];
     node_short_key(k, p->key);
-    log_line(lg(n), LOG_LEVEL_INFO, "peer %s says: error %u: %s", k, m->u.error.code, m->u.error.text);
+    log_line(lg(n), LOG_LEVEL_INFO, "peer %s says: error %u: %s", k, m->u.error.code,
+             m->u.error.text);
     if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
         contact_t *c = contact_find(n, p->key);
         if (c != NULL) {
             c->failures++;
-            c->next_try_ms = node_now_ms() + 60000u * c->failures;
+            c->next_try_ms = node_mono_ms(n) + 60000u * c->failures;
         }
         peer_drop(n, p, "refused us", m->u.error.code == WIRE_ERR_NETWORK);
     } else if (m->u.error.code == WIRE_ERR_HELLO && p->state == PEER_READY) {
@@ -668,7 +697,7 @@ is_answer(uint8_t type)
 static void
 dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 {
-    uint64_t now = node_now_ms();
+    uint64_t now = node_mono_ms(n);
     uint64_t rtt = 0;
     p->last_seen_ms = now;
     if (wire_is_dht(m->type)) {
@@ -717,7 +746,7 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 static bool
 peer_log_allowed(node_t *n)
 {
-    uint64_t second = node_now_ms() / 1000;
+    uint64_t second = node_mono_ms(n) / 1000;
     if (second != n->log_second) {
         n->log_second = second;
         n->log_count = 0;
@@ -741,7 +770,7 @@ handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *pe
     if (is_gossip_frame(data, len) && len <= WIRE_MAX_FRAME) {
         peer_t *gp = peer_find(n, key, (int)dir);
         if (gp != NULL && gp->state == PEER_READY) {
-            gp->last_seen_ms = node_now_ms();
+            gp->last_seen_ms = node_mono_ms(n);
             node_gossip_receive(n, gp, data, len);
         } else {
             n->unsolicited++;
@@ -867,7 +896,7 @@ node_connect(node_t *n, const uint8_t key[32], const char *endpoint)
         node_keep_peer(n, p);
         return p;
     }
-    return connect_to(n, key, endpoint, false, node_now_ms());
+    return connect_to(n, key, endpoint, false, node_mono_ms(n));
 }
 
 static void
@@ -956,7 +985,7 @@ int
 node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, const uint8_t *frame,
                 size_t len)
 {
-    uint64_t now = node_now_ms();
+    uint64_t now = node_mono_ms(n);
     peer_t *p = node_peer_ready(n, key);
     if (p != NULL) {
         p->used_ms = now;
@@ -1016,7 +1045,7 @@ save_peers(node_t *n, uint64_t now)
     for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used && p->state == PEER_READY && p->endpoint[0] != '\0') {
-            (void)store_peer_save(n->cfg.store, p->key, p->endpoint, now);
+            (void)store_peer_save(n->cfg.store, p->key, p->endpoint, node_wall_ms(n));
         }
     }
     n->last_save_ms = now;
@@ -1067,7 +1096,7 @@ static void
 on_clock(uv_timer_t *h)
 {
     node_t *n = h->data;
-    uint64_t now = node_now_ms();
+    uint64_t now = node_mono_ms(n);
     n->clock_due = 0;
     if (now >= n->next_tick_ms) {
         node_tick(n, now);
@@ -1084,7 +1113,7 @@ node_schedule(node_t *n)
     if (n->clock.data != n || uv_is_closing((uv_handle_t *)&n->clock)) {
         return;
     }
-    uint64_t now = node_now_ms();
+    uint64_t now = node_mono_ms(n);
     uint64_t next = n->next_tick_ms;
     uint64_t dht_next = node_dht_next(n);
     if (dht_next != 0 && dht_next < next) {
@@ -1258,8 +1287,8 @@ load_contacts(node_t *n)
     if (n->cfg.bootstrap_path != NULL) {
         size_t good = 0, bad = 0;
         bootstrap_read(n->cfg.bootstrap_path, on_bootstrap_entry, n, lg(n), &good, &bad);
-        log_line(lg(n), LOG_LEVEL_INFO, "bootstrap: %zu entries from %s%s", good, n->cfg.bootstrap_path,
-                 bad ? " (some lines refused; see above)" : "");
+        log_line(lg(n), LOG_LEVEL_INFO, "bootstrap: %zu entries from %s%s", good,
+                 n->cfg.bootstrap_path, bad ? " (some lines refused; see above)" : "");
     }
 }
 
@@ -1320,7 +1349,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->peers = peers;
     n->peers_max = max;
     n->peers_cap = max + NODE_PROBATION_MAX;
-    n->started_ms = n->last_save_ms = n->last_exchange_ms = node_now_ms();
+    n->started_ms = n->last_save_ms = n->last_exchange_ms = node_mono_ms(n);
     snprintf(n->network, sizeof n->network, "%s", network);
     node_err_t err = start_transport(n);
     if (err != NODE_OK) {
@@ -1345,7 +1374,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     node_dht_announce_all(n);
     uv_timer_init(loop, &n->clock);
     n->clock.data = n;
-    n->next_tick_ms = node_now_ms() + 100;
+    n->next_tick_ms = node_mono_ms(n) + 100;
     node_schedule(n);
     log_line(lg(n), LOG_LEVEL_INFO, "node started on network '%s'", n->network);
     *out = n;
@@ -1390,7 +1419,7 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
     /* Unfinished lookups are cancelled (their callbacks run now) and the
      * routing table is saved before anything else goes. */
     node_dht_stop(n);
-    save_peers(n, node_now_ms());
+    save_peers(n, node_mono_ms(n));
     /* The peers are forgotten without telling gossip, which goes whole. */
     node_gossip_stop(n);
     for (size_t i = 0; i < n->peers_cap; i++) {
@@ -1421,7 +1450,7 @@ node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint)
         c->next_try_ms = 0;
     }
     (void)store_peer_save(n->cfg.store, key, endpoint, 0);
-    dial_more(n, node_now_ms());
+    dial_more(n, node_mono_ms(n));
     return NODE_OK;
 }
 
@@ -1440,7 +1469,7 @@ node_peers(node_t *n, node_peer_cb cb, void *ud)
         memcpy(info.software, p->software, sizeof info.software);
         info.dir = p->dir;
         info.ready = p->state == PEER_READY;
-        info.last_seen_ms = p->last_seen_ms;
+        info.last_seen_ms = node_wall_of(n, p->last_seen_ms);
         info.rtt_ms = p->rtt_ms;
         if (!cb(ud, &info)) {
             return;
@@ -1452,7 +1481,7 @@ void
 node_status(node_t *n, node_status_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->uptime_ms = node_now_ms() - n->started_ms;
+    out->uptime_ms = node_mono_ms(n) - n->started_ms;
     for (size_t i = 0; i < n->peers_cap; i++) {
         peer_t *p = &n->peers[i];
         if (p->used) {
@@ -1468,6 +1497,8 @@ node_status(node_t *n, node_status_t *out)
     out->unsolicited = n->unsolicited;
     out->timeouts = n->timeouts;
     out->oversized = n->oversized;
+    out->pongs = n->pongs;
+    out->peers_dropped = n->peers_dropped;
     transport_stats(n->transport, &out->transport);
 }
 

@@ -26,9 +26,9 @@
 enum {
     NODE_DEFAULT_PORT = 7470,
     NODE_LAN_PORT = 7471,
-    NODE_PEERS_MAX = 48,        /* connections, both directions */
-    NODE_OUT_TARGET = 8,        /* outbound connections the node tries to keep */
-    NODE_CONTACTS_MAX = 256,    /* known nodes not connected to */
+    NODE_PEERS_MAX = 48,         /* connections, both directions */
+    NODE_OUT_TARGET = 8,         /* outbound connections the node tries to keep */
+    NODE_CONTACTS_MAX = 256,     /* known nodes not connected to */
     NODE_SAVED_PEERS_MAX = 1024, /* peers kept in the store between runs */
     NODE_TICK_MS = 1000,
     NODE_PING_EVERY_MS = 15000,
@@ -54,20 +54,35 @@ enum {
 
 typedef struct node node_t;
 
+/* The node's two clocks, in milliseconds. mono_ms drives every deadline,
+ * timeout, rate and expiry of the node, its DHT and gossip: it must never
+ * go backwards and must be above zero (0 means "never" in many fields).
+ * wall_ms is the time of day, used only where a time is signed or shown:
+ * the timestamp of a DHT head record, the check for posts from the future,
+ * the last-seen times saved in the store and reported by node_peers. A
+ * test steps wall_ms to show that nothing else moves. Either function
+ * NULL: CLOCK_MONOTONIC, CLOCK_REALTIME. ud is passed to both. */
 typedef struct {
-    const char *data_dir;                       /* control socket lives here */
-    store_t *store;                             /* borrowed */
-    const keys_author_t *author;                /* borrowed; unlocked */
-    const keys_node_t *node_key;                /* borrowed */
-    const char *network;                        /* NULL: "main" */
-    const char *listen[TRANSPORT_LISTEN_MAX];   /* NULL-padded; empty: port 7470, every address */
-    const char *bootstrap_path;                 /* NULL: none */
-    const char *socks5;                         /* NULL: direct */
-    const char *announce;                       /* endpoint others reach us at; NULL: guess */
-    bool lan;                                   /* local-network discovery */
-    uint16_t lan_port;                          /* 0: NODE_LAN_PORT */
-    size_t peers_max;                           /* 0: NODE_PEERS_MAX */
+    uint64_t (*mono_ms)(void *ud);
+    uint64_t (*wall_ms)(void *ud);
+    void *ud;
+} node_clock_t;
+
+typedef struct {
+    const char *data_dir;                     /* control socket lives here */
+    store_t *store;                           /* borrowed */
+    const keys_author_t *author;              /* borrowed; unlocked */
+    const keys_node_t *node_key;              /* borrowed */
+    const char *network;                      /* NULL: "main" */
+    const char *listen[TRANSPORT_LISTEN_MAX]; /* NULL-padded; empty: port 7470, every address */
+    const char *bootstrap_path;               /* NULL: none */
+    const char *socks5;                       /* NULL: direct */
+    const char *announce;                     /* endpoint others reach us at; NULL: guess */
+    bool lan;                                 /* local-network discovery */
+    uint16_t lan_port;                        /* 0: NODE_LAN_PORT */
+    size_t peers_max;                         /* 0: NODE_PEERS_MAX */
     const log_t *log;
+    node_clock_t clock; /* zeroed: the system clocks */
 } node_config_t;
 
 typedef enum {
@@ -92,8 +107,8 @@ typedef struct {
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     transport_dir_t dir;
     bool ready;
-    uint64_t last_seen_ms;
-    int64_t rtt_ms; /* -1 until measured */
+    uint64_t last_seen_ms; /* wall clock */
+    int64_t rtt_ms;        /* -1 until measured */
     char software[WIRE_SOFTWARE_MAX + 1];
 } node_peer_info_t;
 
@@ -113,6 +128,8 @@ typedef struct {
     uint64_t unsolicited;   /* answers nobody asked for: dropped */
     uint64_t timeouts;      /* requests that got no answer in time */
     uint64_t oversized;     /* frames over WIRE_MAX_FRAME: dropped */
+    uint64_t pongs;         /* answers to our PINGs */
+    uint64_t peers_dropped; /* connections forgotten, for any reason */
     transport_stats_t transport;
 } node_status_t;
 
@@ -143,10 +160,10 @@ void node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq);
 void node_published(node_t *n, const post_t *p);
 
 typedef struct {
-    size_t table;         /* contacts in the routing table */
-    size_t records;       /* records stored for others */
-    size_t announces;     /* authors we announce ourselves for */
-    size_t lookups;       /* lookups running */
+    size_t table;     /* contacts in the routing table */
+    size_t records;   /* records stored for others */
+    size_t announces; /* authors we announce ourselves for */
+    size_t lookups;   /* lookups running */
     uint64_t lookups_done;
     uint64_t timeouts;
 } node_dht_status_t;
@@ -154,16 +171,16 @@ typedef struct {
 void node_dht_status(node_t *n, node_dht_status_t *out);
 
 typedef struct {
-    size_t peers;              /* peers gossip runs with */
-    uint64_t posts_received;   /* post copies received (pushed, pulled, in fork proofs) */
-    uint64_t posts_stored;     /* new posts stored */
-    uint64_t posts_duplicate;  /* copies of posts already held */
-    uint64_t posts_invalid;    /* posts that failed verification */
-    uint64_t posts_forwarded;  /* posts pushed in full to peers */
-    uint64_t rate_limited;     /* posts dropped by a rate limit before verification */
+    size_t peers;             /* peers gossip runs with */
+    uint64_t posts_received;  /* post copies received (pushed, pulled, in fork proofs) */
+    uint64_t posts_stored;    /* new posts stored */
+    uint64_t posts_duplicate; /* copies of posts already held */
+    uint64_t posts_invalid;   /* posts that failed verification */
+    uint64_t posts_forwarded; /* posts pushed in full to peers */
+    uint64_t rate_limited;    /* posts dropped by a rate limit before verification */
     uint64_t bytes_received;
     uint64_t bytes_sent;
-    uint64_t forks;            /* fork proofs built or received */
+    uint64_t forks; /* fork proofs built or received */
 } node_gossip_status_t;
 
 void node_gossip_status(node_t *n, node_gossip_status_t *out);

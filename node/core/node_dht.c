@@ -20,7 +20,8 @@ dht_send(void *ud, const dht_contact_t *to, const dht_msg_t *m)
     /* Its own buffer: sending may first connect and send HELLO, which
      * encodes into the node's send buffer. */
     if (wire_encode_dht(m, n->dht_frame, WIRE_MAX_FRAME, &len) != WIRE_OK) {
-        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot encode a DHT %s", dht_msg_type_name(m->type));
+        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot encode a DHT %s",
+                 dht_msg_type_name(m->type));
         return -1;
     }
     return node_send_frame(n, to->key, to->endpoint, n->dht_frame, len);
@@ -93,7 +94,7 @@ node_dht_start(node_t *n)
     }
     log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
              dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
-    n->dht_saved_ms = node_now_ms();
+    n->dht_saved_ms = node_mono_ms(n);
     return NODE_OK;
 }
 
@@ -112,7 +113,8 @@ save_table(node_t *n)
     while (k < cap && dht_table_next(n->dht, &it, &e)) {
         memcpy(rows[k].node_key, e.c.key, 32);
         snprintf(rows[k].endpoint, sizeof rows[k].endpoint, "%s", e.c.endpoint);
-        rows[k].last_seen_ms = e.last_seen_ms;
+        /* The DHT keeps monotonic times; the store keeps wall times. */
+        rows[k].last_seen_ms = node_wall_of(n, e.last_seen_ms);
         k++;
     }
     if (store_routes_replace(n->cfg.store, rows, k) != STORE_OK) {
@@ -155,7 +157,7 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     }
     dht_contact_t from;
     contact_of(&from, p->key, p->endpoint);
-    dht_err_t err = dht_receive(n->dht, &from, m, node_now_ms());
+    dht_err_t err = dht_receive(n->dht, &from, m, node_mono_ms(n));
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT %s from a peer not taken: %s",
                  dht_msg_type_name(m->type), dht_strerror(err));
@@ -175,7 +177,7 @@ void
 node_dht_peer_lost(node_t *n, const uint8_t key[32])
 {
     if (n->dht != NULL) {
-        (void)dht_unreachable(n->dht, key, node_now_ms());
+        (void)dht_unreachable(n->dht, key, node_mono_ms(n));
     }
 }
 
@@ -187,7 +189,7 @@ node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint)
     }
     dht_contact_t c;
     contact_of(&c, key, endpoint);
-    (void)dht_add_contact(n->dht, &c, node_now_ms());
+    (void)dht_add_contact(n->dht, &c, node_mono_ms(n));
     after_contact(n);
 }
 
@@ -217,7 +219,7 @@ node_dht_next(node_t *n)
 static void
 announce(node_t *n, const uint8_t author[32])
 {
-    dht_err_t err = dht_announce(n->dht, author, node_now_ms());
+    dht_err_t err = dht_announce(n->dht, author, node_mono_ms(n));
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_WARN, "DHT: cannot announce a feed: %s", dht_strerror(err));
     }
@@ -243,12 +245,14 @@ put_head(node_t *n, uint64_t seq, const uint8_t id[32], bool again)
     head_t h;
     uint8_t rec[HEAD_SIZE];
     size_t len = 0;
-    head_init(&h, seq, id, node_now_ms());
+    /* The head's timestamp is signed and shown to others: wall time. */
+    head_init(&h, seq, id, node_wall_ms(n));
     head_err_t herr = head_sign(&h, n->cfg.author, rec, sizeof rec, &len);
-    dht_err_t err = herr == HEAD_OK ? dht_put_head(n->dht, rec, len, node_now_ms()) : DHT_EINVAL;
+    dht_err_t err = herr == HEAD_OK ? dht_put_head(n->dht, rec, len, node_mono_ms(n)) : DHT_EINVAL;
     if (err != DHT_OK && err != DHT_ESTALE) {
         log_line(node_log(n), LOG_LEVEL_WARN, "DHT: cannot publish the head of post #%llu: %s",
-                 (unsigned long long)seq, herr != HEAD_OK ? head_strerror(herr) : dht_strerror(err));
+                 (unsigned long long)seq,
+                 herr != HEAD_OK ? head_strerror(herr) : dht_strerror(err));
     }
 }
 
@@ -333,7 +337,7 @@ node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud)
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
     }
-    node_err_t err = lookup_err(dht_find_node(n->dht, target, cb, ud, node_now_ms()));
+    node_err_t err = lookup_err(dht_find_node(n->dht, target, cb, ud, node_mono_ms(n)));
     node_schedule(n);
     return err;
 }
@@ -344,7 +348,7 @@ node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
     }
-    node_err_t err = lookup_err(dht_get_providers(n->dht, author, cb, ud, node_now_ms()));
+    node_err_t err = lookup_err(dht_get_providers(n->dht, author, cb, ud, node_mono_ms(n)));
     node_schedule(n);
     return err;
 }
@@ -355,7 +359,7 @@ node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
     }
-    node_err_t err = lookup_err(dht_get_head(n->dht, author, cb, ud, node_now_ms()));
+    node_err_t err = lookup_err(dht_get_head(n->dht, author, cb, ud, node_mono_ms(n)));
     node_schedule(n);
     return err;
 }

@@ -85,12 +85,12 @@ from_store(store_ingest_t r)
 }
 
 static int
-g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
-         gossip_ingest_t *result)
+g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, gossip_ingest_t *result)
 {
     node_t *n = ud;
     store_ingest_info_t info;
-    store_err_t err = store_ingest_decoded(n->cfg.store, p, raw, len, now_ms, &info);
+    /* The future-post check compares the signed timestamp: wall time. */
+    store_err_t err = store_ingest_decoded(n->cfg.store, p, raw, len, node_wall_ms(n), &info);
     if (err != STORE_OK) {
         log_line(node_log(n), LOG_LEVEL_WARN, "cannot store a post: %s: %s", store_strerror(err),
                  store_last_error(n->cfg.store));
@@ -100,7 +100,8 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
     if (info.result == STORE_INGEST_EXTENDED || info.result == STORE_INGEST_AHEAD) {
         char a[KEYTEXT_BUFSZ];
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
-        log_line(node_log(n), LOG_LEVEL_DEBUG, "stored post #%llu of %s", (unsigned long long)p->seq, a);
+        log_line(node_log(n), LOG_LEVEL_DEBUG, "stored post #%llu of %s",
+                 (unsigned long long)p->seq, a);
     }
     if (info.result == STORE_INGEST_FORK) {
         char a[KEYTEXT_BUFSZ];
@@ -296,14 +297,14 @@ node_gossip_check(node_t *n, peer_t *p)
         return;
     }
     if (want) {
-        if (gossip_peer_up(n->gossip, p->key, node_now_ms()) != GOSSIP_OK) {
+        if (gossip_peer_up(n->gossip, p->key, node_mono_ms(n)) != GOSSIP_OK) {
             p->gossip_up = false;
         }
     } else {
-        gossip_peer_down(n->gossip, p->key, node_now_ms());
+        gossip_peer_down(n->gossip, p->key, node_mono_ms(n));
     }
     uint64_t next = 0;
-    gossip_tick(n->gossip, node_now_ms(), &next);
+    gossip_tick(n->gossip, node_mono_ms(n), &next);
     n->gossip_next = next;
 }
 
@@ -319,7 +320,7 @@ drop_doomed(node_t *n)
     }
     if (n->gossip != NULL) {
         uint64_t next = 0;
-        gossip_tick(n->gossip, node_now_ms(), &next);
+        gossip_tick(n->gossip, node_mono_ms(n), &next);
         n->gossip_next = next;
     }
 }
@@ -331,8 +332,8 @@ node_gossip_receive(node_t *n, peer_t *p, const uint8_t *frame, size_t len)
         n->unsolicited++;
         return;
     }
-    p->used_ms = node_now_ms();
-    (void)gossip_receive_frame(n->gossip, p->key, frame, len, node_now_ms());
+    p->used_ms = node_mono_ms(n);
+    (void)gossip_receive_frame(n->gossip, p->key, frame, len, node_mono_ms(n));
     drop_doomed(n);
 }
 
@@ -355,7 +356,7 @@ node_gossip_published(node_t *n, const post_t *p)
     if (n->gossip == NULL || post_encode(p, raw, sizeof raw, &len) != POST_OK) {
         return;
     }
-    (void)gossip_publish(n->gossip, raw, len, node_now_ms());
+    (void)gossip_publish(n->gossip, raw, len, node_mono_ms(n));
     drop_doomed(n);
 }
 
@@ -363,7 +364,7 @@ void
 node_gossip_subscriptions_changed(node_t *n)
 {
     if (n->gossip != NULL) {
-        gossip_subscriptions_changed(n->gossip, node_now_ms());
+        gossip_subscriptions_changed(n->gossip, node_mono_ms(n));
         drop_doomed(n);
     }
 }
@@ -497,7 +498,7 @@ node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq)
         if (n->progress[i].seq == 0 || memcmp(n->progress[i].author, author, 32) == 0) {
             memcpy(n->progress[i].author, author, 32);
             n->progress[i].seq = seq;
-            n->progress[i].started_ms = node_now_ms();
+            n->progress[i].started_ms = node_mono_ms(n);
             return;
         }
     }

@@ -73,26 +73,26 @@ struct node {
     lan_t *lan;
     dht_t *dht;
     struct gossip *gossip;
-    uint64_t gossip_next; /* when gossip wants to run next; 0: nothing due */
-    uint64_t feeds_next;  /* next round of looking up replicas of followed feeds */
+    uint64_t gossip_next;     /* when gossip wants to run next; 0: nothing due */
+    uint64_t feeds_next;      /* next round of looking up replicas of followed feeds */
     uint8_t feeds_cursor[32]; /* the round robin over followed authors */
     unsigned feed_lookups;    /* replica lookups running */
     struct {
         uint8_t author[32];
-        uint64_t seq;     /* the latest post, as the DHT said; 0: free slot */
+        uint64_t seq; /* the latest post, as the DHT said; 0: free slot */
         uint64_t started_ms;
     } progress[NODE_PROGRESS_MAX];
     uint64_t progress_next;
-    uint8_t *dht_frame;   /* WIRE_MAX_FRAME bytes: one encoded DHT message */
-    bool dht_was_empty;   /* announced with an empty table: announce on the first contact */
-    uv_timer_t clock;     /* one timer for every deadline: the node's, the DHT's */
-    uint64_t clock_due;   /* when it is armed for; 0 when not armed */
+    uint8_t *dht_frame; /* WIRE_MAX_FRAME bytes: one encoded DHT message */
+    bool dht_was_empty; /* announced with an empty table: announce on the first contact */
+    uv_timer_t clock;   /* one timer for every deadline: the node's, the DHT's */
+    uint64_t clock_due; /* when it is armed for; 0 when not armed */
     uint64_t next_tick_ms;
     uint64_t dht_saved_ms;
     char self_endpoint[WIRE_ENDPOINT_MAX + 1]; /* where others reach us, for the DHT */
     peer_t *peers;
-    size_t peers_max;     /* the limit on peers (--peers-max) */
-    size_t peers_cap;     /* entries: the limit and the probation slots */
+    size_t peers_max; /* the limit on peers (--peers-max) */
+    size_t peers_cap; /* entries: the limit and the probation slots */
     uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
     wire_msg_t *rx;   /* the message being handled; too large for the stack */
     wire_msg_t *tx;   /* the message being built */
@@ -106,7 +106,9 @@ struct node {
     uint64_t unsolicited; /* answers to requests we never sent, or sent long ago */
     uint64_t timeouts;    /* requests that got no answer in time */
     uint64_t oversized;   /* frames over WIRE_MAX_FRAME */
-    uint64_t log_second;  /* peer_log_allowed's window */
+    uint64_t pongs;       /* answers to our PINGs */
+    uint64_t peers_dropped;
+    uint64_t log_second; /* peer_log_allowed's window */
     unsigned log_count;
     int closing_parts;
     void (*close_cb)(void *ud);
@@ -115,7 +117,14 @@ struct node {
 
 /* ---- node.c ---- */
 
-uint64_t node_now_ms(void);
+/* The monotonic clock: every deadline, timeout, rate and expiry. */
+uint64_t node_mono_ms(node_t *n);
+/* The wall clock: only what is signed (head timestamps), compared with a
+ * signed time (the future-post check) or shown (last-seen times). */
+uint64_t node_wall_ms(node_t *n);
+/* The wall time of a past moment of the monotonic clock (a last-seen
+ * time, to save or show); 0 stays 0 ("never"). */
+uint64_t node_wall_of(node_t *n, uint64_t mono_ms);
 const log_t *node_log(node_t *n);
 /* A short printable name for a node key, for log lines. */
 void node_short_key(char out[24], const uint8_t key[32]);

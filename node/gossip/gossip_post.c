@@ -344,7 +344,7 @@ gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, orig
         return TAKE_INVALID;
     }
     gossip_ingest_t res = GOSSIP_INGEST_INVALID;
-    if (g->cfg.ingest(g->cfg.ud, &g->post, raw, len, now_ms, &res) != 0) {
+    if (g->cfg.ingest(g->cfg.ud, &g->post, raw, len, &res) != 0) {
         g->stats.store_errors++;
         return TAKE_DROPPED;
     }
@@ -461,7 +461,7 @@ gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t no
             continue;
         }
         news = true;
-        if (g->cfg.ingest(g->cfg.ud, pp[i], bb[i]->p, bb[i]->len, now_ms, &res) != 0) {
+        if (g->cfg.ingest(g->cfg.ud, pp[i], bb[i]->p, bb[i]->len, &res) != 0) {
             g->stats.store_errors++;
             continue;
         }
