@@ -220,9 +220,10 @@ g_misbehaved(void *ud, const uint8_t peer[static 32], gossip_fault_t why)
     node_short_key(k, peer);
     log_line(node_log(n), LOG_LEVEL_WARN, "peer %s misbehaved (%s): disconnecting", k,
              gossip_fault_name(why));
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        if (n->peers[i].used && memcmp(n->peers[i].key, peer, 32) == 0) {
-            n->peers[i].doomed = true;
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (memcmp(p->key, peer, 32) == 0) {
+            p->doomed = true;
         }
     }
 }
@@ -272,9 +273,9 @@ wants_gossip(const peer_t *p)
 static bool
 other_gossip_link(node_t *n, const peer_t *p)
 {
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        const peer_t *q = &n->peers[i];
-        if (q != p && q->used && q->gossip_up && memcmp(q->key, p->key, 32) == 0) {
+    size_t it = 0;
+    for (const peer_t *q; (q = peertab_next(n->peers, &it)) != NULL;) {
+        if (q != p && q->gossip_up && memcmp(q->key, p->key, 32) == 0) {
             return true;
         }
     }
@@ -313,9 +314,10 @@ node_gossip_check(node_t *n, peer_t *p)
 static void
 drop_doomed(node_t *n)
 {
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        if (n->peers[i].used && n->peers[i].doomed) {
-            node_drop_peer(n, &n->peers[i], "misbehaved");
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (p->doomed) {
+            node_drop_peer(n, p, "misbehaved");
         }
     }
     if (n->gossip != NULL) {
@@ -395,11 +397,9 @@ node_gossip_status(node_t *n, node_gossip_status_t *out)
 static size_t
 feed_peers(node_t *n)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        c += n->peers[i].used && n->peers[i].feed;
-    }
-    return c;
+    peertab_counts_t c;
+    peertab_counts(n->peers, &c);
+    return c.feed;
 }
 
 static void

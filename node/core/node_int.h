@@ -9,52 +9,7 @@
 #include "dht.h"
 #include "lan.h"
 #include "node.h"
-
-typedef enum { PEER_CONNECTING = 0, PEER_READY = 1 } peer_state_t;
-
-/* A request sent to a peer and not answered yet. Answers must match one by
- * request id and type, so nobody can push an answer we did not ask for. */
-typedef struct {
-    uint32_t id; /* 0: free slot */
-    uint8_t type;
-    uint64_t sent_ms;
-} request_t;
-
-typedef struct {
-    bool used;
-    uint8_t key[32];
-    transport_dir_t dir;
-    peer_state_t state;
-    char endpoint[WIRE_ENDPOINT_MAX + 1];
-    char software[WIRE_SOFTWARE_MAX + 1];
-    uint32_t caps;
-    uint64_t since_ms;
-    uint64_t last_seen_ms;
-    uint64_t hello_sent_ms;
-    uint64_t ping_nonce;
-    int64_t rtt_ms;
-    request_t pending[NODE_PENDING_MAX];
-    /* Opened only to carry DHT messages: closed once idle. */
-    bool transient;
-    /* Last time a message other than a keep-alive went either way. */
-    uint64_t used_ms;
-    /* Frames waiting for the handshake to finish (DHT requests to a node
-     * we had to connect to first). Heap copies; sent or freed in order. */
-    uint8_t *queue[NODE_QUEUE_MAX];
-    size_t queue_len[NODE_QUEUE_MAX];
-    unsigned queued;
-    /* Gossip runs on a connection when both HELLOs carry WIRE_CAP_GOSSIP:
-     * we offer it on the connections we keep, never on transient ones. */
-    bool offered_gossip;
-    bool gossip_up;
-    /* Kept open to sync a followed feed with a node that replicates it. */
-    bool feed;
-    /* Reported by gossip; dropped once gossip has returned. */
-    bool doomed;
-    /* Let in although the node is full, to learn contacts: no gossip, and
-     * let go after NODE_PROBATION_MS. */
-    bool probation;
-} peer_t;
+#include "peers.h"
 
 /* A node we know of and may dial. */
 typedef struct {
@@ -90,9 +45,8 @@ struct node {
     uint64_t next_tick_ms;
     uint64_t dht_saved_ms;
     char self_endpoint[WIRE_ENDPOINT_MAX + 1]; /* where others reach us, for the DHT */
-    peer_t *peers;
-    size_t peers_max; /* the limit on peers (--peers-max) */
-    size_t peers_cap; /* entries: the limit and the probation slots */
+    peertab_t *peers;                          /* entries: the limit and the probation slots */
+    size_t peers_max;                          /* the limit on peers (--peers-max) */
     uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
     wire_msg_t *rx;   /* the message being handled; too large for the stack */
     wire_msg_t *tx;   /* the message being built */
@@ -128,25 +82,82 @@ uint64_t node_wall_of(node_t *n, uint64_t mono_ms);
 const log_t *node_log(node_t *n);
 /* A short printable name for a node key, for log lines. */
 void node_short_key(char out[24], const uint8_t key[32]);
+/* Re-arms the clock for the earliest deadline; call after anything that
+ * may have set an earlier one. */
+void node_schedule(node_t *n);
+
+/* The peer table's policy. Whether a connection in direction dir may take
+ * a slot now (a third of them kept for outbound ones). */
+bool node_slot_free(node_t *n, transport_dir_t dir);
+/* A new connection's entry, or NULL when the table is full. */
+peer_t *node_peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir);
+/* Frees the slot of the transient peer (or, for inbound, any peer) idle
+ * the longest, if it has been idle NODE_EVICT_IDLE_MS; false if none. */
+bool node_evict_idle(node_t *n, transport_dir_t dir, uint64_t now);
+/* Forgets a peer: disconnects it, tells gossip. failed: it broke (no
+ * answer, silence, refusal), which the DHT is told so its requests to it
+ * fail now; an idle connection we close is not a failure of the node at
+ * the other end. */
+void node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed);
 /* A ready peer with this key, either direction, or NULL. */
 peer_t *node_peer_ready(node_t *n, const uint8_t key[32]);
+/* Splits "tcp://HOST:PORT" into the host and the port; false if it is not
+ * of that shape. */
+bool node_split_endpoint(const char *ep, const char **host, size_t *host_len, uint16_t *port);
+/* A host that means every address: 0.0.0.0, [::] or *. */
+bool node_wildcard_host(const char *host, size_t len);
+
+/* ---- node_hello.c ---- */
+
+/* Encodes m and sends it to p. */
+void node_send_msg(node_t *n, peer_t *p, const wire_msg_t *m);
+/* An ERROR to a connection that may have no entry in the table. */
+void node_send_error(node_t *n, transport_dir_t dir, const uint8_t key[32], uint32_t rid,
+                     wire_error_code_t code, const char *text);
+/* Our HELLO, with gossip offered when p->offered_gossip. */
+void node_send_hello(node_t *n, peer_t *p, uint32_t rid);
+/* A decoded message (not gossip) from the connection (dir, key). */
+void node_hello_receive(node_t *n, transport_dir_t dir, const uint8_t key[32],
+                        const char *peer_addr, const wire_msg_t *m);
+/* Once a tick for each peer: handshake retries and timeouts, requests
+ * expired, probation over, silence, idle transient connections, PING. */
+void node_tend_peer(node_t *n, peer_t *p, uint64_t now);
+/* Asks a random ready peer for contacts. */
+void node_exchange(node_t *n, uint64_t now);
+
+/* ---- node_contacts.c ---- */
+
+/* Learns of a node. The table is bounded: when full, a contact that
+ * failed most is replaced. */
+void node_contact_note(node_t *n, const uint8_t key[32], const char *endpoint);
+/* A dial of key failed (refused, no answer): its back-off grows. */
+void node_contact_failed(node_t *n, const uint8_t key[32]);
+/* key refused us (busy, another network): not dialled again for a while. */
+void node_contact_refused(node_t *n, const uint8_t key[32]);
+size_t node_contact_count(node_t *n);
+/* Dials contacts until NODE_OUT_TARGET neighbours are kept. */
+void node_dial_more(node_t *n, uint64_t now);
+/* Sends the frames that waited for p's handshake. */
+void node_queue_flush(node_t *n, peer_t *p);
 /* Sends one encoded frame to the node with this key: at once when it is a
  * ready peer, else after connecting to endpoint (a transient connection),
  * queued meanwhile. Returns 0 when sent or queued, -1 when it cannot be
  * (no endpoint, no free slot, queue full). frame borrowed for the call. */
 int node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, const uint8_t *frame,
                     size_t len);
-/* Re-arms the clock for the earliest deadline; call after anything that
- * may have set an earlier one. */
-void node_schedule(node_t *n);
-
-/* Drops a peer that failed or misbehaved. */
+/* Drops a peer that failed or misbehaved; its contact backs off. */
 void node_drop_peer(node_t *n, peer_t *p, const char *why);
 /* Keeps an outbound transient connection open and offers gossip on it. */
 void node_keep_peer(node_t *n, peer_t *p);
 /* An outbound connection kept open (gossip offered): the existing one,
  * kept, or a new one. NULL when there is no slot or the endpoint is bad. */
 peer_t *node_connect(node_t *n, const uint8_t key[32], const char *endpoint);
+/* Saves the ready peers' endpoints in the store (now: monotonic). */
+void node_save_peers(node_t *n, uint64_t now);
+/* Reads the saved peers and bootstrap.list into the contacts. */
+void node_load_contacts(node_t *n);
+/* A node found on the local network (lan_t's callback; ud is the node). */
+void node_lan_found(void *ud, const uint8_t key[32], const char *endpoint);
 
 /* ---- node_gossip.c ---- */
 
