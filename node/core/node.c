@@ -167,37 +167,6 @@ node_evict_idle(node_t *n, transport_dir_t dir, uint64_t now)
     return true;
 }
 
-/* ---- endpoints ---- */
-
-bool
-node_split_endpoint(const char *ep, const char **host, size_t *host_len, uint16_t *port)
-{
-    if (strncmp(ep, "tcp://", 6) != 0) {
-        return false;
-    }
-    const char *h = ep + 6;
-    const char *colon = strrchr(h, ':');
-    if (colon == NULL || colon == h) {
-        return false;
-    }
-    char *end = NULL;
-    unsigned long v = strtoul(colon + 1, &end, 10);
-    if (end == colon + 1 || *end != '\0' || v > 65535) {
-        return false;
-    }
-    *host = h;
-    *host_len = (size_t)(colon - h);
-    *port = (uint16_t)v;
-    return true;
-}
-
-bool
-node_wildcard_host(const char *host, size_t len)
-{
-    return (len == 7 && memcmp(host, "0.0.0.0", 7) == 0) ||
-           (len == 4 && memcmp(host, "[::]", 4) == 0) || (len == 1 && host[0] == '*');
-}
-
 /* ---- receiving ---- */
 
 /* What peers send wrong is logged at most NODE_PEER_LOG_PER_S times a
@@ -396,33 +365,31 @@ start_transport(node_t *n)
 /* The first address of this host another host is likely to reach: a
  * non-loopback IPv4 address, else a global IPv6 one, else loopback. */
 static void
-guess_address(char *out, size_t cap, bool *v6)
+guess_address(uint16_t port, addr_t *out)
 {
     uv_interface_address_t *ifs = NULL;
     int count = 0;
-    snprintf(out, cap, "127.0.0.1");
-    *v6 = false;
+    (void)addr_from_ip("127.0.0.1", port, out);
     if (uv_interface_addresses(&ifs, &count) != 0) {
         return;
     }
     bool found6 = false;
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < count; i++) {
-            const uv_interface_address_t *a = &ifs[i];
-            if (a->is_internal) {
+            const uv_interface_address_t *ifa = &ifs[i];
+            const struct sockaddr *sa = (const struct sockaddr *)&ifa->address;
+            addr_t a;
+            if (ifa->is_internal || addr_from_sockaddr(sa, port, &a) != ADDR_OK) {
                 continue;
             }
-            if (pass == 0 && a->address.address4.sin_family == AF_INET) {
-                uv_ip4_name(&a->address.address4, out, cap);
+            if (pass == 0 && a.kind == ADDR_IPV4) {
+                *out = a;
                 uv_free_interface_addresses(ifs, count);
                 return;
             }
-            const uint8_t *b = a->address.address6.sin6_addr.s6_addr;
-            bool link_local = b[0] == 0xfe && (b[1] & 0xc0) == 0x80;
-            if (pass == 1 && !found6 && a->address.address6.sin6_family == AF_INET6 &&
-                !link_local) {
-                uv_ip6_name(&a->address.address6, out, cap);
-                found6 = *v6 = true;
+            if (pass == 1 && !found6 && a.kind == ADDR_IPV6 && addr_class(&a) != ADDR_LINK_LOCAL) {
+                *out = a;
+                found6 = true;
             }
         }
     }
@@ -438,7 +405,7 @@ choose_self_endpoint(node_t *n)
     char *out = n->self_endpoint;
     size_t cap = sizeof n->self_endpoint;
     out[0] = '\0';
-    if (n->cfg.announce != NULL && wire_endpoint_valid(n->cfg.announce)) {
+    if (n->cfg.announce != NULL && addr_endpoint_valid(n->cfg.announce)) {
         snprintf(out, cap, "%s", n->cfg.announce);
         return;
     }
@@ -447,25 +414,21 @@ choose_self_endpoint(node_t *n)
     uint16_t wild_port = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
     for (size_t i = 0; i < nb; i++) {
-        const char *host = NULL;
-        size_t hlen = 0;
-        uint16_t port = 0;
-        if (!node_split_endpoint(bound[i], &host, &hlen, &port)) {
+        addr_t a;
+        if (addr_parse(bound[i], &a) != ADDR_OK) {
             continue;
         }
         size_t len = strnlen(bound[i], TRANSPORT_ENDPOINT_MAX);
-        if (!node_wildcard_host(host, hlen) && len < cap && wire_endpoint_valid(bound[i])) {
+        if (a.kind != ADDR_WILDCARD && len < cap) {
             memcpy(out, bound[i], len + 1);
             return;
         }
-        wild_port = wild_port ? wild_port : port;
+        wild_port = wild_port ? wild_port : a.port;
     }
     if (wild_port != 0) {
-        char addr[64];
-        bool v6 = false;
-        guess_address(addr, sizeof addr, &v6);
-        snprintf(out, cap, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", addr, (unsigned)wild_port);
-        if (!wire_endpoint_valid(out)) {
+        addr_t a;
+        guess_address(wild_port, &a);
+        if (addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
             out[0] = '\0';
         }
     }
@@ -480,8 +443,9 @@ start_lan(node_t *n)
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
-    const char *colon = nb > 0 ? strrchr(bound[0], ':') : NULL;
-    uint16_t port = colon ? (uint16_t)strtoul(colon + 1, NULL, 10) : NODE_DEFAULT_PORT;
+    addr_t first;
+    uint16_t port =
+        nb > 0 && addr_parse(bound[0], &first) == ADDR_OK ? first.port : NODE_DEFAULT_PORT;
     lan_config_t lc = {
         .network = n->network,
         .node_key = n->cfg.node_key->pk,

@@ -54,7 +54,7 @@ node_contact_refused(node_t *n, const uint8_t key[32])
 void
 node_contact_note(node_t *n, const uint8_t key[32], const char *endpoint)
 {
-    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !wire_endpoint_valid(endpoint)) {
+    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !addr_endpoint_valid(endpoint)) {
         return;
     }
     contact_t *c = contact_find(n, key);
@@ -117,7 +117,7 @@ connect_to(node_t *n, const uint8_t key[32], const char *endpoint, bool transien
 peer_t *
 node_connect(node_t *n, const uint8_t key[32], const char *endpoint)
 {
-    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !wire_endpoint_valid(endpoint)) {
+    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !addr_endpoint_valid(endpoint)) {
         return NULL;
     }
     peer_t *p = peertab_find(n->peers, key, TRANSPORT_OUT);
@@ -206,7 +206,7 @@ node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, const ui
     }
     p = peertab_find(n->peers, key, TRANSPORT_OUT);
     if (p == NULL) {
-        if (endpoint == NULL || !wire_endpoint_valid(endpoint) ||
+        if (endpoint == NULL || !addr_endpoint_valid(endpoint) ||
             memcmp(key, n->cfg.node_key->pk, 32) == 0) {
             return -1;
         }
@@ -282,7 +282,7 @@ node_load_contacts(node_t *n)
 node_err_t
 node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint)
 {
-    if (!wire_endpoint_valid(endpoint)) {
+    if (!addr_endpoint_valid(endpoint)) {
         return NODE_EINVAL;
     }
     node_contact_note(n, key, endpoint);

@@ -38,7 +38,7 @@ static bool
 dht_endpoint_ok(void *ud, const char *endpoint)
 {
     (void)ud;
-    return wire_endpoint_valid(endpoint);
+    return addr_endpoint_valid(endpoint);
 }
 
 static void
@@ -57,13 +57,14 @@ on_saved_route(void *ud, const uint8_t key[32], const char *endpoint, uint64_t l
     return true;
 }
 
-/* True for an endpoint on 127.0.0.0/8 or ::1: a test network on one host,
+/* True for a loopback endpoint (127/8, ::1, localhost): a test network on one host,
  * where the per-subnet bound of the routing table would refuse every node
  * after the first two. */
 static bool
 loopback(const char *endpoint)
 {
-    return strncmp(endpoint, "tcp://127.", 10) == 0 || strncmp(endpoint, "tcp://[::1]:", 12) == 0;
+    addr_t a;
+    return addr_parse(endpoint, &a) == ADDR_OK && addr_class(&a) == ADDR_LOOPBACK;
 }
 
 node_err_t
@@ -184,7 +185,7 @@ node_dht_peer_lost(node_t *n, const uint8_t key[32])
 void
 node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint)
 {
-    if (n->dht == NULL || !wire_endpoint_valid(endpoint)) {
+    if (n->dht == NULL || !addr_endpoint_valid(endpoint)) {
         return;
     }
     dht_contact_t c;

@@ -124,22 +124,20 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
     /* Caps are per connection: gossip is offered only where it may run. */
     h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
-    if (n->cfg.announce != NULL && wire_endpoint_valid(n->cfg.announce)) {
+    if (n->cfg.announce != NULL && addr_endpoint_valid(n->cfg.announce)) {
         memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
     }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
     for (size_t i = 0; i < nb; i++) {
-        const char *host = NULL;
-        size_t hlen = 0;
-        uint16_t port = 0;
-        if (!node_split_endpoint(bound[i], &host, &hlen, &port)) {
+        addr_t a;
+        if (addr_parse(bound[i], &a) != ADDR_OK) {
             continue;
         }
-        if (node_wildcard_host(host, hlen)) {
-            h->listen_port = h->listen_port ? h->listen_port : port;
-        } else if (h->n_endpoints < WIRE_ENDPOINTS_MAX && wire_endpoint_valid(bound[i])) {
+        if (a.kind == ADDR_WILDCARD) {
+            h->listen_port = h->listen_port ? h->listen_port : a.port;
+        } else if (h->n_endpoints < WIRE_ENDPOINTS_MAX) {
             memcpy(h->endpoints[h->n_endpoints++].s, bound[i], strlen(bound[i]) + 1);
         }
     }
@@ -193,13 +191,9 @@ inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t
     if (h->listen_port == 0 || peer_addr[0] == '\0') {
         return false;
     }
-    const char *v4 = strncmp(peer_addr, "::ffff:", 7) == 0 ? peer_addr + 7 : NULL;
-    if (v4 != NULL || strchr(peer_addr, ':') == NULL) {
-        snprintf(out, cap, "tcp://%s:%u", v4 ? v4 : peer_addr, (unsigned)h->listen_port);
-    } else {
-        snprintf(out, cap, "tcp://[%s]:%u", peer_addr, (unsigned)h->listen_port);
-    }
-    if (!wire_endpoint_valid(out)) {
+    addr_t a;
+    if (addr_from_ip(peer_addr, h->listen_port, &a) != ADDR_OK ||
+        addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
         out[0] = '\0';
         return false;
     }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "dht.h"
 #include "lan.h"
 #include "node.h"
@@ -101,11 +102,6 @@ bool node_evict_idle(node_t *n, transport_dir_t dir, uint64_t now);
 void node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed);
 /* A ready peer with this key, either direction, or NULL. */
 peer_t *node_peer_ready(node_t *n, const uint8_t key[32]);
-/* Splits "tcp://HOST:PORT" into the host and the port; false if it is not
- * of that shape. */
-bool node_split_endpoint(const char *ep, const char **host, size_t *host_len, uint16_t *port);
-/* A host that means every address: 0.0.0.0, [::] or *. */
-bool node_wildcard_host(const char *host, size_t len);
 
 /* ---- node_hello.c ---- */
 

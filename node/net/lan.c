@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "bytes.h"
 #include "wire.h"
 
@@ -41,16 +42,15 @@ lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network, const uint8_
 }
 
 bool
-lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[32],
-                  uint16_t *port)
+lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[32], uint16_t *port)
 {
     bytes_reader_t r;
     bytes_reader_init(&r, buf, len);
     const uint8_t *magic = bytes_get_ref(&r, 5);
     uint8_t version = bytes_get_u8(&r);
     uint8_t nlen = bytes_get_u8(&r);
-    if (magic == NULL || memcmp(magic, LAN_MAGIC, 5) != 0 || version != LAN_VERSION ||
-        nlen == 0 || nlen > WIRE_NETWORK_MAX) {
+    if (magic == NULL || memcmp(magic, LAN_MAGIC, 5) != 0 || version != LAN_VERSION || nlen == 0 ||
+        nlen > WIRE_NETWORK_MAX) {
         return false;
     }
     bytes_get(&r, (uint8_t *)network, nlen);
@@ -82,7 +82,8 @@ send_to(lan_t *l, const char *addr)
     size_t len = lan_beacon_encode(s->buf, l->cfg.network, l->cfg.node_key, l->cfg.tcp_port);
     uv_buf_t b = uv_buf_init((char *)s->buf, (unsigned)len);
     s->req.data = s;
-    if (len == 0 || uv_udp_send(&s->req, &l->udp, &b, 1, (const struct sockaddr *)&sa, on_sent) != 0) {
+    if (len == 0 ||
+        uv_udp_send(&s->req, &l->udp, &b, 1, (const struct sockaddr *)&sa, on_sent) != 0) {
         free(s);
     }
 }
@@ -117,10 +118,12 @@ on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *
     if (nread > 0 && addr != NULL && addr->sa_family == AF_INET && !(flags & UV_UDP_PARTIAL) &&
         lan_beacon_decode((const uint8_t *)buf->base, (size_t)nread, network, key, &port) &&
         strcmp(network, l->cfg.network) == 0 && memcmp(key, l->cfg.node_key, 32) != 0) {
-        char ip[64], endpoint[96];
-        uv_ip4_name((const struct sockaddr_in *)addr, ip, sizeof ip);
-        snprintf(endpoint, sizeof endpoint, "tcp://%s:%u", ip, port);
-        l->cfg.on_found(l->cfg.ud, key, endpoint);
+        addr_t a;
+        char endpoint[ADDR_ENDPOINT_MAX + 1];
+        if (addr_from_sockaddr(addr, port, &a) == ADDR_OK &&
+            addr_format(&a, endpoint, sizeof endpoint) == ADDR_OK) {
+            l->cfg.on_found(l->cfg.ud, key, endpoint);
+        }
     }
     free(buf->base);
 }

@@ -1,16 +1,17 @@
 #include "transport.h"
 
 #include <errno.h>
-#include <netinet/tcp.h>
-#include <stddef.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <zmq.h>
 
+#include "addr.h"
 #include "bytes.h"
 
 enum { Z_LISTEN, Z_OUT, Z_ZAP, Z_MON_LISTEN, Z_MON_OUT, Z_COUNT };
@@ -130,7 +131,8 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
         }
     }
     if (c == NULL) {
-        log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: connection table full; fd %d not accounted", fd);
+        log_line(t->cfg.log, LOG_LEVEL_WARN,
+                 "transport: connection table full; fd %d not accounted", fd);
         return;
     }
     memset(c, 0, sizeof *c);
@@ -397,8 +399,8 @@ on_monitor(transport_t *t, int kind)
         memcpy(&ev, d, 2); /* monitor frames are in host byte order */
         memcpy(&value, d + 2, 4);
         char endpoint[TRANSPORT_ENDPOINT_MAX];
-        size_t elen = zmq_msg_size(&f[1]) < sizeof endpoint - 1 ? zmq_msg_size(&f[1])
-                                                                : sizeof endpoint - 1;
+        size_t elen =
+            zmq_msg_size(&f[1]) < sizeof endpoint - 1 ? zmq_msg_size(&f[1]) : sizeof endpoint - 1;
         memcpy(endpoint, zmq_msg_data(&f[1]), elen);
         endpoint[elen] = '\0';
         if (ev == ZMQ_EVENT_ACCEPTED || ev == ZMQ_EVENT_CONNECTED) {
@@ -588,16 +590,15 @@ open_monitor(transport_t *t, int data_kind, int mon_kind, const char *name)
 static void
 unmap_v4(char ep[TRANSPORT_ENDPOINT_MAX])
 {
-    static const char mapped[] = "tcp://[::ffff:";
-    const size_t mlen = sizeof mapped - 1;
-    char *close = strchr(ep, ']');
-    if (strncmp(ep, mapped, mlen) != 0 || close == NULL || strchr(ep + mlen, ':') < close) {
+    addr_t a;
+    if (addr_parse(ep, &a) != ADDR_OK || a.kind != ADDR_IPV6) {
         return;
     }
-    /* Shift "a.b.c.d]:p" left over "[::ffff:" and drop the bracket. */
-    size_t addr_len = (size_t)(close - (ep + mlen));
-    memmove(ep + 6, ep + mlen, addr_len);
-    memmove(ep + 6 + addr_len, close + 1, strlen(close + 1) + 1);
+    addr_unmap(&a);
+    char text[TRANSPORT_ENDPOINT_MAX];
+    if (a.kind == ADDR_IPV4 && addr_format(&a, text, sizeof text) == ADDR_OK) {
+        memcpy(ep, text, strlen(text) + 1);
+    }
 }
 
 static transport_err_t
@@ -779,8 +780,7 @@ transport_close(transport_t *t, void (*cb)(void *ud), void *ud)
 }
 
 void
-transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap,
-                size_t *n_out)
+transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap, size_t *n_out)
 {
     size_t n = t->n_bound < cap ? t->n_bound : cap;
     for (size_t i = 0; i < n; i++) {
