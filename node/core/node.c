@@ -81,7 +81,7 @@ node_log(node_t *n)
 }
 
 void
-node_short_key(char out[24], const uint8_t key[32])
+node_short_key(char out[24], const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     char t[KEYTEXT_BUFSZ];
     keytext_encode(t, KEYTEXT_NODE, key);
@@ -106,7 +106,7 @@ node_slot_free(node_t *n, transport_dir_t dir)
 }
 
 peer_t *
-node_peer_add(node_t *n, const uint8_t key[32], transport_dir_t dir)
+node_peer_add(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], transport_dir_t dir)
 {
     return peertab_add(n->peers, key, dir, node_mono_ms(n));
 }
@@ -127,14 +127,14 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     n->peers_dropped++;
     node_gossip_check(n, p);
     if (failed) {
-        uint8_t key[32];
-        memcpy(key, p->key, 32);
+        uint8_t key[KEYS_PUBLIC_SIZE];
+        memcpy(key, p->key, KEYS_PUBLIC_SIZE);
         node_dht_peer_lost(n, key);
     }
 }
 
 peer_t *
-node_peer_ready(node_t *n, const uint8_t key[32])
+node_peer_ready(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     return peertab_find_ready(n->peers, key);
 }
@@ -190,8 +190,8 @@ is_gossip_frame(const uint8_t *data, size_t len)
 }
 
 static void
-handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
-           const uint8_t *data, size_t len)
+handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
+           const char *peer_addr, const uint8_t *data, size_t len)
 {
     /* Gossip frames have their own decoder (node/gossip/gossipmsg.c), run by the
      * state machine; only a ready peer's are taken. */
@@ -228,8 +228,8 @@ handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *pe
 }
 
 static void
-on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
-                 const uint8_t *data, size_t len)
+on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
+                 const char *peer_addr, const uint8_t *data, size_t len)
 {
     node_t *n = ud;
     handle_msg(n, dir, key, peer_addr, data, len);
@@ -583,7 +583,7 @@ node_peers(node_t *n, node_peer_cb cb, void *ud)
     for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
         node_peer_info_t info;
         memset(&info, 0, sizeof info);
-        memcpy(info.key, p->key, 32);
+        memcpy(info.key, p->key, KEYS_PUBLIC_SIZE);
         memcpy(info.endpoint, p->endpoint, sizeof info.endpoint);
         memcpy(info.software, p->software, sizeof info.software);
         info.dir = p->dir;

@@ -100,10 +100,10 @@ node_err_t node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg);
 void node_close(node_t *n, void (*cb)(void *ud), void *ud);
 
 /* Adds a contact and dials it soon. */
-node_err_t node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint);
+node_err_t node_add_peer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
 
 typedef struct {
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     transport_dir_t dir;
     bool ready;
@@ -146,16 +146,19 @@ typedef void (*node_lookup_cb)(void *ud, const dht_result_t *r);
  * replicate an author's feed; the author's latest signed head. cb and ud
  * until the callback ran. NODE_EBUSY, NODE_ENOPEERS, NODE_ENOMEM: the
  * callback is never called. */
-node_err_t node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud);
-node_err_t node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud);
-node_err_t node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud);
+node_err_t node_find_node(node_t *n, const uint8_t target[KEYS_PUBLIC_SIZE], node_lookup_cb cb,
+                          void *ud);
+node_err_t node_find_providers(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb,
+                               void *ud);
+node_err_t node_find_head(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb,
+                          void *ud);
 
 /* The user followed (following) or unfollowed an author: the node
  * announces itself as a provider of that feed, or stops. */
-void node_follow_changed(node_t *n, const uint8_t author[32], bool following);
+void node_follow_changed(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool following);
 /* The user followed author, whose latest post is seq (from the DHT): while
  * the node fetches a large feed, it logs its progress. */
-void node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq);
+void node_feed_expected(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], uint64_t seq);
 /* The user published p (stored already): its head goes into the DHT. */
 void node_published(node_t *n, const post_t *p);
 
@@ -189,6 +192,6 @@ void node_gossip_status(node_t *n, node_gossip_status_t *out);
 store_t *node_store(node_t *n);
 const keys_author_t *node_author(node_t *n);
 const char *node_network(node_t *n);
-const uint8_t *node_public_key(node_t *n); /* 32 bytes, borrowed until node_close */
+const uint8_t *node_public_key(node_t *n); /* KEYS_PUBLIC_SIZE bytes, borrowed until node_close */
 
 #endif

@@ -11,10 +11,10 @@
 #include "node_int.h"
 
 static contact_t *
-contact_find(node_t *n, const uint8_t key[32])
+contact_find(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     for (int i = 0; i < NODE_CONTACTS_MAX; i++) {
-        if (n->contacts[i].used && memcmp(n->contacts[i].key, key, 32) == 0) {
+        if (n->contacts[i].used && memcmp(n->contacts[i].key, key, KEYS_PUBLIC_SIZE) == 0) {
             return &n->contacts[i];
         }
     }
@@ -33,7 +33,7 @@ node_drop_peer(node_t *n, peer_t *p, const char *why)
 }
 
 void
-node_contact_failed(node_t *n, const uint8_t key[32])
+node_contact_failed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     contact_t *c = contact_find(n, key);
     if (c != NULL) {
@@ -42,7 +42,7 @@ node_contact_failed(node_t *n, const uint8_t key[32])
 }
 
 void
-node_contact_refused(node_t *n, const uint8_t key[32])
+node_contact_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     contact_t *c = contact_find(n, key);
     if (c != NULL) {
@@ -52,9 +52,9 @@ node_contact_refused(node_t *n, const uint8_t key[32])
 }
 
 void
-node_contact_note(node_t *n, const uint8_t key[32], const char *endpoint)
+node_contact_note(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
-    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !addr_endpoint_valid(endpoint)) {
+    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_endpoint_valid(endpoint)) {
         return;
     }
     contact_t *c = contact_find(n, key);
@@ -74,7 +74,7 @@ node_contact_note(node_t *n, const uint8_t key[32], const char *endpoint)
         return;
     }
     c->used = true;
-    memcpy(c->key, key, 32);
+    memcpy(c->key, key, KEYS_PUBLIC_SIZE);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
 }
 
@@ -91,7 +91,8 @@ node_contact_count(node_t *n)
 /* Opens an outbound connection and sends HELLO. NULL when there is no slot
  * or the connect fails. */
 static peer_t *
-connect_to(node_t *n, const uint8_t key[32], const char *endpoint, bool transient, uint64_t now)
+connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint, bool transient,
+           uint64_t now)
 {
     if (!node_slot_free(n, TRANSPORT_OUT) &&
         !(transient && node_evict_idle(n, TRANSPORT_OUT, now))) {
@@ -115,9 +116,9 @@ connect_to(node_t *n, const uint8_t key[32], const char *endpoint, bool transien
 }
 
 peer_t *
-node_connect(node_t *n, const uint8_t key[32], const char *endpoint)
+node_connect(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
-    if (memcmp(key, n->cfg.node_key->pk, 32) == 0 || !addr_endpoint_valid(endpoint)) {
+    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_endpoint_valid(endpoint)) {
         return NULL;
     }
     peer_t *p = peertab_find(n->peers, key, TRANSPORT_OUT);
@@ -195,8 +196,8 @@ node_queue_flush(node_t *n, peer_t *p)
 }
 
 int
-node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, const uint8_t *frame,
-                size_t len)
+node_send_frame(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
+                const uint8_t *frame, size_t len)
 {
     uint64_t now = node_mono_ms(n);
     peer_t *p = node_peer_ready(n, key);
@@ -207,7 +208,7 @@ node_send_frame(node_t *n, const uint8_t key[32], const char *endpoint, const ui
     p = peertab_find(n->peers, key, TRANSPORT_OUT);
     if (p == NULL) {
         if (endpoint == NULL || !addr_endpoint_valid(endpoint) ||
-            memcmp(key, n->cfg.node_key->pk, 32) == 0) {
+            memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0) {
             return -1;
         }
         p = connect_to(n, key, endpoint, true, now);
@@ -231,7 +232,8 @@ node_save_peers(node_t *n, uint64_t now)
 }
 
 static bool
-on_saved_peer(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+on_saved_peer(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
+              uint64_t last_seen_ms)
 {
     (void)last_seen_ms;
     node_contact_note(ud, key, endpoint);
@@ -240,14 +242,14 @@ on_saved_peer(void *ud, const uint8_t key[32], const char *endpoint, uint64_t la
 }
 
 static void
-on_bootstrap_entry(void *ud, const uint8_t key[32], const char *endpoint)
+on_bootstrap_entry(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     node_contact_note(ud, key, endpoint);
     node_dht_offer(ud, key, endpoint);
 }
 
 void
-node_lan_found(void *ud, const uint8_t key[32], const char *endpoint)
+node_lan_found(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     node_t *n = ud;
     if (contact_find(n, key) == NULL && peertab_find(n->peers, key, PEERTAB_ANY_DIR) == NULL) {
@@ -280,7 +282,7 @@ node_load_contacts(node_t *n)
 }
 
 node_err_t
-node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint)
+node_add_peer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     if (!addr_endpoint_valid(endpoint)) {
         return NODE_EINVAL;

@@ -42,15 +42,16 @@ dht_endpoint_ok(void *ud, const char *endpoint)
 }
 
 static void
-contact_of(dht_contact_t *c, const uint8_t key[32], const char *endpoint)
+contact_of(dht_contact_t *c, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     memset(c, 0, sizeof *c);
-    memcpy(c->key, key, 32);
+    memcpy(c->key, key, KEYS_PUBLIC_SIZE);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
 }
 
 static bool
-on_saved_route(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+on_saved_route(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
+               uint64_t last_seen_ms)
 {
     (void)last_seen_ms;
     node_dht_offer(ud, key, endpoint);
@@ -82,7 +83,7 @@ node_dht_start(node_t *n)
         .ud = n,
         .per_subnet = loopback(n->self_endpoint) ? -1 : 0,
     };
-    memcpy(cfg.key, n->cfg.node_key->pk, 32);
+    memcpy(cfg.key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     dht_err_t err = dht_new(&n->dht, &cfg);
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_ERROR, "cannot start the DHT: %s", dht_strerror(err));
@@ -112,7 +113,7 @@ save_table(node_t *n)
     dht_table_iter_t it = {0, 0};
     dht_table_entry_t e;
     while (k < cap && dht_table_next(n->dht, &it, &e)) {
-        memcpy(rows[k].node_key, e.c.key, 32);
+        memcpy(rows[k].node_key, e.c.key, KEYS_PUBLIC_SIZE);
         snprintf(rows[k].endpoint, sizeof rows[k].endpoint, "%s", e.c.endpoint);
         /* The DHT keeps monotonic times; the store keeps wall times. */
         rows[k].last_seen_ms = node_wall_of(n, e.last_seen_ms);
@@ -175,7 +176,7 @@ node_dht_peer_ready(node_t *n, peer_t *p)
 }
 
 void
-node_dht_peer_lost(node_t *n, const uint8_t key[32])
+node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     if (n->dht != NULL) {
         (void)dht_unreachable(n->dht, key, node_mono_ms(n));
@@ -183,7 +184,7 @@ node_dht_peer_lost(node_t *n, const uint8_t key[32])
 }
 
 void
-node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint)
+node_dht_offer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     if (n->dht == NULL || !addr_endpoint_valid(endpoint)) {
         return;
@@ -218,7 +219,7 @@ node_dht_next(node_t *n)
 /* ---- what the node publishes ---- */
 
 static void
-announce(node_t *n, const uint8_t author[32])
+announce(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE])
 {
     dht_err_t err = dht_announce(n->dht, author, node_mono_ms(n));
     if (err != DHT_OK) {
@@ -227,7 +228,7 @@ announce(node_t *n, const uint8_t author[32])
 }
 
 static bool
-on_followed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+on_followed(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t since_ms)
 {
     (void)since_ms;
     announce(ud, author);
@@ -238,7 +239,7 @@ on_followed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
  * put of this same head that reached nobody is started over (the DHT would
  * refuse the same seq as stale, and retry only a minute later). */
 static void
-put_head(node_t *n, uint64_t seq, const uint8_t id[32], bool again)
+put_head(node_t *n, uint64_t seq, const uint8_t id[POST_ID_SIZE], bool again)
 {
     if (again) {
         (void)dht_unput_head(n->dht, n->cfg.author->pk);
@@ -283,7 +284,7 @@ node_dht_announce_all(node_t *n)
 }
 
 void
-node_follow_changed(node_t *n, const uint8_t author[32], bool following)
+node_follow_changed(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool following)
 {
     if (n->dht == NULL) {
         return;
@@ -296,7 +297,7 @@ node_follow_changed(node_t *n, const uint8_t author[32], bool following)
         node_gossip_follow(n, author);
         node_schedule(n);
         return;
-    } else if (memcmp(author, n->cfg.author->pk, 32) != 0) {
+    } else if (memcmp(author, n->cfg.author->pk, KEYS_PUBLIC_SIZE) != 0) {
         (void)dht_unannounce(n->dht, author);
     }
     node_gossip_subscriptions_changed(n);
@@ -306,7 +307,7 @@ node_follow_changed(node_t *n, const uint8_t author[32], bool following)
 void
 node_published(node_t *n, const post_t *p)
 {
-    if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, 32) == 0) {
+    if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, KEYS_PUBLIC_SIZE) == 0) {
         put_head(n, p->seq, p->id, false);
     }
     node_gossip_published(n, p);
@@ -333,7 +334,7 @@ lookup_err(dht_err_t err)
 }
 
 node_err_t
-node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud)
+node_find_node(node_t *n, const uint8_t target[KEYS_PUBLIC_SIZE], node_lookup_cb cb, void *ud)
 {
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
@@ -344,7 +345,7 @@ node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud)
 }
 
 node_err_t
-node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
+node_find_providers(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb, void *ud)
 {
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
@@ -355,7 +356,7 @@ node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void
 }
 
 node_err_t
-node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
+node_find_head(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb, void *ud)
 {
     if (n->dht == NULL) {
         return NODE_ENOPEERS;

@@ -93,15 +93,15 @@ node_send_msg(node_t *n, peer_t *p, const wire_msg_t *m)
 }
 
 static void
-send_raw(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t *m)
+send_raw(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m)
 {
     peer_t tmp = {.dir = dir};
-    memcpy(tmp.key, key, 32);
+    memcpy(tmp.key, key, KEYS_PUBLIC_SIZE);
     node_send_msg(n, &tmp, m);
 }
 
 void
-node_send_error(node_t *n, transport_dir_t dir, const uint8_t key[32], uint32_t rid,
+node_send_error(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], uint32_t rid,
                 wire_error_code_t code, const char *text)
 {
     wire_msg_t *m = n->tx;
@@ -120,7 +120,7 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     wire_init(m, WIRE_HELLO, rid);
     wire_hello_t *h = &m->u.hello;
     snprintf(h->network, sizeof h->network, "%s", n->network);
-    memcpy(h->node_key, n->cfg.node_key->pk, 32);
+    memcpy(h->node_key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
     /* Caps are per connection: gossip is offered only where it may run. */
     h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
@@ -226,7 +226,8 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
 
 /* HELLO from a node with no slot yet: only inbound connections get here. */
 static void
-on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char *peer_addr)
+on_first_hello(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m,
+               const char *peer_addr)
 {
     /* When full, a newcomer is still let in for a while, without gossip, so
      * it can learn other contacts (PEERS, the DHT) instead of being turned
@@ -255,7 +256,7 @@ on_first_hello(node_t *n, const uint8_t key[32], const wire_msg_t *m, const char
 }
 
 static bool
-hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t *m)
+hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m)
 {
     if (strcmp(m->u.hello.network, n->network) != 0) {
         char why[WIRE_ERROR_TEXT_MAX];
@@ -265,7 +266,7 @@ hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[32], const wire_msg_t
         return false;
     }
     /* The key in HELLO must be the key that CURVE authenticated. */
-    if (sodium_memcmp(m->u.hello.node_key, key, 32) != 0) {
+    if (sodium_memcmp(m->u.hello.node_key, key, KEYS_PUBLIC_SIZE) != 0) {
         n->malformed++;
         return false;
     }
@@ -317,11 +318,11 @@ on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
     size_t it = 0;
     for (peer_t *q; r->u.peers.n < m->u.peers_max && (q = peertab_next(n->peers, &it)) != NULL;) {
         if (q == p || q->state != PEER_READY || q->endpoint[0] == '\0' ||
-            memcmp(q->key, p->key, 32) == 0) {
+            memcmp(q->key, p->key, KEYS_PUBLIC_SIZE) == 0) {
             continue;
         }
         wire_contact_t *c = &r->u.peers.contacts[r->u.peers.n++];
-        memcpy(c->node_key, q->key, 32);
+        memcpy(c->node_key, q->key, KEYS_PUBLIC_SIZE);
         snprintf(c->endpoint.s, sizeof c->endpoint.s, "%s", q->endpoint);
     }
     node_send_msg(n, p, r);
@@ -453,8 +454,8 @@ node_exchange(node_t *n, uint64_t now)
 }
 
 void
-node_hello_receive(node_t *n, transport_dir_t dir, const uint8_t key[32], const char *peer_addr,
-                   const wire_msg_t *m)
+node_hello_receive(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
+                   const char *peer_addr, const wire_msg_t *m)
 {
     peer_t *p = peertab_find(n->peers, key, (int)dir);
     if (p == NULL && dir == TRANSPORT_IN && m->type == WIRE_HELLO) {

@@ -26,8 +26,8 @@ typedef struct {
 } send_t;
 
 size_t
-lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network, const uint8_t key[32],
-                  uint16_t port)
+lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network,
+                  const uint8_t key[KEYS_PUBLIC_SIZE], uint16_t port)
 {
     bytes_writer_t w;
     bytes_writer_init(&w, out, LAN_BEACON_MAX);
@@ -36,13 +36,14 @@ lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network, const uint8_
     bytes_put_u8(&w, LAN_VERSION);
     bytes_put_u8(&w, (uint8_t)nlen);
     bytes_put(&w, (const uint8_t *)network, nlen);
-    bytes_put(&w, key, 32);
+    bytes_put(&w, key, KEYS_PUBLIC_SIZE);
     bytes_put_u16(&w, port);
     return bytes_writer_ok(&w) ? w.len : 0;
 }
 
 bool
-lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[32], uint16_t *port)
+lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[KEYS_PUBLIC_SIZE],
+                  uint16_t *port)
 {
     bytes_reader_t r;
     bytes_reader_init(&r, buf, len);
@@ -55,7 +56,7 @@ lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[
     }
     bytes_get(&r, (uint8_t *)network, nlen);
     network[nlen] = '\0';
-    bytes_get(&r, key, 32);
+    bytes_get(&r, key, KEYS_PUBLIC_SIZE);
     *port = bytes_get_u16(&r);
     return bytes_reader_done(&r) && *port != 0 && strlen(network) == nlen &&
            wire_network_valid(network);
@@ -113,11 +114,12 @@ on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *
 {
     lan_t *l = h->data;
     char network[33];
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     uint16_t port;
     if (nread > 0 && addr != NULL && addr->sa_family == AF_INET && !(flags & UV_UDP_PARTIAL) &&
         lan_beacon_decode((const uint8_t *)buf->base, (size_t)nread, network, key, &port) &&
-        strcmp(network, l->cfg.network) == 0 && memcmp(key, l->cfg.node_key, 32) != 0) {
+        strcmp(network, l->cfg.network) == 0 &&
+        memcmp(key, l->cfg.node_key, KEYS_PUBLIC_SIZE) != 0) {
         addr_t a;
         char endpoint[ADDR_ENDPOINT_MAX + 1];
         if (addr_from_sockaddr(addr, port, &a) == ADDR_OK &&

@@ -4,10 +4,6 @@
 
 #include "bytes.h"
 
-enum {
-    KEY_SIZE = 32,
-};
-
 const char *
 wire_strerror(wire_err_t err)
 {
@@ -269,7 +265,7 @@ static void
 decode_hello(bytes_fields_t *d, wire_hello_t *h)
 {
     bytes_get_string(d, h->network, WIRE_NETWORK_MAX);
-    bytes_get(&d->r, h->node_key, KEY_SIZE);
+    bytes_get(&d->r, h->node_key, KEYS_PUBLIC_SIZE);
     bytes_get_string(d, h->software, WIRE_SOFTWARE_MAX);
     h->caps = bytes_get_u32(&d->r);
     h->listen_port = bytes_get_u16(&d->r);
@@ -284,7 +280,7 @@ decode_peers(bytes_fields_t *d, wire_peers_t *p)
 {
     p->n = (uint8_t)bytes_get_count(d, WIRE_PEERS_MAX);
     for (size_t i = 0; i < p->n; i++) {
-        bytes_get(&d->r, p->contacts[i].node_key, KEY_SIZE);
+        bytes_get(&d->r, p->contacts[i].node_key, KEYS_PUBLIC_SIZE);
         bytes_get_string(d, p->contacts[i].endpoint.s, WIRE_ENDPOINT_MAX);
     }
 }
@@ -375,7 +371,7 @@ static void
 encode_hello(bytes_writer_t *w, const wire_hello_t *h)
 {
     put_string(w, h->network);
-    bytes_put(w, h->node_key, KEY_SIZE);
+    bytes_put(w, h->node_key, KEYS_PUBLIC_SIZE);
     put_string(w, h->software);
     bytes_put_u32(w, h->caps);
     bytes_put_u16(w, h->listen_port);
@@ -390,7 +386,7 @@ encode_peers(bytes_writer_t *w, const wire_peers_t *p)
 {
     bytes_put_u8(w, p->n);
     for (size_t i = 0; i < p->n; i++) {
-        bytes_put(w, p->contacts[i].node_key, KEY_SIZE);
+        bytes_put(w, p->contacts[i].node_key, KEYS_PUBLIC_SIZE);
         put_string(w, p->contacts[i].endpoint.s);
     }
 }

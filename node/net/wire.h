@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "dhtmsg.h"
+#include "keys.h"
 
 enum {
     WIRE_VERSION = 1,
@@ -67,7 +68,7 @@ typedef struct {
 
 typedef struct {
     char network[WIRE_NETWORK_MAX + 1];
-    uint8_t node_key[32];
+    uint8_t node_key[KEYS_PUBLIC_SIZE];
     char software[WIRE_SOFTWARE_MAX + 1];
     uint32_t caps;
     uint16_t listen_port; /* 0: none; else the TCP port of a listener on every address */
@@ -76,7 +77,7 @@ typedef struct {
 } wire_hello_t;
 
 typedef struct {
-    uint8_t node_key[32];
+    uint8_t node_key[KEYS_PUBLIC_SIZE];
     wire_endpoint_t endpoint;
 } wire_contact_t;
 
