@@ -855,6 +855,8 @@ send_to(transport_t *t, void *s, const uint8_t *rid, size_t rid_len, const uint8
     }
     if (err != TRANSPORT_OK) {
         t->stats.send_failures++;
+    } else {
+        t->stats.msgs_out++;
     }
     /* A send can consume the edge ZMQ_FD would have signalled. */
     kick(t);

@@ -115,6 +115,7 @@ transport_err_t transport_send(transport_t *t, transport_dir_t dir,
 
 typedef struct {
     uint64_t msgs_in;
+    uint64_t msgs_out; /* messages handed to ZeroMQ */
     uint64_t bytes_in;
     uint64_t dropped_multipart; /* messages of more than one frame */
     uint64_t dropped_unknown;   /* inbound messages without a ZAP identity */
