@@ -19,10 +19,13 @@
 #include <stdint.h>
 
 enum {
-    KEYS_AUTHOR_PK = 32,
+    /* Every public key, author or node, is this long: the one name for a
+     * 32-byte key where the kind does not matter (tables, wire, DHT). */
+    KEYS_PUBLIC_SIZE = 32,
+    KEYS_AUTHOR_PK = KEYS_PUBLIC_SIZE,
     KEYS_AUTHOR_SK = 64, /* libsodium's form: seed || public key */
     KEYS_SEED = 32,
-    KEYS_NODE_PK = 32,
+    KEYS_NODE_PK = KEYS_PUBLIC_SIZE,
     KEYS_NODE_SK = 32,
     KEYS_PASSPHRASE_MAX = 1024, /* bytes; longer passphrases are refused */
 };

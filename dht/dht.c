@@ -511,7 +511,7 @@ keep_own_head(dht_t *d, const put_t *p, uint64_t now_ms)
 
 /* Sends ANNOUNCE for a to the n closest nodes in d->res. */
 static void
-store_announce(dht_t *d, announce_t *a, size_t n, uint64_t now_ms)
+announce_at_closest(dht_t *d, announce_t *a, size_t n, uint64_t now_ms)
 {
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
@@ -525,7 +525,7 @@ store_announce(dht_t *d, announce_t *a, size_t n, uint64_t now_ms)
 }
 
 static void
-store_put(dht_t *d, put_t *p, size_t n, uint64_t now_ms)
+put_at_closest(dht_t *d, put_t *p, size_t n, uint64_t now_ms)
 {
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_PUT_HEAD, 0);
@@ -564,7 +564,7 @@ claim_rider(dht_t *d, lookup_t *L, uint64_t now_ms)
  * lookup's own record and its rider's. A record removed meanwhile is
  * skipped. */
 static void
-store_phase(dht_t *d, lookup_t *L, size_t n, uint64_t now_ms)
+closest_phase(dht_t *d, lookup_t *L, size_t n, uint64_t now_ms)
 {
     announce_t *a = announce_find(d, L->author);
     put_t *p = put_find(d, L->author);
@@ -575,7 +575,7 @@ store_phase(dht_t *d, lookup_t *L, size_t n, uint64_t now_ms)
         if (n == 0) {
             a->next_ms = now_ms + DHT_RETRY_MS;
         } else {
-            store_announce(d, a, n, now_ms);
+            announce_at_closest(d, a, n, now_ms);
         }
     }
     if (take_p) {
@@ -583,7 +583,7 @@ store_phase(dht_t *d, lookup_t *L, size_t n, uint64_t now_ms)
         if (n == 0) {
             p->next_ms = now_ms + DHT_RETRY_MS;
         } else {
-            store_put(d, p, n, now_ms);
+            put_at_closest(d, p, n, now_ms);
         }
     }
 }
@@ -607,7 +607,7 @@ finish(dht_t *d, lookup_t *L, uint64_t now_ms)
         L->status = DHT_OK;
     }
     if (L->kind == LK_ANNOUNCE || L->kind == LK_PUT) {
-        store_phase(d, L, n, now_ms);
+        closest_phase(d, L, n, now_ms);
     }
     if (L->kind == LK_REFRESH && memcmp(L->sl.target, d->id, DHT_KEY_SIZE) == 0) {
         /* The self lookup: the first one that reaches anybody is the

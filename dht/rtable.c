@@ -64,7 +64,14 @@ dht_rt_free(dht_rtable_t *rt)
     free(rt);
 }
 
-/* ---- network groups ---- */
+/* ---- network groups ----
+ *
+ * node/ parses endpoints in one place (node/net/addr.c), but dht/ may
+ * not include the network layer: the DHT and its simulator run without
+ * it. So the routing table keeps this one rule of its own: which
+ * contacts count as one network (an IPv4 /24, an IPv6 /64, a name; a
+ * loopback, private or link-local address only as itself). It reads
+ * nothing but the host of an endpoint the node has already checked. */
 
 /* The host part of "scheme://host:port", "[v6]:port" or "host:port". */
 static bool

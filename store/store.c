@@ -33,8 +33,8 @@ enum {
     PROFILE_VAL_LEN = 8 + POST_ID_SIZE,
     FORK_VAL_LEN = 1 + POST_ID_SIZE,
     SINCE_VAL_LEN = 8,
-    PEER_KEY_LEN = 1 + 32,                             /* 'P' | node key */
-    PEER_VAL_MIN = 8 + 1,                              /* last seen | endpoint */
+    PEER_KEY_LEN = 1 + 32, /* 'P' | node key */
+    PEER_VAL_MIN = 8 + 1,  /* last seen | endpoint */
     PEER_VAL_MAX = 8 + STORE_ENDPOINT_MAX,
 };
 
@@ -572,8 +572,10 @@ feed_id(store_t *s, const uint8_t author[static AUTHOR_SIZE], uint64_t seq,
     return get_fixed(s, key, key_seq(key, T_FEED, author, seq), id, POST_ID_SIZE);
 }
 
+/* The value of a feed's T_HEAD record: the store's own layout, not the
+ * signed head of crypto/head.h that goes into the DHT. */
 static void
-head_decode(store_head_t *h, const uint8_t v[static HEAD_VAL_LEN])
+headrec_unpack(store_head_t *h, const uint8_t v[static HEAD_VAL_LEN])
 {
     h->seq = bytes_be64_get(v);
     memcpy(h->id, v + 8, POST_ID_SIZE);
@@ -581,7 +583,7 @@ head_decode(store_head_t *h, const uint8_t v[static HEAD_VAL_LEN])
 }
 
 static void
-head_encode(uint8_t v[static HEAD_VAL_LEN], const store_head_t *h)
+headrec_pack(uint8_t v[static HEAD_VAL_LEN], const store_head_t *h)
 {
     bytes_be64_put(v, h->seq);
     memcpy(v + 8, h->id, POST_ID_SIZE);
@@ -594,7 +596,7 @@ store_get_head(store_t *s, const uint8_t author[static 32], store_head_t *out)
     uint8_t key[AUTHOR_KEY_LEN], v[HEAD_VAL_LEN];
     store_err_t err = get_fixed(s, key, key_of(key, T_HEAD, author, AUTHOR_SIZE), v, sizeof v);
     if (err == STORE_OK) {
-        head_decode(out, v);
+        headrec_unpack(out, v);
     }
     return err;
 }
@@ -798,7 +800,7 @@ update_head(store_t *s, ingest_t *in)
         return err;
     }
     uint8_t key[AUTHOR_KEY_LEN], v[HEAD_VAL_LEN];
-    head_encode(v, &h);
+    headrec_pack(v, &h);
     batch_put(in->wb, key, key_of(key, T_HEAD, p->author, AUTHOR_SIZE), v, sizeof v);
     if (!in->has_head) {
         in->n.authors++;

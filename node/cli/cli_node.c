@@ -445,7 +445,7 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop);
     log_line(&d.log, LOG_LEVEL_INFO, "stopped%s", rc == 0 ? "" : " (handles left open)");
-    return CLI_EXIT_OK;
+    return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
 bool

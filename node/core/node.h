@@ -26,9 +26,9 @@
 enum {
     NODE_DEFAULT_PORT = 7470,
     NODE_LAN_PORT = 7471,
-    NODE_PEERS_MAX = 48,        /* connections, both directions */
-    NODE_OUT_TARGET = 8,        /* outbound connections the node tries to keep */
-    NODE_CONTACTS_MAX = 256,    /* known nodes not connected to */
+    NODE_PEERS_MAX = 48,         /* connections, both directions */
+    NODE_OUT_TARGET = 8,         /* outbound connections the node tries to keep */
+    NODE_CONTACTS_MAX = 256,     /* known nodes not connected to */
     NODE_SAVED_PEERS_MAX = 1024, /* peers kept in the store between runs */
     NODE_TICK_MS = 1000,
     NODE_PING_EVERY_MS = 15000,
@@ -54,20 +54,35 @@ enum {
 
 typedef struct node node_t;
 
+/* The node's two clocks, in milliseconds. mono_ms drives every deadline,
+ * timeout, rate and expiry of the node, its DHT and gossip: it must never
+ * go backwards and must be above zero (0 means "never" in many fields).
+ * wall_ms is the time of day, used only where a time is signed or shown:
+ * the timestamp of a DHT head record, the check for posts from the future,
+ * the last-seen times saved in the store and reported by node_peers. A
+ * test steps wall_ms to show that nothing else moves. Either function
+ * NULL: CLOCK_MONOTONIC, CLOCK_REALTIME. ud is passed to both. */
 typedef struct {
-    const char *data_dir;                       /* control socket lives here */
-    store_t *store;                             /* borrowed */
-    const keys_author_t *author;                /* borrowed; unlocked */
-    const keys_node_t *node_key;                /* borrowed */
-    const char *network;                        /* NULL: "main" */
-    const char *listen[TRANSPORT_LISTEN_MAX];   /* NULL-padded; empty: port 7470, every address */
-    const char *bootstrap_path;                 /* NULL: none */
-    const char *socks5;                         /* NULL: direct */
-    const char *announce;                       /* endpoint others reach us at; NULL: guess */
-    bool lan;                                   /* local-network discovery */
-    uint16_t lan_port;                          /* 0: NODE_LAN_PORT */
-    size_t peers_max;                           /* 0: NODE_PEERS_MAX */
+    uint64_t (*mono_ms)(void *ud);
+    uint64_t (*wall_ms)(void *ud);
+    void *ud;
+} node_clock_t;
+
+typedef struct {
+    const char *data_dir;                     /* control socket lives here */
+    store_t *store;                           /* borrowed */
+    const keys_author_t *author;              /* borrowed; unlocked */
+    const keys_node_t *node_key;              /* borrowed */
+    const char *network;                      /* NULL: "main" */
+    const char *listen[TRANSPORT_LISTEN_MAX]; /* NULL-padded; empty: port 7470, every address */
+    const char *bootstrap_path;               /* NULL: none */
+    const char *socks5;                       /* NULL: direct */
+    const char *announce;                     /* endpoint others reach us at; NULL: guess */
+    bool lan;                                 /* local-network discovery */
+    uint16_t lan_port;                        /* 0: NODE_LAN_PORT */
+    size_t peers_max;                         /* 0: NODE_PEERS_MAX */
     const log_t *log;
+    node_clock_t clock; /* zeroed: the system clocks */
 } node_config_t;
 
 typedef enum {
@@ -85,15 +100,15 @@ node_err_t node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg);
 void node_close(node_t *n, void (*cb)(void *ud), void *ud);
 
 /* Adds a contact and dials it soon. */
-node_err_t node_add_peer(node_t *n, const uint8_t key[32], const char *endpoint);
+node_err_t node_add_peer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
 
 typedef struct {
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     transport_dir_t dir;
     bool ready;
-    uint64_t last_seen_ms;
-    int64_t rtt_ms; /* -1 until measured */
+    uint64_t last_seen_ms; /* wall clock */
+    int64_t rtt_ms;        /* -1 until measured */
     char software[WIRE_SOFTWARE_MAX + 1];
 } node_peer_info_t;
 
@@ -113,6 +128,8 @@ typedef struct {
     uint64_t unsolicited;   /* answers nobody asked for: dropped */
     uint64_t timeouts;      /* requests that got no answer in time */
     uint64_t oversized;     /* frames over WIRE_MAX_FRAME: dropped */
+    uint64_t pongs;         /* answers to our PINGs */
+    uint64_t peers_dropped; /* connections forgotten, for any reason */
     transport_stats_t transport;
 } node_status_t;
 
@@ -129,24 +146,27 @@ typedef void (*node_lookup_cb)(void *ud, const dht_result_t *r);
  * replicate an author's feed; the author's latest signed head. cb and ud
  * until the callback ran. NODE_EBUSY, NODE_ENOPEERS, NODE_ENOMEM: the
  * callback is never called. */
-node_err_t node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud);
-node_err_t node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud);
-node_err_t node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud);
+node_err_t node_find_node(node_t *n, const uint8_t target[KEYS_PUBLIC_SIZE], node_lookup_cb cb,
+                          void *ud);
+node_err_t node_find_providers(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb,
+                               void *ud);
+node_err_t node_find_head(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb,
+                          void *ud);
 
 /* The user followed (following) or unfollowed an author: the node
  * announces itself as a provider of that feed, or stops. */
-void node_follow_changed(node_t *n, const uint8_t author[32], bool following);
+void node_follow_changed(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool following);
 /* The user followed author, whose latest post is seq (from the DHT): while
  * the node fetches a large feed, it logs its progress. */
-void node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq);
+void node_feed_expected(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], uint64_t seq);
 /* The user published p (stored already): its head goes into the DHT. */
 void node_published(node_t *n, const post_t *p);
 
 typedef struct {
-    size_t table;         /* contacts in the routing table */
-    size_t records;       /* records stored for others */
-    size_t announces;     /* authors we announce ourselves for */
-    size_t lookups;       /* lookups running */
+    size_t table;     /* contacts in the routing table */
+    size_t records;   /* records stored for others */
+    size_t announces; /* authors we announce ourselves for */
+    size_t lookups;   /* lookups running */
     uint64_t lookups_done;
     uint64_t timeouts;
 } node_dht_status_t;
@@ -154,16 +174,16 @@ typedef struct {
 void node_dht_status(node_t *n, node_dht_status_t *out);
 
 typedef struct {
-    size_t peers;              /* peers gossip runs with */
-    uint64_t posts_received;   /* post copies received (pushed, pulled, in fork proofs) */
-    uint64_t posts_stored;     /* new posts stored */
-    uint64_t posts_duplicate;  /* copies of posts already held */
-    uint64_t posts_invalid;    /* posts that failed verification */
-    uint64_t posts_forwarded;  /* posts pushed in full to peers */
-    uint64_t rate_limited;     /* posts dropped by a rate limit before verification */
+    size_t peers;             /* peers gossip runs with */
+    uint64_t posts_received;  /* post copies received (pushed, pulled, in fork proofs) */
+    uint64_t posts_stored;    /* new posts stored */
+    uint64_t posts_duplicate; /* copies of posts already held */
+    uint64_t posts_invalid;   /* posts that failed verification */
+    uint64_t posts_forwarded; /* posts pushed in full to peers */
+    uint64_t rate_limited;    /* posts dropped by a rate limit before verification */
     uint64_t bytes_received;
     uint64_t bytes_sent;
-    uint64_t forks;            /* fork proofs built or received */
+    uint64_t forks; /* fork proofs built or received */
 } node_gossip_status_t;
 
 void node_gossip_status(node_t *n, node_gossip_status_t *out);
@@ -172,6 +192,6 @@ void node_gossip_status(node_t *n, node_gossip_status_t *out);
 store_t *node_store(node_t *n);
 const keys_author_t *node_author(node_t *n);
 const char *node_network(node_t *n);
-const uint8_t *node_public_key(node_t *n); /* 32 bytes, borrowed until node_close */
+const uint8_t *node_public_key(node_t *n); /* KEYS_PUBLIC_SIZE bytes, borrowed until node_close */
 
 #endif

@@ -20,7 +20,8 @@ dht_send(void *ud, const dht_contact_t *to, const dht_msg_t *m)
     /* Its own buffer: sending may first connect and send HELLO, which
      * encodes into the node's send buffer. */
     if (wire_encode_dht(m, n->dht_frame, WIRE_MAX_FRAME, &len) != WIRE_OK) {
-        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot encode a DHT %s", dht_msg_type_name(m->type));
+        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot encode a DHT %s",
+                 dht_msg_type_name(m->type));
         return -1;
     }
     return node_send_frame(n, to->key, to->endpoint, n->dht_frame, len);
@@ -37,32 +38,34 @@ static bool
 dht_endpoint_ok(void *ud, const char *endpoint)
 {
     (void)ud;
-    return wire_endpoint_valid(endpoint);
+    return addr_endpoint_valid(endpoint);
 }
 
 static void
-contact_of(dht_contact_t *c, const uint8_t key[32], const char *endpoint)
+contact_of(dht_contact_t *c, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     memset(c, 0, sizeof *c);
-    memcpy(c->key, key, 32);
+    memcpy(c->key, key, KEYS_PUBLIC_SIZE);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
 }
 
 static bool
-on_saved_route(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+on_saved_route(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
+               uint64_t last_seen_ms)
 {
     (void)last_seen_ms;
     node_dht_offer(ud, key, endpoint);
     return true;
 }
 
-/* True for an endpoint on 127.0.0.0/8 or ::1: a test network on one host,
+/* True for a loopback endpoint (127/8, ::1, localhost): a test network on one host,
  * where the per-subnet bound of the routing table would refuse every node
  * after the first two. */
 static bool
 loopback(const char *endpoint)
 {
-    return strncmp(endpoint, "tcp://127.", 10) == 0 || strncmp(endpoint, "tcp://[::1]:", 12) == 0;
+    addr_t a;
+    return addr_parse(endpoint, &a) == ADDR_OK && addr_class(&a) == ADDR_LOOPBACK;
 }
 
 node_err_t
@@ -80,7 +83,7 @@ node_dht_start(node_t *n)
         .ud = n,
         .per_subnet = loopback(n->self_endpoint) ? -1 : 0,
     };
-    memcpy(cfg.key, n->cfg.node_key->pk, 32);
+    memcpy(cfg.key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     dht_err_t err = dht_new(&n->dht, &cfg);
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_ERROR, "cannot start the DHT: %s", dht_strerror(err));
@@ -93,7 +96,7 @@ node_dht_start(node_t *n)
     }
     log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
              dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
-    n->dht_saved_ms = node_now_ms();
+    n->dht_saved_ms = node_mono_ms(n);
     return NODE_OK;
 }
 
@@ -110,9 +113,10 @@ save_table(node_t *n)
     dht_table_iter_t it = {0, 0};
     dht_table_entry_t e;
     while (k < cap && dht_table_next(n->dht, &it, &e)) {
-        memcpy(rows[k].node_key, e.c.key, 32);
+        memcpy(rows[k].node_key, e.c.key, KEYS_PUBLIC_SIZE);
         snprintf(rows[k].endpoint, sizeof rows[k].endpoint, "%s", e.c.endpoint);
-        rows[k].last_seen_ms = e.last_seen_ms;
+        /* The DHT keeps monotonic times; the store keeps wall times. */
+        rows[k].last_seen_ms = node_wall_of(n, e.last_seen_ms);
         k++;
     }
     if (store_routes_replace(n->cfg.store, rows, k) != STORE_OK) {
@@ -155,7 +159,7 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     }
     dht_contact_t from;
     contact_of(&from, p->key, p->endpoint);
-    dht_err_t err = dht_receive(n->dht, &from, m, node_now_ms());
+    dht_err_t err = dht_receive(n->dht, &from, m, node_mono_ms(n));
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT %s from a peer not taken: %s",
                  dht_msg_type_name(m->type), dht_strerror(err));
@@ -172,22 +176,22 @@ node_dht_peer_ready(node_t *n, peer_t *p)
 }
 
 void
-node_dht_peer_lost(node_t *n, const uint8_t key[32])
+node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     if (n->dht != NULL) {
-        (void)dht_unreachable(n->dht, key, node_now_ms());
+        (void)dht_unreachable(n->dht, key, node_mono_ms(n));
     }
 }
 
 void
-node_dht_offer(node_t *n, const uint8_t key[32], const char *endpoint)
+node_dht_offer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
-    if (n->dht == NULL || !wire_endpoint_valid(endpoint)) {
+    if (n->dht == NULL || !addr_endpoint_valid(endpoint)) {
         return;
     }
     dht_contact_t c;
     contact_of(&c, key, endpoint);
-    (void)dht_add_contact(n->dht, &c, node_now_ms());
+    (void)dht_add_contact(n->dht, &c, node_mono_ms(n));
     after_contact(n);
 }
 
@@ -215,16 +219,16 @@ node_dht_next(node_t *n)
 /* ---- what the node publishes ---- */
 
 static void
-announce(node_t *n, const uint8_t author[32])
+announce(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE])
 {
-    dht_err_t err = dht_announce(n->dht, author, node_now_ms());
+    dht_err_t err = dht_announce(n->dht, author, node_mono_ms(n));
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_WARN, "DHT: cannot announce a feed: %s", dht_strerror(err));
     }
 }
 
 static bool
-on_followed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+on_followed(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t since_ms)
 {
     (void)since_ms;
     announce(ud, author);
@@ -235,7 +239,7 @@ on_followed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
  * put of this same head that reached nobody is started over (the DHT would
  * refuse the same seq as stale, and retry only a minute later). */
 static void
-put_head(node_t *n, uint64_t seq, const uint8_t id[32], bool again)
+put_head(node_t *n, uint64_t seq, const uint8_t id[POST_ID_SIZE], bool again)
 {
     if (again) {
         (void)dht_unput_head(n->dht, n->cfg.author->pk);
@@ -243,12 +247,14 @@ put_head(node_t *n, uint64_t seq, const uint8_t id[32], bool again)
     head_t h;
     uint8_t rec[HEAD_SIZE];
     size_t len = 0;
-    head_init(&h, seq, id, node_now_ms());
+    /* The head's timestamp is signed and shown to others: wall time. */
+    head_init(&h, seq, id, node_wall_ms(n));
     head_err_t herr = head_sign(&h, n->cfg.author, rec, sizeof rec, &len);
-    dht_err_t err = herr == HEAD_OK ? dht_put_head(n->dht, rec, len, node_now_ms()) : DHT_EINVAL;
+    dht_err_t err = herr == HEAD_OK ? dht_put_head(n->dht, rec, len, node_mono_ms(n)) : DHT_EINVAL;
     if (err != DHT_OK && err != DHT_ESTALE) {
         log_line(node_log(n), LOG_LEVEL_WARN, "DHT: cannot publish the head of post #%llu: %s",
-                 (unsigned long long)seq, herr != HEAD_OK ? head_strerror(herr) : dht_strerror(err));
+                 (unsigned long long)seq,
+                 herr != HEAD_OK ? head_strerror(herr) : dht_strerror(err));
     }
 }
 
@@ -278,7 +284,7 @@ node_dht_announce_all(node_t *n)
 }
 
 void
-node_follow_changed(node_t *n, const uint8_t author[32], bool following)
+node_follow_changed(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool following)
 {
     if (n->dht == NULL) {
         return;
@@ -291,7 +297,7 @@ node_follow_changed(node_t *n, const uint8_t author[32], bool following)
         node_gossip_follow(n, author);
         node_schedule(n);
         return;
-    } else if (memcmp(author, n->cfg.author->pk, 32) != 0) {
+    } else if (memcmp(author, n->cfg.author->pk, KEYS_PUBLIC_SIZE) != 0) {
         (void)dht_unannounce(n->dht, author);
     }
     node_gossip_subscriptions_changed(n);
@@ -301,7 +307,7 @@ node_follow_changed(node_t *n, const uint8_t author[32], bool following)
 void
 node_published(node_t *n, const post_t *p)
 {
-    if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, 32) == 0) {
+    if (n->dht != NULL && memcmp(p->author, n->cfg.author->pk, KEYS_PUBLIC_SIZE) == 0) {
         put_head(n, p->seq, p->id, false);
     }
     node_gossip_published(n, p);
@@ -328,34 +334,34 @@ lookup_err(dht_err_t err)
 }
 
 node_err_t
-node_find_node(node_t *n, const uint8_t target[32], node_lookup_cb cb, void *ud)
+node_find_node(node_t *n, const uint8_t target[KEYS_PUBLIC_SIZE], node_lookup_cb cb, void *ud)
 {
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
     }
-    node_err_t err = lookup_err(dht_find_node(n->dht, target, cb, ud, node_now_ms()));
+    node_err_t err = lookup_err(dht_find_node(n->dht, target, cb, ud, node_mono_ms(n)));
     node_schedule(n);
     return err;
 }
 
 node_err_t
-node_find_providers(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
+node_find_providers(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb, void *ud)
 {
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
     }
-    node_err_t err = lookup_err(dht_get_providers(n->dht, author, cb, ud, node_now_ms()));
+    node_err_t err = lookup_err(dht_get_providers(n->dht, author, cb, ud, node_mono_ms(n)));
     node_schedule(n);
     return err;
 }
 
 node_err_t
-node_find_head(node_t *n, const uint8_t author[32], node_lookup_cb cb, void *ud)
+node_find_head(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], node_lookup_cb cb, void *ud)
 {
     if (n->dht == NULL) {
         return NODE_ENOPEERS;
     }
-    node_err_t err = lookup_err(dht_get_head(n->dht, author, cb, ud, node_now_ms()));
+    node_err_t err = lookup_err(dht_get_head(n->dht, author, cb, ud, node_mono_ms(n)));
     node_schedule(n);
     return err;
 }

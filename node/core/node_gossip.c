@@ -20,7 +20,7 @@ _Static_assert((int)GOSSIP_FRAME_MAX == (int)WIRE_MAX_FRAME, "gossip frame size"
 /* ---- callbacks: the store behind the state machine ---- */
 
 static int
-g_send(void *ud, const uint8_t peer[static 32], const uint8_t *frame, size_t len)
+g_send(void *ud, const uint8_t peer[static KEYS_PUBLIC_SIZE], const uint8_t *frame, size_t len)
 {
     /* No endpoint: gossip only talks to peers already connected. */
     return node_send_frame(ud, peer, NULL, frame, len);
@@ -34,8 +34,8 @@ g_random(void *ud, uint8_t *buf, size_t len)
 }
 
 static int
-g_head(void *ud, const uint8_t author[static 32], uint64_t *seq, uint8_t id[static POST_ID_SIZE],
-       uint64_t *max_seq)
+g_head(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t *seq,
+       uint8_t id[static POST_ID_SIZE], uint64_t *max_seq)
 {
     node_t *n = ud;
     store_head_t h;
@@ -85,12 +85,12 @@ from_store(store_ingest_t r)
 }
 
 static int
-g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
-         gossip_ingest_t *result)
+g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, gossip_ingest_t *result)
 {
     node_t *n = ud;
     store_ingest_info_t info;
-    store_err_t err = store_ingest_decoded(n->cfg.store, p, raw, len, now_ms, &info);
+    /* The future-post check compares the signed timestamp: wall time. */
+    store_err_t err = store_ingest_decoded(n->cfg.store, p, raw, len, node_wall_ms(n), &info);
     if (err != STORE_OK) {
         log_line(node_log(n), LOG_LEVEL_WARN, "cannot store a post: %s: %s", store_strerror(err),
                  store_last_error(n->cfg.store));
@@ -100,7 +100,8 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
     if (info.result == STORE_INGEST_EXTENDED || info.result == STORE_INGEST_AHEAD) {
         char a[KEYTEXT_BUFSZ];
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
-        log_line(node_log(n), LOG_LEVEL_DEBUG, "stored post #%llu of %s", (unsigned long long)p->seq, a);
+        log_line(node_log(n), LOG_LEVEL_DEBUG, "stored post #%llu of %s",
+                 (unsigned long long)p->seq, a);
     }
     if (info.result == STORE_INGEST_FORK) {
         char a[KEYTEXT_BUFSZ];
@@ -114,7 +115,7 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now
 }
 
 static bool
-g_is_blocked(void *ud, const uint8_t author[static 32])
+g_is_blocked(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
     node_t *n = ud;
     bool yes = false;
@@ -122,11 +123,11 @@ g_is_blocked(void *ud, const uint8_t author[static 32])
 }
 
 static bool
-g_replicates(void *ud, const uint8_t author[static 32])
+g_replicates(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
     node_t *n = ud;
     bool yes = false;
-    return memcmp(author, n->cfg.author->pk, 32) == 0 ||
+    return memcmp(author, n->cfg.author->pk, KEYS_PUBLIC_SIZE) == 0 ||
            (store_is_following(n->cfg.store, author, &yes) == STORE_OK && yes);
 }
 
@@ -136,7 +137,7 @@ typedef struct {
 } subs_t;
 
 static bool
-each_follow(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+each_follow(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t since_ms)
 {
     (void)since_ms;
     subs_t *s = ud;
@@ -167,8 +168,8 @@ each_post(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
 }
 
 static int
-g_read_range(void *ud, const uint8_t author[static 32], uint64_t from_seq, size_t max_count,
-             size_t max_bytes, gossip_post_cb cb, void *cbud)
+g_read_range(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t from_seq,
+             size_t max_count, size_t max_bytes, gossip_post_cb cb, void *cbud)
 {
     (void)max_bytes; /* gossip stops the walk itself once a page is full */
     node_t *n = ud;
@@ -202,7 +203,7 @@ each_fork(void *ud, const store_fork_t *f)
 }
 
 static int
-g_forks(void *ud, const uint8_t author[static 32], gossip_fork_cb cb, void *cbud)
+g_forks(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], gossip_fork_cb cb, void *cbud)
 {
     forks_t x = {ud, cb, cbud, false};
     node_t *n = ud;
@@ -212,16 +213,17 @@ g_forks(void *ud, const uint8_t author[static 32], gossip_fork_cb cb, void *cbud
 /* Called inside the state machine, which must not be re-entered: the peer
  * is only marked here and dropped once gossip has returned. */
 static void
-g_misbehaved(void *ud, const uint8_t peer[static 32], gossip_fault_t why)
+g_misbehaved(void *ud, const uint8_t peer[static KEYS_PUBLIC_SIZE], gossip_fault_t why)
 {
     node_t *n = ud;
     char k[24];
     node_short_key(k, peer);
     log_line(node_log(n), LOG_LEVEL_WARN, "peer %s misbehaved (%s): disconnecting", k,
              gossip_fault_name(why));
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        if (n->peers[i].used && memcmp(n->peers[i].key, peer, 32) == 0) {
-            n->peers[i].doomed = true;
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (memcmp(p->key, peer, KEYS_PUBLIC_SIZE) == 0) {
+            p->doomed = true;
         }
     }
 }
@@ -271,9 +273,9 @@ wants_gossip(const peer_t *p)
 static bool
 other_gossip_link(node_t *n, const peer_t *p)
 {
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        const peer_t *q = &n->peers[i];
-        if (q != p && q->used && q->gossip_up && memcmp(q->key, p->key, 32) == 0) {
+    size_t it = 0;
+    for (const peer_t *q; (q = peertab_next(n->peers, &it)) != NULL;) {
+        if (q != p && q->gossip_up && memcmp(q->key, p->key, KEYS_PUBLIC_SIZE) == 0) {
             return true;
         }
     }
@@ -296,14 +298,14 @@ node_gossip_check(node_t *n, peer_t *p)
         return;
     }
     if (want) {
-        if (gossip_peer_up(n->gossip, p->key, node_now_ms()) != GOSSIP_OK) {
+        if (gossip_peer_up(n->gossip, p->key, node_mono_ms(n)) != GOSSIP_OK) {
             p->gossip_up = false;
         }
     } else {
-        gossip_peer_down(n->gossip, p->key, node_now_ms());
+        gossip_peer_down(n->gossip, p->key, node_mono_ms(n));
     }
     uint64_t next = 0;
-    gossip_tick(n->gossip, node_now_ms(), &next);
+    gossip_tick(n->gossip, node_mono_ms(n), &next);
     n->gossip_next = next;
 }
 
@@ -312,14 +314,15 @@ node_gossip_check(node_t *n, peer_t *p)
 static void
 drop_doomed(node_t *n)
 {
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        if (n->peers[i].used && n->peers[i].doomed) {
-            node_drop_peer(n, &n->peers[i], "misbehaved");
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (p->doomed) {
+            node_drop_peer(n, p, "misbehaved");
         }
     }
     if (n->gossip != NULL) {
         uint64_t next = 0;
-        gossip_tick(n->gossip, node_now_ms(), &next);
+        gossip_tick(n->gossip, node_mono_ms(n), &next);
         n->gossip_next = next;
     }
 }
@@ -331,8 +334,8 @@ node_gossip_receive(node_t *n, peer_t *p, const uint8_t *frame, size_t len)
         n->unsolicited++;
         return;
     }
-    p->used_ms = node_now_ms();
-    (void)gossip_receive_frame(n->gossip, p->key, frame, len, node_now_ms());
+    p->used_ms = node_mono_ms(n);
+    (void)gossip_receive_frame(n->gossip, p->key, frame, len, node_mono_ms(n));
     drop_doomed(n);
 }
 
@@ -355,7 +358,7 @@ node_gossip_published(node_t *n, const post_t *p)
     if (n->gossip == NULL || post_encode(p, raw, sizeof raw, &len) != POST_OK) {
         return;
     }
-    (void)gossip_publish(n->gossip, raw, len, node_now_ms());
+    (void)gossip_publish(n->gossip, raw, len, node_mono_ms(n));
     drop_doomed(n);
 }
 
@@ -363,7 +366,7 @@ void
 node_gossip_subscriptions_changed(node_t *n)
 {
     if (n->gossip != NULL) {
-        gossip_subscriptions_changed(n->gossip, node_now_ms());
+        gossip_subscriptions_changed(n->gossip, node_mono_ms(n));
         drop_doomed(n);
     }
 }
@@ -394,11 +397,9 @@ node_gossip_status(node_t *n, node_gossip_status_t *out)
 static size_t
 feed_peers(node_t *n)
 {
-    size_t c = 0;
-    for (size_t i = 0; i < n->peers_cap; i++) {
-        c += n->peers[i].used && n->peers[i].feed;
-    }
-    return c;
+    peertab_counts_t c;
+    peertab_counts(n->peers, &c);
+    return c.feed;
 }
 
 static void
@@ -409,7 +410,7 @@ on_replicas(void *ud, const dht_result_t *r)
     size_t linked = 0;
     for (size_t i = 0; i < r->n_providers && linked < NODE_FEED_LINKS; i++) {
         const dht_contact_t *c = &r->providers[i];
-        if (memcmp(c->key, n->cfg.node_key->pk, 32) == 0) {
+        if (memcmp(c->key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0) {
             continue;
         }
         peer_t *p = node_peer_ready(n, c->key);
@@ -427,7 +428,7 @@ on_replicas(void *ud, const dht_result_t *r)
 
 /* Looks the replicas of author up, unless a gossip link for it exists. */
 static void
-find_replicas(node_t *n, const uint8_t author[32], bool always)
+find_replicas(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool always)
 {
     if (n->gossip == NULL || (!always && gossip_eager_count(n->gossip, author) > 0)) {
         return;
@@ -441,24 +442,24 @@ typedef struct {
     node_t *n;
     unsigned picked;
     bool wrapped;
-    uint8_t start[32]; /* the cursor when the round began */
+    uint8_t start[KEYS_PUBLIC_SIZE]; /* the cursor when the round began */
 } feeds_round_t;
 
 /* A few authors per round, in key order after the last one checked; the
  * second pass wraps around and stops where the round began. */
 static bool
-each_feed(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+each_feed(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t since_ms)
 {
     (void)since_ms;
     feeds_round_t *r = ud;
     node_t *n = r->n;
-    if (!r->wrapped && memcmp(author, r->start, 32) <= 0) {
+    if (!r->wrapped && memcmp(author, r->start, KEYS_PUBLIC_SIZE) <= 0) {
         return true;
     }
-    if (r->wrapped && memcmp(author, r->start, 32) > 0) {
+    if (r->wrapped && memcmp(author, r->start, KEYS_PUBLIC_SIZE) > 0) {
         return false;
     }
-    memcpy(n->feeds_cursor, author, 32);
+    memcpy(n->feeds_cursor, author, KEYS_PUBLIC_SIZE);
     find_replicas(n, author, false);
     return ++r->picked < NODE_FEEDS_PER_ROUND;
 }
@@ -471,7 +472,7 @@ node_gossip_feeds(node_t *n, uint64_t now)
     }
     n->feeds_next = now + NODE_FEEDS_EVERY_MS;
     feeds_round_t r = {.n = n};
-    memcpy(r.start, n->feeds_cursor, 32);
+    memcpy(r.start, n->feeds_cursor, KEYS_PUBLIC_SIZE);
     (void)store_following(n->cfg.store, each_feed, &r);
     if (r.picked < NODE_FEEDS_PER_ROUND) {
         r.wrapped = true;
@@ -480,7 +481,7 @@ node_gossip_feeds(node_t *n, uint64_t now)
 }
 
 void
-node_gossip_follow(node_t *n, const uint8_t author[32])
+node_gossip_follow(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE])
 {
     find_replicas(n, author, true);
 }
@@ -488,16 +489,17 @@ node_gossip_follow(node_t *n, const uint8_t author[32])
 /* ---- progress of large feeds ---- */
 
 void
-node_feed_expected(node_t *n, const uint8_t author[32], uint64_t seq)
+node_feed_expected(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], uint64_t seq)
 {
     if (seq < NODE_PROGRESS_MIN) {
         return;
     }
     for (int i = 0; i < NODE_PROGRESS_MAX; i++) {
-        if (n->progress[i].seq == 0 || memcmp(n->progress[i].author, author, 32) == 0) {
-            memcpy(n->progress[i].author, author, 32);
+        if (n->progress[i].seq == 0 ||
+            memcmp(n->progress[i].author, author, KEYS_PUBLIC_SIZE) == 0) {
+            memcpy(n->progress[i].author, author, KEYS_PUBLIC_SIZE);
             n->progress[i].seq = seq;
-            n->progress[i].started_ms = node_now_ms();
+            n->progress[i].started_ms = node_mono_ms(n);
             return;
         }
     }

@@ -102,7 +102,7 @@ gossip_we_replicate(const gossip_t *g, const uint8_t author[static KEY_LEN])
 
 /* ---- peers ---- */
 
-peer_t *
+gossip_peer_t *
 gossip_peer_find(const gossip_t *g, const uint8_t key[static KEY_LEN])
 {
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
@@ -113,15 +113,15 @@ gossip_peer_find(const gossip_t *g, const uint8_t key[static KEY_LEN])
     return NULL;
 }
 
-peer_t *
+gossip_peer_t *
 gossip_peer_get(const gossip_t *g, pref_t r)
 {
-    peer_t *p = r.slot < GOSSIP_PEERS_MAX ? g->peers[r.slot] : NULL;
+    gossip_peer_t *p = r.slot < GOSSIP_PEERS_MAX ? g->peers[r.slot] : NULL;
     return (p != NULL && p->gen == r.gen) ? p : NULL;
 }
 
 pref_t
-gossip_peer_ref(const gossip_t *g, const peer_t *p)
+gossip_peer_ref(const gossip_t *g, const gossip_peer_t *p)
 {
     pref_t r = {.slot = 0, .gen = p->gen};
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
@@ -134,7 +134,7 @@ gossip_peer_ref(const gossip_t *g, const peer_t *p)
 }
 
 sub_t *
-gossip_peer_sub(const peer_t *p, const uint8_t author[static KEY_LEN])
+gossip_peer_sub(const gossip_peer_t *p, const uint8_t author[static KEY_LEN])
 {
     size_t i = find_sorted(p->subs, p->n_subs, sizeof *p->subs, author);
     return i < p->n_subs ? &p->subs[i] : NULL;
@@ -142,11 +142,11 @@ gossip_peer_sub(const peer_t *p, const uint8_t author[static KEY_LEN])
 
 size_t
 gossip_eager_count_except(const gossip_t *g, const uint8_t author[static KEY_LEN],
-                          const peer_t *except)
+                          const gossip_peer_t *except)
 {
     size_t n = 0;
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
-        const peer_t *p = g->peers[i];
+        const gossip_peer_t *p = g->peers[i];
         if (p == NULL || p == except) {
             continue;
         }
@@ -165,7 +165,7 @@ gossip_eager_count(const gossip_t *g, const uint8_t author[static KEY_LEN])
 }
 
 static void
-peer_free(peer_t *p)
+peer_free(gossip_peer_t *p)
 {
     if (p != NULL) {
         free(p->subs);
@@ -189,7 +189,7 @@ send_frame(gossip_t *g, const uint8_t key[static KEY_LEN], const uint8_t *frame,
 }
 
 bool
-gossip_send_msg(gossip_t *g, const peer_t *p)
+gossip_send_msg(gossip_t *g, const gossip_peer_t *p)
 {
     /* The buffer grows to the largest frame actually sent rather than
      * starting at GOSSIP_FRAME_MAX: most nodes never send a large one, and
@@ -211,7 +211,8 @@ gossip_send_msg(gossip_t *g, const peer_t *p)
 }
 
 void
-gossip_send_link(gossip_t *g, peer_t *p, gossip_type_t type, const uint8_t author[static KEY_LEN])
+gossip_send_link(gossip_t *g, gossip_peer_t *p, gossip_type_t type,
+                 const uint8_t author[static KEY_LEN])
 {
     gossip_msg_init(&g->msg, type, 0);
     memcpy(g->msg.u.author, author, KEY_LEN);
@@ -227,7 +228,7 @@ gossip_send_link(gossip_t *g, peer_t *p, gossip_type_t type, const uint8_t autho
 /* Sends our whole set in SUBSCRIBE frames: the first replaces what the peer
  * knew, the others continue it. */
 static void
-send_subscribe(gossip_t *g, peer_t *p, uint64_t now_ms)
+send_subscribe(gossip_t *g, gossip_peer_t *p, uint64_t now_ms)
 {
     size_t off = 0;
     p->subscribe_due = 0;
@@ -252,7 +253,7 @@ send_subscribe(gossip_t *g, peer_t *p, uint64_t now_ms)
 }
 
 static void
-flush_ihave(gossip_t *g, peer_t *p)
+flush_ihave(gossip_t *g, gossip_peer_t *p)
 {
     if (p->n_ihave > 0) {
         gossip_msg_init(&g->msg, GOSSIP_IHAVE, 0);
@@ -271,7 +272,7 @@ flush_ihave(gossip_t *g, peer_t *p)
 }
 
 static void
-queue_ihave(gossip_t *g, peer_t *p, const gossip_ref_t *ref, uint64_t now_ms)
+queue_ihave(gossip_t *g, gossip_peer_t *p, const gossip_ref_t *ref, uint64_t now_ms)
 {
     if (p->ihave == NULL) {
         p->ihave = malloc((size_t)GOSSIP_IHAVE_MAX * GOSSIP_REF_SIZE);
@@ -291,16 +292,16 @@ queue_ihave(gossip_t *g, peer_t *p, const gossip_ref_t *ref, uint64_t now_ms)
 /* ---- push ---- */
 
 void
-gossip_forward(gossip_t *g, const peer_t *from, const post_t *post, const uint8_t *raw, size_t len,
-               uint64_t now_ms)
+gossip_forward(gossip_t *g, const gossip_peer_t *from, const post_t *post, const uint8_t *raw,
+               size_t len, uint64_t now_ms)
 {
-    peer_t *lazy[GOSSIP_PEERS_MAX];
+    gossip_peer_t *lazy[GOSSIP_PEERS_MAX];
     size_t n_lazy = 0;
     gossip_msg_init(&g->msg, GOSSIP_POST, 0);
     g->msg.u.post.p = raw;
     g->msg.u.post.len = (uint16_t)len;
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
-        peer_t *p = g->peers[i];
+        gossip_peer_t *p = g->peers[i];
         if (p == NULL || p == from) {
             continue;
         }
@@ -325,7 +326,7 @@ gossip_forward(gossip_t *g, const peer_t *from, const post_t *post, const uint8_
     memcpy(ref.id, post->id, POST_ID_SIZE);
     for (size_t k = 0; k < n_lazy && k < GOSSIP_LAZY_FANOUT; k++) {
         size_t j = k + gossip_random_u32(g) % (n_lazy - k);
-        peer_t *t = lazy[j];
+        gossip_peer_t *t = lazy[j];
         lazy[j] = lazy[k];
         lazy[k] = t;
         queue_ihave(g, t, &ref, now_ms);
@@ -335,7 +336,7 @@ gossip_forward(gossip_t *g, const peer_t *from, const post_t *post, const uint8_
 /* ---- scores ---- */
 
 void
-gossip_penalize(gossip_t *g, peer_t *p, gossip_fault_t why, int32_t points, uint64_t now_ms)
+gossip_penalize(gossip_t *g, gossip_peer_t *p, gossip_fault_t why, int32_t points, uint64_t now_ms)
 {
     if (now_ms > p->score_ms && p->score < 0) {
         uint64_t back = (now_ms - p->score_ms) / GOSSIP_SCORE_RECOVER_MS;
@@ -357,7 +358,7 @@ gossip_penalize(gossip_t *g, peer_t *p, gossip_fault_t why, int32_t points, uint
 gossip_err_t
 gossip_peer_score(const gossip_t *g, const uint8_t key[static 32], int32_t *score)
 {
-    const peer_t *p = gossip_peer_find(g, key);
+    const gossip_peer_t *p = gossip_peer_find(g, key);
     if (p == NULL) {
         return GOSSIP_ENOPEER;
     }
@@ -496,23 +497,23 @@ heads_period(gossip_t *g)
  * link at all gets one back at once (GRAFT), instead of waiting for the next
  * post to miss and be fetched. */
 static void
-regraft_after(gossip_t *g, const peer_t *gone)
+regraft_after(gossip_t *g, const gossip_peer_t *gone)
 {
     for (size_t k = 0; k < gone->n_subs; k++) {
         const sub_t *s = &gone->subs[k];
         if (!(s->flags & SUB_EAGER) || gossip_eager_count_except(g, s->author, gone) > 0) {
             continue;
         }
-        peer_t *cand[GOSSIP_PEERS_MAX];
+        gossip_peer_t *cand[GOSSIP_PEERS_MAX];
         size_t n = 0;
         for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
-            peer_t *p = g->peers[i];
+            gossip_peer_t *p = g->peers[i];
             if (p != NULL && p != gone && gossip_peer_sub(p, s->author) != NULL) {
                 cand[n++] = p;
             }
         }
         if (n > 0) {
-            peer_t *p = cand[gossip_random_u32(g) % n];
+            gossip_peer_t *p = cand[gossip_random_u32(g) % n];
             sub_t *ps = gossip_peer_sub(p, s->author);
             ps->flags |= SUB_EAGER;
             gossip_send_link(g, p, GOSSIP_GRAFT, s->author);
@@ -521,7 +522,7 @@ regraft_after(gossip_t *g, const peer_t *gone)
 }
 
 static void
-peer_remove(gossip_t *g, peer_t *p, uint64_t now_ms)
+peer_remove(gossip_t *g, gossip_peer_t *p, uint64_t now_ms)
 {
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
         if (g->peers[i] == p) {
@@ -537,7 +538,7 @@ peer_remove(gossip_t *g, peer_t *p, uint64_t now_ms)
 gossip_err_t
 gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
 {
-    peer_t *old = gossip_peer_find(g, key);
+    gossip_peer_t *old = gossip_peer_find(g, key);
     if (old != NULL) {
         peer_remove(g, old, now_ms);
     }
@@ -551,7 +552,7 @@ gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
     if (slot == GOSSIP_PEERS_MAX) {
         return GOSSIP_EFULL;
     }
-    peer_t *p = calloc(1, sizeof *p);
+    gossip_peer_t *p = calloc(1, sizeof *p);
     if (p == NULL) {
         return GOSSIP_ENOMEM;
     }
@@ -572,7 +573,7 @@ gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
 void
 gossip_peer_down(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
 {
-    peer_t *p = gossip_peer_find(g, key);
+    gossip_peer_t *p = gossip_peer_find(g, key);
     if (p != NULL) {
         peer_remove(g, p, now_ms);
     }
@@ -581,7 +582,7 @@ gossip_peer_down(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
 /* ---- SUBSCRIBE, PRUNE, GRAFT received ---- */
 
 static bool
-subs_reserve(peer_t *p, size_t n)
+subs_reserve(gossip_peer_t *p, size_t n)
 {
     if (n <= p->cap_subs) {
         return true;
@@ -603,13 +604,13 @@ subs_reserve(peer_t *p, size_t n)
  * has fewer than GOSSIP_EAGER_TARGET eager links, so a fresh node gets new
  * posts at once from a few peers and prunes the rest as duplicates show. */
 static uint8_t
-initial_flags(const gossip_t *g, const peer_t *p, const uint8_t author[static KEY_LEN])
+initial_flags(const gossip_t *g, const gossip_peer_t *p, const uint8_t author[static KEY_LEN])
 {
     return gossip_eager_count_except(g, author, p) < GOSSIP_EAGER_TARGET ? SUB_EAGER : 0;
 }
 
 static void
-on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
+on_subscribe(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 {
     size_t n = m->u.subscribe.n;
     const uint8_t(*authors)[KEY_LEN] = (const uint8_t(*)[KEY_LEN])m->u.subscribe.authors;
@@ -665,7 +666,7 @@ on_subscribe(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 }
 
 static void
-on_link(gossip_t *g, peer_t *p, const gossip_msg_t *m)
+on_link(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m)
 {
     sub_t *s = gossip_peer_sub(p, m->u.author);
     if (m->type == GOSSIP_PRUNE) {
@@ -693,7 +694,7 @@ on_link(gossip_t *g, peer_t *p, const gossip_msg_t *m)
 gossip_err_t
 gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m, uint64_t now_ms)
 {
-    peer_t *p = gossip_peer_find(g, from);
+    gossip_peer_t *p = gossip_peer_find(g, from);
     if (p == NULL) {
         return GOSSIP_ENOPEER;
     }
@@ -743,7 +744,7 @@ gossip_err_t
 gossip_receive_frame(gossip_t *g, const uint8_t from[static 32], const uint8_t *frame, size_t len,
                      uint64_t now_ms)
 {
-    peer_t *p = gossip_peer_find(g, from);
+    gossip_peer_t *p = gossip_peer_find(g, from);
     if (p == NULL) {
         return GOSSIP_ENOPEER;
     }
@@ -768,7 +769,7 @@ gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms)
     }
     uint64_t next = now_ms + GOSSIP_HEADS_PERIOD_MS + GOSSIP_HEADS_JITTER_MS;
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
-        peer_t *p = g->peers[i];
+        gossip_peer_t *p = g->peers[i];
         if (p == NULL) {
             continue;
         }

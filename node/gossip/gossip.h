@@ -108,8 +108,11 @@ typedef struct {
     /* Whether the post with this id is stored. */
     bool (*has_post)(void *ud, const uint8_t id[static POST_ID_SIZE]);
     /* Stores a post gossip received and verified: p decoded from exactly
-     * raw[0 .. len). Sets *result. Returns 0, or nonzero on a store failure. */
-    int (*ingest)(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
+     * raw[0 .. len). Sets *result. Returns 0, or nonzero on a store failure.
+     * No time is passed: gossip's clock is monotonic, while the store's
+     * check for posts from the future compares a signed timestamp with the
+     * wall clock, which the callee reads from its own wall clock. */
+    int (*ingest)(void *ud, const post_t *p, const uint8_t *raw, size_t len,
                   gossip_ingest_t *result);
     /* Whether the user blocked author. */
     bool (*is_blocked)(void *ud, const uint8_t author[static 32]);

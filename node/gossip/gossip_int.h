@@ -114,7 +114,7 @@ typedef struct {
     size_t heads_cursor;    /* where the next periodic HEADS starts, in our set */
     unsigned reqs;          /* GET_RANGE of ours in flight to it */
     unsigned missing_first; /* missing ids it announced first */
-} peer_t;
+} gossip_peer_t;
 
 /* A peer named without a pointer, so an entry cannot outlive its peer:
  * valid only while slot holds a peer of that generation. */
@@ -199,7 +199,7 @@ struct gossip {
     gossip_config_t cfg;
     gossip_stats_t stats;
 
-    peer_t *peers[GOSSIP_PEERS_MAX];
+    gossip_peer_t *peers[GOSSIP_PEERS_MAX];
     uint32_t next_gen;
 
     uint8_t (*subs)[KEY_LEN]; /* our replicated authors, ascending */
@@ -236,35 +236,36 @@ struct gossip {
 
 /* ---- gossip.c ---- */
 
-peer_t *gossip_peer_find(const gossip_t *g, const uint8_t key[static KEY_LEN]);
-peer_t *gossip_peer_get(const gossip_t *g, pref_t r);
-pref_t gossip_peer_ref(const gossip_t *g, const peer_t *p);
+gossip_peer_t *gossip_peer_find(const gossip_t *g, const uint8_t key[static KEY_LEN]);
+gossip_peer_t *gossip_peer_get(const gossip_t *g, pref_t r);
+pref_t gossip_peer_ref(const gossip_t *g, const gossip_peer_t *p);
 /* The peer's entry for author, or NULL when it does not subscribe to it. */
-sub_t *gossip_peer_sub(const peer_t *p, const uint8_t author[static KEY_LEN]);
+sub_t *gossip_peer_sub(const gossip_peer_t *p, const uint8_t author[static KEY_LEN]);
 bool gossip_we_replicate(const gossip_t *g, const uint8_t author[static KEY_LEN]);
 void gossip_wake(gossip_t *g, uint64_t at_ms);
 uint32_t gossip_random_u32(gossip_t *g);
 /* Encodes g->msg for p and sends it. False when it could not be sent. */
-bool gossip_send_msg(gossip_t *g, const peer_t *p);
-void gossip_penalize(gossip_t *g, peer_t *p, gossip_fault_t why, int32_t points, uint64_t now_ms);
+bool gossip_send_msg(gossip_t *g, const gossip_peer_t *p);
+void gossip_penalize(gossip_t *g, gossip_peer_t *p, gossip_fault_t why, int32_t points,
+                     uint64_t now_ms);
 /* Sends a post on as new: in full on eager links, as IHAVE to a few lazy
  * ones. from (may be NULL) is where it came from. */
-void gossip_forward(gossip_t *g, const peer_t *from, const post_t *post, const uint8_t *raw,
+void gossip_forward(gossip_t *g, const gossip_peer_t *from, const post_t *post, const uint8_t *raw,
                     size_t len, uint64_t now_ms);
 /* Sends PRUNE or GRAFT of author to p. */
-void gossip_send_link(gossip_t *g, peer_t *p, gossip_type_t type,
+void gossip_send_link(gossip_t *g, gossip_peer_t *p, gossip_type_t type,
                       const uint8_t author[static KEY_LEN]);
 size_t gossip_eager_count_except(const gossip_t *g, const uint8_t author[static KEY_LEN],
-                                 const peer_t *except);
+                                 const gossip_peer_t *except);
 
 /* ---- gossip_post.c ---- */
 
-take_t gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, origin_t origin,
-                        uint64_t now_ms);
-void gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t now_ms);
+take_t gossip_take_post(gossip_t *g, gossip_peer_t *from, const uint8_t *raw, size_t len,
+                        origin_t origin, uint64_t now_ms);
+void gossip_on_fork_msg(gossip_t *g, gossip_peer_t *from, const gossip_msg_t *m, uint64_t now_ms);
 /* Sends p the fork proofs we hold for author, at most max of them; returns
  * how many were sent. */
-size_t gossip_serve_forks(gossip_t *g, const peer_t *p, const uint8_t author[static KEY_LEN],
+size_t gossip_serve_forks(gossip_t *g, const gossip_peer_t *p, const uint8_t author[static KEY_LEN],
                           size_t max);
 /* Reads the author and seq of an encoded post without verifying it. False
  * when it is too short to hold them. */
@@ -272,34 +273,34 @@ bool gossip_post_peek(const uint8_t *raw, size_t len, uint8_t author[static KEY_
                       uint64_t *seq);
 /* Takes n signature checks from the peer's and the author's buckets, both
  * or neither. */
-bool gossip_take_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN],
+bool gossip_take_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
                                uint32_t n, uint64_t now_ms);
-uint32_t gossip_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN],
+uint32_t gossip_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
                               uint64_t now_ms);
 
 /* ---- gossip_sync.c ---- */
 
-void gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
-void gossip_on_ihave(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
-void gossip_on_get_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
-void gossip_on_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
+void gossip_on_heads(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
+void gossip_on_ihave(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
+void gossip_on_get_range(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
+void gossip_on_range(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms);
 /* Sends p our heads of the authors in authors[0 .. n) (ascending) that we
  * replicate and, if subscribed_only, that p subscribes to, in as many HEADS
  * frames as needed. */
-void gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
+void gossip_send_heads(gossip_t *g, gossip_peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
                        bool subscribed_only);
 /* Notes that peer p holds author's feed up to seq. */
-void gossip_sync_note(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint64_t seq,
-                      uint64_t now_ms);
+void gossip_sync_note(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
+                      uint64_t seq, uint64_t now_ms);
 /* Notes an id p holds that we miss, to fetch from it at due_ms. */
-void gossip_missing_note(gossip_t *g, peer_t *p, const gossip_ref_t *ref, uint64_t due_ms);
+void gossip_missing_note(gossip_t *g, gossip_peer_t *p, const gossip_ref_t *ref, uint64_t due_ms);
 /* The post with id is here: stop waiting for it. */
 void gossip_missing_done(gossip_t *g, const uint8_t id[static POST_ID_SIZE]);
 void gossip_mark_dirty(gossip_t *g, const uint8_t author[static KEY_LEN], uint64_t now_ms);
 /* Tick work of this file; lowers *next to its earliest deadline. */
 void gossip_sync_tick(gossip_t *g, uint64_t now_ms, uint64_t *next);
 /* The peer in slot is going away: its requests fail over to other peers. */
-void gossip_sync_peer_down(gossip_t *g, const peer_t *p, uint64_t now_ms);
+void gossip_sync_peer_down(gossip_t *g, const gossip_peer_t *p, uint64_t now_ms);
 void gossip_sync_free(gossip_t *g);
 
 #endif

@@ -64,7 +64,8 @@ author_bucket(gossip_t *g, const uint8_t author[static KEY_LEN], uint64_t now_ms
 }
 
 uint32_t
-gossip_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint64_t now_ms)
+gossip_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
+                     uint64_t now_ms)
 {
     bucket_t *ab = author_bucket(g, author, now_ms);
     if (ab == NULL) {
@@ -78,8 +79,8 @@ gossip_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN
 }
 
 bool
-gossip_take_verify_tokens(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint32_t n,
-                          uint64_t now_ms)
+gossip_take_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
+                          uint32_t n, uint64_t now_ms)
 {
     if (gossip_verify_tokens(g, p, author, now_ms) < n) {
         return false;
@@ -122,11 +123,11 @@ fork_key(uint8_t out[static POST_ID_SIZE], const post_t *a, const post_t *b)
 }
 
 static void
-send_fork(gossip_t *g, const peer_t *from, const gossip_bytes_t *a, const gossip_bytes_t *b,
+send_fork(gossip_t *g, const gossip_peer_t *from, const gossip_bytes_t *a, const gossip_bytes_t *b,
           const uint8_t author[static KEY_LEN])
 {
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
-        peer_t *p = g->peers[i];
+        gossip_peer_t *p = g->peers[i];
         if (p == NULL || p == from || gossip_peer_sub(p, author) == NULL) {
             continue;
         }
@@ -139,7 +140,7 @@ send_fork(gossip_t *g, const peer_t *from, const gossip_bytes_t *a, const gossip
 
 typedef struct {
     gossip_t *g;
-    const peer_t *to;
+    const gossip_peer_t *to;
     size_t sent, max;
 } serve_t;
 
@@ -164,7 +165,8 @@ serve_one(void *cbud, const uint8_t *a, size_t a_len, const uint8_t *b, size_t b
 }
 
 size_t
-gossip_serve_forks(gossip_t *g, const peer_t *p, const uint8_t author[static KEY_LEN], size_t max)
+gossip_serve_forks(gossip_t *g, const gossip_peer_t *p, const uint8_t author[static KEY_LEN],
+                   size_t max)
 {
     serve_t s = {.g = g, .to = p, .sent = 0, .max = max};
     if (g->cfg.forks == NULL || max == 0 || !g->cfg.replicates(g->cfg.ud, author) ||
@@ -211,7 +213,7 @@ read_ours(gossip_t *g, const uint8_t author[static KEY_LEN], uint64_t seq)
 /* The store kept g->post (raw) as fork evidence: find the stored post it
  * conflicts with, and send the pair to every subscribed peer, once. */
 static void
-build_fork(gossip_t *g, const peer_t *from, const uint8_t *raw, size_t len, uint64_t now_ms)
+build_fork(gossip_t *g, const gossip_peer_t *from, const uint8_t *raw, size_t len, uint64_t now_ms)
 {
     const post_t *p = &g->post;
     gossip_bytes_t mine = {.p = raw, .len = (uint16_t)len};
@@ -255,7 +257,8 @@ build_fork(gossip_t *g, const peer_t *from, const uint8_t *raw, size_t len, uint
 /* ---- taking a post ---- */
 
 static void
-on_duplicate(gossip_t *g, peer_t *from, const uint8_t author[static KEY_LEN], origin_t origin)
+on_duplicate(gossip_t *g, gossip_peer_t *from, const uint8_t author[static KEY_LEN],
+             origin_t origin)
 {
     g->stats.posts_duplicate++;
     if (origin != ORIGIN_EAGER || from == NULL) {
@@ -277,7 +280,7 @@ on_duplicate(gossip_t *g, peer_t *from, const uint8_t author[static KEY_LEN], or
  * eager both ways. The GRAFT goes even when our side of the link is eager
  * already: the IHAVE shows that the peer's side is not. */
 static void
-graft(gossip_t *g, peer_t *from, const uint8_t author[static KEY_LEN])
+graft(gossip_t *g, gossip_peer_t *from, const uint8_t author[static KEY_LEN])
 {
     sub_t *s = gossip_peer_sub(from, author);
     if (gossip_eager_count_except(g, author, from) >= GOSSIP_EAGER_MAX) {
@@ -290,7 +293,7 @@ graft(gossip_t *g, peer_t *from, const uint8_t author[static KEY_LEN])
 }
 
 take_t
-gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, origin_t origin,
+gossip_take_post(gossip_t *g, gossip_peer_t *from, const uint8_t *raw, size_t len, origin_t origin,
                  uint64_t now_ms)
 {
     g->stats.posts_received++;
@@ -344,7 +347,7 @@ gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, orig
         return TAKE_INVALID;
     }
     gossip_ingest_t res = GOSSIP_INGEST_INVALID;
-    if (g->cfg.ingest(g->cfg.ud, &g->post, raw, len, now_ms, &res) != 0) {
+    if (g->cfg.ingest(g->cfg.ud, &g->post, raw, len, &res) != 0) {
         g->stats.store_errors++;
         return TAKE_DROPPED;
     }
@@ -398,7 +401,7 @@ gossip_take_post(gossip_t *g, peer_t *from, const uint8_t *raw, size_t len, orig
 /* ---- FORK received ---- */
 
 void
-gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t now_ms)
+gossip_on_fork_msg(gossip_t *g, gossip_peer_t *from, const gossip_msg_t *m, uint64_t now_ms)
 {
     const gossip_bytes_t *a = &m->u.fork.a;
     const gossip_bytes_t *b = &m->u.fork.b;
@@ -461,7 +464,7 @@ gossip_on_fork_msg(gossip_t *g, peer_t *from, const gossip_msg_t *m, uint64_t no
             continue;
         }
         news = true;
-        if (g->cfg.ingest(g->cfg.ud, pp[i], bb[i]->p, bb[i]->len, now_ms, &res) != 0) {
+        if (g->cfg.ingest(g->cfg.ud, pp[i], bb[i]->p, bb[i]->len, &res) != 0) {
             g->stats.store_errors++;
             continue;
         }

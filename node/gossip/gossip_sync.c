@@ -9,7 +9,7 @@
 /* ---- requests ---- */
 
 static req_t *
-req_find(gossip_t *g, const peer_t *p, uint32_t rid)
+req_find(gossip_t *g, const gossip_peer_t *p, uint32_t rid)
 {
     for (size_t i = 0; i < g->n_reqs; i++) {
         req_t *r = &g->reqs[i];
@@ -49,7 +49,7 @@ unpark(gossip_t *g, uint64_t now_ms)
 static void
 req_release(gossip_t *g, req_t *r, uint64_t now_ms)
 {
-    peer_t *p = gossip_peer_get(g, r->peer);
+    gossip_peer_t *p = gossip_peer_get(g, r->peer);
     if (p != NULL && p->reqs > 0) {
         p->reqs--;
     }
@@ -76,7 +76,7 @@ typedef enum {
 } slot_t;
 
 static slot_t
-req_slot(gossip_t *g, peer_t *p, uint64_t now_ms)
+req_slot(gossip_t *g, gossip_peer_t *p, uint64_t now_ms)
 {
     if (g->n_reqs >= GOSSIP_REQS_MAX || p->reqs >= GOSSIP_PEER_REQS_MAX) {
         return SLOT_BUSY;
@@ -88,7 +88,7 @@ req_slot(gossip_t *g, peer_t *p, uint64_t now_ms)
 }
 
 static bool
-req_slot_free(gossip_t *g, peer_t *p, uint64_t now_ms)
+req_slot_free(gossip_t *g, gossip_peer_t *p, uint64_t now_ms)
 {
     return req_slot(g, p, now_ms) == SLOT_FREE;
 }
@@ -102,7 +102,7 @@ blocked_until(slot_t st, uint64_t now_ms)
 
 /* Sends GET_RANGE and records the request. False when it could not go. */
 static bool
-req_send(gossip_t *g, peer_t *p, req_kind_t kind, const uint8_t author[static KEY_LEN],
+req_send(gossip_t *g, gossip_peer_t *p, req_kind_t kind, const uint8_t author[static KEY_LEN],
          uint64_t from_seq, uint8_t count, const uint8_t *id, uint64_t now_ms)
 {
     if (!req_slot_free(g, p, now_ms)) {
@@ -153,7 +153,7 @@ missing_find(gossip_t *g, const uint8_t id[static POST_ID_SIZE])
 static void
 missing_remove(gossip_t *g, missing_t *e)
 {
-    peer_t *first = e->n_ann > 0 ? gossip_peer_get(g, e->ann[0]) : NULL;
+    gossip_peer_t *first = e->n_ann > 0 ? gossip_peer_get(g, e->ann[0]) : NULL;
     if (first != NULL && first->missing_first > 0) {
         first->missing_first--;
     }
@@ -172,7 +172,7 @@ gossip_missing_done(gossip_t *g, const uint8_t id[static POST_ID_SIZE])
 }
 
 void
-gossip_missing_note(gossip_t *g, peer_t *p, const gossip_ref_t *ref, uint64_t due_ms)
+gossip_missing_note(gossip_t *g, gossip_peer_t *p, const gossip_ref_t *ref, uint64_t due_ms)
 {
     pref_t pr = gossip_peer_ref(g, p);
     missing_t *e = missing_find(g, ref->id);
@@ -219,7 +219,7 @@ gossip_missing_note(gossip_t *g, peer_t *p, const gossip_ref_t *ref, uint64_t du
 }
 
 void
-gossip_on_ihave(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
+gossip_on_ihave(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 {
     for (size_t i = 0; i < m->u.refs.n; i++) {
         gossip_ref_t ref;
@@ -242,7 +242,7 @@ missing_fetch(gossip_t *g, missing_t *e, uint64_t now_ms)
         return;
     }
     while (e->next_ann < e->n_ann) {
-        peer_t *p = gossip_peer_get(g, e->ann[e->next_ann]);
+        gossip_peer_t *p = gossip_peer_get(g, e->ann[e->next_ann]);
         if (p == NULL) {
             e->next_ann++;
             continue;
@@ -300,7 +300,7 @@ sync_find(gossip_t *g, const uint8_t author[static KEY_LEN])
 }
 
 void
-gossip_sync_note(gossip_t *g, peer_t *p, const uint8_t author[static KEY_LEN], uint64_t seq,
+gossip_sync_note(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN], uint64_t seq,
                  uint64_t now_ms)
 {
     sync_t *s = sync_find(g, author);
@@ -435,7 +435,7 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
     size_t best = s->n_cand;
     slot_t blocked = SLOT_BUSY;
     for (size_t i = 0; i < s->n_cand;) {
-        peer_t *p = gossip_peer_get(g, s->cand[i].peer);
+        gossip_peer_t *p = gossip_peer_get(g, s->cand[i].peer);
         if (p == NULL) {
             s->cand[i] = s->cand[--s->n_cand];
             continue;
@@ -468,7 +468,7 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
         s->due_ms = now_ms;
         return true;
     }
-    peer_t *p = gossip_peer_get(g, s->cand[best].peer);
+    gossip_peer_t *p = gossip_peer_get(g, s->cand[best].peer);
     uint64_t from = 0, want = 0;
     page_of(s, head, s->cand[best].seq, &from, &want);
     /* Pages as large as the verification budget allows; when it is low,
@@ -518,7 +518,7 @@ sync_settle(gossip_t *g, const req_t *r, bool progress, bool limited, uint64_t n
 /* ---- HEADS ---- */
 
 void
-gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
+gossip_send_heads(gossip_t *g, gossip_peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
                   bool subscribed_only)
 {
     size_t count = 0;
@@ -550,7 +550,7 @@ gossip_send_heads(gossip_t *g, peer_t *p, const uint8_t (*authors)[KEY_LEN], siz
 }
 
 void
-gossip_on_heads(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
+gossip_on_heads(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 {
     /* Authors where we are ahead: answered with our heads, so the peer
      * pulls from us even when its view of our subscriptions is stale (it
@@ -665,7 +665,7 @@ serve_post(void *cbud, const uint8_t *raw, size_t len)
 }
 
 void
-gossip_on_get_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
+gossip_on_get_range(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 {
     if (!gossip_bucket_take(&p->serve_bucket, GOSSIP_PEER_SERVE_RATE, GOSSIP_PEER_SERVE_BURST, 1,
                             now_ms)) {
@@ -700,7 +700,7 @@ gossip_on_get_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_
 /* ---- RANGE received ---- */
 
 void
-gossip_on_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
+gossip_on_range(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
 {
     req_t *r = req_find(g, p, m->request_id);
     if (r == NULL) {
@@ -747,8 +747,8 @@ gossip_on_range(gossip_t *g, peer_t *p, const gossip_msg_t *m, uint64_t now_ms)
         /* Progress: the feed grew, or (for the newest page, beyond a gap)
          * we hold more of it. */
         uint64_t max_after = 0;
-        bool progress = our_heads(g, req.author, id, &max_after) > head_before ||
-                        max_after > max_before;
+        bool progress =
+            our_heads(g, req.author, id, &max_after) > head_before || max_after > max_before;
         sync_settle(g, &req, progress, limited, now_ms);
     }
 }
@@ -814,7 +814,7 @@ gossip_sync_tick(gossip_t *g, uint64_t now_ms, uint64_t *next)
 }
 
 void
-gossip_sync_peer_down(gossip_t *g, const peer_t *p, uint64_t now_ms)
+gossip_sync_peer_down(gossip_t *g, const gossip_peer_t *p, uint64_t now_ms)
 {
     for (size_t i = 0; i < g->n_reqs;) {
         req_t *r = &g->reqs[i];

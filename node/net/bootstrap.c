@@ -53,7 +53,8 @@ next_word(const char **p, char *out, size_t cap)
 }
 
 bootstrap_err_t
-bootstrap_parse_line(const char *line, uint8_t key[32], char endpoint[WIRE_ENDPOINT_MAX + 1])
+bootstrap_parse_line(const char *line, uint8_t key[KEYS_PUBLIC_SIZE],
+                     char endpoint[WIRE_ENDPOINT_MAX + 1])
 {
     char buf[BOOTSTRAP_LINE_MAX + 1];
     size_t len = strlen(line);
@@ -111,8 +112,8 @@ read_line(FILE *f, char *buf, size_t cap, bool *too_long, bool *has_nul)
 }
 
 void
-bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *lg,
-               size_t *good, size_t *bad)
+bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *lg, size_t *good,
+               size_t *bad)
 {
     *good = *bad = 0;
     FILE *f = fopen(path, "r");
@@ -125,7 +126,7 @@ bootstrap_read(const char *path, bootstrap_entry_cb cb, void *ud, const log_t *l
     bool too_long = false, has_nul = false;
     while (*good < BOOTSTRAP_ENTRIES_MAX && read_line(f, line, sizeof line, &too_long, &has_nul)) {
         lineno++;
-        uint8_t key[32];
+        uint8_t key[KEYS_PUBLIC_SIZE];
         char endpoint[WIRE_ENDPOINT_MAX + 1];
         bootstrap_err_t err = too_long  ? BOOTSTRAP_ETOOLONG
                               : has_nul ? BOOTSTRAP_EBYTE

@@ -25,10 +25,11 @@ const char *bootstrap_strerror(bootstrap_err_t err);
 
 /* Parses one line (without its newline). On BOOTSTRAP_OK key and endpoint
  * (WIRE_ENDPOINT_MAX + 1 bytes) are set. */
-bootstrap_err_t bootstrap_parse_line(const char *line, uint8_t key[32],
+bootstrap_err_t bootstrap_parse_line(const char *line, uint8_t key[KEYS_PUBLIC_SIZE],
                                      char endpoint[WIRE_ENDPOINT_MAX + 1]);
 
-typedef void (*bootstrap_entry_cb)(void *ud, const uint8_t key[32], const char *endpoint);
+typedef void (*bootstrap_entry_cb)(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE],
+                                   const char *endpoint);
 
 /* Reads a whole file, calling cb for each good entry and logging each bad
  * line with its number. At most BOOTSTRAP_ENTRIES_MAX entries are taken. A

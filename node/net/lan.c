@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "bytes.h"
 #include "wire.h"
 
@@ -25,8 +26,8 @@ typedef struct {
 } send_t;
 
 size_t
-lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network, const uint8_t key[32],
-                  uint16_t port)
+lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network,
+                  const uint8_t key[KEYS_PUBLIC_SIZE], uint16_t port)
 {
     bytes_writer_t w;
     bytes_writer_init(&w, out, LAN_BEACON_MAX);
@@ -35,13 +36,13 @@ lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network, const uint8_
     bytes_put_u8(&w, LAN_VERSION);
     bytes_put_u8(&w, (uint8_t)nlen);
     bytes_put(&w, (const uint8_t *)network, nlen);
-    bytes_put(&w, key, 32);
+    bytes_put(&w, key, KEYS_PUBLIC_SIZE);
     bytes_put_u16(&w, port);
     return bytes_writer_ok(&w) ? w.len : 0;
 }
 
 bool
-lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[32],
+lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[KEYS_PUBLIC_SIZE],
                   uint16_t *port)
 {
     bytes_reader_t r;
@@ -49,13 +50,13 @@ lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[
     const uint8_t *magic = bytes_get_ref(&r, 5);
     uint8_t version = bytes_get_u8(&r);
     uint8_t nlen = bytes_get_u8(&r);
-    if (magic == NULL || memcmp(magic, LAN_MAGIC, 5) != 0 || version != LAN_VERSION ||
-        nlen == 0 || nlen > WIRE_NETWORK_MAX) {
+    if (magic == NULL || memcmp(magic, LAN_MAGIC, 5) != 0 || version != LAN_VERSION || nlen == 0 ||
+        nlen > WIRE_NETWORK_MAX) {
         return false;
     }
     bytes_get(&r, (uint8_t *)network, nlen);
     network[nlen] = '\0';
-    bytes_get(&r, key, 32);
+    bytes_get(&r, key, KEYS_PUBLIC_SIZE);
     *port = bytes_get_u16(&r);
     return bytes_reader_done(&r) && *port != 0 && strlen(network) == nlen &&
            wire_network_valid(network);
@@ -82,7 +83,8 @@ send_to(lan_t *l, const char *addr)
     size_t len = lan_beacon_encode(s->buf, l->cfg.network, l->cfg.node_key, l->cfg.tcp_port);
     uv_buf_t b = uv_buf_init((char *)s->buf, (unsigned)len);
     s->req.data = s;
-    if (len == 0 || uv_udp_send(&s->req, &l->udp, &b, 1, (const struct sockaddr *)&sa, on_sent) != 0) {
+    if (len == 0 ||
+        uv_udp_send(&s->req, &l->udp, &b, 1, (const struct sockaddr *)&sa, on_sent) != 0) {
         free(s);
     }
 }
@@ -112,15 +114,18 @@ on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *
 {
     lan_t *l = h->data;
     char network[33];
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     uint16_t port;
     if (nread > 0 && addr != NULL && addr->sa_family == AF_INET && !(flags & UV_UDP_PARTIAL) &&
         lan_beacon_decode((const uint8_t *)buf->base, (size_t)nread, network, key, &port) &&
-        strcmp(network, l->cfg.network) == 0 && memcmp(key, l->cfg.node_key, 32) != 0) {
-        char ip[64], endpoint[96];
-        uv_ip4_name((const struct sockaddr_in *)addr, ip, sizeof ip);
-        snprintf(endpoint, sizeof endpoint, "tcp://%s:%u", ip, port);
-        l->cfg.on_found(l->cfg.ud, key, endpoint);
+        strcmp(network, l->cfg.network) == 0 &&
+        memcmp(key, l->cfg.node_key, KEYS_PUBLIC_SIZE) != 0) {
+        addr_t a;
+        char endpoint[ADDR_ENDPOINT_MAX + 1];
+        if (addr_from_sockaddr(addr, port, &a) == ADDR_OK &&
+            addr_format(&a, endpoint, sizeof endpoint) == ADDR_OK) {
+            l->cfg.on_found(l->cfg.ud, key, endpoint);
+        }
     }
     free(buf->base);
 }

@@ -13,20 +13,25 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "keys.h"
 #include "log.h"
 
 #define LAN_GROUP "239.255.74.70"
 #define LAN_MAGIC "SZLAN"
-enum { LAN_BEACON_MS = 5000, LAN_VERSION = 1, LAN_BEACON_MAX = 5 + 1 + 1 + 32 + 32 + 2 };
+enum {
+    LAN_BEACON_MS = 5000,
+    LAN_VERSION = 1,
+    LAN_BEACON_MAX = 5 + 1 + 1 + 32 + KEYS_PUBLIC_SIZE + 2
+};
 
 typedef struct lan lan_t;
 
 /* endpoint is "tcp://ADDR:PORT"; both borrowed for the call. */
-typedef void (*lan_found_cb)(void *ud, const uint8_t key[32], const char *endpoint);
+typedef void (*lan_found_cb)(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
 
 typedef struct {
-    const char *network;      /* borrowed until lan_close */
-    const uint8_t *node_key;  /* 32 bytes, borrowed until lan_close */
+    const char *network;     /* borrowed until lan_close */
+    const uint8_t *node_key; /* KEYS_PUBLIC_SIZE bytes, borrowed until lan_close */
     uint16_t tcp_port;
     uint16_t udp_port;
     lan_found_cb on_found;
@@ -46,9 +51,9 @@ void lan_close(lan_t *l, void (*cb)(void *ud), void *ud);
 
 /* The beacon codec, exposed for tests and the fuzzer. */
 size_t lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network,
-                         const uint8_t key[32], uint16_t port);
+                         const uint8_t key[KEYS_PUBLIC_SIZE], uint16_t port);
 /* True when buf is a well-formed beacon; network (33 bytes), key, port set. */
-bool lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[32],
-                       uint16_t *port);
+bool lan_beacon_decode(const uint8_t *buf, size_t len, char network[33],
+                       uint8_t key[KEYS_PUBLIC_SIZE], uint16_t *port);
 
 #endif

@@ -1,16 +1,17 @@
 #include "transport.h"
 
 #include <errno.h>
-#include <netinet/tcp.h>
-#include <stddef.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <zmq.h>
 
+#include "addr.h"
 #include "bytes.h"
 
 enum { Z_LISTEN, Z_OUT, Z_ZAP, Z_MON_LISTEN, Z_MON_OUT, Z_COUNT };
@@ -47,7 +48,7 @@ typedef struct {
 /* An inbound peer: its key and the routing id the ROUTER gave its connection. */
 typedef struct {
     bool used;
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[RID_MAX];
     size_t rid_len;
 } inpeer_t;
@@ -56,10 +57,10 @@ typedef struct {
  * new connect to the same key must not reuse the routing id of a pipe that
  * zmq_disconnect has not finished tearing down, or libzmq 4.3.4 aborts
  * (router.cpp: "!has_out_pipe (routing_id)"). */
-enum { OUT_RID_LEN = 32 + 4 };
+enum { OUT_RID_LEN = KEYS_PUBLIC_SIZE + 4 };
 typedef struct {
     bool used;
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[OUT_RID_LEN];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
 } outpeer_t;
@@ -130,7 +131,8 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
         }
     }
     if (c == NULL) {
-        log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: connection table full; fd %d not accounted", fd);
+        log_line(t->cfg.log, LOG_LEVEL_WARN,
+                 "transport: connection table full; fd %d not accounted", fd);
         return;
     }
     memset(c, 0, sizeof *c);
@@ -144,10 +146,10 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
 }
 
 static inpeer_t *
-in_find(transport_t *t, const uint8_t key[32])
+in_find(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
-        if (t->ins[i].used && memcmp(t->ins[i].key, key, 32) == 0) {
+        if (t->ins[i].used && memcmp(t->ins[i].key, key, KEYS_PUBLIC_SIZE) == 0) {
             return &t->ins[i];
         }
     }
@@ -157,7 +159,7 @@ in_find(transport_t *t, const uint8_t key[32])
 /* Remembers (or updates) the routing id an inbound key talks to us on. The
  * table is bounded; when full, the oldest slot (index order) is reused. */
 static void
-in_note(transport_t *t, const uint8_t key[32], const uint8_t *rid, size_t rid_len)
+in_note(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *rid, size_t rid_len)
 {
     inpeer_t *p = in_find(t, key);
     for (int i = 0; p == NULL && i < TRANSPORT_CONN_MAX; i++) {
@@ -169,7 +171,7 @@ in_note(transport_t *t, const uint8_t key[32], const uint8_t *rid, size_t rid_le
         p = &t->ins[randombytes_uniform(TRANSPORT_CONN_MAX)];
     }
     p->used = true;
-    memcpy(p->key, key, 32);
+    memcpy(p->key, key, KEYS_PUBLIC_SIZE);
     memcpy(p->rid, rid, rid_len);
     p->rid_len = rid_len;
 }
@@ -193,7 +195,7 @@ out_find(transport_t *t, const uint8_t *key, const char *endpoint)
         if (!o->used) {
             continue;
         }
-        if ((key != NULL && memcmp(o->key, key, 32) == 0) ||
+        if ((key != NULL && memcmp(o->key, key, KEYS_PUBLIC_SIZE) == 0) ||
             (endpoint != NULL && strcmp(o->endpoint, endpoint) == 0)) {
             return o;
         }
@@ -271,10 +273,11 @@ account(transport_t *t, zmq_msg_t *m, size_t bytes)
 }
 
 static bool
-key_from_user_id(zmq_msg_t *m, uint8_t key[32])
+key_from_user_id(zmq_msg_t *m, uint8_t key[KEYS_PUBLIC_SIZE])
 {
     const char *uid = zmq_msg_gets(m, "User-Id");
-    return uid != NULL && strlen(uid) == 64 && bytes_from_hex(key, 32, uid);
+    return uid != NULL && strlen(uid) == 2 * KEYS_PUBLIC_SIZE &&
+           bytes_from_hex(key, KEYS_PUBLIC_SIZE, uid);
 }
 
 static void
@@ -293,7 +296,7 @@ on_data(transport_t *t, int kind)
     if (n == 2) {
         account(t, &parts[1], bytes);
     }
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     bool ok = n == 2 && total == 2;
     if (!ok) {
         t->stats.dropped_multipart++;
@@ -310,7 +313,7 @@ on_data(transport_t *t, int kind)
         outpeer_t *o = out_find_rid(t, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
         ok = o != NULL;
         if (ok) {
-            memcpy(key, o->key, 32);
+            memcpy(key, o->key, KEYS_PUBLIC_SIZE);
         } else {
             t->stats.dropped_unknown++;
         }
@@ -337,10 +340,11 @@ on_zap(transport_t *t)
         return;
     }
     bool curve = n == ZAP_FRAMES && total == ZAP_FRAMES && zmq_msg_size(&f[5]) == 5 &&
-                 memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 && zmq_msg_size(&f[6]) == 32;
+                 memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+                 zmq_msg_size(&f[6]) == KEYS_PUBLIC_SIZE;
     char uid[65] = "";
     if (curve) {
-        bytes_to_hex(uid, zmq_msg_data(&f[6]), 32);
+        bytes_to_hex(uid, zmq_msg_data(&f[6]), KEYS_PUBLIC_SIZE);
     }
     void *s = t->z[Z_ZAP].s;
     zmq_send(s, "1.0", 3, ZMQ_SNDMORE);
@@ -397,8 +401,8 @@ on_monitor(transport_t *t, int kind)
         memcpy(&ev, d, 2); /* monitor frames are in host byte order */
         memcpy(&value, d + 2, 4);
         char endpoint[TRANSPORT_ENDPOINT_MAX];
-        size_t elen = zmq_msg_size(&f[1]) < sizeof endpoint - 1 ? zmq_msg_size(&f[1])
-                                                                : sizeof endpoint - 1;
+        size_t elen =
+            zmq_msg_size(&f[1]) < sizeof endpoint - 1 ? zmq_msg_size(&f[1]) : sizeof endpoint - 1;
         memcpy(endpoint, zmq_msg_data(&f[1]), elen);
         endpoint[elen] = '\0';
         if (ev == ZMQ_EVENT_ACCEPTED || ev == ZMQ_EVENT_CONNECTED) {
@@ -588,16 +592,15 @@ open_monitor(transport_t *t, int data_kind, int mon_kind, const char *name)
 static void
 unmap_v4(char ep[TRANSPORT_ENDPOINT_MAX])
 {
-    static const char mapped[] = "tcp://[::ffff:";
-    const size_t mlen = sizeof mapped - 1;
-    char *close = strchr(ep, ']');
-    if (strncmp(ep, mapped, mlen) != 0 || close == NULL || strchr(ep + mlen, ':') < close) {
+    addr_t a;
+    if (addr_parse(ep, &a) != ADDR_OK || a.kind != ADDR_IPV6) {
         return;
     }
-    /* Shift "a.b.c.d]:p" left over "[::ffff:" and drop the bracket. */
-    size_t addr_len = (size_t)(close - (ep + mlen));
-    memmove(ep + 6, ep + mlen, addr_len);
-    memmove(ep + 6 + addr_len, close + 1, strlen(close + 1) + 1);
+    addr_unmap(&a);
+    char text[TRANSPORT_ENDPOINT_MAX];
+    if (a.kind == ADDR_IPV4 && addr_format(&a, text, sizeof text) == ADDR_OK) {
+        memcpy(ep, text, strlen(text) + 1);
+    }
 }
 
 static transport_err_t
@@ -606,7 +609,7 @@ open_listen(transport_t *t)
     void *s = zmq_socket(t->ctx, ZMQ_ROUTER);
     t->z[Z_LISTEN].s = s;
     if (s == NULL || common_opts(t, s) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, 32) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0 ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "samizdat", 8) != 0) {
         return zfail(t, "listen socket");
     }
@@ -636,8 +639,8 @@ open_out(transport_t *t)
      * could not be addressed by key. Until a peer has answered HELLO the
      * node sends it nothing else, so little can queue. */
     if (s == NULL || common_opts(t, s) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, t->cfg.key->pk, 32) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, 32) != 0) {
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, t->cfg.key->pk, KEYS_PUBLIC_SIZE) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0) {
         return zfail(t, "outbound socket");
     }
     if (t->cfg.socks5 != NULL &&
@@ -779,8 +782,7 @@ transport_close(transport_t *t, void (*cb)(void *ud), void *ud)
 }
 
 void
-transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap,
-                size_t *n_out)
+transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap, size_t *n_out)
 {
     size_t n = t->n_bound < cap ? t->n_bound : cap;
     for (size_t i = 0; i < n; i++) {
@@ -790,7 +792,7 @@ transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t
 }
 
 transport_err_t
-transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
+transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     if (out_find(t, key, NULL) != NULL) {
         return TRANSPORT_EEXIST;
@@ -806,14 +808,14 @@ transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
     }
     void *s = t->z[Z_OUT].s;
     uint8_t rid[OUT_RID_LEN];
-    memcpy(rid, key, 32);
+    memcpy(rid, key, KEYS_PUBLIC_SIZE);
     uint32_t gen = ++t->out_generation;
-    rid[32] = (uint8_t)(gen >> 24);
+    rid[KEYS_PUBLIC_SIZE] = (uint8_t)(gen >> 24);
     rid[33] = (uint8_t)(gen >> 16);
     rid[34] = (uint8_t)(gen >> 8);
     rid[35] = (uint8_t)gen;
     /* The server key and the routing id apply to the next connect only. */
-    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, 32) != 0 ||
+    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, KEYS_PUBLIC_SIZE) != 0 ||
         zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, rid, sizeof rid) != 0 ||
         zmq_connect(s, endpoint) != 0) {
         log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: cannot connect to %s: %s", endpoint,
@@ -821,7 +823,7 @@ transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
         return TRANSPORT_EZMQ;
     }
     o->used = true;
-    memcpy(o->key, key, 32);
+    memcpy(o->key, key, KEYS_PUBLIC_SIZE);
     memcpy(o->rid, rid, sizeof rid);
     snprintf(o->endpoint, sizeof o->endpoint, "%s", endpoint);
     kick(t);
@@ -829,7 +831,7 @@ transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint)
 }
 
 transport_err_t
-transport_disconnect(transport_t *t, const uint8_t key[32])
+transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     outpeer_t *o = out_find(t, key, NULL);
     if (o == NULL) {
@@ -853,6 +855,8 @@ send_to(transport_t *t, void *s, const uint8_t *rid, size_t rid_len, const uint8
     }
     if (err != TRANSPORT_OK) {
         t->stats.send_failures++;
+    } else {
+        t->stats.msgs_out++;
     }
     /* A send can consume the edge ZMQ_FD would have signalled. */
     kick(t);
@@ -860,8 +864,8 @@ send_to(transport_t *t, void *s, const uint8_t *rid, size_t rid_len, const uint8
 }
 
 transport_err_t
-transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[32], const uint8_t *data,
-               size_t len)
+transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
+               const uint8_t *data, size_t len)
 {
     if (dir == TRANSPORT_OUT) {
         outpeer_t *o = out_find(t, key, NULL);

@@ -27,9 +27,9 @@
 enum {
     TRANSPORT_LISTEN_MAX = 4,
     TRANSPORT_ENDPOINT_MAX = 160,
-    TRANSPORT_CONN_MAX = 256,        /* connections tracked for accounting */
-    TRANSPORT_RCVHWM = 50,           /* complete messages queued per connection */
-    TRANSPORT_RCVBUF = 256 * 1024,   /* kernel receive buffer per connection */
+    TRANSPORT_CONN_MAX = 256,      /* connections tracked for accounting */
+    TRANSPORT_RCVHWM = 50,         /* complete messages queued per connection */
+    TRANSPORT_RCVBUF = 256 * 1024, /* kernel receive buffer per connection */
     TRANSPORT_FLOOD_CHECK_MS = 20,
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
     TRANSPORT_CLOSE_LINGER_MS = 200, /* at close, time given to queued messages */
@@ -64,7 +64,7 @@ typedef enum {
 /* A complete single-frame message. key: the peer's node key; peer_addr: the
  * IP address the connection comes from ("" if unknown); both and data
  * borrowed for the call. */
-typedef void (*transport_msg_cb)(void *ud, transport_dir_t dir, const uint8_t key[32],
+typedef void (*transport_msg_cb)(void *ud, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
                                  const char *peer_addr, const uint8_t *data, size_t len);
 /* key is NULL when not known (an inbound connection cut before its first
  * message). endpoint may be "". */
@@ -72,10 +72,10 @@ typedef void (*transport_event_cb)(void *ud, transport_event_t ev, const uint8_t
                                    const char *endpoint);
 
 typedef struct {
-    const keys_node_t *key;                  /* borrowed until transport_free */
+    const keys_node_t *key;                   /* borrowed until transport_free */
     const char *listen[TRANSPORT_LISTEN_MAX]; /* e.g. "tcp://0.0.0.0:7470"; NULL-padded */
-    const char *socks5;                      /* "host:port" or NULL */
-    size_t max_frame;                        /* ZMQ_MAXMSGSIZE: larger frames close the connection */
+    const char *socks5;                       /* "host:port" or NULL */
+    size_t max_frame; /* ZMQ_MAXMSGSIZE: larger frames close the connection */
     transport_msg_cb on_msg;
     transport_event_cb on_event;
     void *ud;
@@ -84,13 +84,13 @@ typedef struct {
 
 typedef enum {
     TRANSPORT_OK = 0,
-    TRANSPORT_EZMQ,        /* a libzmq call failed; see the log */
-    TRANSPORT_EBIND,       /* could not bind a listen endpoint (in use?) */
+    TRANSPORT_EZMQ,  /* a libzmq call failed; see the log */
+    TRANSPORT_EBIND, /* could not bind a listen endpoint (in use?) */
     TRANSPORT_ENOMEM,
-    TRANSPORT_EUNKNOWN,    /* no connection to that peer */
-    TRANSPORT_EAGAIN,      /* the peer's queue is full: message dropped */
-    TRANSPORT_EEXIST,      /* already connected to that peer */
-    TRANSPORT_EFULL,       /* too many connections */
+    TRANSPORT_EUNKNOWN, /* no connection to that peer */
+    TRANSPORT_EAGAIN,   /* the peer's queue is full: message dropped */
+    TRANSPORT_EEXIST,   /* already connected to that peer */
+    TRANSPORT_EFULL,    /* too many connections */
 } transport_err_t;
 
 const char *transport_strerror(transport_err_t err);
@@ -104,15 +104,18 @@ void transport_close(transport_t *t, void (*cb)(void *ud), void *ud);
 void transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t cap,
                      size_t *n_out);
 
-transport_err_t transport_connect(transport_t *t, const uint8_t key[32], const char *endpoint);
+transport_err_t transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE],
+                                  const char *endpoint);
 /* Drops an outbound connection so zmq stops reconnecting. */
-transport_err_t transport_disconnect(transport_t *t, const uint8_t key[32]);
+transport_err_t transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE]);
 /* Sends one frame to a peer on the given direction's socket. */
-transport_err_t transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[32],
-                               const uint8_t *data, size_t len);
+transport_err_t transport_send(transport_t *t, transport_dir_t dir,
+                               const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *data,
+                               size_t len);
 
 typedef struct {
     uint64_t msgs_in;
+    uint64_t msgs_out; /* messages handed to ZeroMQ */
     uint64_t bytes_in;
     uint64_t dropped_multipart; /* messages of more than one frame */
     uint64_t dropped_unknown;   /* inbound messages without a ZAP identity */

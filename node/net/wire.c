@@ -1,21 +1,8 @@
 #include "wire.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "bytes.h"
-
-enum {
-    KEY_SIZE = 32,
-    PORT_DIGITS_MAX = 5,
-    DNS_NAME_MAX = 253,
-    DNS_LABEL_MAX = 63,
-    IPV6_TEXT_MIN = 2,  /* "::" */
-    IPV6_TEXT_MAX = 45, /* INET6_ADDRSTRLEN - 1: the IPv4-mapped form */
-};
-
-static const char TCP_PREFIX[] = "tcp://";
-enum { TCP_PREFIX_LEN = sizeof TCP_PREFIX - 1 };
 
 const char *
 wire_strerror(wire_err_t err)
@@ -114,12 +101,6 @@ is_digit(char c)
 }
 
 static bool
-is_alnum(char c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
 printable(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -151,173 +132,11 @@ wire_network_valid(const char *name)
     return true;
 }
 
-/* Parses 1..max_digits decimal digits with no leading zero (a lone "0" is
- * allowed), so every number has exactly one spelling. Returns -1 on error. */
-static long
-parse_decimal(const char *s, size_t n, size_t max_digits)
-{
-    if (n == 0 || n > max_digits || (n > 1 && s[0] == '0')) {
-        return -1;
-    }
-    long v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(s[i])) {
-            return -1;
-        }
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-static bool
-port_valid(const char *s, size_t n)
-{
-    long v = parse_decimal(s, n, PORT_DIGITS_MAX);
-    return v >= 1 && v <= 65535;
-}
-
-/* Exactly four decimal octets. Leading zeros are refused because the C
- * library's resolver would read "010" as octal 8. 0.0.0.0 is refused like
- * "*": it names no peer, and connecting to it reaches our own host. */
-static bool
-ipv4_valid(const char *s, size_t n)
-{
-    size_t start = 0;
-    int parts = 0;
-    long any = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '.') {
-            continue;
-        }
-        long v = parse_decimal(s + start, i - start, 3);
-        if (v < 0 || v > 255 || ++parts > 4) {
-            return false;
-        }
-        any |= v;
-        start = i + 1;
-    }
-    return parts == 4 && any != 0;
-}
-
-static bool
-ipv6_valid(const char *s, size_t n)
-{
-    if (n < IPV6_TEXT_MIN || n > IPV6_TEXT_MAX) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bool hex = is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F');
-        if (!hex && s[i] != ':' && s[i] != '.') {
-            return false;
-        }
-    }
-    char text[IPV6_TEXT_MAX + 1];
-    memcpy(text, s, n);
-    text[n] = '\0';
-    struct in6_addr addr;
-    if (inet_pton(AF_INET6, text, &addr) != 1) {
-        return false;
-    }
-    /* "::" is the IPv6 wildcard; refused for the reason 0.0.0.0 is. */
-    uint8_t any = 0;
-    for (size_t i = 0; i < sizeof addr.s6_addr; i++) {
-        any |= addr.s6_addr[i];
-    }
-    return any != 0;
-}
-
-static bool
-dns_label_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > DNS_LABEL_MAX || s[0] == '-' || s[n - 1] == '-') {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!is_alnum(s[i]) && s[i] != '-') {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool
-dns_name_valid(const char *s, size_t n)
-{
-    if (n > DNS_NAME_MAX) {
-        return false;
-    }
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i < n && s[i] != '.') {
-            continue;
-        }
-        if (!dns_label_valid(s + start, i - start)) {
-            return false;
-        }
-        start = i + 1;
-    }
-    return true;
-}
-
-/* A name whose last label is all digits can only be meant as an IPv4
- * address (RFC 3696, section 2: no top-level domain is all-numeric), so
- * "256.1.1.1" is a bad address rather than a host name. */
-static bool
-last_label_numeric(const char *s, size_t n)
-{
-    size_t i = n;
-    while (i > 0 && s[i - 1] != '.') {
-        i--;
-    }
-    if (i == n) {
-        return false;
-    }
-    for (; i < n; i++) {
-        if (!is_digit(s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool
-host_valid(const char *s, size_t n)
-{
-    if (n == 0) {
-        return false;
-    }
-    if (s[0] == '[') {
-        return n >= 2 && s[n - 1] == ']' && ipv6_valid(s + 1, n - 2);
-    }
-    if (last_label_numeric(s, n)) {
-        return ipv4_valid(s, n);
-    }
-    return dns_name_valid(s, n);
-}
-
 bool
 wire_endpoint_valid(const char *endpoint)
 {
-    if (endpoint == NULL) {
-        return false;
-    }
-    size_t n = strnlen(endpoint, WIRE_ENDPOINT_MAX + 1);
-    if (n > WIRE_ENDPOINT_MAX || !printable(endpoint, n) || n < TCP_PREFIX_LEN ||
-        memcmp(endpoint, TCP_PREFIX, TCP_PREFIX_LEN) != 0) {
-        return false;
-    }
-    const char *host = endpoint + TCP_PREFIX_LEN;
-    size_t rest = n - TCP_PREFIX_LEN;
-    /* The port follows the last colon: an IPv6 address keeps its own
-     * colons inside the brackets. */
-    size_t colon = rest;
-    while (colon > 0 && host[colon - 1] != ':') {
-        colon--;
-    }
-    if (colon == 0) {
-        return false;
-    }
-    return host_valid(host, colon - 1) && port_valid(host + colon, rest - colon);
+    /* One parser of endpoints in node/: addr.c. */
+    return addr_endpoint_valid(endpoint);
 }
 
 /* ---- rules shared by the encoder and the decoder ---- */
@@ -446,7 +265,7 @@ static void
 decode_hello(bytes_fields_t *d, wire_hello_t *h)
 {
     bytes_get_string(d, h->network, WIRE_NETWORK_MAX);
-    bytes_get(&d->r, h->node_key, KEY_SIZE);
+    bytes_get(&d->r, h->node_key, KEYS_PUBLIC_SIZE);
     bytes_get_string(d, h->software, WIRE_SOFTWARE_MAX);
     h->caps = bytes_get_u32(&d->r);
     h->listen_port = bytes_get_u16(&d->r);
@@ -461,7 +280,7 @@ decode_peers(bytes_fields_t *d, wire_peers_t *p)
 {
     p->n = (uint8_t)bytes_get_count(d, WIRE_PEERS_MAX);
     for (size_t i = 0; i < p->n; i++) {
-        bytes_get(&d->r, p->contacts[i].node_key, KEY_SIZE);
+        bytes_get(&d->r, p->contacts[i].node_key, KEYS_PUBLIC_SIZE);
         bytes_get_string(d, p->contacts[i].endpoint.s, WIRE_ENDPOINT_MAX);
     }
 }
@@ -552,7 +371,7 @@ static void
 encode_hello(bytes_writer_t *w, const wire_hello_t *h)
 {
     put_string(w, h->network);
-    bytes_put(w, h->node_key, KEY_SIZE);
+    bytes_put(w, h->node_key, KEYS_PUBLIC_SIZE);
     put_string(w, h->software);
     bytes_put_u32(w, h->caps);
     bytes_put_u16(w, h->listen_port);
@@ -567,7 +386,7 @@ encode_peers(bytes_writer_t *w, const wire_peers_t *p)
 {
     bytes_put_u8(w, p->n);
     for (size_t i = 0; i < p->n; i++) {
-        bytes_put(w, p->contacts[i].node_key, KEY_SIZE);
+        bytes_put(w, p->contacts[i].node_key, KEYS_PUBLIC_SIZE);
         put_string(w, p->contacts[i].endpoint.s);
     }
 }

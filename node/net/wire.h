@@ -21,27 +21,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "dhtmsg.h"
+#include "keys.h"
 
 enum {
     WIRE_VERSION = 1,
     WIRE_HEADER_SIZE = 6,
-    WIRE_MAX_FRAME = 64 * 1024, /* also ZMQ_MAXMSGSIZE */
-    WIRE_NETWORK_MAX = 32,      /* bytes of network name: [a-z0-9._-], 1..32 */
-    WIRE_SOFTWARE_MAX = 32,     /* bytes of software version, printable ASCII */
-    WIRE_ENDPOINT_MAX = 128,    /* bytes of one endpoint, e.g. "tcp://192.0.2.1:7470" */
-    WIRE_ENDPOINTS_MAX = 8,     /* listen endpoints in a HELLO */
-    WIRE_PEERS_MAX = 32,        /* contacts in one PEERS reply */
+    WIRE_MAX_FRAME = 64 * 1024,            /* also ZMQ_MAXMSGSIZE */
+    WIRE_NETWORK_MAX = 32,                 /* bytes of network name: [a-z0-9._-], 1..32 */
+    WIRE_SOFTWARE_MAX = 32,                /* bytes of software version, printable ASCII */
+    WIRE_ENDPOINT_MAX = ADDR_ENDPOINT_MAX, /* bytes of one endpoint, e.g. "tcp://192.0.2.1:7470" */
+    WIRE_ENDPOINTS_MAX = 8,                /* listen endpoints in a HELLO */
+    WIRE_PEERS_MAX = 32,                   /* contacts in one PEERS reply */
     WIRE_ERROR_TEXT_MAX = 200,
 };
 
 typedef enum {
-    WIRE_HELLO = 1,      /* first message on every connection, both ways */
+    WIRE_HELLO = 1, /* first message on every connection, both ways */
     WIRE_PING = 2,
     WIRE_PONG = 3,
-    WIRE_PEERS_REQ = 4,  /* "send me some contacts" */
+    WIRE_PEERS_REQ = 4, /* "send me some contacts" */
     WIRE_PEERS = 5,
-    WIRE_ERROR = 6,      /* a reply saying why a request was refused */
+    WIRE_ERROR = 6, /* a reply saying why a request was refused */
 } wire_type_t;
 
 /* Capability bits in HELLO. Unknown bits are ignored. */
@@ -66,7 +68,7 @@ typedef struct {
 
 typedef struct {
     char network[WIRE_NETWORK_MAX + 1];
-    uint8_t node_key[32];
+    uint8_t node_key[KEYS_PUBLIC_SIZE];
     char software[WIRE_SOFTWARE_MAX + 1];
     uint32_t caps;
     uint16_t listen_port; /* 0: none; else the TCP port of a listener on every address */
@@ -75,7 +77,7 @@ typedef struct {
 } wire_hello_t;
 
 typedef struct {
-    uint8_t node_key[32];
+    uint8_t node_key[KEYS_PUBLIC_SIZE];
     wire_endpoint_t endpoint;
 } wire_contact_t;
 
@@ -90,11 +92,11 @@ typedef struct {
     uint32_t request_id;
     union {
         wire_hello_t hello;
-        uint64_t ping_nonce;    /* PING and PONG: echoed unchanged */
-        uint8_t peers_max;      /* PEERS_REQ: at most this many, 1..WIRE_PEERS_MAX */
+        uint64_t ping_nonce; /* PING and PONG: echoed unchanged */
+        uint8_t peers_max;   /* PEERS_REQ: at most this many, 1..WIRE_PEERS_MAX */
         wire_peers_t peers;
         struct {
-            uint16_t code;      /* wire_error_code_t */
+            uint16_t code; /* wire_error_code_t */
             char text[WIRE_ERROR_TEXT_MAX + 1];
         } error;
         /* Types 0x10..0x1f: a DHT message; its payload is dht/dhtmsg.h's,
@@ -140,7 +142,8 @@ void wire_init(wire_msg_t *m, wire_type_t type, uint32_t request_id);
 bool wire_network_valid(const char *name);
 /* True for an endpoint we accept: "tcp://HOST:PORT" where HOST is an IPv4
  * address, a bracketed IPv6 address or a DNS name, PORT 1..65535, at most
- * WIRE_ENDPOINT_MAX bytes, printable ASCII only. */
+ * WIRE_ENDPOINT_MAX bytes, printable ASCII only. The same as
+ * addr_endpoint_valid (addr.h), which holds the rules. */
 bool wire_endpoint_valid(const char *endpoint);
 
 #endif

@@ -438,12 +438,12 @@ cb_has(void *ud, const uint8_t id[static 32])
 }
 
 static int
-cb_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
-          gossip_ingest_t *res)
+cb_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, gossip_ingest_t *res)
 {
     snode_t *n = ud;
     sim_t *s = n->sim;
-    int rc = fakestore_ingest(n->store, p, raw, len, now_ms, res);
+    /* The simulation's one clock stands for the wall clock too. */
+    int rc = fakestore_ingest(n->store, p, raw, len, s->now, res);
     if (rc == 0 && (*res == GOSSIP_INGEST_EXTENDED || *res == GOSSIP_INGEST_AHEAD)) {
         spost_t *sp = post_find(s, p->id);
         if (sp != NULL && sp->author != n->index) {

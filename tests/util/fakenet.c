@@ -77,10 +77,11 @@ cb_has(void *ud, const uint8_t id[static 32])
 }
 
 static int
-cb_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
-          gossip_ingest_t *res)
+cb_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, gossip_ingest_t *res)
 {
-    return fakestore_ingest(((fakenode_t *)ud)->store, p, raw, len, now_ms, res);
+    /* The net's one clock stands for both the monotonic and the wall clock. */
+    fakenode_t *node = ud;
+    return fakestore_ingest(node->store, p, raw, len, node->net->now, res);
 }
 
 static bool

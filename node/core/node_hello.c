@@ -1,0 +1,477 @@
+/* node_hello: the node's own messages. HELLO opens every connection and
+ * tells what each side offers (network, caps, where it listens); PING
+ * keeps a quiet connection alive and measures it; PEERS trades contacts;
+ * ERROR refuses. Also the requests a peer owes us an answer to, and the
+ * sending helpers every part of the node uses. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node_int.h"
+
+static uint8_t
+answer_type(uint8_t request_type)
+{
+    return request_type == WIRE_PING ? WIRE_PONG : WIRE_PEERS;
+}
+
+/* Takes a request id and remembers it. False when the peer already has
+ * NODE_PENDING_MAX requests out: the caller does not send. */
+static bool
+request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
+{
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        if (p->pending[i].id == 0) {
+            if (++n->next_request_id == 0) {
+                n->next_request_id = 1;
+            }
+            p->pending[i] = (request_t){n->next_request_id, type, now};
+            *id = n->next_request_id;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Closes the request an answer belongs to; false when there is none. */
+static bool
+request_close(peer_t *p, const wire_msg_t *answer, uint64_t now, uint64_t *rtt_ms)
+{
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        request_t *r = &p->pending[i];
+        bool error_reply = answer->type == WIRE_ERROR;
+        if (r->id != 0 && r->id == answer->request_id &&
+            (error_reply || answer_type(r->type) == answer->type)) {
+            *rtt_ms = now - r->sent_ms;
+            r->id = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+request_pending(const peer_t *p, uint8_t type)
+{
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        if (p->pending[i].id != 0 && p->pending[i].type == type) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Expires requests older than NODE_REQUEST_TIMEOUT_MS; returns how many. */
+static int
+requests_expire(node_t *n, peer_t *p, uint64_t now)
+{
+    int expired = 0;
+    for (int i = 0; i < NODE_PENDING_MAX; i++) {
+        request_t *r = &p->pending[i];
+        if (r->id != 0 && now - r->sent_ms > NODE_REQUEST_TIMEOUT_MS) {
+            log_line(node_log(n), LOG_LEVEL_DEBUG, "%s request %u timed out",
+                     wire_type_name(r->type), (unsigned)r->id);
+            r->id = 0;
+            n->timeouts++;
+            expired++;
+        }
+    }
+    return expired;
+}
+
+void
+node_send_msg(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    size_t len = 0;
+    if (wire_encode(m, n->sendbuf, WIRE_MAX_FRAME, &len) != WIRE_OK) {
+        log_line(node_log(n), LOG_LEVEL_ERROR, "cannot encode a %s message",
+                 wire_type_name(m->type));
+        return;
+    }
+    (void)transport_send(n->transport, p->dir, p->key, n->sendbuf, len);
+}
+
+static void
+send_raw(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m)
+{
+    peer_t tmp = {.dir = dir};
+    memcpy(tmp.key, key, KEYS_PUBLIC_SIZE);
+    node_send_msg(n, &tmp, m);
+}
+
+void
+node_send_error(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], uint32_t rid,
+                wire_error_code_t code, const char *text)
+{
+    wire_msg_t *m = n->tx;
+    wire_init(m, WIRE_ERROR, rid);
+    m->u.error.code = (uint16_t)code;
+    snprintf(m->u.error.text, sizeof m->u.error.text, "%s", text);
+    send_raw(n, dir, key, m);
+}
+
+/* A listener on every address (the default) is announced by its port
+ * alone, since this node cannot know which of its addresses the other side
+ * reaches; a listener on one address by its endpoint. */
+static void
+fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
+{
+    wire_init(m, WIRE_HELLO, rid);
+    wire_hello_t *h = &m->u.hello;
+    snprintf(h->network, sizeof h->network, "%s", n->network);
+    memcpy(h->node_key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
+    snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
+    /* Caps are per connection: gossip is offered only where it may run. */
+    h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
+    if (n->cfg.announce != NULL && addr_endpoint_valid(n->cfg.announce)) {
+        memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
+    }
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    for (size_t i = 0; i < nb; i++) {
+        addr_t a;
+        if (addr_parse(bound[i], &a) != ADDR_OK) {
+            continue;
+        }
+        if (a.kind == ADDR_WILDCARD) {
+            h->listen_port = h->listen_port ? h->listen_port : a.port;
+        } else if (h->n_endpoints < WIRE_ENDPOINTS_MAX) {
+            memcpy(h->endpoints[h->n_endpoints++].s, bound[i], strlen(bound[i]) + 1);
+        }
+    }
+}
+
+void
+node_send_hello(node_t *n, peer_t *p, uint32_t rid)
+{
+    fill_hello(n, n->tx, rid, p->offered_gossip);
+    node_send_msg(n, p, n->tx);
+    p->hello_sent_ms = node_mono_ms(n);
+}
+
+static void
+send_peers_req(node_t *n, peer_t *p)
+{
+    uint32_t id = 0;
+    if (request_pending(p, WIRE_PEERS_REQ) ||
+        !request_open(n, p, WIRE_PEERS_REQ, node_mono_ms(n), &id)) {
+        return;
+    }
+    wire_msg_t *m = n->tx;
+    wire_init(m, WIRE_PEERS_REQ, id);
+    m->u.peers_max = WIRE_PEERS_MAX;
+    node_send_msg(n, p, m);
+}
+
+static void
+send_ping(node_t *n, peer_t *p, uint64_t now)
+{
+    uint32_t id = 0;
+    if (request_pending(p, WIRE_PING) || !request_open(n, p, WIRE_PING, now, &id)) {
+        return;
+    }
+    wire_msg_t *m = n->tx;
+    wire_init(m, WIRE_PING, id);
+    randombytes_buf(&p->ping_nonce, sizeof p->ping_nonce);
+    m->u.ping_nonce = p->ping_nonce;
+    node_send_msg(n, p, m);
+}
+
+/* Where an inbound peer accepts connections: its first explicit endpoint,
+ * else the address its connection comes from with its listen port. */
+static bool
+inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t cap)
+{
+    if (h->n_endpoints > 0) {
+        snprintf(out, cap, "%s", h->endpoints[0].s);
+        return true;
+    }
+    if (h->listen_port == 0 || peer_addr[0] == '\0') {
+        return false;
+    }
+    addr_t a;
+    if (addr_from_ip(peer_addr, h->listen_port, &a) != ADDR_OK ||
+        addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+static void
+take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, bool again)
+{
+    p->state = PEER_READY;
+    p->caps = h->caps;
+    snprintf(p->software, sizeof p->software, "%s", h->software);
+    if (p->dir == TRANSPORT_IN) {
+        (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
+    }
+    if (p->endpoint[0] != '\0') {
+        node_contact_note(n, p->key, p->endpoint);
+        (void)store_peer_save(n->cfg.store, p->key, p->endpoint, node_wall_ms(n));
+    }
+    node_queue_flush(n, p);
+    node_dht_peer_ready(n, p);
+    node_gossip_check(n, p);
+    char k[24];
+    node_short_key(k, p->key);
+    log_line(node_log(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+             "peer %s ready%s (%s, %s, %s)", k, again ? " again" : "",
+             p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
+             p->endpoint[0] ? p->endpoint : "no listen address", p->software);
+}
+
+/* HELLO from a node with no slot yet: only inbound connections get here. */
+static void
+on_first_hello(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m,
+               const char *peer_addr)
+{
+    /* When full, a newcomer is still let in for a while, without gossip, so
+     * it can learn other contacts (PEERS, the DHT) instead of being turned
+     * away knowing no one else. */
+    bool probation = false;
+    if (!node_slot_free(n, TRANSPORT_IN) && !node_evict_idle(n, TRANSPORT_IN, node_mono_ms(n))) {
+        peertab_counts_t counts;
+        peertab_counts(n->peers, &counts);
+        if (counts.probation >= NODE_PROBATION_MAX) {
+            node_send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
+            return;
+        }
+        probation = true;
+    }
+    peer_t *p = node_peer_add(n, key, TRANSPORT_IN);
+    if (p == NULL) {
+        return;
+    }
+    p->probation = probation;
+    /* Our HELLO first: taking theirs may send DHT requests at once, and the
+     * other side ignores everything until it has our HELLO. We gossip on
+     * the connection when the side that opened it asked to. */
+    p->offered_gossip = !probation && (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
+    node_send_hello(n, p, m->request_id);
+    take_hello(n, p, &m->u.hello, peer_addr, false);
+}
+
+static bool
+hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m)
+{
+    if (strcmp(m->u.hello.network, n->network) != 0) {
+        char why[WIRE_ERROR_TEXT_MAX];
+        snprintf(why, sizeof why, "this node is on network '%s'", n->network);
+        node_send_error(n, dir, key, m->request_id, WIRE_ERR_NETWORK, why);
+        log_line(node_log(n), LOG_LEVEL_INFO, "refused a node of network '%s'", m->u.hello.network);
+        return false;
+    }
+    /* The key in HELLO must be the key that CURVE authenticated. */
+    if (sodium_memcmp(m->u.hello.node_key, key, KEYS_PUBLIC_SIZE) != 0) {
+        n->malformed++;
+        return false;
+    }
+    return true;
+}
+
+/* HELLO opens every connection. On an inbound peer we already have, it
+ * means the peer connected again (after a restart, say) or did not get our
+ * answer: either way it is answered. On an outbound peer it is the answer. */
+static void
+on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
+{
+    if (!hello_ok(n, p->dir, p->key, m)) {
+        return;
+    }
+    bool was_ready = p->state == PEER_READY;
+    /* Answer first (see on_first_hello). */
+    if (p->dir == TRANSPORT_IN) {
+        p->offered_gossip = !p->probation && (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
+        node_send_hello(n, p, m->request_id);
+    }
+    if (!was_ready || p->dir == TRANSPORT_IN) {
+        take_hello(n, p, &m->u.hello, peer_addr, was_ready);
+    } else {
+        /* The answer to a HELLO we sent again on a ready connection, after
+         * it went from transient to kept: its caps may have changed. */
+        p->caps = m->u.hello.caps;
+        node_gossip_check(n, p);
+    }
+    if (!was_ready) {
+        send_peers_req(n, p);
+    }
+}
+
+static void
+on_pong(node_t *n, peer_t *p, const wire_msg_t *m, uint64_t rtt)
+{
+    if (m->u.ping_nonce == p->ping_nonce) {
+        p->rtt_ms = (int64_t)rtt;
+        n->pongs++;
+    }
+}
+
+static void
+on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    wire_msg_t *r = n->tx;
+    wire_init(r, WIRE_PEERS, m->request_id);
+    size_t it = 0;
+    for (peer_t *q; r->u.peers.n < m->u.peers_max && (q = peertab_next(n->peers, &it)) != NULL;) {
+        if (q == p || q->state != PEER_READY || q->endpoint[0] == '\0' ||
+            memcmp(q->key, p->key, KEYS_PUBLIC_SIZE) == 0) {
+            continue;
+        }
+        wire_contact_t *c = &r->u.peers.contacts[r->u.peers.n++];
+        memcpy(c->node_key, q->key, KEYS_PUBLIC_SIZE);
+        snprintf(c->endpoint.s, sizeof c->endpoint.s, "%s", q->endpoint);
+    }
+    node_send_msg(n, p, r);
+}
+
+static void
+on_peers(node_t *n, const wire_msg_t *m)
+{
+    for (uint8_t i = 0; i < m->u.peers.n; i++) {
+        node_contact_note(n, m->u.peers.contacts[i].node_key, m->u.peers.contacts[i].endpoint.s);
+    }
+}
+
+static void
+on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
+{
+    char k[24];
+    node_short_key(k, p->key);
+    log_line(node_log(n), LOG_LEVEL_INFO, "peer %s says: error %u: %s", k, m->u.error.code,
+             m->u.error.text);
+    if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
+        node_contact_refused(n, p->key);
+        node_peer_forget(n, p, "refused us", m->u.error.code == WIRE_ERR_NETWORK);
+    } else if (m->u.error.code == WIRE_ERR_HELLO && p->state == PEER_READY) {
+        /* It no longer knows this connection (it restarted, or let us go):
+         * whatever we send on it is lost. */
+        node_peer_forget(n, p, "it forgot this connection", false);
+    }
+}
+
+/* PONG, PEERS and ERROR answer a request of ours, or are dropped. */
+static bool
+is_answer(uint8_t type)
+{
+    return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR;
+}
+
+static void
+dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
+{
+    uint64_t now = node_mono_ms(n);
+    uint64_t rtt = 0;
+    p->last_seen_ms = now;
+    if (wire_is_dht(m->type)) {
+        p->used_ms = now;
+        node_dht_receive(n, p, &m->u.dht);
+        return;
+    }
+    if (is_answer(m->type) && !request_close(p, m, now, &rtt)) {
+        /* An ERROR that answers a HELLO (network, busy) has no request. */
+        if (m->type != WIRE_ERROR || p->state == PEER_READY) {
+            n->unsolicited++;
+            return;
+        }
+    }
+    switch (m->type) {
+    case WIRE_HELLO:
+        on_hello(n, p, m, peer_addr);
+        break;
+    case WIRE_PING: {
+        uint64_t nonce = m->u.ping_nonce;
+        wire_msg_t *r = n->tx;
+        wire_init(r, WIRE_PONG, m->request_id);
+        r->u.ping_nonce = nonce;
+        node_send_msg(n, p, r);
+        break;
+    }
+    case WIRE_PONG:
+        on_pong(n, p, m, rtt);
+        break;
+    case WIRE_PEERS_REQ:
+        on_peers_req(n, p, m);
+        break;
+    case WIRE_PEERS:
+        on_peers(n, m);
+        break;
+    case WIRE_ERROR:
+        on_error_msg(n, p, m);
+        break;
+    default:
+        break;
+    }
+}
+
+void
+node_tend_peer(node_t *n, peer_t *p, uint64_t now)
+{
+    if (p->state != PEER_READY) {
+        if (now - p->since_ms > NODE_CONNECT_TIMEOUT_MS) {
+            node_contact_failed(n, p->key);
+            node_peer_forget(n, p, "no answer to HELLO", true);
+        } else if (p->dir == TRANSPORT_OUT && now - p->hello_sent_ms > 3000) {
+            node_send_hello(n, p, ++n->next_request_id);
+        }
+        return;
+    }
+    requests_expire(n, p, now);
+    if (p->probation && now - p->since_ms > NODE_PROBATION_MS) {
+        node_send_error(n, TRANSPORT_IN, p->key, 0, WIRE_ERR_BUSY, "full; try the contacts given");
+        node_peer_forget(n, p, "probation over", false);
+        return;
+    }
+    if (now - p->last_seen_ms > NODE_PEER_TIMEOUT_MS) {
+        node_peer_forget(n, p, "silent for a minute", true);
+        return;
+    }
+    if (p->transient && p->dir == TRANSPORT_OUT && now - p->used_ms > NODE_IDLE_MS) {
+        node_peer_forget(n, p, "idle", false);
+        return;
+    }
+    if (now - p->last_seen_ms > NODE_PING_EVERY_MS) {
+        send_ping(n, p, now);
+    }
+}
+
+void
+node_exchange(node_t *n, uint64_t now)
+{
+    peertab_counts_t c;
+    peertab_counts(n->peers, &c);
+    if (c.ready == 0) {
+        return;
+    }
+    peer_t *p = peertab_ready_at(n->peers, randombytes_uniform((uint32_t)c.ready));
+    if (p != NULL) {
+        send_peers_req(n, p);
+    }
+    n->last_exchange_ms = now;
+}
+
+void
+node_hello_receive(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
+                   const char *peer_addr, const wire_msg_t *m)
+{
+    peer_t *p = peertab_find(n->peers, key, (int)dir);
+    if (p == NULL && dir == TRANSPORT_IN && m->type == WIRE_HELLO) {
+        if (hello_ok(n, dir, key, m)) {
+            on_first_hello(n, key, m, peer_addr);
+        }
+        return;
+    }
+    if (p == NULL) {
+        if (dir == TRANSPORT_IN) {
+            node_send_error(n, dir, key, m->request_id, WIRE_ERR_HELLO, "send HELLO first");
+        }
+        return;
+    }
+    if (p->state != PEER_READY && m->type != WIRE_HELLO && m->type != WIRE_ERROR) {
+        return;
+    }
+    dispatch(n, p, m, peer_addr);
+}
