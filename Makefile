@@ -1,13 +1,18 @@
 # A thin wrapper: CMake builds, ctest runs the tests. Every target first
-# installs whatever Debian packages are missing (scripts/deps.sh).
+# checks the build dependencies and installs what is missing (scripts/deps.sh).
+#
+# `make` builds as a packager would: warnings are warnings. `make test`,
+# `make test-asan` and `make fuzz` turn SAMIZDAT_WERROR on, and the build
+# directory keeps it on afterwards.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+CLANG_RELEASE_BUILD ?= build-release-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-asan fuzz fuzz-run bench demo sim clean
+.PHONY: all deps build run test test-asan release-clang fuzz fuzz-run bench demo sim clean
 
 all: build
 
@@ -24,20 +29,31 @@ build: deps $(BUILD)/CMakeCache.txt
 run: build
 	./$(BUILD)/samizdat run
 
-test: build
+test: deps $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
+	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The whole suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMIZDAT_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMIZDAT_SANITIZE=ON \
+	    -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+# A Release build with clang: -O3 and the other compiler find warnings that
+# the default build does not. A build only; CI runs it.
+release-clang:
+	@SAMIZDAT_WANT_CLANG=1 sh scripts/deps.sh
+	CC=clang cmake -S . -B $(CLANG_RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DSAMIZDAT_WERROR=ON
+	cmake --build $(CLANG_RELEASE_BUILD) -j$(JOBS)
+
 # libFuzzer targets (clang). fuzz-run runs each for FUZZ_SECONDS on its corpus.
 fuzz:
 	@SAMIZDAT_WANT_CLANG=1 sh scripts/deps.sh
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSAMIZDAT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSAMIZDAT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DSAMIZDAT_WERROR=ON
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
 fuzz-run: fuzz
@@ -55,4 +71,4 @@ sim: build
 	sh scripts/sim.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CLANG_RELEASE_BUILD)
