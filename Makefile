@@ -10,9 +10,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 CLANG_RELEASE_BUILD ?= build-release-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# Where `make install` puts the program (CMAKE_INSTALL_PREFIX). DESTDIR, for
+# staging, is never set here: whatever the user gives is passed through.
+PREFIX     ?= /usr/local
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-asan release-clang fuzz fuzz-run bench demo sim clean
+.PHONY: all deps build run install uninstall test test-asan release-clang fuzz fuzz-run bench demo sim clean
 
 all: build
 
@@ -20,14 +23,29 @@ deps:
 	@sh scripts/deps.sh
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Creates the keys on first start, then starts the node.
+# Creates the keys on first start, then starts the node with the source
+# tree's bootstrap.list (the program itself never looks in the current
+# directory).
 run: build
-	./$(BUILD)/samizdat run
+	./$(BUILD)/samizdat run --bootstrap bootstrap.list
+
+# The program, its man page, systemd user unit, bash completion, default
+# bootstrap.list and docs, below PREFIX (and DESTDIR when given). The prefix
+# is compiled in (where `run` finds the default bootstrap.list), so the build
+# is configured for it first.
+install: deps $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD) -j$(JOBS)
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+# Removes exactly the files the last `make install` wrote.
+uninstall:
+	DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
 test: deps $(BUILD)/CMakeCache.txt
 	cmake -S . -B $(BUILD) -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON

@@ -367,7 +367,10 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     return CLI_EXIT_OK;
 }
 
-/* The shipped list when run from the source tree, else one in the data dir. */
+/* Without --bootstrap: $SAMIZDAT_BOOTSTRAP, else the user's list in the data
+ * directory, else the list installed with the program. Never the current
+ * directory: a node started from wherever the shell happens to be must not
+ * pick up a list lying there. */
 static const char *
 default_bootstrap(cli_t *c, char *buf, size_t cap)
 {
@@ -375,11 +378,11 @@ default_bootstrap(cli_t *c, char *buf, size_t cap)
     if (env != NULL && env[0] != '\0') {
         return env;
     }
-    if (access("bootstrap.list", R_OK) == 0) {
-        return "bootstrap.list";
-    }
     if (datadir_path(buf, cap, c->dir, "bootstrap.list") == DATADIR_OK && access(buf, R_OK) == 0) {
         return buf;
+    }
+    if (access(SAMIZDAT_BOOTSTRAP_DEFAULT, R_OK) == 0) {
+        return SAMIZDAT_BOOTSTRAP_DEFAULT;
     }
     return NULL;
 }
