@@ -17,6 +17,7 @@
 #include "json.h"
 #include "keytext.h"
 #include "node.h"
+#include "notify.h"
 
 /* ---- client: talk to a running node ---- */
 
@@ -289,6 +290,7 @@ on_signal(uv_signal_t *h, int signum)
     d->stopping = true;
     log_line(&d->log, LOG_LEVEL_INFO, "%s: stopping (again to exit at once)",
              signum == SIGINT ? "interrupt" : "terminate");
+    notify_tell(&d->log, "STOPPING=1");
     control_close(d->control, on_control_closed, d);
 }
 
@@ -445,6 +447,8 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     keytext_encode(at, KEYTEXT_AUTHOR, author->pk);
     log_line(&d.log, LOG_LEVEL_INFO, "author %s", at);
     log_line(&d.log, LOG_LEVEL_INFO, "node %s, data in %s; Ctrl-C stops", nt, c->dir);
+    /* Listening and answering commands: a systemd unit of Type=notify is up. */
+    notify_tell(&d.log, "READY=1");
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop);
     log_line(&d.log, LOG_LEVEL_INFO, "stopped%s", rc == 0 ? "" : " (handles left open)");
