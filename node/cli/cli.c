@@ -18,9 +18,10 @@ static const cli_cmd_t COMMANDS[] = {
      "  --passphrase   seal the author key with a passphrase (asked on the terminal,\n"
      "                 or taken from $SAMIZDAT_PASSPHRASE)",
      true},
-    {"whoami", cli_cmd_whoami, "whoami [--node] [--json]",
+    {"whoami", cli_cmd_whoami, "whoami [--node] [--qr] [--json]",
      "Print the author key, the text people use to follow you.\n"
-     "  --node   print the node key instead",
+     "  --node   print the node key instead\n"
+     "  --qr     draw it as a QR code too, to scan with a phone",
      true},
     {"run", cli_cmd_run,
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
