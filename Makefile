@@ -10,9 +10,12 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 CLANG_RELEASE_BUILD ?= build-release-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-# Where `make install` puts the program (CMAKE_INSTALL_PREFIX). DESTDIR, for
-# staging, is never set here: whatever the user gives is passed through.
-PREFIX     ?= /usr/local
+# Where `make install` puts the program: PREFIX, given to `make` or `make
+# install`, becomes CMAKE_INSTALL_PREFIX and the build directory keeps it
+# (CMake's default is /usr/local). DESTDIR, for staging, is never set here:
+# whatever the user gives is passed through.
+PREFIX     ?=
+PREFIX_ARG  = $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX))
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps build run install uninstall test test-asan release-clang fuzz fuzz-run bench demo sim clean
@@ -23,9 +26,10 @@ deps:
 	@sh scripts/deps.sh
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(PREFIX_ARG)
 
 build: deps $(BUILD)/CMakeCache.txt
+	$(if $(PREFIX),cmake -S . -B $(BUILD) $(PREFIX_ARG))
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Creates the keys on first start, then starts the node with the source
@@ -35,12 +39,10 @@ run: build
 	./$(BUILD)/samizdat run --bootstrap bootstrap.list
 
 # The program, its man page, systemd user unit, bash completion, default
-# bootstrap.list and docs, below PREFIX (and DESTDIR when given). The prefix
-# is compiled in (where `run` finds the default bootstrap.list), so the build
-# is configured for it first.
-install: deps $(BUILD)/CMakeCache.txt
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-	cmake --build $(BUILD) -j$(JOBS)
+# bootstrap.list and docs, below the prefix (and DESTDIR when given). The
+# prefix is compiled in (where `run` finds the default bootstrap.list), so a
+# new PREFIX reconfigures and rebuilds first.
+install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
 
 # Removes exactly the files the last `make install` wrote.
