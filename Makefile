@@ -1,13 +1,24 @@
 # A thin wrapper: CMake builds, ctest runs the tests. Every target first
-# installs whatever Debian packages are missing (scripts/deps.sh).
+# checks the build dependencies and installs what is missing (scripts/deps.sh).
+#
+# `make` builds as a packager would: warnings are warnings. `make test`,
+# `make test-asan` and `make fuzz` turn SAMIZDAT_WERROR on, and the build
+# directory keeps it on afterwards.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+CLANG_RELEASE_BUILD ?= build-release-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# Where `make install` puts the program: PREFIX, given to `make` or `make
+# install`, becomes CMAKE_INSTALL_PREFIX and the build directory keeps it
+# (CMake's default is /usr/local). DESTDIR, for staging, is never set here:
+# whatever the user gives is passed through.
+PREFIX     ?=
+PREFIX_ARG  = $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX))
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run test test-asan fuzz fuzz-run bench demo sim clean
+.PHONY: all deps build run install uninstall test test-asan release-clang fuzz fuzz-run bench demo sim clean
 
 all: build
 
@@ -15,29 +26,54 @@ deps:
 	@sh scripts/deps.sh
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(PREFIX_ARG)
 
 build: deps $(BUILD)/CMakeCache.txt
+	$(if $(PREFIX),cmake -S . -B $(BUILD) $(PREFIX_ARG))
 	cmake --build $(BUILD) -j$(JOBS)
 
-# Creates the keys on first start, then starts the node.
+# Creates the keys on first start, then starts the node with the source
+# tree's bootstrap.list (the program itself never looks in the current
+# directory).
 run: build
-	./$(BUILD)/samizdat run
+	./$(BUILD)/samizdat run --bootstrap bootstrap.list
 
-test: build
+# The program, its man page, systemd user unit, bash completion, default
+# bootstrap.list and docs, below the prefix (and DESTDIR when given). The
+# prefix is compiled in (where `run` finds the default bootstrap.list), so a
+# new PREFIX reconfigures and rebuilds first.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+# Removes exactly the files the last `make install` wrote.
+uninstall:
+	DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
+
+test: deps $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
+	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The whole suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMIZDAT_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMIZDAT_SANITIZE=ON \
+	    -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+# A Release build with clang: -O3 and the other compiler find warnings that
+# the default build does not. A build only; CI runs it.
+release-clang:
+	@SAMIZDAT_WANT_CLANG=1 sh scripts/deps.sh
+	CC=clang cmake -S . -B $(CLANG_RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DSAMIZDAT_WERROR=ON
+	cmake --build $(CLANG_RELEASE_BUILD) -j$(JOBS)
+
 # libFuzzer targets (clang). fuzz-run runs each for FUZZ_SECONDS on its corpus.
 fuzz:
 	@SAMIZDAT_WANT_CLANG=1 sh scripts/deps.sh
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSAMIZDAT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSAMIZDAT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DSAMIZDAT_WERROR=ON
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
 fuzz-run: fuzz
@@ -55,4 +91,4 @@ sim: build
 	sh scripts/sim.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CLANG_RELEASE_BUILD)

@@ -1,31 +1,94 @@
 #!/bin/sh
-# Installs the Debian packages samizdat builds against, but only those that are
-# missing, so a second run does nothing and needs no root.
+# Checks that everything samizdat builds against is there, and installs only
+# what is missing. It asks the tools the build itself uses (pkg-config, the C
+# compiler, cmake), not a package manager, so on any Linux that has the
+# libraries it installs nothing, needs no root and no dpkg. Only when
+# something is missing does it fall back to apt-get (Debian, Ubuntu); without
+# apt-get it names what is missing and the packages that provide it on
+# Debian/Ubuntu, Fedora and Arch, and exits 1.
+#
+# SAMIZDAT_WANT_CLANG=1 also requires clang (fuzzing, the Release check).
 set -eu
 
-PKGS="build-essential cmake pkg-config libsodium-dev libzmq3-dev libleveldb-dev libuv1-dev libcmocka-dev"
+# What the build needs: a name, how to find it, and its package on
+# Debian/Ubuntu, Fedora and Arch.
+#   name        check              debian            fedora               arch
+NEEDS='
+cmake         tool:cmake          cmake             cmake                cmake
+C-compiler    compiler            build-essential   gcc                  gcc
+pkg-config    tool:pkg-config     pkg-config        pkgconf-pkg-config   pkgconf
+scdoc         tool:scdoc          scdoc             scdoc                scdoc
+libsodium     pc:libsodium        libsodium-dev     libsodium-devel      libsodium
+libzmq        pc:libzmq           libzmq3-dev       zeromq-devel         zeromq
+libuv         pc:libuv            libuv1-dev        libuv-devel          libuv
+libqrencode   pc:libqrencode      libqrencode-dev   qrencode-devel       qrencode
+cmocka        pc:cmocka           libcmocka-dev     libcmocka-devel      cmocka
+leveldb       leveldb             libleveldb-dev    leveldb-devel        leveldb
+'
 if [ "${SAMIZDAT_WANT_CLANG:-0}" = 1 ]; then
-    PKGS="$PKGS clang"
+    NEEDS="$NEEDS
+clang         tool:clang          clang             clang                clang
+"
 fi
 
+# The compiler CMake will pick: $CC, else cc.
+cc=${CC:-cc}
+
+# LevelDB ships no pkg-config file on Debian: compile and link a program
+# against it, which finds the header and the library the way the build will.
+have_leveldb() {
+    command -v "${cc%% *}" >/dev/null 2>&1 || return 1
+    dir=$(mktemp -d) || return 1
+    printf '%s\n' '#include <leveldb/c.h>' \
+        'int main(void) { leveldb_options_destroy(leveldb_options_create()); return 0; }' \
+        >"$dir/t.c"
+    ok=0
+    # shellcheck disable=SC2086
+    $cc "$dir/t.c" -o "$dir/t" -lleveldb >/dev/null 2>&1 || ok=1
+    rm -rf "$dir"
+    return $ok
+}
+
+have() {
+    case $1 in
+    tool:*) command -v "${1#tool:}" >/dev/null 2>&1 ;;
+    compiler) command -v "${cc%% *}" >/dev/null 2>&1 ;;
+    pc:*) command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${1#pc:}" ;;
+    leveldb) have_leveldb ;;
+    *) return 1 ;;
+    esac
+}
+
 missing=""
-for p in $PKGS; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
-        missing="$missing $p"
+debian=""
+fedora=""
+arch=""
+while read -r name check deb fed arc; do
+    [ -n "$name" ] || continue
+    if ! have "$check"; then
+        missing="$missing $name"
+        debian="$debian $deb"
+        fedora="$fedora $fed"
+        arch="$arch $arc"
     fi
-done
+done <<EOF
+$NEEDS
+EOF
 
 if [ -z "$missing" ]; then
     exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "samizdat: missing packages:$missing" >&2
-    echo "samizdat: this script knows apt-get only; install them by hand" >&2
+    echo "samizdat: missing:$missing" >&2
+    echo "samizdat: install them with your package manager, for example:" >&2
+    echo "    Debian, Ubuntu: apt-get install$debian" >&2
+    echo "    Fedora:         dnf install$fedora" >&2
+    echo "    Arch:           pacman -S$arch" >&2
     exit 1
 fi
 
-echo "samizdat: installing missing packages:$missing"
+echo "samizdat: missing:$missing; installing:$debian"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
     SUDO="sudo"
@@ -34,4 +97,4 @@ export DEBIAN_FRONTEND=noninteractive
 # An update first: on a fresh machine the package lists may be empty.
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO apt-get install -y -qq --no-install-recommends $debian

@@ -18,9 +18,10 @@ static const cli_cmd_t COMMANDS[] = {
      "  --passphrase   seal the author key with a passphrase (asked on the terminal,\n"
      "                 or taken from $SAMIZDAT_PASSPHRASE)",
      true},
-    {"whoami", cli_cmd_whoami, "whoami [--node] [--json]",
+    {"whoami", cli_cmd_whoami, "whoami [--node] [--qr] [--json]",
      "Print the author key, the text people use to follow you.\n"
-     "  --node   print the node key instead",
+     "  --node   print the node key instead\n"
+     "  --qr     draw it as a QR code too, to scan with a phone",
      true},
     {"run", cli_cmd_run,
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
@@ -35,8 +36,8 @@ static const cli_cmd_t COMMANDS[] = {
      "                       tcp://[::]:7470 (IPv6); up to 4 times\n"
      "  --network NAME       join network NAME (default main); nodes of other\n"
      "                       networks are refused\n"
-     "  --bootstrap FILE     nodes to contact first (default: ./bootstrap.list, else\n"
-     "                       DATA/bootstrap.list, or $SAMIZDAT_BOOTSTRAP)\n"
+     "  --bootstrap FILE     nodes to contact first (default: $SAMIZDAT_BOOTSTRAP, else\n"
+     "                       DATA/bootstrap.list, else " SAMIZDAT_BOOTSTRAP_DEFAULT ")\n"
      "  --no-lan             no discovery on the local network\n"
      "  --socks5 HOST:PORT   make outbound connections through a SOCKS5 proxy (Tor)\n"
      "  --announce ENDPOINT  where other nodes reach this one (default: the listen\n"

@@ -4,6 +4,7 @@
 #include "bytes.h"
 #include "cli_int.h"
 #include "keytext.h"
+#include "qr.h"
 
 static int
 no_extra(cli_t *c, cli_args_t *a, const char *usage_name, int want)
@@ -72,17 +73,41 @@ cli_cmd_init(cli_t *c, cli_args_t *a)
     return rc;
 }
 
+/* The key as a QR code to scan with a phone, then as text. Half blocks in
+ * a UTF-8 locale, plain ASCII otherwise. */
+static int
+print_key_qr(cli_t *c, keytext_kind_t kind, const uint8_t *v)
+{
+    char t[KEYTEXT_BUFSZ];
+    keytext_encode(t, kind, v);
+    char *drawing = NULL;
+    qr_err_t err = qr_render(t, qr_utf8_locale() ? QR_UTF8 : QR_ASCII, &drawing, NULL);
+    if (err != QR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "QR code: %s", qr_strerror(err));
+    }
+    fprintf(c->out, "%s%s\n", drawing, t);
+    qr_free(drawing);
+    return CLI_EXIT_OK;
+}
+
 int
 cli_cmd_whoami(cli_t *c, cli_args_t *a)
 {
     bool node = cli_flag(a, "--node");
+    bool qr = cli_flag(a, "--qr");
     int rc = no_extra(c, a, "whoami", 0);
+    if (rc == CLI_EXIT_OK && qr && c->json) {
+        rc = cli_fail(c, CLI_EXIT_USAGE, "whoami: --qr draws for a terminal; not with --json");
+    }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
     if (!node) {
         uint8_t pk[32];
         rc = cli_author_public(c, pk);
+        if (rc == CLI_EXIT_OK && qr) {
+            return print_key_qr(c, KEYTEXT_AUTHOR, pk);
+        }
         if (rc == CLI_EXIT_OK) {
             cli_print_key(c, "author", KEYTEXT_AUTHOR, pk);
         }
@@ -98,9 +123,13 @@ cli_cmd_whoami(cli_t *c, cli_args_t *a)
     if (err != KEYS_OK) {
         return cli_fail(c, CLI_EXIT_ERROR, "%s: %s", path, keys_strerror(err));
     }
-    cli_print_key(c, "node", KEYTEXT_NODE, n.pk);
+    if (qr) {
+        rc = print_key_qr(c, KEYTEXT_NODE, n.pk);
+    } else {
+        cli_print_key(c, "node", KEYTEXT_NODE, n.pk);
+    }
     keys_node_wipe(&n);
-    return CLI_EXIT_OK;
+    return rc;
 }
 
 int

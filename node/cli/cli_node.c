@@ -17,6 +17,7 @@
 #include "json.h"
 #include "keytext.h"
 #include "node.h"
+#include "notify.h"
 
 /* ---- client: talk to a running node ---- */
 
@@ -289,6 +290,7 @@ on_signal(uv_signal_t *h, int signum)
     d->stopping = true;
     log_line(&d->log, LOG_LEVEL_INFO, "%s: stopping (again to exit at once)",
              signum == SIGINT ? "interrupt" : "terminate");
+    notify_tell(&d->log, "STOPPING=1");
     control_close(d->control, on_control_closed, d);
 }
 
@@ -367,7 +369,10 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     return CLI_EXIT_OK;
 }
 
-/* The shipped list when run from the source tree, else one in the data dir. */
+/* Without --bootstrap: $SAMIZDAT_BOOTSTRAP, else the user's list in the data
+ * directory, else the list installed with the program. Never the current
+ * directory: a node started from wherever the shell happens to be must not
+ * pick up a list lying there. */
 static const char *
 default_bootstrap(cli_t *c, char *buf, size_t cap)
 {
@@ -375,11 +380,11 @@ default_bootstrap(cli_t *c, char *buf, size_t cap)
     if (env != NULL && env[0] != '\0') {
         return env;
     }
-    if (access("bootstrap.list", R_OK) == 0) {
-        return "bootstrap.list";
-    }
     if (datadir_path(buf, cap, c->dir, "bootstrap.list") == DATADIR_OK && access(buf, R_OK) == 0) {
         return buf;
+    }
+    if (access(SAMIZDAT_BOOTSTRAP_DEFAULT, R_OK) == 0) {
+        return SAMIZDAT_BOOTSTRAP_DEFAULT;
     }
     return NULL;
 }
@@ -442,6 +447,8 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     keytext_encode(at, KEYTEXT_AUTHOR, author->pk);
     log_line(&d.log, LOG_LEVEL_INFO, "author %s", at);
     log_line(&d.log, LOG_LEVEL_INFO, "node %s, data in %s; Ctrl-C stops", nt, c->dir);
+    /* Listening and answering commands: a systemd unit of Type=notify is up. */
+    notify_tell(&d.log, "READY=1");
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop);
     log_line(&d.log, LOG_LEVEL_INFO, "stopped%s", rc == 0 ? "" : " (handles left open)");

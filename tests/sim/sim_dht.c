@@ -997,13 +997,17 @@ parse_opts(opts_t *o, int argc, char **argv)
         } else if (strcmp(a, "--trace") == 0) {
             uint64_t t;
             ok = parse_u64(v, &t) && t < INT64_MAX;
-            o->trace = (int64_t)t;
+            if (ok) {
+                o->trace = (int64_t)t;
+            }
         } else if (strcmp(a, "--seed") == 0) {
             ok = parse_u64(v, &o->seed);
         } else if (strcmp(a, "--min-success") == 0) {
             uint32_t p;
             ok = parse_u32(v, &p, 100);
-            o->min_success = p;
+            if (ok) {
+                o->min_success = p;
+            }
         } else if (strcmp(a, "--max-p99-hops") == 0) {
             ok = parse_u32(v, &o->max_p99_hops, 1000);
         } else {
