@@ -3,13 +3,13 @@
  * Message types, the caps the codec checks, and the defaults of the
  * tunables (k, alpha, timeouts, record lifetimes, storage bounds). The
  * tunables can be overridden per node through dht_config_t; the caps and
- * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 12 shows
+ * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 10 shows
  * the same values. */
 #ifndef SAMIZDAT_DHTPROTO_H
 #define SAMIZDAT_DHTPROTO_H
 
 /* Wire types 0x10..0x1f belong to the DHT. Each message travels in the
- * project's frame (docs/PROTOCOL.md section 7): u8 version | u8 type |
+ * project's frame (docs/PROTOCOL.md section 6): u8 version | u8 type |
  * u32 request id | payload. */
 typedef enum {
     DHT_MSG_PING = 0x10,          /* request; empty payload */

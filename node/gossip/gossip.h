@@ -7,7 +7,7 @@
  * nodes can run in one process (tests/sim/sim_gossip.c) and every test is
  * deterministic.
  *
- * What it does (docs/PROTOCOL.md section 13 is normative, docs/GOSSIP-NOTES.md
+ * What it does (docs/PROTOCOL.md section 11 is normative, docs/GOSSIP-NOTES.md
  * says why):
  *
  * - Subscriptions. Each side tells the other which authors it replicates

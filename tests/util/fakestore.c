@@ -322,7 +322,7 @@ fakestore_head(fakestore_t *s, const uint8_t author[static 32], uint64_t *seq,
     return 0;
 }
 
-/* The rules of docs/PROTOCOL.md section 6, "Ingest rules", in order. */
+/* The rules of docs/INTERNALS.md section 1, "Ingest rules", in order. */
 int
 fakestore_ingest(fakestore_t *s, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
                  gossip_ingest_t *result)

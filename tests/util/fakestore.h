@@ -1,5 +1,5 @@
 /* fakestore: an in-memory store with the ingest rules of store/store.c
- * (docs/PROTOCOL.md section 6), for the gossip unit tests and the simulator.
+ * (docs/INTERNALS.md section 1), for the gossip unit tests and the simulator.
  * No LevelDB, no files: thousands fit in one process.
  *
  * It trusts its caller as the real store_ingest_decoded does: a post handed
