@@ -26,6 +26,8 @@ void fakestore_follow(fakestore_t *s, const uint8_t author[static 32]);
 void fakestore_unfollow(fakestore_t *s, const uint8_t author[static 32]);
 /* Blocks: drops the author's posts and follow, refuses later ones. */
 void fakestore_block(fakestore_t *s, const uint8_t author[static 32]);
+/* Unblocks: the author's posts are taken again (those dropped stay gone). */
+void fakestore_unblock(fakestore_t *s, const uint8_t author[static 32]);
 
 /* The gossip store callbacks, on s. */
 int fakestore_head(fakestore_t *s, const uint8_t author[static 32], uint64_t *seq,
