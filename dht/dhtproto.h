@@ -3,8 +3,9 @@
  * Message types, the caps the codec checks, and the defaults of the
  * tunables (k, alpha, timeouts, record lifetimes, storage bounds). The
  * tunables can be overridden per node through dht_config_t; the caps and
- * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 10 shows
- * the same values. */
+ * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 10
+ * shows the types and caps, docs/INTERNALS.md sections 3.3 to 3.5 the
+ * tunables, with the same values. */
 #ifndef SAMIZDAT_DHTPROTO_H
 #define SAMIZDAT_DHTPROTO_H
 

@@ -8,7 +8,10 @@
  * Covered: wire_decode (node/net), dht_msg_decode_payload (dht/, through
  * the wire frame), gossip_msg_decode (node/gossip), post_decode and
  * head_decode (signatures checked), keytext_decode, lan_beacon_decode and
- * bootstrap_parse_line and bootstrap_read (node/net). */
+ * bootstrap_parse_line and bootstrap_read (node/net). The key functions of
+ * crypto/ (generating, saving and loading key files, signing a post) are
+ * held to it too: crypto/ allocates nothing of its own (libsodium's
+ * Argon2id, for a sealed key, allocates inside libsodium). */
 #include "testutil.h"
 #include "tu_alloc.h"
 
@@ -22,6 +25,7 @@
 #include "dhtmsg.h"
 #include "gossipmsg.h"
 #include "head.h"
+#include "keys.h"
 #include "keytext.h"
 #include "lan.h"
 #include "post.h"
@@ -230,6 +234,31 @@ test_lan_and_bootstrap(void **state)
     tu_rmtree(dir);
 }
 
+static void
+test_keys_and_signing(void **state)
+{
+    (void)state;
+    char dir[256], path[300];
+    tu_mkdtemp(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/author.key", dir);
+    keys_author_t k, back;
+    tu_alloc_start(-1);
+    keys_author_generate(&k);
+    assert_int_equal(keys_author_save(path, &k, NULL, NULL), KEYS_OK);
+    assert_int_equal(keys_author_load(path, NULL, &back), KEYS_OK);
+    post_t p;
+    post_init(&p, POST_KIND_POST, 1, NULL, 1700000000000ull);
+    assert_int_equal(post_set_body(&p, "hello", 5), POST_OK);
+    uint8_t raw[POST_MAX_SIZE];
+    size_t len = 0;
+    assert_int_equal(post_sign(&p, &back, raw, sizeof raw, &len), POST_OK);
+    assert_int_equal(tu_alloc_stop(), 0);
+    assert_memory_equal(k.pk, back.pk, 32);
+    keys_author_wipe(&k);
+    keys_author_wipe(&back);
+    tu_rmtree(dir);
+}
+
 int
 main(void)
 {
@@ -241,6 +270,7 @@ main(void)
         cmocka_unit_test(test_gossip_decoder),
         cmocka_unit_test(test_post_and_keytext_decoders),
         cmocka_unit_test(test_lan_and_bootstrap),
+        cmocka_unit_test(test_keys_and_signing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
