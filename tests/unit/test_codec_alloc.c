@@ -266,10 +266,8 @@ main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dht_and_wire_decoders),
-        cmocka_unit_test(test_gossip_decoder),
-        cmocka_unit_test(test_post_and_keytext_decoders),
-        cmocka_unit_test(test_lan_and_bootstrap),
+        cmocka_unit_test(test_dht_and_wire_decoders),     cmocka_unit_test(test_gossip_decoder),
+        cmocka_unit_test(test_post_and_keytext_decoders), cmocka_unit_test(test_lan_and_bootstrap),
         cmocka_unit_test(test_keys_and_signing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
