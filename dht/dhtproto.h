@@ -85,7 +85,8 @@ enum {
 /* Renewals are frequent because the nodes holding records are personal
  * computers that come and go: a record outlives its holders only if it is
  * stored again at the current k closest well within their sessions
- * (docs/DHT-NOTES.md, "Records", has the measurement). */
+ * (docs/DHT-NOTES.md, "Records", says why; docs/BENCHMARKS.md, "Record
+ * renewal", has the measurement). */
 #define DHT_PROVIDER_TTL_MS (2ull * 60 * 60 * 1000) /* provider records live 2 h */
 #define DHT_REANNOUNCE_MS (30ull * 60 * 1000)       /* and are renewed every 30 min */
 #define DHT_HEAD_TTL_MS (24ull * 60 * 60 * 1000)    /* head records live 24 h */
