@@ -6,7 +6,8 @@
  * failure: refuse, drop or carry on, never crash or leak (ASan finds leaks).
  *
  * The store behind gossip is the test fake; its own allocations are not
- * under test, so its callbacks pause the count (tests/util/tu_alloc.h). */
+ * under test, so the callback that allocates pauses the count
+ * (tests/util/tu_alloc.h). */
 #include "testutil.h"
 #include "tu_alloc.h"
 
@@ -34,6 +35,8 @@ typedef struct {
     } asked[PEERS][ASKS_MAX];
     size_t n_asked[PEERS];
     uint64_t sent;
+    uint64_t subscribes;       /* SUBSCRIBE frames sent */
+    uint16_t last_subscribe_n; /* authors in the last one */
 } env_t;
 
 /* Posts of author B, built once: seq 1..4, and a second seq 1 (a fork). */
@@ -62,6 +65,10 @@ cb_send(void *ud, const uint8_t peer[static 32], const uint8_t *frame, size_t le
     e->sent++;
     gossip_msg_t m;
     int i = peer_index(peer);
+    if (gossip_msg_decode(&m, frame, len) == GOSSIP_MSG_OK && m.type == GOSSIP_SUBSCRIBE) {
+        e->subscribes++;
+        e->last_subscribe_n = m.u.subscribe.n;
+    }
     if (i >= 0 && gossip_msg_decode(&m, frame, len) == GOSSIP_MSG_OK &&
         m.type == GOSSIP_GET_RANGE && e->n_asked[i] < ASKS_MAX) {
         size_t k = e->n_asked[i]++;
@@ -82,16 +89,15 @@ cb_random(void *ud, uint8_t *buf, size_t n)
     }
 }
 
-/* The fake store's callbacks, with the allocation count paused. */
+/* The fake store's callbacks. Only ingest allocates in the fake (it keeps
+ * the post), so only ingest pauses the count; the others call back into
+ * gossip (subscriptions, read_range), whose allocations are under test. */
 static int
 cb_head(void *ud, const uint8_t author[static 32], uint64_t *seq, uint8_t id[static POST_ID_SIZE],
         uint64_t *max_seq)
 {
     env_t *e = ud;
-    tu_alloc_pause();
-    int rc = fakestore_head(e->store, author, seq, id, max_seq);
-    tu_alloc_resume();
-    return rc;
+    return fakestore_head(e->store, author, seq, id, max_seq);
 }
 
 static bool
@@ -130,9 +136,7 @@ static void
 cb_subscriptions(void *ud, gossip_author_cb cb, void *cbud)
 {
     env_t *e = ud;
-    tu_alloc_pause();
     fakestore_subscriptions(e->store, cb, cbud);
-    tu_alloc_resume();
 }
 
 static int
@@ -140,10 +144,7 @@ cb_read_range(void *ud, const uint8_t author[static 32], uint64_t from_seq, size
               size_t max_bytes, gossip_post_cb cb, void *cbud)
 {
     env_t *e = ud;
-    tu_alloc_pause();
-    int rc = fakestore_read_range(e->store, author, from_seq, max_count, max_bytes, cb, cbud);
-    tu_alloc_resume();
-    return rc;
+    return fakestore_read_range(e->store, author, from_seq, max_count, max_bytes, cb, cbud);
 }
 
 static void
@@ -388,6 +389,44 @@ test_session_survives(void **state)
     }
 }
 
+/* A follow whose new set cannot be read (the allocation fails) is not lost:
+ * gossip keeps the old set, and a tick GOSSIP_RETRY_MS later reads it again
+ * and tells the peers. */
+static void
+test_subscriptions_retried(void **state)
+{
+    (void)state;
+    env_t e;
+    memset(&e, 0, sizeof e);
+    e.store = fakestore_new(self_k.pk);
+    assert_non_null(e.store);
+    gossip_config_t cfg;
+    config(&cfg, &e);
+    gossip_t *g = NULL;
+    assert_int_equal(gossip_new(&g, &cfg), GOSSIP_OK);
+    uint64_t now = T0, next = 0;
+    assert_int_equal(gossip_peer_up(g, peer_key[0], now), GOSSIP_OK);
+    gossip_tick(g, now, &next);
+    assert_int_equal(e.last_subscribe_n, 1); /* ourselves */
+    uint64_t before = e.subscribes;
+
+    fakestore_follow(e.store, b_k.pk);
+    tu_alloc_start(0);
+    gossip_subscriptions_changed(g, now);
+    tu_alloc_stop();
+    assert_true(tu_alloc_failed());
+    assert_int_equal(e.subscribes, before); /* nothing could be said yet */
+    gossip_tick(g, now, &next);
+    assert_true(next <= now + GOSSIP_RETRY_MS);
+    now += GOSSIP_RETRY_MS;
+    gossip_tick(g, now, &next);
+    assert_true(e.subscribes > before);
+    assert_int_equal(e.last_subscribe_n, 2); /* ourselves and B */
+
+    gossip_free(g);
+    fakestore_free(e.store);
+}
+
 static int
 setup(void **state)
 {
@@ -405,6 +444,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_fails_cleanly),
         cmocka_unit_test(test_session_survives),
+        cmocka_unit_test(test_subscriptions_retried),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
