@@ -3,7 +3,7 @@
  * A head says "the latest post of author A has seq S and id I". It is signed
  * by the author, so any node can store it in the DHT and hand it out, and
  * nobody but the author can make one. Version 1 layout, 145 bytes, all
- * integers big-endian (docs/PROTOCOL.md section 12 is normative):
+ * integers big-endian (docs/PROTOCOL.md section 10 is normative):
  *
  *     u8   version (= 1)
  *     32   author public key (Ed25519)

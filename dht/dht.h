@@ -6,7 +6,8 @@
  * sending arrive through dht_new, so thousands of nodes can run in one
  * process, deterministically, in a simulator.
  *
- * What it does (docs/PROTOCOL.md section 12 and docs/DHT-NOTES.md say why):
+ * What it does (docs/PROTOCOL.md section 10, docs/INTERNALS.md sections 3.3 to
+ * 3.5 and docs/DHT-NOTES.md say why):
  * - a routing table of k-buckets (rtable.h) fed by every peer heard from;
  * - iterative lookups (lookup.h) with alpha requests in flight;
  * - answers to PING, FIND_NODE, ANNOUNCE, GET_PROVIDERS, PUT_HEAD, GET_HEAD,
@@ -56,7 +57,7 @@ typedef int (*dht_send_cb)(void *ud, const dht_contact_t *to, const dht_msg_t *m
 /* Fills buf with n random bytes. Cannot fail. Must not call into the dht. */
 typedef void (*dht_random_cb)(void *ud, void *buf, size_t n);
 /* Optional: true when an endpoint learned from a message is one to keep
- * (the node checks the syntax of docs/PROTOCOL.md section 7). The codec
+ * (the node checks the syntax of docs/PROTOCOL.md section 6). The codec
  * already checked length and graphic ASCII. Must not call into the dht. */
 typedef bool (*dht_endpoint_cb)(void *ud, const char *endpoint);
 

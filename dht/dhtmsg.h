@@ -1,9 +1,9 @@
 /* dhtmsg: the DHT messages and the one codec for their payloads.
  *
  * Each DHT message travels in the project's frame (docs/PROTOCOL.md section
- * 7): u8 version | u8 type | u32 request id | payload. The node reads the
+ * 6): u8 version | u8 type | u32 request id | payload. The node reads the
  * header; this module encodes and decodes the payload of one type. The
- * layouts are in docs/PROTOCOL.md section 12, which is normative.
+ * layouts are in docs/PROTOCOL.md section 10, which is normative.
  *
  * Contacts in messages are a node key (32 bytes, the CurveZMQ key; the id is
  * derived from it) and an endpoint: a u8 length 1..DHT_ENDPOINT_MAX and that

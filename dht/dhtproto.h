@@ -3,13 +3,14 @@
  * Message types, the caps the codec checks, and the defaults of the
  * tunables (k, alpha, timeouts, record lifetimes, storage bounds). The
  * tunables can be overridden per node through dht_config_t; the caps and
- * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 12 shows
- * the same values. */
+ * types cannot, because other nodes rely on them. docs/PROTOCOL.md section 10
+ * shows the types and caps, docs/INTERNALS.md sections 3.3 to 3.5 the
+ * tunables, with the same values. */
 #ifndef SAMIZDAT_DHTPROTO_H
 #define SAMIZDAT_DHTPROTO_H
 
 /* Wire types 0x10..0x1f belong to the DHT. Each message travels in the
- * project's frame (docs/PROTOCOL.md section 7): u8 version | u8 type |
+ * project's frame (docs/PROTOCOL.md section 6): u8 version | u8 type |
  * u32 request id | payload. */
 typedef enum {
     DHT_MSG_PING = 0x10,          /* request; empty payload */
@@ -84,7 +85,8 @@ enum {
 /* Renewals are frequent because the nodes holding records are personal
  * computers that come and go: a record outlives its holders only if it is
  * stored again at the current k closest well within their sessions
- * (docs/DHT-NOTES.md, "Records", has the measurement). */
+ * (docs/DHT-NOTES.md, "Records", says why; docs/BENCHMARKS.md, "Record
+ * renewal", has the measurement). */
 #define DHT_PROVIDER_TTL_MS (2ull * 60 * 60 * 1000) /* provider records live 2 h */
 #define DHT_REANNOUNCE_MS (30ull * 60 * 1000)       /* and are renewed every 30 min */
 #define DHT_HEAD_TTL_MS (24ull * 60 * 60 * 1000)    /* head records live 24 h */

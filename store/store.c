@@ -1,5 +1,5 @@
-/* store: the LevelDB keyspace and the ingest rules. docs/PROTOCOL.md, section
- * "Store", is the normative description of every key and value written here. */
+/* store: the LevelDB keyspace and the ingest rules. docs/INTERNALS.md, section
+ * 1 "Store", is the exact description of every key and value written here. */
 #include "store.h"
 
 #include <leveldb/c.h>

@@ -1,6 +1,6 @@
 /* store: everything a node keeps on disk, in one LevelDB database.
  *
- * Keyspace (docs/PROTOCOL.md, "Store", is normative): posts by id, the
+ * Keyspace (docs/INTERNALS.md, "Store", describes it exactly): posts by id, the
  * per-author feed index by (author, big-endian seq), per-author head, the
  * timeline index, display-name pointers, delete tombstones, follows, blocks
  * and fork evidence. A post and all its index entries go in one WriteBatch.

@@ -9,7 +9,7 @@
  *               u32 length | standard error
  *
  * The node runs the command with its own open store and unlocked key, exactly
- * as the CLI would offline. docs/PROTOCOL.md, "Control socket", is normative. */
+ * as the CLI would offline. docs/INTERNALS.md, "Control socket", is normative. */
 #ifndef SAMIZDAT_CONTROL_H
 #define SAMIZDAT_CONTROL_H
 

@@ -350,8 +350,10 @@ start_transport(node_t *n)
     if (tc.listen[0] == NULL) {
         tc.listen[0] = fallback;
     }
-    if (transport_new(&n->transport, n->loop, &tc) != TRANSPORT_OK) {
-        return NODE_ETRANSPORT;
+    transport_err_t terr = transport_new(&n->transport, n->loop, &tc);
+    if (terr != TRANSPORT_OK) {
+        /* Out of memory is said as such, not as a socket failure. */
+        return terr == TRANSPORT_ENOMEM ? NODE_ENOMEM : NODE_ETRANSPORT;
     }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;

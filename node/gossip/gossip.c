@@ -430,8 +430,11 @@ gossip_subscriptions_changed(gossip_t *g, uint64_t now_ms)
 {
     if (!load_subscriptions(g)) {
         g->stats.table_full++;
+        g->subs_retry_ms = now_ms + GOSSIP_RETRY_MS;
+        gossip_wake(g, g->subs_retry_ms);
         return;
     }
+    g->subs_retry_ms = 0;
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
         if (g->peers[i] != NULL) {
             send_subscribe(g, g->peers[i], now_ms);
@@ -767,7 +770,13 @@ gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms)
         *next_ms = g->next_due;
         return;
     }
+    if (g->subs_retry_ms != 0 && g->subs_retry_ms <= now_ms) {
+        gossip_subscriptions_changed(g, now_ms);
+    }
     uint64_t next = now_ms + GOSSIP_HEADS_PERIOD_MS + GOSSIP_HEADS_JITTER_MS;
+    if (g->subs_retry_ms != 0 && g->subs_retry_ms < next) {
+        next = g->subs_retry_ms;
+    }
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
         gossip_peer_t *p = g->peers[i];
         if (p == NULL) {

@@ -7,7 +7,7 @@
  * nodes can run in one process (tests/sim/sim_gossip.c) and every test is
  * deterministic.
  *
- * What it does (docs/PROTOCOL.md section 13 is normative, docs/GOSSIP-NOTES.md
+ * What it does (docs/PROTOCOL.md section 11 is normative, docs/GOSSIP-NOTES.md
  * says why):
  *
  * - Subscriptions. Each side tells the other which authors it replicates
@@ -166,7 +166,9 @@ gossip_err_t gossip_publish(gossip_t *g, const uint8_t *raw, size_t len, uint64_
 
 /* Our set of replicated authors changed (follow, unfollow, block): reads it
  * again through cfg.subscriptions and sends SUBSCRIBE to every peer. Sets
- * over GOSSIP_SUBSCRIPTIONS_MAX are cut to that many (the lowest keys). */
+ * over GOSSIP_SUBSCRIPTIONS_MAX are cut to that many (the lowest keys). When
+ * the set cannot be read (out of memory) the old one stays for now and
+ * gossip_tick reads it again GOSSIP_RETRY_MS later, until it can. */
 void gossip_subscriptions_changed(gossip_t *g, uint64_t now_ms);
 
 /* Does whatever is due at now_ms (IHAVE batches, fetches after the lazy

@@ -204,6 +204,10 @@ struct gossip {
 
     uint8_t (*subs)[KEY_LEN]; /* our replicated authors, ascending */
     size_t n_subs;
+    /* When a change of our set could not be read (out of memory): the set
+     * above is stale, and gossip_tick reads it again at this time (0: not
+     * stale), so a follow is never lost to one failed allocation. */
+    uint64_t subs_retry_ms;
 
     seen_t seen;
 

@@ -1,6 +1,7 @@
 /* gossipcaps: every constant, cap, timer and rate of gossip and feed sync.
  *
- * One header so that docs/PROTOCOL.md section 13 can list the same values and a
+ * One header so that docs/PROTOCOL.md section 11 (the protocol caps) and
+ * docs/INTERNALS.md section 3 (local policy) can list the same values and a
  * reviewer finds every bound in one place. The protocol caps (first block)
  * are part of the wire format: changing one changes what other nodes accept.
  * The rest are local policy: a node may choose other values without breaking

@@ -4,7 +4,7 @@
  *
  *     u8 version (GOSSIP_FRAME_VERSION) | u8 type (0x20..0x28) | u32 request id | payload
  *
- * docs/PROTOCOL.md section 13 is normative for every payload. In short (all
+ * docs/PROTOCOL.md section 11 is normative for every payload. In short (all
  * integers big-endian; a "ref" is author (32) | seq (u64) | post id (32);
  * a "post" is u16 length | that many bytes of an encoded post):
  *
@@ -111,7 +111,7 @@ typedef struct {
         } range;
         uint8_t author[32]; /* PRUNE and GRAFT */
         struct {
-            gossip_bytes_t a; /* sorts before b: see docs/PROTOCOL.md section 13 */
+            gossip_bytes_t a; /* sorts before b: see docs/PROTOCOL.md section 11 */
             gossip_bytes_t b;
         } fork;
     } u;

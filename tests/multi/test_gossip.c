@@ -172,8 +172,11 @@ test_delete_reaches_everyone_and_block_stops_posts(void **state)
         usleep(200000);
     }
     assert_int_equal(behind_but(s, s->posts, BLOCKER), 0);
-    /* Time for a late copy to arrive, were it going to. */
-    usleep(2000000);
+    /* Every follower but the blocker has the post. A copy on its way to the
+     * blocker would come on one of its connections, which deliver in order:
+     * once it has handled another message on each, it has handled any such
+     * copy too. */
+    assert_true(tn_wait_heard_again(&s->n[BLOCKER], NULL, 60));
     assert_true(swarm_head(s, BLOCKER) <= held);
     printf("gossip: after the block, %d followers took the new post and the blocker did not\n",
            s->count - 2);

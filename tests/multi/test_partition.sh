@@ -115,7 +115,13 @@ echo "partition: every follower has post 1; cutting the link for ${CUT_S} s"
 ip -n "$nsa" link set "$va" down
 ip -n "$nsb" link set "$vb" down
 for k in 2 3 4 5 6 7 8 9 10 11; do sz 1 post "during the partition, $k" >/dev/null; done
-sleep 2
+# The followers on host A get the posts; by then the author's node has sent
+# them on every link it has, so a copy through the cut link would have
+# been sent too. Then host B must still be at post 1.
+followers_all="$followers"
+followers="0 2"
+wait_all 11 60 >/dev/null || { echo "partition: host A did not get the posts" >&2; exit 1; }
+followers="$followers_all"
 for i in 3 4 5; do
     h=$(head_of "$i")
     if [ "${h:-0}" -ne 1 ]; then

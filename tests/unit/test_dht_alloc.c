@@ -1,12 +1,10 @@
 /* The allocation-failure pass for the DHT: fail the Nth allocation, for
  * every N, in dht_new (it must return DHT_ENOMEM and leak nothing) and in a
  * busy session of a node (every call must survive it: refuse, drop or
- * carry on, never crash or leak). ASan finds the leaks.
- *
- * This executable is linked with -Wl,--wrap for malloc, calloc and realloc
- * (tests/CMakeLists.txt), which redirects the calls made by everything
- * linked statically: our libraries and this file, not libsodium or cmocka. */
+ * carry on, never crash or leak). ASan finds the leaks; tests/util/tu_alloc.h
+ * says what the wrapper covers. */
 #include "testutil.h"
+#include "tu_alloc.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -17,43 +15,6 @@
 #include "dhtid.h"
 #include "head.h"
 #include "keys.h"
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-/* While counting: which allocation fails (-1: none), and how many were
- * made. Test state only; the library under test has none. */
-static bool counting;
-static long fail_at = -1;
-static long allocs;
-
-static bool
-fail_now(void)
-{
-    return counting && allocs++ == fail_at;
-}
-
-void *
-__wrap_malloc(size_t n)
-{
-    return fail_now() ? NULL : __real_malloc(n);
-}
-
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-    return fail_now() ? NULL : __real_calloc(n, size);
-}
-
-void *
-__wrap_realloc(void *p, size_t n)
-{
-    return fail_now() ? NULL : __real_realloc(p, n);
-}
 
 static uint64_t rng_state;
 
@@ -106,27 +67,30 @@ peer(uint64_t i)
     return c;
 }
 
+static bool
+new_round(void *ud, long n)
+{
+    const dht_config_t *cfg = ud;
+    dht_t *d = NULL;
+    tu_alloc_start(n);
+    dht_err_t err = dht_new(&d, cfg);
+    tu_alloc_stop();
+    if (err != DHT_OK) {
+        assert_int_equal(err, DHT_ENOMEM);
+        assert_null(d);
+        return false;
+    }
+    dht_free(d);
+    return true;
+}
+
 static void
 test_new_fails_cleanly(void **state)
 {
     (void)state;
     dht_config_t cfg;
     config(&cfg);
-    for (long n = 0;; n++) {
-        dht_t *d = NULL;
-        allocs = 0;
-        fail_at = n;
-        counting = true;
-        dht_err_t err = dht_new(&d, &cfg);
-        counting = false;
-        if (err == DHT_OK) {
-            assert_true(n > 0);
-            dht_free(d);
-            return;
-        }
-        assert_int_equal(err, DHT_ENOMEM);
-        assert_null(d);
-    }
+    assert_true(tu_alloc_pass(new_round, &cfg, 1000) > 0);
 }
 
 /* A session touching every allocating path: table, replacement caches,
@@ -139,9 +103,7 @@ session(const uint8_t head[static HEAD_SIZE], const uint8_t author[static 32], l
     dht_t *d = NULL;
     assert_int_equal(dht_new(&d, &cfg), DHT_OK);
     int results = 0;
-    allocs = 0;
-    fail_at = n;
-    counting = true;
+    tu_alloc_start(n);
     uint64_t now = 1000;
     for (uint64_t i = 0; i < 60; i++) {
         dht_contact_t p = peer(i);
@@ -167,8 +129,7 @@ session(const uint8_t head[static HEAD_SIZE], const uint8_t author[static 32], l
         now += DHT_RPC_STALL_MS;
         dht_tick(d, now, NULL);
     }
-    long used = allocs;
-    counting = false;
+    long used = tu_alloc_stop();
     dht_stats_t st;
     dht_get_stats(d, &st);
     assert_true(st.records <= 60);

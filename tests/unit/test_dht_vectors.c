@@ -1,4 +1,4 @@
-/* The DHT test vectors of docs/PROTOCOL.md section 12.8, recomputed.
+/* The DHT test vectors of docs/PROTOCOL.md section 10.7, recomputed.
  *
  * The doc holds a ```dht-vectors block of "name hex" lines: the head record
  * and one complete frame (u8 version | u8 type | u32 request id | payload)
@@ -46,7 +46,7 @@ add_hex(vectors_t *vs, const char *name, const uint8_t *p, size_t n)
     vs->n++;
 }
 
-/* The frame of docs/PROTOCOL.md section 7 around an encoded payload. */
+/* The frame of docs/PROTOCOL.md section 6 around an encoded payload. */
 static void
 add_frame(vectors_t *vs, const char *name, const dht_msg_t *m)
 {
@@ -76,7 +76,7 @@ contact(dht_contact_t *c, uint8_t fill, const uint8_t *key, const char *ep)
     memcpy(c->endpoint, ep, strlen(ep));
 }
 
-/* The inputs are the ones docs/PROTOCOL.md section 12.8 lists beside the vectors. */
+/* The inputs are the ones docs/PROTOCOL.md section 10.7 lists beside the vectors. */
 static void
 compute(vectors_t *vs)
 {

@@ -1,5 +1,5 @@
 /* The gossip message codec: round trips at every cap, every refusal of the
- * decoder and the encoder, and the hex examples of docs/PROTOCOL.md section 13.9,
+ * decoder and the encoder, and the hex examples of docs/PROTOCOL.md section 11.8,
  * recomputed byte for byte. Run with SAMIZDAT_PRINT_VECTORS=1 to print the
  * vector block. */
 #include "testutil.h"
@@ -557,7 +557,7 @@ test_encoder_refuses(void **state)
     }
 }
 
-/* ---- the examples of docs/PROTOCOL.md section 13.9 ---- */
+/* ---- the examples of docs/PROTOCOL.md section 11.8 ---- */
 
 enum { VEC_MAX = 16, VEC_HEX_MAX = 2 * 4096 + 1 };
 
@@ -595,7 +595,7 @@ sign_input(inputs_t *in, int i, post_kind_t kind, uint64_t seq, const uint8_t *p
     memcpy(in->id[i], p.id, 32);
 }
 
-/* post1..post3 of docs/PROTOCOL.md section 11, and post1b: another seq 1. */
+/* post1..post3 of docs/PROTOCOL.md section 9, and post1b: another seq 1. */
 static void
 make_inputs(inputs_t *in)
 {

@@ -20,10 +20,19 @@ typedef struct {
     bool dropped; /* purged by a block */
 } rec_t;
 
+/* One entry of a feed: a seq and the record of its post. */
+typedef struct {
+    uint64_t seq;
+    size_t rec;
+} entry_t;
+
+/* A feed is a list of entries sorted by seq, not an array indexed by seq:
+ * a seq is any u64 a peer chose, so a feed holding seqs 1 and 2^40 must
+ * cost two entries (the real store holds it in two records). */
 typedef struct {
     uint8_t author[32];
-    size_t *recs;  /* per seq - 1: record index + 1; 0 = absent */
-    size_t n_seqs; /* length of recs */
+    entry_t *ents;
+    size_t n_ents, cap_ents;
     uint64_t head, max;
 } feed_t;
 
@@ -74,7 +83,7 @@ fakestore_free(fakestore_t *s)
     free(s->recs);
     free(s->index);
     for (size_t i = 0; i < s->n_feeds; i++) {
-        free(s->feeds[i].recs);
+        free(s->feeds[i].ents);
     }
     free(s->feeds);
     free(s->follows);
@@ -262,28 +271,48 @@ feed_make(fakestore_t *s, const uint8_t author[static 32])
     return f;
 }
 
+/* The position of the first entry of f with a seq >= seq. */
+static size_t
+feed_lower(const feed_t *f, uint64_t seq)
+{
+    size_t lo = 0, hi = f->n_ents;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->ents[mid].seq < seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 static const rec_t *
 feed_at(const fakestore_t *s, const feed_t *f, uint64_t seq)
 {
-    if (f == NULL || seq == 0 || seq > f->n_seqs || f->recs[seq - 1] == 0) {
+    if (f == NULL || seq == 0) {
         return NULL;
     }
-    return &s->recs[f->recs[seq - 1] - 1];
+    size_t i = feed_lower(f, seq);
+    return i < f->n_ents && f->ents[i].seq == seq ? &s->recs[f->ents[i].rec] : NULL;
 }
 
 static void
 feed_index(feed_t *f, uint64_t seq, size_t rec)
 {
-    if (seq > f->n_seqs) {
-        size_t n = f->n_seqs ? f->n_seqs : 8;
-        while (n < seq) {
-            n *= 2;
-        }
-        f->recs = xrealloc(f->recs, n * sizeof *f->recs);
-        memset(f->recs + f->n_seqs, 0, (n - f->n_seqs) * sizeof *f->recs);
-        f->n_seqs = n;
+    size_t i = feed_lower(f, seq);
+    if (i < f->n_ents && f->ents[i].seq == seq) {
+        f->ents[i].rec = rec;
+        return;
     }
-    f->recs[seq - 1] = rec + 1;
+    if (f->n_ents == f->cap_ents) {
+        f->cap_ents = f->cap_ents ? f->cap_ents * 2 : 8;
+        f->ents = xrealloc(f->ents, f->cap_ents * sizeof *f->ents);
+    }
+    memmove(&f->ents[i + 1], &f->ents[i], (f->n_ents - i) * sizeof *f->ents);
+    f->ents[i].seq = seq;
+    f->ents[i].rec = rec;
+    f->n_ents++;
 }
 
 void
@@ -298,9 +327,15 @@ fakestore_block(fakestore_t *s, const uint8_t author[static 32])
     }
     feed_t *f = feed_get(s, author);
     if (f != NULL) {
-        memset(f->recs, 0, f->n_seqs * sizeof *f->recs);
+        f->n_ents = 0;
         f->head = f->max = 0;
     }
+}
+
+void
+fakestore_unblock(fakestore_t *s, const uint8_t author[static 32])
+{
+    set_del(s->blocks, &s->n_blocks, author);
 }
 
 int
@@ -322,7 +357,7 @@ fakestore_head(fakestore_t *s, const uint8_t author[static 32], uint64_t *seq,
     return 0;
 }
 
-/* The rules of docs/PROTOCOL.md section 6, "Ingest rules", in order. */
+/* The rules of docs/INTERNALS.md section 1, "Ingest rules", in order. */
 int
 fakestore_ingest(fakestore_t *s, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
                  gossip_ingest_t *result)
@@ -377,11 +412,10 @@ fakestore_read_range(fakestore_t *s, const uint8_t author[static 32], uint64_t f
     }
     size_t count = 0;
     size_t bytes = 0;
-    for (uint64_t seq = from_seq ? from_seq : 1; seq <= f->max && count < max_count; seq++) {
-        const rec_t *r = feed_at(s, f, seq);
-        if (r == NULL) {
-            continue;
-        }
+    /* In seq order from from_seq, skipping gaps. */
+    for (size_t i = feed_lower(f, from_seq ? from_seq : 1); i < f->n_ents && count < max_count;
+         i++) {
+        const rec_t *r = &s->recs[f->ents[i].rec];
         if (bytes + r->len > max_bytes || !cb(cbud, r->raw, r->len)) {
             break;
         }
@@ -411,16 +445,32 @@ void
 fakestore_publish(fakestore_t *s, const keys_author_t *k, uint64_t ts_ms, const char *body,
                   uint8_t *out, size_t *len)
 {
-    uint64_t head = 0;
-    uint64_t max = 0;
-    uint8_t id[POST_ID_SIZE];
-    fakestore_head(s, k->pk, &head, id, &max);
-    const rec_t *last = feed_at(s, feed_get(s, k->pk), max);
-    fakestore_sign(k, max + 1, last ? last->id : NULL, ts_ms, body, out, len, NULL);
+    /* As the real store: the next seq is one above the highest seq of ours
+     * held in any form, fork evidence included, so a seq is never signed
+     * twice; prev is the feed's post at that seq, else the evidence's. */
+    uint64_t top = 0;
+    const rec_t *last = NULL;
+    const feed_t *f = feed_get(s, k->pk);
+    for (size_t i = 0; i < s->n_recs; i++) {
+        const rec_t *r = &s->recs[i];
+        if (!r->dropped && memcmp(r->author, k->pk, 32) == 0 && r->seq >= top) {
+            top = r->seq;
+            last = r;
+        }
+    }
+    if (top > 0 && feed_at(s, f, top) != NULL) {
+        last = feed_at(s, f, top);
+    }
+    if (top == UINT64_MAX) {
+        fprintf(stderr, "fakestore_publish: no seq left\n");
+        abort();
+    }
+    fakestore_sign(k, top + 1, last ? last->id : NULL, ts_ms, body, out, len, NULL);
     post_t p;
     gossip_ingest_t res;
     if (post_decode(&p, out, *len, POST_NO_VERIFY) != POST_OK ||
-        fakestore_ingest(s, &p, out, *len, ts_ms, &res) != 0 || res != GOSSIP_INGEST_EXTENDED) {
+        fakestore_ingest(s, &p, out, *len, ts_ms, &res) != 0 ||
+        (res != GOSSIP_INGEST_EXTENDED && res != GOSSIP_INGEST_AHEAD)) {
         fprintf(stderr, "fakestore_publish: cannot store\n");
         abort();
     }

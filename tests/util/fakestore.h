@@ -1,5 +1,5 @@
 /* fakestore: an in-memory store with the ingest rules of store/store.c
- * (docs/PROTOCOL.md section 6), for the gossip unit tests and the simulator.
+ * (docs/INTERNALS.md section 1), for the gossip unit tests and the simulator.
  * No LevelDB, no files: thousands fit in one process.
  *
  * It trusts its caller as the real store_ingest_decoded does: a post handed
@@ -26,6 +26,8 @@ void fakestore_follow(fakestore_t *s, const uint8_t author[static 32]);
 void fakestore_unfollow(fakestore_t *s, const uint8_t author[static 32]);
 /* Blocks: drops the author's posts and follow, refuses later ones. */
 void fakestore_block(fakestore_t *s, const uint8_t author[static 32]);
+/* Unblocks: the author's posts are taken again (those dropped stay gone). */
+void fakestore_unblock(fakestore_t *s, const uint8_t author[static 32]);
 
 /* The gossip store callbacks, on s. */
 int fakestore_head(fakestore_t *s, const uint8_t author[static 32], uint64_t *seq,

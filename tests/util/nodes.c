@@ -119,6 +119,100 @@ tn_wait_peer(tn_node_t *t, const tn_node_t *other, int seconds)
     return false;
 }
 
+enum { CONNS_MAX = 128 };
+
+/* One connection of `peers --json`: node key text and direction, ready or
+ * not, and its last_seen_ms. */
+typedef struct {
+    char node[KEYTEXT_BUFSZ];
+    char dir[4];
+    bool ready;
+    unsigned long long seen;
+} conn_t;
+
+/* Parses the peer objects of `peers --json` output; returns how many. */
+static size_t
+parse_conns(const char *out, conn_t *c, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = strstr(out, "{\"node\":\""); p != NULL && n < cap;
+         p = strstr(p + 1, "{\"node\":\"")) {
+        const char *end = strchr(p, '}');
+        if (end == NULL) {
+            break;
+        }
+        conn_t *k = &c[n];
+        memset(k, 0, sizeof *k);
+        const char *q = p + strlen("{\"node\":\"");
+        size_t len = strcspn(q, "\"");
+        if (len >= sizeof k->node) {
+            continue;
+        }
+        memcpy(k->node, q, len);
+        const char *d = strstr(p, "\"direction\":\"");
+        if (d != NULL && d < end) {
+            snprintf(k->dir, sizeof k->dir, "%.3s", d + strlen("\"direction\":\""));
+            k->dir[strcspn(k->dir, "\"")] = '\0';
+        }
+        const char *r = strstr(p, "\"ready\":true");
+        k->ready = r != NULL && r < end;
+        const char *s = strstr(p, "\"last_seen_ms\":");
+        if (s != NULL && s < end) {
+            k->seen = strtoull(s + strlen("\"last_seen_ms\":"), NULL, 10);
+        }
+        n++;
+    }
+    return n;
+}
+
+static size_t
+read_conns(tn_node_t *t, conn_t *c, size_t cap)
+{
+    tu_run_t r;
+    tn_cli(&r, t, "--json", "peers", NULL, NULL);
+    size_t n = r.status == 0 ? parse_conns(r.out, c, cap) : 0;
+    tu_run_free(&r);
+    return n;
+}
+
+bool
+tn_wait_heard_again(tn_node_t *t, const tn_node_t *other, int seconds)
+{
+    static conn_t before[CONNS_MAX], now[CONNS_MAX];
+    size_t nb = 0;
+    size_t all = read_conns(t, before, CONNS_MAX);
+    for (size_t i = 0; i < all; i++) {
+        if (before[i].ready && (other == NULL || strcmp(before[i].node, other->node_text) == 0)) {
+            before[nb++] = before[i];
+        }
+    }
+    if (nb == 0) {
+        return false; /* no such connection: nothing to wait for is a failure */
+    }
+    double deadline = tu_now() + seconds;
+    for (;;) {
+        size_t nn = read_conns(t, now, CONNS_MAX);
+        size_t waiting = 0;
+        for (size_t i = 0; i < nb; i++) {
+            bool moved_or_gone = true;
+            for (size_t j = 0; j < nn; j++) {
+                if (strcmp(now[j].node, before[i].node) == 0 &&
+                    strcmp(now[j].dir, before[i].dir) == 0 && now[j].seen <= before[i].seen) {
+                    moved_or_gone = false;
+                }
+            }
+            waiting += !moved_or_gone;
+        }
+        if (waiting == 0) {
+            return true;
+        }
+        if (tu_now() > deadline) {
+            return false;
+        }
+        usleep(200000);
+    }
+}
+
 long
 tn_status_count(tn_node_t *t, const char *field)
 {

@@ -42,6 +42,14 @@ void tn_cli_argv(tu_run_t *r, tn_node_t *t, char *const args[]);
 /* Whether `other` is a ready peer of t; and waiting for it. */
 bool tn_has_peer(tn_node_t *t, const tn_node_t *other);
 bool tn_wait_peer(tn_node_t *t, const tn_node_t *other, int seconds);
+/* Waits until t has processed another message on every connection it has
+ * as ready now (to `other` only, or to every peer when other is NULL): the
+ * last_seen time `peers --json` shows for each has moved, or the
+ * connection is gone. Since a connection delivers in order, whatever those
+ * peers sent t before the call has then been handled, so a test can check
+ * that something did NOT happen without sleeping for a fixed time. False
+ * after seconds, or at once when t has no such ready connection. */
+bool tn_wait_heard_again(tn_node_t *t, const tn_node_t *other, int seconds);
 /* A number field of `status --json` (e.g. "malformed"), -1 when absent. */
 long tn_status_count(tn_node_t *t, const char *field);
 
