@@ -132,7 +132,7 @@ print_main_help(FILE *f)
                "  --help       this text; `samizdat COMMAND --help` for one command\n"
                "  --version    print the version (before the command)\n"
                "  --           end of options: every word after it is text or a name,\n"
-               "               e.g. samizdat post -- --hello; a word is an option only\n"
+               "               e.g. samizdat post -- -x; a word is an option only\n"
                "               when a letter follows its dashes and it has no space\n\n"
                "AUTHOR is an author key (sza1...), POST-ID a post id (szp1...).\n"
                "exit codes: 0 ok, 1 error, 2 usage, 3 bad input, 4 not found\n");

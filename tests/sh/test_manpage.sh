@@ -90,7 +90,7 @@ if [ "$noptions" -lt 10 ]; then
 fi
 
 # Global options: the lines under "global options:".
-awk '/^global options:/ { on = 1; next } on && /^$/ { exit } on { print }' "$work/main.txt" \
+awk '/^global options/ { on = 1; next } on && /^$/ { exit } on { print }' "$work/main.txt" \
     >"$work/globals"
 nglobal=0
 # shellcheck disable=SC2013 # words, not lines

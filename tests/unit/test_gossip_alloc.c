@@ -108,12 +108,12 @@ cb_has_post(void *ud, const uint8_t id[static POST_ID_SIZE])
 }
 
 static int
-cb_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, uint64_t now_ms,
-          gossip_ingest_t *result)
+cb_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, gossip_ingest_t *result)
 {
     env_t *e = ud;
     tu_alloc_pause();
-    int rc = fakestore_ingest(e->store, p, raw, len, now_ms, result);
+    /* The wall clock, for the future-post check: the session's start. */
+    int rc = fakestore_ingest(e->store, p, raw, len, T0, result);
     tu_alloc_resume();
     return rc;
 }
