@@ -9,7 +9,6 @@
 
 #include "cli_int.h"
 #include "keytext.h"
-#include "node.h"
 #include "term.h"
 
 static const cli_cmd_t COMMANDS[] = {
@@ -284,37 +283,6 @@ parse_globals(cli_t *c, int argc, char **argv, int *next)
     return 0;
 }
 
-/* A running node holds the store, so it runs the command. Without one, the
- * command runs here; while another process holds the store (a command that
- * is about to finish, or a node that is starting) it waits for either.
- * Returns -1 when the command is to run here. */
-static int
-forward_or_open(cli_t *c, int argc, char **argv)
-{
-    uint64_t deadline = cli_now_ms() + CLI_LOCK_WAIT_MS;
-    char path[DATADIR_PATH_MAX];
-    for (;;) {
-        int rc = cli_forward(c, argc, argv);
-        if (rc >= 0) {
-            return rc;
-        }
-        /* No store yet: nobody can hold it, and the command says what is missing. */
-        if (datadir_path(path, sizeof path, c->dir, "store") != DATADIR_OK ||
-            access(path, F_OK) != 0) {
-            return -1;
-        }
-        bool locked = false;
-        rc = cli_try_open_store(c, &locked);
-        if (!locked) {
-            return rc == CLI_EXIT_OK ? -1 : rc;
-        }
-        if (cli_now_ms() >= deadline) {
-            return cli_open_store(c); /* says who holds it */
-        }
-        cli_sleep_ms(CLI_LOCK_POLL_MS);
-    }
-}
-
 void
 cli_sleep_ms(unsigned ms)
 {
@@ -343,21 +311,9 @@ run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
     if (cli_flag(&a, "--json")) {
         c->json = true;
     }
-    if (c->node == NULL) {
-        datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
-        if (derr != DATADIR_OK) {
-            return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
-        }
-    }
-    if (c->node != NULL && cmd->local) {
-        return cli_fail(c, CLI_EXIT_USAGE, "%s: not through the running node; run it directly",
-                        cmd->name);
-    }
-    if (c->node == NULL && !cmd->local) {
-        int rc = forward_or_open(c, argc + 1, argv - 1);
-        if (rc >= 0) {
-            return rc;
-        }
+    datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
+    if (derr != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
     }
     return cmd->fn(c, &a);
 }
@@ -394,72 +350,9 @@ cli_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     int rc = run_command(&c, cmd, argc - next - 1, argv + next + 1);
-    if (!c.store_borrowed) {
-        store_close(c.store);
-    }
+    cli_app_end(&c);
     if (fflush(c.out) != 0 && rc == CLI_EXIT_OK) {
         rc = cli_fail(&c, CLI_EXIT_ERROR, "cannot write output: %s", strerror(errno));
     }
-    return rc;
-}
-
-int
-cli_node_begin(cli_t *c, struct node *node, const char *data_dir, const uint8_t *in,
-               size_t in_len, char **out, size_t *out_len, char **err, size_t *err_len)
-{
-    *out = *err = NULL;
-    *out_len = *err_len = 0;
-    memset(c, 0, sizeof *c);
-    c->node = node;
-    c->store = node_store(node);
-    c->store_borrowed = true;
-    c->author = node_author(node);
-    snprintf(c->dir, sizeof c->dir, "%s", data_dir);
-    /* POSIX lets fmemopen refuse a zero-length buffer. */
-    c->in = in_len > 0 ? fmemopen((void *)in, in_len, "rb") : fopen("/dev/null", "rb");
-    c->out = open_memstream(out, out_len);
-    c->err = open_memstream(err, err_len);
-    if (c->in == NULL || c->out == NULL || c->err == NULL) {
-        cli_node_end(c);
-        return CLI_EXIT_ERROR;
-    }
-    return CLI_EXIT_OK;
-}
-
-void
-cli_node_end(cli_t *c)
-{
-    FILE **files[3] = {&c->in, &c->out, &c->err};
-    for (int i = 0; i < 3; i++) {
-        if (*files[i] != NULL) {
-            fclose(*files[i]);
-            *files[i] = NULL;
-        }
-    }
-}
-
-int
-cli_run_named(cli_t *c, int argc, char **argv)
-{
-    const cli_cmd_t *cmd = argc > 0 ? find_command(argv[0]) : NULL;
-    if (cmd == NULL) {
-        fprintf(c->err, "samizdat: unknown command '%s' (see samizdat --help)\n",
-                argc > 0 ? argv[0] : "");
-        return CLI_EXIT_USAGE;
-    }
-    return run_command(c, cmd, argc - 1, argv + 1);
-}
-
-int
-cli_run_for_node(struct node *node, const char *data_dir, int argc, char **argv,
-                 const uint8_t *in, size_t in_len, char **out, size_t *out_len, char **err,
-                 size_t *err_len)
-{
-    cli_t c;
-    int rc = cli_node_begin(&c, node, data_dir, in, in_len, out, out_len, err, err_len);
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_run_named(&c, argc, argv);
-    }
-    cli_node_end(&c);
     return rc;
 }
