@@ -508,6 +508,9 @@ r_author(rd_t *d, app_author_t *a)
     r_fixed(d, a->author, 32);
     a->has_name = r_bool(d);
     r_cstr(d, a->name, POST_NAME_MAX);
+    if (!a->has_name && a->name[0] != '\0') {
+        d->bad = true; /* a name without has_name: not canonical */
+    }
     a->since_ms = r_u64(d);
 }
 
