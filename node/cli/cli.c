@@ -51,8 +51,10 @@ static const cli_cmd_t COMMANDS[] = {
      "The running node's peers: node key, endpoint, direction, state, last seen,\n"
      "round-trip time.",
      false},
-    {"peer", cli_cmd_peer, "peer add ENDPOINT NODEKEY",
-     "Add a peer by hand: the running node connects to it at once; a stopped node\n"
+    {"peer", cli_cmd_peer, "peer add ENDPOINT NODEKEY [--timeout SECONDS]",
+     "Add a peer by hand: the running node connects to it at once and waits for\n"
+     "the handshake (at most SECONDS, default 10): exit 0 when connected, 1 with\n"
+     "the reason (wrong node key, connection refused, no answer). A stopped node\n"
      "tries it at its next start. ENDPOINT is tcp://HOST:PORT, NODEKEY is szn1...",
      false},
     {"dht", cli_cmd_dht, "dht lookup AUTHOR... | dht find-node ID",
@@ -65,7 +67,8 @@ static const cli_cmd_t COMMANDS[] = {
      false},
     {"post", cli_cmd_post, "post TEXT | post -",
      "Sign and publish a post. '-' reads the text from standard input.\n"
-     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab.",
+     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab;\n"
+     "an empty or blank text is refused (a post can never be taken back).",
      false},
     {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post.",
      false},
@@ -76,7 +79,8 @@ static const cli_cmd_t COMMANDS[] = {
      "Publish your display name (at most 64 bytes) and bio.",
      false},
     {"feed", cli_cmd_feed, "feed [AUTHOR] [--limit N] [--before SEQ] [--json]",
-     "One author's posts, newest first (default: your own). Shows gaps and forks.",
+     "One author's posts, newest first (default: your own). Shows gaps and forks.\n"
+     "Exit 4 when nothing of the author is stored.",
      false},
     {"show", cli_cmd_show, "show POST-ID [--raw] [--json]",
      "Show one post. --raw prints its encoded bytes in hex.",
@@ -100,7 +104,8 @@ static const cli_cmd_t COMMANDS[] = {
     {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors.",
      false},
     {"export", cli_cmd_export, "export AUTHOR FILE [--force]",
-     "Write an author's feed to FILE ('-' for standard output).",
+     "Write an author's feed to FILE ('-' for standard output). Exit 4, and no\n"
+     "file, when nothing of the author is stored.",
      false},
     {"import", cli_cmd_import, "import FILE [--json]",
      "Verify and store the posts of an exported feed file ('-' for standard input).",
