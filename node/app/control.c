@@ -212,6 +212,11 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     cl->done = true;
     uv_read_stop(s);
+    if (cl->ctl->closing) {
+        /* The app may be closing too: take no new request. */
+        client_close(cl);
+        return;
+    }
     serve(cl, cl->buf + 4, want);
 }
 

@@ -33,7 +33,9 @@ typedef enum {
 const char *control_strerror(control_err_t err);
 
 /* Listens on DIR/control.sock and serves requests with app (a local app,
- * borrowed until the close callback ran). loop borrowed likewise. */
+ * borrowed until control_close is called: no request reaches the app after
+ * that, though the callbacks of calls already made still answer). loop
+ * borrowed until the close callback ran. */
 control_err_t control_new(control_t **out, uv_loop_t *loop, app_t *app, const char *dir);
 
 /* Stops listening, removes the socket file, waits for the requests being

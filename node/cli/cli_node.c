@@ -26,6 +26,7 @@ typedef struct {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool stopping;
+    int closing; /* of the control socket and the app, still open */
     log_t log;
 } daemon_t;
 
@@ -43,20 +44,14 @@ on_node_closed(void *ud)
     uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
 
+/* The node closes last, once the control socket and the app are done. */
 static void
-on_app_closed(void *ud)
+on_front_closed(void *ud)
 {
     daemon_t *d = ud;
-    node_close(d->node, on_node_closed, d);
-}
-
-/* The control socket goes first, so no request reaches a closing node; then
- * the app, which ends its long calls; then the node. */
-static void
-on_control_closed(void *ud)
-{
-    daemon_t *d = ud;
-    app_close(d->app, on_app_closed, d);
+    if (--d->closing == 0) {
+        node_close(d->node, on_node_closed, d);
+    }
 }
 
 static void
@@ -70,7 +65,12 @@ on_signal(uv_signal_t *h, int signum)
     d->stopping = true;
     log_line(&d->log, LOG_LEVEL_INFO, "%s: stopping (again to exit at once)",
              signum == SIGINT ? "interrupt" : "terminate");
-    control_close(d->control, on_control_closed, d);
+    /* The control socket stops taking requests and the app cancels its long
+     * calls (an import ends at its next slice) at once, so the answers of
+     * the calls running still reach their clients; then the node. */
+    d->closing = 2;
+    control_close(d->control, on_front_closed, d);
+    app_close(d->app, on_front_closed, d);
 }
 
 typedef struct {

@@ -193,6 +193,44 @@ test_ping_during_import(void **state)
     assert_int_equal(tn_stop(&f->node), 0);
 }
 
+/* Stopping the node during an import: the import is cancelled at its next
+ * slice and says so, and the node exits cleanly at once. */
+static void
+test_stop_during_import(void **state)
+{
+    fixture_t *f = *state;
+    char feed[600], empty[600], log[600];
+    snprintf(feed, sizeof feed, "%s/long.feed", f->root);
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    snprintf(log, sizeof log, "%s/import.log", f->root);
+    write_feed(feed, 20000);
+    tu_write_file(empty, "", 0);
+    tn_start(&f->node, f->network, empty, NULL, NULL);
+    char *argv[] = {
+        (char *)SAMIZDAT_BINARY, (char *)"--data", f->node.dir, (char *)"import", feed, NULL};
+    int pid = tu_spawn(argv, NULL, log);
+    /* The node answers while it imports: wait until posts arrive. */
+    double deadline = tu_now() + 30;
+    long posts = 0;
+    while ((posts = tn_status_count(&f->node, "posts")) <= 0 && tu_now() < deadline) {
+        usleep(20000);
+    }
+    assert_true(posts > 0);
+    double t0 = tu_now();
+    assert_int_equal(tn_stop(&f->node), 0);
+    printf("node stopped %.2f s after the signal, %ld posts in\n", tu_now() - t0, posts);
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    size_t len = 0;
+    char *out = tu_read_file(log, &len);
+    assert_non_null(out);
+    if (WEXITSTATUS(status) == 0 || strstr(out, "cancelled") == NULL) {
+        fail_msg("import was not cancelled (exit %d): %s", WEXITSTATUS(status), out);
+    }
+    free(out);
+}
+
 static int
 setup(void **state)
 {
@@ -224,6 +262,7 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ping_during_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_during_import, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
