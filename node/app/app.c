@@ -362,19 +362,6 @@ app_busy(const app_t *a)
     return a->n_jobs > 0;
 }
 
-store_t *
-app_store(app_t *a, app_err_t *err, char *msg, size_t msg_cap)
-{
-    app_result_t r;
-    memset(&r, 0, sizeof r.msg);
-    r.err = APP_OK;
-    *err = app_need_store(a, &r);
-    if (*err != APP_OK && msg != NULL && msg_cap > 0) {
-        snprintf(msg, msg_cap, "%s", r.msg);
-    }
-    return *err == APP_OK ? a->store : NULL;
-}
-
 app_err_t
 app_call(app_t *a, const app_request_t *req, app_done_cb cb, void *ud)
 {

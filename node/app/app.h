@@ -155,8 +155,8 @@ typedef struct {
             uint32_t timeout_ms; /* 0: APP_PEER_WAIT_MS */
         } peer_add;
         struct {
-            size_t n; /* 1..APP_LOOKUP_MAX */
-            uint8_t authors[APP_LOOKUP_MAX][32];
+            size_t n;               /* 1..APP_LOOKUP_MAX */
+            const uint8_t *authors; /* n x 32 bytes */
         } lookup;
         struct {
             uint8_t target[32]; /* a DHT id */
@@ -363,9 +363,5 @@ void app_close(app_t *a, void (*cb)(void *ud), void *ud);
 
 /* True while calls are running. */
 bool app_busy(const app_t *a);
-
-/* The store of a local app, opening it if needed (for the daemon's own
- * use); NULL with *err set on failure. */
-store_t *app_store(app_t *a, app_err_t *err, char *msg, size_t msg_cap);
 
 #endif

@@ -702,7 +702,7 @@ app_err_t
 app_start_lookup(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
 {
     size_t n = req->u.lookup.n;
-    if (n == 0 || n > APP_LOOKUP_MAX) {
+    if (n == 0 || n > APP_LOOKUP_MAX || req->u.lookup.authors == NULL) {
         app_fail(res, APP_EINVAL, "dht lookup: 1 to %d authors at once", APP_LOOKUP_MAX);
         cb(ud, res);
         return APP_OK;
@@ -722,7 +722,7 @@ app_start_lookup(app_t *a, const app_request_t *req, app_result_t *res, app_done
     for (size_t i = 0; i < n; i++) {
         lj->q[i].lj = lj;
         lj->q[i].out = &res->u.lookup.items[i];
-        memcpy(lj->q[i].out->author, req->u.lookup.authors[i], 32);
+        memcpy(lj->q[i].out->author, req->u.lookup.authors + 32 * i, 32);
     }
     start_next(lj);
     return APP_OK;

@@ -276,11 +276,13 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         break;
     case APP_OP_SHOW: {
         /* One post: the post record itself, with its encoded bytes. */
-        char hex[2 * POST_MAX_SIZE + 1];
-        bytes_to_hex(hex, u->show.raw, u->show.raw_len);
         fputs("\"post\":", f);
         app_json_post(f, &u->show.post);
-        fprintf(f, ",\"raw\":\"%s\"", hex);
+        fputs(",\"raw\":\"", f);
+        for (size_t i = 0; i < u->show.raw_len && i < POST_MAX_SIZE; i++) {
+            fprintf(f, "%02x", u->show.raw[i]);
+        }
+        fputc('"', f);
         break;
     }
     case APP_OP_TIMELINE:
@@ -397,49 +399,5 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         break;
     }
     }
-    fputc('}', f);
-}
-
-static const char *
-err_kind(app_err_t e)
-{
-    switch (e) {
-    case APP_OK:
-        return "ok";
-    case APP_ENOMEM:
-        return "no_memory";
-    case APP_EINVAL:
-        return "bad_input";
-    case APP_ENOTFOUND:
-        return "not_found";
-    case APP_EIO:
-        return "io";
-    case APP_ELOCKED:
-        return "locked";
-    case APP_ENOKEY:
-        return "no_key";
-    case APP_EKEY:
-        return "bad_key";
-    case APP_EDENIED:
-        return "denied";
-    case APP_ENOTRUNNING:
-        return "not_running";
-    case APP_EPEER:
-        return "peer";
-    case APP_EPROTO:
-        return "protocol";
-    case APP_ECANCELED:
-        return "cancelled";
-    case APP_EBUSY:
-        return "busy";
-    }
-    return "unknown";
-}
-
-void
-app_json_error(FILE *f, const app_result_t *res)
-{
-    fprintf(f, "{\"error\":\"%s\",\"message\":", err_kind(res->err));
-    json_string(f, res->msg[0] ? res->msg : app_strerror(res->err));
     fputc('}', f);
 }

@@ -18,9 +18,6 @@ void app_json_lookup(FILE *f, const app_lookup_t *l);
  * path_hint names the file of an import report (may be NULL). */
 void app_json_result(FILE *f, const app_result_t *res, const char *path_hint);
 
-/* An error: {"error":"<kind>","message":"..."}. */
-void app_json_error(FILE *f, const app_result_t *res);
-
 /* The words of a DHT status ("ok", "not found", ...). */
 const char *app_dht_status_word(int status);
 

@@ -332,7 +332,7 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
         g_u32(&g, u->peer_add.timeout_ms);
         break;
     case APP_OP_LOOKUP:
-        if (u->lookup.n == 0 || u->lookup.n > APP_LOOKUP_MAX) {
+        if (u->lookup.n == 0 || u->lookup.n > APP_LOOKUP_MAX || u->lookup.authors == NULL) {
             g.err = APPMSG_ETOOLARGE;
             break;
         }
@@ -437,7 +437,7 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
             d.bad = true;
             u->lookup.n = 0;
         }
-        r_fixed(&d, &u->lookup.authors[0][0], 32 * u->lookup.n);
+        u->lookup.authors = bytes_get_ref(&d.r, 32 * u->lookup.n);
         break;
     case APP_OP_FIND_NODE:
         r_fixed(&d, u->find_node.target, 32);

@@ -87,6 +87,7 @@ cli_cmd_dht(cli_t *c, cli_args_t *a)
     }
     app_request_t req;
     memset(&req, 0, sizeof req);
+    uint8_t authors[APP_LOOKUP_MAX * 32];
     if (strcmp(pos[0], "find-node") == 0) {
         if (n != 2) {
             return usage(c);
@@ -103,11 +104,12 @@ cli_cmd_dht(cli_t *c, cli_args_t *a)
         }
         req.op = APP_OP_LOOKUP;
         for (int i = 1; i < n; i++) {
-            int rc = cli_parse_author(c, pos[i], req.u.lookup.authors[req.u.lookup.n++]);
+            int rc = cli_parse_author(c, pos[i], authors + 32 * req.u.lookup.n++);
             if (rc != CLI_EXIT_OK) {
                 return rc;
             }
         }
+        req.u.lookup.authors = authors;
     } else {
         return usage(c);
     }

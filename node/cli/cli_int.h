@@ -50,8 +50,9 @@ typedef struct {
     cli_cmd_fn fn;
     const char *usage;
     const char *help;
-    /* Runs in this process even when a node runs: it needs no store (init,
-     * whoami) or it is the node (run). Everything else goes to the node. */
+    /* Calls no app: keys only (init, whoami), or it is the node (run).
+     * Every other command calls the app, on the running node when one
+     * answers (cli_call). */
     bool local;
 } cli_cmd_t;
 

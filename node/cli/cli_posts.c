@@ -237,9 +237,10 @@ cli_cmd_show(cli_t *c, cli_args_t *a)
     if (c->json) {
         cli_print_json(c, res, NULL);
     } else if (raw_only) {
-        char hex[2 * POST_MAX_SIZE + 1];
-        bytes_to_hex(hex, res->u.show.raw, res->u.show.raw_len);
-        fprintf(c->out, "%s\n", hex);
+        for (size_t i = 0; i < res->u.show.raw_len && i < POST_MAX_SIZE; i++) {
+            fprintf(c->out, "%02x", res->u.show.raw[i]);
+        }
+        fputc('\n', c->out);
     } else {
         cli_print_post(c, &res->u.show.post);
     }

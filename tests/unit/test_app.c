@@ -199,6 +199,7 @@ test_publish_and_read(void **state)
     app_result_free(r);
     req = (app_request_t){.op = APP_OP_LOOKUP};
     req.u.lookup.n = 1;
+    req.u.lookup.authors = f->other.pk;
     r = call(f, f->app, &req);
     assert_int_equal(r->err, APP_ENOTRUNNING);
     app_result_free(r);

@@ -50,6 +50,7 @@ static void
 test_every_request(void **state)
 {
     (void)state;
+    static uint8_t authors[96];
     static const char *text = "a post with \"quotes\" and\nnewlines";
     for (int op = APP_OP_STATUS; op <= APP_OP_LAST; op++) {
         app_request_t req;
@@ -107,7 +108,8 @@ test_every_request(void **state)
             break;
         case APP_OP_LOOKUP:
             req.u.lookup.n = 3;
-            fill(&req.u.lookup.authors[0][0], 96, 8);
+            fill(authors, 96, 8);
+            req.u.lookup.authors = authors;
             break;
         case APP_OP_FIND_NODE:
             fill(req.u.find_node.target, 32, 9);
@@ -160,7 +162,9 @@ test_request_rules(void **state)
 {
     (void)state;
     app_request_t req = {.op = APP_OP_LOOKUP};
+    static const uint8_t one[32];
     req.u.lookup.n = 1;
+    req.u.lookup.authors = one;
     uint8_t *a = NULL;
     size_t len = 0;
     assert_int_equal(appmsg_request_encode(&req, &a, &len), APPMSG_OK);
