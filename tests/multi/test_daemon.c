@@ -159,6 +159,12 @@ test_cli_through_control_socket(void **state)
     assert_non_null(strstr(r.out, "uptime:"));
     assert_non_null(strstr(r.out, "posts:      2"));
     tu_run_free(&r);
+    /* A feed file comes back through the socket to standard output. */
+    tn_cli(&r, t, "export", t->author_text, "-", NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(r.out_len > 8);
+    assert_memory_equal(r.out, "SZFEED\0\1", 8);
+    tu_run_free(&r);
     /* Errors keep their exit codes through the socket. */
     tn_cli(&r, t, "follow", "sza1notakey", NULL, NULL);
     assert_int_equal(r.status, 3);

@@ -277,6 +277,23 @@ test_export_import(void **state)
     r = call(f, f->app, &req);
     assert_int_equal(r->err, APP_EDENIED); /* exists */
     app_result_free(r);
+    /* A page longer than one slice, and the next page after it. */
+    app_request_t fr = {.op = APP_OP_FEED};
+    fr.u.feed.self = true;
+    fr.u.feed.limit = 500;
+    app_result_t *page = call(f, f->app, &fr);
+    assert_int_equal(page->err, APP_OK);
+    assert_int_equal(page->u.feed.n_posts, 500);
+    assert_int_equal(page->u.feed.posts[0].post.seq, POSTS);
+    assert_int_equal(page->u.feed.posts[499].post.seq, POSTS - 499);
+    assert_true(page->u.feed.more);
+    fr.u.feed.before_seq = page->u.feed.next_before;
+    app_result_free(page);
+    page = call(f, f->app, &fr);
+    assert_int_equal(page->u.feed.n_posts, POSTS - 500);
+    assert_int_equal(page->u.feed.posts[POSTS - 501].post.seq, 1);
+    assert_false(page->u.feed.more);
+    app_result_free(page);
     /* Into memory: the same bytes as the file. */
     req.u.export_.path = NULL;
     r = call(f, f->app, &req);
