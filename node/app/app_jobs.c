@@ -793,6 +793,7 @@ typedef struct {
     uv_tcp_t tcp;
     uv_connect_t conn;
     bool timer_open, tcp_open, probing;
+    bool seen; /* the node has had a connection to the peer under way */
     int probe; /* 0: unknown, 1: TCP connected, < 0: libuv error */
     int open;  /* handles not closed yet */
     app_job_t *job;
@@ -800,20 +801,35 @@ typedef struct {
 
 typedef struct {
     const uint8_t *key;
+    bool found;
     bool ready;
     int64_t rtt;
 } peer_find_t;
 
 static bool
-find_ready(void *ud, const node_peer_info_t *p)
+find_peer(void *ud, const node_peer_info_t *p)
 {
     peer_find_t *f = ud;
-    if (memcmp(p->key, f->key, 32) == 0 && p->ready) {
+    if (memcmp(p->key, f->key, 32) != 0) {
+        return true;
+    }
+    f->found = true;
+    if (p->ready) {
         f->ready = true;
         f->rtt = p->rtt_ms;
         return false;
     }
     return true;
+}
+
+static peer_find_t
+find(app_t *a, const uint8_t key[32])
+{
+    peer_find_t f = {key, false, false, -1};
+    if (a->node != NULL) {
+        node_peers(a->node, find_peer, &f);
+    }
+    return f;
 }
 
 static void
@@ -853,10 +869,7 @@ on_peer_tick(uv_timer_t *t)
 {
     peer_wait_t *w = t->data;
     app_result_t *res = w->job->res;
-    peer_find_t f = {w->key, false, -1};
-    if (w->job->app->node != NULL) {
-        node_peers(w->job->app->node, find_ready, &f);
-    }
+    peer_find_t f = find(w->job->app, w->key);
     if (f.ready) {
         res->u.peer_add.connected = true;
         res->u.peer_add.rtt_ms = f.rtt;
@@ -869,6 +882,15 @@ on_peer_tick(uv_timer_t *t)
         peer_wait_end(w);
         return;
     }
+    if (w->seen && !f.found && w->probe == 1) {
+        /* The port answers TCP, and the node dropped its connection before
+         * the handshake completed: the key is not the one that port has. */
+        app_fail(res, APP_EPEER, "%s: the handshake failed: wrong node key, or not a samizdat node",
+                 w->endpoint);
+        peer_wait_end(w);
+        return;
+    }
+    w->seen = w->seen || f.found;
     if (w->job->app->closing || uv_now(t->loop) >= w->deadline_ms) {
         if (w->job->app->closing) {
             app_fail(res, APP_ECANCELED, "peer add: cancelled: the node is stopping");
@@ -952,6 +974,7 @@ app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_do
     memcpy(w->key, req->u.peer_add.key, 32);
     snprintf(w->endpoint, sizeof w->endpoint, "%s", ep);
     w->timeout_ms = timeout;
+    w->seen = find(a, w->key).found; /* dialled at once, unless the node has enough peers */
     w->deadline_ms = uv_now(a->loop) + timeout;
     uv_timer_init(a->loop, &w->timer);
     w->timer.data = w;
