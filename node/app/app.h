@@ -103,65 +103,68 @@ typedef struct {
     size_t text_len;  /* at most APP_TEXT_MAX */
 } app_text_t;
 
+/* The arguments of each op. */
+typedef union {
+    struct {
+        app_text_t body;
+    } post;
+    struct {
+        uint8_t ref[POST_ID_SIZE];
+        app_text_t body;
+    } reply;
+    struct {
+        uint8_t ref[POST_ID_SIZE];
+    } del;
+    struct {
+        app_text_t name;
+        bool has_bio;
+        app_text_t bio;
+    } profile;
+    struct {
+        bool self; /* the author of this data directory; author ignored */
+        uint8_t author[32];
+        uint64_t before_seq; /* 0: from the newest */
+        uint32_t limit;      /* 0: APP_PAGE_DEFAULT; at most APP_PAGE_MAX */
+    } feed;
+    struct {
+        uint8_t id[POST_ID_SIZE];
+    } show;
+    struct {
+        bool has_before;
+        uint8_t before[POST_ID_SIZE]; /* the page continues below this post */
+        uint32_t limit;
+    } timeline;
+    struct {
+        uint8_t author[32];
+    } author; /* FOLLOW, UNFOLLOW, BLOCK, UNBLOCK */
+    struct {
+        uint8_t author[32];
+        const char *path; /* absolute (a remote node has its own working directory);
+                             NULL: the file comes back in the result's data */
+        bool force;       /* replace an existing file */
+    } export_;
+    struct {
+        const char *path;    /* a feed file to read; NULL: data holds the file */
+        const uint8_t *data; /* at most APP_IMPORT_DATA_MAX bytes */
+        size_t data_len;
+    } import;
+    struct {
+        uint8_t key[32];
+        const char *endpoint;
+        uint32_t timeout_ms; /* 0: APP_PEER_WAIT_MS */
+    } peer_add;
+    struct {
+        size_t n;               /* 1..APP_LOOKUP_MAX */
+        const uint8_t *authors; /* n x 32 bytes */
+    } lookup;
+    struct {
+        uint8_t target[32]; /* a DHT id */
+    } find_node;
+} app_args_t;
+
 typedef struct {
     app_op_t op;
-    union {
-        struct {
-            app_text_t body;
-        } post;
-        struct {
-            uint8_t ref[POST_ID_SIZE];
-            app_text_t body;
-        } reply;
-        struct {
-            uint8_t ref[POST_ID_SIZE];
-        } del;
-        struct {
-            app_text_t name;
-            bool has_bio;
-            app_text_t bio;
-        } profile;
-        struct {
-            bool self; /* the author of this data directory; author ignored */
-            uint8_t author[32];
-            uint64_t before_seq; /* 0: from the newest */
-            uint32_t limit;      /* 0: APP_PAGE_DEFAULT; at most APP_PAGE_MAX */
-        } feed;
-        struct {
-            uint8_t id[POST_ID_SIZE];
-        } show;
-        struct {
-            bool has_before;
-            uint8_t before[POST_ID_SIZE]; /* the page continues below this post */
-            uint32_t limit;
-        } timeline;
-        struct {
-            uint8_t author[32];
-        } author; /* FOLLOW, UNFOLLOW, BLOCK, UNBLOCK */
-        struct {
-            uint8_t author[32];
-            const char *path; /* absolute (a remote node has its own working directory);
-                                 NULL: the file comes back in the result's data */
-            bool force;       /* replace an existing file */
-        } export_;
-        struct {
-            const char *path;    /* a feed file to read; NULL: data holds the file */
-            const uint8_t *data; /* at most APP_IMPORT_DATA_MAX bytes */
-            size_t data_len;
-        } import;
-        struct {
-            uint8_t key[32];
-            const char *endpoint;
-            uint32_t timeout_ms; /* 0: APP_PEER_WAIT_MS */
-        } peer_add;
-        struct {
-            size_t n;               /* 1..APP_LOOKUP_MAX */
-            const uint8_t *authors; /* n x 32 bytes */
-        } lookup;
-        struct {
-            uint8_t target[32]; /* a DHT id */
-        } find_node;
-    } u;
+    app_args_t u;
 } app_request_t;
 
 /* ---- results ---- */
@@ -232,81 +235,96 @@ typedef struct {
     uint64_t malformed, oversized, unknown, unsolicited, dropped_multipart, timeouts, flood_cuts;
 } app_status_t;
 
+/* FEED: one page of an author's feed, newest first. */
+typedef struct {
+    uint8_t author[32];
+    bool stored; /* anything of the author is stored */
+    uint64_t head_seq, max_seq;
+    size_t n_forks;
+    store_fork_t *forks;
+    size_t n_posts;
+    app_post_t *posts;
+    bool more; /* a full page: the next starts below next_before */
+    uint64_t next_before;
+} app_feed_page_t;
+
+/* TIMELINE: one page of the timeline, newest first. */
+typedef struct {
+    size_t n_posts;
+    app_post_t *posts;
+    bool more;
+    uint8_t next_before[POST_ID_SIZE];
+} app_timeline_page_t;
+
+/* IMPORT: what became of the records of a feed file. */
+typedef struct {
+    uint64_t records, added, duplicates, forks, refused;
+    bool complete;       /* read to a clean end of file */
+    char malformed[128]; /* why it stopped making sense, when not complete */
+    size_t n_refusals;
+    app_refusal_t refusals[APP_REFUSALS_MAX];
+} app_import_report_t;
+
+/* FIND_NODE: the nodes closest to a DHT id. */
+typedef struct {
+    uint8_t target[32];
+    uint8_t status; /* dht_err_t */
+    size_t n;
+    dht_contact_t contacts[DHT_NODES_MAX];
+    uint32_t hops, messages;
+    uint64_t ms;
+} app_find_node_t;
+
+/* The result of each op. */
+typedef union {
+    app_status_t status;
+    struct {
+        post_t post; /* the signed post */
+    } publish;       /* POST, REPLY, DELETE, PROFILE */
+    app_feed_page_t feed;
+    struct {
+        app_post_t post;
+        size_t raw_len;
+        uint8_t raw[POST_MAX_SIZE];
+    } show;
+    app_timeline_page_t timeline;
+    struct {
+        app_author_t author;
+        uint64_t purged; /* BLOCK: stored posts removed */
+        bool looked_up;  /* FOLLOW through the running node: lookup holds the DHT answer */
+        app_lookup_t lookup;
+    } author; /* FOLLOW, UNFOLLOW, BLOCK, UNBLOCK */
+    struct {
+        size_t n;
+        app_author_t *authors;
+    } list; /* FOLLOWING, BLOCKED */
+    struct {
+        uint64_t posts;
+        char *path;    /* the file written, or NULL */
+        uint8_t *data; /* the file, when the request gave no path */
+        size_t data_len;
+    } export_;
+    app_import_report_t import;
+    struct {
+        size_t n;
+        app_peer_t *peers;
+    } peers;
+    struct {
+        bool connected; /* through the running node: the handshake completed */
+        int64_t rtt_ms; /* connected: the first round trip, or -1 */
+    } peer_add;         /* offline: saved for the next start */
+    struct {
+        size_t n;
+        app_lookup_t *items;
+    } lookup;
+    app_find_node_t find_node;
+} app_result_data_t;
+
 typedef struct {
     app_op_t op;
     app_err_t err;
     char msg[APP_MSG_MAX]; /* why, in words, when err != APP_OK; else "" */
-    union {
-        app_status_t status;
-        struct {
-            post_t post; /* the signed post */
-        } publish;       /* POST, REPLY, DELETE, PROFILE */
-        struct {
-            uint8_t author[32];
-            bool stored; /* anything of the author is stored */
-            uint64_t head_seq, max_seq;
-            size_t n_forks;
-            store_fork_t *forks;
-            size_t n_posts;
-            app_post_t *posts;
-            bool more; /* a full page: the next starts below next_before */
-            uint64_t next_before;
-        } feed;
-        struct {
-            app_post_t post;
-            size_t raw_len;
-            uint8_t raw[POST_MAX_SIZE];
-        } show;
-        struct {
-            size_t n_posts;
-            app_post_t *posts;
-            bool more;
-            uint8_t next_before[POST_ID_SIZE];
-        } timeline;
-        struct {
-            app_author_t author;
-            uint64_t purged; /* BLOCK: stored posts removed */
-            bool looked_up;  /* FOLLOW through the running node: lookup holds the DHT answer */
-            app_lookup_t lookup;
-        } author; /* FOLLOW, UNFOLLOW, BLOCK, UNBLOCK */
-        struct {
-            size_t n;
-            app_author_t *authors;
-        } list; /* FOLLOWING, BLOCKED */
-        struct {
-            uint64_t posts;
-            char *path;    /* the file written, or NULL */
-            uint8_t *data; /* the file, when the request gave no path */
-            size_t data_len;
-        } export_;
-        struct {
-            uint64_t records, added, duplicates, forks, refused;
-            bool complete;       /* read to a clean end of file */
-            char malformed[128]; /* why it stopped making sense, when not complete */
-            size_t n_refusals;
-            app_refusal_t refusals[APP_REFUSALS_MAX];
-        } import;
-        struct {
-            size_t n;
-            app_peer_t *peers;
-        } peers;
-        struct {
-            bool connected; /* through the running node: the handshake completed */
-            int64_t rtt_ms; /* connected: the first round trip, or -1 */
-        } peer_add;         /* offline: saved for the next start */
-        struct {
-            size_t n;
-            app_lookup_t *items;
-        } lookup;
-        struct {
-            uint8_t target[32];
-            uint8_t status; /* dht_err_t */
-            size_t n;
-            dht_contact_t contacts[DHT_NODES_MAX];
-            uint32_t hops, messages;
-            uint64_t ms;
-        } find_node;
-    } u;
+    app_result_data_t u;
 } app_result_t;
 
 /* A zeroed result for op, on the heap; NULL when out of memory. Free with

@@ -75,7 +75,7 @@ feed_collect(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
     (void)raw;
     (void)raw_len;
     feed_chunk_t *c = ud;
-    __typeof__(c->res->u.feed) *f = &c->res->u.feed;
+    app_feed_page_t *f = &c->res->u.feed;
     if (f->n_posts == c->st->cap) {
         size_t ncap = c->st->cap ? c->st->cap * 2 : 32;
         app_post_t *np = realloc(f->posts, ncap * sizeof *np);
@@ -225,7 +225,7 @@ import_cleanup(app_job_t *j)
 static void
 note_refusal(app_result_t *res, const store_ingest_info_t *info)
 {
-    __typeof__(res->u.import) *im = &res->u.import;
+    app_import_report_t *im = &res->u.import;
     im->refused++;
     if (im->n_refusals < APP_REFUSALS_MAX) {
         app_refusal_t *r = &im->refusals[im->n_refusals++];
@@ -241,7 +241,7 @@ import_step(app_job_t *j)
 {
     import_state_t *st = j->state;
     app_result_t *res = j->res;
-    __typeof__(res->u.import) *im = &res->u.import;
+    app_import_report_t *im = &res->u.import;
     uint8_t buf[POST_MAX_SIZE];
     uint64_t start = uv_hrtime();
     do {
@@ -748,7 +748,7 @@ static void
 on_find_node(void *ud, const dht_result_t *r)
 {
     app_job_t *j = ud;
-    __typeof__(j->res->u.find_node) *o = &j->res->u.find_node;
+    app_find_node_t *o = &j->res->u.find_node;
     o->status = (uint8_t)r->status;
     o->n = r->n_contacts < DHT_NODES_MAX ? r->n_contacts : DHT_NODES_MAX;
     memcpy(o->contacts, r->contacts, o->n * sizeof *o->contacts);

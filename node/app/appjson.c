@@ -235,7 +235,7 @@ fork_kind(store_fork_kind_t k)
 void
 app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
 {
-    const __typeof__(res->u) *u = &res->u;
+    const app_result_data_t *u = &res->u;
     fputc('{', f);
     switch (res->op) {
     case APP_OP_STATUS:

@@ -266,7 +266,7 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
     gbuf_t g = {.max = APPMSG_REQUEST_MAX};
     g_u8(&g, APPMSG_VERSION);
     g_u8(&g, (uint8_t)req->op);
-    const __typeof__(req->u) *u = &req->u;
+    const app_args_t *u = &req->u;
     switch (req->op) {
     case APP_OP_STATUS:
     case APP_OP_FOLLOWING:
@@ -370,7 +370,7 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
         return APPMSG_EMALFORMED;
     }
     out->op = (app_op_t)op;
-    __typeof__(out->u) *u = &out->u;
+    app_args_t *u = &out->u;
     switch (out->op) {
     case APP_OP_STATUS:
     case APP_OP_FOLLOWING:
@@ -676,7 +676,7 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
     if (res->err != APP_OK) {
         return g_done(&g, out, len);
     }
-    const __typeof__(res->u) *u = &res->u;
+    const app_result_data_t *u = &res->u;
     switch (res->op) {
     case APP_OP_STATUS:
         g_status(&g, &u->status);
@@ -808,7 +808,7 @@ r_alloc(rd_t *d, size_t n, size_t size, bool *oom)
 static void
 r_result_body(rd_t *d, app_result_t *res, bool *oom)
 {
-    __typeof__(res->u) *u = &res->u;
+    app_result_data_t *u = &res->u;
     switch (res->op) {
     case APP_OP_STATUS:
         r_status(d, &u->status);

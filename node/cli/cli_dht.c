@@ -58,7 +58,7 @@ print_lookup(cli_t *c, const app_lookup_t *q)
 static void
 print_find_node(cli_t *c, const app_result_t *res)
 {
-    const __typeof__(res->u.find_node) *r = &res->u.find_node;
+    const app_find_node_t *r = &res->u.find_node;
     FILE *f = c->out;
     char hex[2 * 32 + 1], k[KEYTEXT_BUFSZ];
     bytes_to_hex(hex, r->target, 32);

@@ -116,7 +116,7 @@ slurp(cli_t *c, uint8_t **out, size_t *len)
 static void
 print_import(cli_t *c, const char *path, const app_result_t *res)
 {
-    const __typeof__(res->u.import) *im = &res->u.import;
+    const app_import_report_t *im = &res->u.import;
     for (size_t i = 0; i < im->n_refusals; i++) {
         fprintf(c->err, "samizdat: record %llu refused: %s\n",
                 (unsigned long long)im->refusals[i].record, im->refusals[i].why);
@@ -162,7 +162,7 @@ cli_cmd_import(cli_t *c, cli_args_t *a)
         return rc;
     }
     print_import(c, pos[0], res);
-    const __typeof__(res->u.import) *im = &res->u.import;
+    const app_import_report_t *im = &res->u.import;
     if (!im->complete) {
         rc = cli_fail(c, CLI_EXIT_BADINPUT, "%s: stopped after record %llu: %s", pos[0],
                       (unsigned long long)im->records, im->malformed);

@@ -187,7 +187,7 @@ cli_cmd_feed(cli_t *c, cli_args_t *a)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    const __typeof__(res->u.feed) *f = &res->u.feed;
+    const app_feed_page_t *f = &res->u.feed;
     if (c->json) {
         cli_print_json(c, res, NULL);
         app_result_free(res);
@@ -271,7 +271,7 @@ cli_cmd_timeline(cli_t *c, cli_args_t *a)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    const __typeof__(res->u.timeline) *t = &res->u.timeline;
+    const app_timeline_page_t *t = &res->u.timeline;
     if (c->json) {
         cli_print_json(c, res, NULL);
         app_result_free(res);

@@ -258,7 +258,7 @@ full_result(app_op_t op, const keys_author_t *k)
 {
     app_result_t *r = app_result_new(op);
     assert_non_null(r);
-    __typeof__(r->u) *u = &r->u;
+    app_result_data_t *u = &r->u;
     switch (op) {
     case APP_OP_STATUS:
         u->status.running = true;
