@@ -69,27 +69,32 @@ typedef enum {
 
 const char *app_strerror(app_err_t err);
 
+/* The operations, their values fixed by the control socket's format
+ * (docs/PROTOCOL.md section 10). Beside each: what can fail, besides
+ * ENOMEM, EIO and ELOCKED (the store), ENOKEY and EKEY (the author key),
+ * and through a remote app EPROTO, ENOTRUNNING and ECANCELED. */
 typedef enum {
-    APP_OP_STATUS = 1,
-    APP_OP_POST,
-    APP_OP_REPLY,
-    APP_OP_DELETE,
-    APP_OP_PROFILE,
-    APP_OP_FEED,
-    APP_OP_SHOW,
-    APP_OP_TIMELINE,
-    APP_OP_FOLLOW,
-    APP_OP_UNFOLLOW,
-    APP_OP_FOLLOWING,
-    APP_OP_BLOCK,
-    APP_OP_UNBLOCK,
-    APP_OP_BLOCKED,
-    APP_OP_EXPORT,
-    APP_OP_IMPORT,
-    APP_OP_PEERS,
-    APP_OP_PEER_ADD,
-    APP_OP_LOOKUP,
-    APP_OP_FIND_NODE,
+    APP_OP_STATUS = 1, /* -; offline without a key: ENOKEY */
+    APP_OP_POST,       /* EINVAL: empty, blank, too long, invalid text */
+    APP_OP_REPLY,      /* EINVAL as POST */
+    APP_OP_DELETE,     /* ENOTFOUND: no such post; EINVAL: not your post */
+    APP_OP_PROFILE,    /* EINVAL: no name, a bad name or bio */
+    APP_OP_FEED,       /* ENOTFOUND: nothing of the author stored; EINVAL: limit */
+    APP_OP_SHOW,       /* ENOTFOUND */
+    APP_OP_TIMELINE,   /* ENOTFOUND: the --before post; EINVAL: limit */
+    APP_OP_FOLLOW,     /* EDENIED: the author is blocked */
+    APP_OP_UNFOLLOW,   /* ENOTFOUND: not followed */
+    APP_OP_FOLLOWING,  /* - */
+    APP_OP_BLOCK,      /* EINVAL: oneself */
+    APP_OP_UNBLOCK,    /* ENOTFOUND: not blocked */
+    APP_OP_BLOCKED,    /* - */
+    APP_OP_EXPORT,     /* ENOTFOUND: nothing stored; EDENIED: the file exists */
+    APP_OP_IMPORT,     /* ENOTFOUND: no file; EINVAL: not a feed file. Refused
+                          records and a malformed tail are in the report */
+    APP_OP_PEERS,      /* ENOTRUNNING */
+    APP_OP_PEER_ADD,   /* EINVAL: endpoint; EPEER: no handshake (running node) */
+    APP_OP_LOOKUP,     /* ENOTRUNNING; per author, DHT statuses in the result */
+    APP_OP_FIND_NODE,  /* ENOTRUNNING; EBUSY: too many lookups */
     APP_OP_LAST = APP_OP_FIND_NODE,
 } app_op_t;
 
