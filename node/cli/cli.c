@@ -9,7 +9,6 @@
 
 #include "cli_int.h"
 #include "keytext.h"
-#include "node.h"
 #include "term.h"
 
 static const cli_cmd_t COMMANDS[] = {
@@ -53,8 +52,10 @@ static const cli_cmd_t COMMANDS[] = {
      "The running node's peers: node key, endpoint, direction, state, last seen,\n"
      "round-trip time.",
      false},
-    {"peer", cli_cmd_peer, "peer add ENDPOINT NODEKEY",
-     "Add a peer by hand: the running node connects to it at once; a stopped node\n"
+    {"peer", cli_cmd_peer, "peer add ENDPOINT NODEKEY [--timeout SECONDS]",
+     "Add a peer by hand: the running node connects to it at once and waits for\n"
+     "the handshake (at most SECONDS, default 10): exit 0 when connected, 1 with\n"
+     "the reason (wrong node key, connection refused, no answer). A stopped node\n"
      "tries it at its next start. ENDPOINT is tcp://HOST:PORT, NODEKEY is szn1...",
      false},
     {"dht", cli_cmd_dht, "dht lookup AUTHOR... | dht find-node ID",
@@ -67,9 +68,10 @@ static const cli_cmd_t COMMANDS[] = {
      false},
     {"post", cli_cmd_post, "post [--] TEXT | post -",
      "Sign and publish a post. '-' reads the text from standard input.\n"
-     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab.\n"
+     "The text is UTF-8, at most 1024 bytes, no control characters but newline and tab;\n"
+     "an empty or blank text is refused (a post can never be taken back).\n"
      "Text that starts with '-' and a letter reads as an option: put -- before it\n"
-     "(samizdat post -- -hello); \"-5 degrees tonight\" needs nothing.",
+     "(samizdat post -- -x); \"-5 degrees tonight\" needs nothing.",
      false},
     {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post.",
      false},
@@ -80,7 +82,8 @@ static const cli_cmd_t COMMANDS[] = {
      "Publish your display name (at most 64 bytes) and bio.",
      false},
     {"feed", cli_cmd_feed, "feed [AUTHOR] [--limit N] [--before SEQ] [--json]",
-     "One author's posts, newest first (default: your own). Shows gaps and forks.",
+     "One author's posts, newest first (default: your own). Shows gaps and forks.\n"
+     "Exit 4 when nothing of the author is stored.",
      false},
     {"show", cli_cmd_show, "show POST-ID [--raw] [--json]",
      "Show one post. --raw prints its encoded bytes in hex.",
@@ -104,7 +107,8 @@ static const cli_cmd_t COMMANDS[] = {
     {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors.",
      false},
     {"export", cli_cmd_export, "export AUTHOR FILE [--force]",
-     "Write an author's feed to FILE ('-' for standard output).",
+     "Write an author's feed to FILE ('-' for standard output). Exit 4, and no\n"
+     "file, when nothing of the author is stored.",
      false},
     {"import", cli_cmd_import, "import FILE [--json]",
      "Verify and store the posts of an exported feed file ('-' for standard input).",
@@ -308,37 +312,6 @@ parse_globals(cli_t *c, int argc, char **argv, int *next)
     return 0;
 }
 
-/* A running node holds the store, so it runs the command. Without one, the
- * command runs here; while another process holds the store (a command that
- * is about to finish, or a node that is starting) it waits for either.
- * Returns -1 when the command is to run here. */
-static int
-forward_or_open(cli_t *c, int argc, char **argv)
-{
-    uint64_t deadline = cli_now_ms() + CLI_LOCK_WAIT_MS;
-    char path[DATADIR_PATH_MAX];
-    for (;;) {
-        int rc = cli_forward(c, argc, argv);
-        if (rc >= 0) {
-            return rc;
-        }
-        /* No store yet: nobody can hold it, and the command says what is missing. */
-        if (datadir_path(path, sizeof path, c->dir, "store") != DATADIR_OK ||
-            access(path, F_OK) != 0) {
-            return -1;
-        }
-        bool locked = false;
-        rc = cli_try_open_store(c, &locked);
-        if (!locked) {
-            return rc == CLI_EXIT_OK ? -1 : rc;
-        }
-        if (cli_now_ms() >= deadline) {
-            return cli_open_store(c); /* says who holds it */
-        }
-        cli_sleep_ms(CLI_LOCK_POLL_MS);
-    }
-}
-
 void
 cli_sleep_ms(unsigned ms)
 {
@@ -358,9 +331,7 @@ take_globals(cli_t *c, const cli_cmd_t *cmd, cli_args_t *a)
     bool bad = false;
     const char *data;
     while ((data = cli_value(a, "--data", &bad)) != NULL) {
-        if (c->node == NULL) {
-            c->data_opt = data;
-        }
+        c->data_opt = data;
     }
     if (bad) {
         return cli_usage(c, cmd, "--data needs a directory");
@@ -392,32 +363,9 @@ run_command(cli_t *c, const cli_cmd_t *cmd, int argc, char **argv)
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    if (c->node == NULL) {
-        datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
-        if (derr != DATADIR_OK) {
-            return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
-        }
-    }
-    if (c->node != NULL && cmd->local) {
-        return cli_fail(c, CLI_EXIT_USAGE, "%s: not through the running node; run it directly",
-                        cmd->name);
-    }
-    if (c->node == NULL && !cmd->local) {
-        /* The node gets the command without the global options taken
-         * above: its data directory is its own, and c->json travels on
-         * its own. */
-        char *fwd[CLI_ARGS_MAX + 1];
-        int n = 0;
-        fwd[n++] = argv[-1];
-        for (int i = 0; i < argc; i++) {
-            if (!a.used[i]) {
-                fwd[n++] = argv[i];
-            }
-        }
-        rc = forward_or_open(c, n, fwd);
-        if (rc >= 0) {
-            return rc;
-        }
+    datadir_err_t derr = datadir_resolve(c->dir, sizeof c->dir, c->data_opt);
+    if (derr != DATADIR_OK) {
+        return cli_fail(c, CLI_EXIT_ERROR, "%s", datadir_strerror(derr));
     }
     rc = cmd->fn(c, &a);
     if (rc == CLI_EXIT_USAGE && a.unknown != NULL) {
@@ -461,72 +409,9 @@ cli_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     int rc = run_command(&c, cmd, argc - next - 1, argv + next + 1);
-    if (!c.store_borrowed) {
-        store_close(c.store);
-    }
+    cli_app_end(&c);
     if (fflush(c.out) != 0 && rc == CLI_EXIT_OK) {
         rc = cli_fail(&c, CLI_EXIT_ERROR, "cannot write output: %s", strerror(errno));
     }
-    return rc;
-}
-
-int
-cli_node_begin(cli_t *c, struct node *node, const char *data_dir, const uint8_t *in,
-               size_t in_len, char **out, size_t *out_len, char **err, size_t *err_len)
-{
-    *out = *err = NULL;
-    *out_len = *err_len = 0;
-    memset(c, 0, sizeof *c);
-    c->node = node;
-    c->store = node_store(node);
-    c->store_borrowed = true;
-    c->author = node_author(node);
-    snprintf(c->dir, sizeof c->dir, "%s", data_dir);
-    /* POSIX lets fmemopen refuse a zero-length buffer. */
-    c->in = in_len > 0 ? fmemopen((void *)in, in_len, "rb") : fopen("/dev/null", "rb");
-    c->out = open_memstream(out, out_len);
-    c->err = open_memstream(err, err_len);
-    if (c->in == NULL || c->out == NULL || c->err == NULL) {
-        cli_node_end(c);
-        return CLI_EXIT_ERROR;
-    }
-    return CLI_EXIT_OK;
-}
-
-void
-cli_node_end(cli_t *c)
-{
-    FILE **files[3] = {&c->in, &c->out, &c->err};
-    for (int i = 0; i < 3; i++) {
-        if (*files[i] != NULL) {
-            fclose(*files[i]);
-            *files[i] = NULL;
-        }
-    }
-}
-
-int
-cli_run_named(cli_t *c, int argc, char **argv)
-{
-    const cli_cmd_t *cmd = argc > 0 ? find_command(argv[0]) : NULL;
-    if (cmd == NULL) {
-        fprintf(c->err, "samizdat: unknown command '%s' (see samizdat --help)\n",
-                argc > 0 ? argv[0] : "");
-        return CLI_EXIT_USAGE;
-    }
-    return run_command(c, cmd, argc - 1, argv + 1);
-}
-
-int
-cli_run_for_node(struct node *node, const char *data_dir, int argc, char **argv,
-                 const uint8_t *in, size_t in_len, char **out, size_t *out_len, char **err,
-                 size_t *err_len)
-{
-    cli_t c;
-    int rc = cli_node_begin(&c, node, data_dir, in, in_len, out, out_len, err, err_len);
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_run_named(&c, argc, argv);
-    }
-    cli_node_end(&c);
     return rc;
 }

@@ -5,77 +5,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "appjson.h"
 #include "bytes.h"
 #include "cli_int.h"
 #include "json.h"
 #include "keytext.h"
 #include "term.h"
 #include "text.h"
-
-int
-cli_store_error(cli_t *c, store_err_t err, const char *what)
-{
-    const char *detail = c->store ? store_last_error(c->store) : "";
-    if (err == STORE_ENOTFOUND) {
-        return cli_fail(c, CLI_EXIT_NOTFOUND, "%s: not found", what);
-    }
-    if (err == STORE_ECORRUPT) {
-        return cli_fail(c, CLI_EXIT_ERROR, "%s: the store holds corrupt data (%s)", what,
-                        store_strerror(err));
-    }
-    return cli_fail(c, CLI_EXIT_ERROR, "%s: %s%s%s", what, store_strerror(err),
-                    detail[0] ? ": " : "", detail);
-}
-
-static int open_store(cli_t *c, bool quiet_when_locked, bool *locked);
-
-int
-cli_open_store(cli_t *c)
-{
-    bool locked = false;
-    return open_store(c, false, &locked);
-}
-
-int
-cli_try_open_store(cli_t *c, bool *locked)
-{
-    return open_store(c, true, locked);
-}
-
-static int
-open_store(cli_t *c, bool quiet_when_locked, bool *locked)
-{
-    *locked = false;
-    if (c->store != NULL) {
-        return CLI_EXIT_OK;
-    }
-    datadir_err_t derr = datadir_ensure(c->dir);
-    if (derr != DATADIR_OK) {
-        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s%s%s", c->dir, datadir_strerror(derr),
-                        derr == DATADIR_EIO ? ": " : "", derr == DATADIR_EIO ? strerror(errno) : "");
-    }
-    char path[DATADIR_PATH_MAX];
-    if (datadir_path(path, sizeof path, c->dir, "store") != DATADIR_OK) {
-        return cli_fail(c, CLI_EXIT_ERROR, "data directory path is too long");
-    }
-    char detail[512] = "";
-    store_err_t err = store_open(&c->store, path, NULL, detail, sizeof detail);
-    *locked = err == STORE_ELOCKED;
-    if (err == STORE_ELOCKED && quiet_when_locked) {
-        return CLI_EXIT_ERROR;
-    }
-    if (err == STORE_ELOCKED) {
-        return cli_fail(c, CLI_EXIT_ERROR,
-                        "the store in %s is in use by another samizdat process "
-                        "(is a node running?)",
-                        c->dir);
-    }
-    if (err != STORE_OK) {
-        return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s", path,
-                        store_strerror(err), detail[0] ? ": " : "", detail);
-    }
-    return CLI_EXIT_OK;
-}
 
 static int
 key_path(cli_t *c, char *out, size_t cap, const char *name)
@@ -97,8 +33,7 @@ keys_error(cli_t *c, keys_err_t err, const char *path)
     case KEYS_ETOOLONG:
         return cli_fail(c, CLI_EXIT_BADINPUT, "%s: %s", path, keys_strerror(err));
     case KEYS_EIO:
-        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s: %s", path, keys_strerror(err),
-                        strerror(errno));
+        return cli_fail(c, CLI_EXIT_ERROR, "%s: %s: %s", path, keys_strerror(err), strerror(errno));
     default:
         return cli_fail(c, CLI_EXIT_ERROR, "%s: %s", path, keys_strerror(err));
     }
@@ -120,11 +55,6 @@ cli_author_public(cli_t *c, uint8_t pk[static 32])
 int
 cli_load_author(cli_t *c, keys_author_t *out)
 {
-    if (c->author != NULL) {
-        /* Inside the running node: its key is already open. */
-        *out = *c->author;
-        return CLI_EXIT_OK;
-    }
     char path[DATADIR_PATH_MAX];
     int rc = key_path(c, path, sizeof path, "author.key");
     if (rc != CLI_EXIT_OK) {
@@ -210,8 +140,7 @@ parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static 3
             return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is %s, not %s", text, names[k], what);
         }
     }
-    return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not %s: %s", text, what,
-                    keytext_strerror(err));
+    return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not %s: %s", text, what, keytext_strerror(err));
 }
 
 int
@@ -238,6 +167,48 @@ cli_print_key(cli_t *c, const char *label, keytext_kind_t kind, const uint8_t *v
     }
 }
 
+const char *
+cli_plural(uint64_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+int
+cli_get_limit(cli_t *c, cli_args_t *a, uint32_t *limit)
+{
+    bool bad = false;
+    const char *v = cli_value(a, "--limit", &bad);
+    uint64_t n = CLI_PAGE_DEFAULT;
+    if (bad || (v != NULL && (!cli_parse_u64(v, &n) || n == 0 || n > APP_PAGE_MAX))) {
+        return cli_fail(c, CLI_EXIT_USAGE, "--limit takes a number from 1 to %d", APP_PAGE_MAX);
+    }
+    *limit = (uint32_t)n;
+    return CLI_EXIT_OK;
+}
+
+int
+cli_take_args(cli_t *c, cli_args_t *a, const char *name, const char **pos, int want)
+{
+    const char *unknown = cli_unknown_option(a);
+    if (unknown != NULL) {
+        return cli_fail(c, CLI_EXIT_USAGE, "%s: unknown option %s", name, unknown);
+    }
+    int n = cli_positional(a, pos, want);
+    if (n != want) {
+        return cli_fail(c, CLI_EXIT_USAGE,
+                        "%s: expected %d argument%s, got %d (see samizdat %s --help)", name, want,
+                        want == 1 ? "" : "s", n, name);
+    }
+    return CLI_EXIT_OK;
+}
+
+void
+cli_print_json(cli_t *c, const app_result_t *res, const char *path_hint)
+{
+    app_json_result(c->out, res, path_hint);
+    fputc('\n', c->out);
+}
+
 static void
 format_time(char *out, size_t cap, uint64_t ms)
 {
@@ -246,30 +217,6 @@ format_time(char *out, size_t cap, uint64_t ms)
     if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0) {
         snprintf(out, cap, "%llu ms", (unsigned long long)ms);
     }
-}
-
-/* The author's display name from their latest profile, else a short key. */
-static void
-display_name(cli_t *c, const uint8_t author[static 32], char *out, size_t cap)
-{
-    post_t prof;
-    if (c->store != NULL && store_get_profile(c->store, author, &prof) == STORE_OK) {
-        snprintf(out, cap, "%s", prof.name);
-        return;
-    }
-    char t[KEYTEXT_BUFSZ];
-    keytext_encode(t, KEYTEXT_AUTHOR, author);
-    snprintf(out, cap, "%.16s...", t);
-}
-
-static bool
-is_deleted(cli_t *c, const post_t *p)
-{
-    bool deleted = false;
-    if (c->store != NULL) {
-        (void)store_is_deleted(c->store, p->id, &deleted, NULL);
-    }
-    return deleted;
 }
 
 /* A body, each line indented, made safe for the terminal (text.h: bidi
@@ -291,20 +238,15 @@ print_text_lines(FILE *f, const char *s)
 }
 
 void
-cli_print_post(cli_t *c, const post_t *p, bool first)
+cli_print_post(cli_t *c, const app_post_t *ap)
 {
-    if (c->json) {
-        fputs(first ? "\n  " : ",\n  ", c->out);
-        cli_json_post(c, p);
-        return;
-    }
-    char when[64], name[POST_NAME_MAX + 1], id[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
+    const post_t *p = &ap->post;
+    char when[64], id[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
     char shown[TEXT_SAFE_SIZE(POST_NAME_MAX)]; /* a peer's name, bidi controls escaped */
     format_time(when, sizeof when, p->timestamp_ms);
-    display_name(c, p->author, name, sizeof name);
-    text_safe(shown, sizeof shown, name, strlen(name), TEXT_LINE);
     keytext_encode(id, KEYTEXT_POST, p->id);
     keytext_encode(ref, KEYTEXT_POST, p->ref);
+    text_safe(shown, sizeof shown, ap->display_name, strlen(ap->display_name), TEXT_LINE);
     fprintf(c->out, "%s  %s  #%llu  %s\n", when, shown, (unsigned long long)p->seq, id);
     if (p->kind == POST_KIND_REPLY) {
         fprintf(c->out, "    reply to %s\n", ref);
@@ -314,46 +256,10 @@ cli_print_post(cli_t *c, const post_t *p, bool first)
         text_safe(shown, sizeof shown, p->name, p->name_len, TEXT_LINE);
         fprintf(c->out, "    profile: name \"%s\"\n", shown);
     }
-    if (is_deleted(c, p)) {
+    if (ap->deleted) {
         fputs("    [deleted by its author]\n", c->out);
     } else if (p->body_len > 0) {
         print_text_lines(c->out, p->body);
     }
     fputc('\n', c->out);
-}
-
-void
-cli_json_post(cli_t *c, const post_t *p)
-{
-    char id[KEYTEXT_BUFSZ], author[KEYTEXT_BUFSZ], prev[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
-    keytext_encode(id, KEYTEXT_POST, p->id);
-    keytext_encode(author, KEYTEXT_AUTHOR, p->author);
-    keytext_encode(prev, KEYTEXT_POST, p->prev);
-    keytext_encode(ref, KEYTEXT_POST, p->ref);
-    bool deleted = is_deleted(c, p);
-    FILE *f = c->out;
-    fprintf(f, "{\"id\":\"%s\",\"author\":\"%s\",\"seq\":%llu,", id, author,
-            (unsigned long long)p->seq);
-    if (p->seq > 1) {
-        fprintf(f, "\"prev\":\"%s\",", prev);
-    } else {
-        fputs("\"prev\":null,", f);
-    }
-    fprintf(f, "\"timestamp_ms\":%llu,\"kind\":\"%s\",", (unsigned long long)p->timestamp_ms,
-            post_kind_name(p->kind));
-    if (p->kind == POST_KIND_REPLY || p->kind == POST_KIND_DELETE) {
-        fprintf(f, "\"ref\":\"%s\",", ref);
-    }
-    if (p->kind == POST_KIND_PROFILE) {
-        fputs("\"name\":", f);
-        json_string(f, p->name);
-        fputc(',', f);
-    }
-    char name[POST_NAME_MAX + 1];
-    display_name(c, p->author, name, sizeof name);
-    fputs("\"display_name\":", f);
-    json_string(f, name);
-    fprintf(f, ",\"deleted\":%s,\"body\":", deleted ? "true" : "false");
-    json_string(f, deleted ? "" : p->body);
-    fputc('}', f);
 }

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <uv.h>
+
+#include "app.h"
 #include "cli.h"
 #include "datadir.h"
 #include "keys.h"
@@ -34,19 +37,20 @@ typedef struct {
                             a hint about "--" to the handler's usage error */
 } cli_args_t;
 
-struct node;
-
 typedef struct {
     char dir[DATADIR_PATH_MAX];
     const char *data_opt;
     bool json;
-    store_t *store;       /* opened on demand, or the running node's (borrowed) */
-    bool store_borrowed;  /* true inside the node: cli_main must not close it */
-    FILE *in;             /* standard input, or the bytes a control request carried */
+    store_t *store; /* opened here while deciding local or remote; lent to the app */
+    FILE *in;
     FILE *out;
     FILE *err;
-    struct node *node;           /* the running node, when run through its control socket */
-    const keys_author_t *author; /* the node's unlocked author key, or NULL */
+    /* The application layer, created on the first call: local on the store,
+     * or remote when a node answers on the control socket. */
+    uv_loop_t loop;
+    bool loop_open;
+    app_t *app;
+    bool remote;
 } cli_t;
 
 typedef int (*cli_cmd_fn)(cli_t *c, cli_args_t *a);
@@ -56,8 +60,9 @@ typedef struct {
     cli_cmd_fn fn;
     const char *usage;
     const char *help;
-    /* Runs in this process even when a node runs: it needs no store (init,
-     * whoami) or it is the node (run). Everything else goes to the node. */
+    /* Calls no app: keys only (init, whoami), or it is the node (run).
+     * Every other command calls the app, on the running node when one
+     * answers (cli_call). */
     bool local;
 } cli_cmd_t;
 
@@ -76,29 +81,47 @@ bool cli_parse_u64(const char *s, uint64_t *out);
 int cli_fail(cli_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_usage(cli_t *c, const cli_cmd_t *cmd, const char *why);
 
-/* Shared steps. Each prints its own error and returns an exit code. */
-int cli_open_store(cli_t *c);
-/* Like cli_open_store, but prints nothing when another process holds the
- * store; *locked then says so. */
-int cli_try_open_store(cli_t *c, bool *locked);
+/* "1 post", "2 posts": n and the word, singular or plural. */
+const char *cli_plural(uint64_t n, const char *one, const char *many);
+
+/* Runs one request through the application layer: on the running node
+ * through its control socket when one answers on c->dir, else here on the
+ * store (waiting a moment while another process holds it). Returns
+ * CLI_EXIT_OK with *out set (caller frees with app_result_free), or prints
+ * the error and returns its exit code (*out NULL). */
+int cli_call(cli_t *c, const app_request_t *req, app_result_t **out);
+/* The exit code of an app error. */
+int cli_exit_code(app_err_t err);
+/* Closes the app and the loop and the store; at the end of cli_main. */
+void cli_app_end(cli_t *c);
 /* True when a node answers on c->dir's control socket. */
 bool cli_node_running(cli_t *c);
 /* How long a command waits for a store that another samizdat process holds:
  * a short command finishes, or a starting node opens its control socket. */
 enum { CLI_LOCK_WAIT_MS = 5000, CLI_LOCK_POLL_MS = 50 };
 void cli_sleep_ms(unsigned ms);
+uint64_t cli_now_ms(void);
+
+/* Keys, for the commands that stay in this process (init, whoami, run). */
 int cli_load_author(cli_t *c, keys_author_t *out);
 int cli_author_public(cli_t *c, uint8_t pk[static 32]);
+int cli_ensure_keys(cli_t *c, bool sealed, bool *created);
+/* The author's passphrase from $SAMIZDAT_PASSPHRASE or the terminal. */
+app_err_t cli_passphrase(void *ud, char *out, size_t cap, char *msg, size_t msg_cap);
+
+/* Parsing the text forms; each prints its own error. */
 int cli_parse_author(cli_t *c, const char *text, uint8_t out[static 32]);
 int cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static 32]);
-int cli_store_error(cli_t *c, store_err_t err, const char *what);
-uint64_t cli_now_ms(void);
-int cli_ensure_keys(cli_t *c, bool sealed, bool *created);
+/* --limit N (1..100000; default 20). */
+int cli_get_limit(cli_t *c, cli_args_t *a, uint32_t *limit);
+/* Checks options and takes exactly `want` positional words into pos. */
+int cli_take_args(cli_t *c, cli_args_t *a, const char *name, const char **pos, int want);
 
-/* Printing posts. */
-void cli_print_post(cli_t *c, const post_t *p, bool first);
+/* Printing. */
+void cli_print_post(cli_t *c, const app_post_t *p);
 void cli_print_key(cli_t *c, const char *label, keytext_kind_t kind, const uint8_t *v);
-void cli_json_post(cli_t *c, const post_t *p);
+/* Prints a result as JSON (appjson) and a newline. */
+void cli_print_json(cli_t *c, const app_result_t *res, const char *path_hint);
 
 /* Commands, by file. */
 int cli_cmd_init(cli_t *c, cli_args_t *a);
@@ -122,23 +145,6 @@ int cli_cmd_export(cli_t *c, cli_args_t *a);
 int cli_cmd_import(cli_t *c, cli_args_t *a);
 int cli_cmd_peers(cli_t *c, cli_args_t *a);
 int cli_cmd_peer(cli_t *c, cli_args_t *a);
-
-/* Sends the command to the node running on c->dir through its control socket
- * and relays its output and exit code. Returns -1, having printed nothing,
- * when no node answers: the caller then runs the command itself. argv[0] is
- * the command name. */
-int cli_forward(cli_t *c, int argc, char **argv);
-/* `status` while the node runs (c->node set). */
-int cli_node_status(cli_t *c);
-
-/* Inside the node: sets c up with the node's store and key, input from in
- * (borrowed until cli_node_end) and output and errors into memory streams
- * that cli_node_end closes, leaving *out and *err (caller frees). */
-int cli_node_begin(cli_t *c, struct node *node, const char *data_dir, const uint8_t *in,
-                   size_t in_len, char **out, size_t *out_len, char **err, size_t *err_len);
-void cli_node_end(cli_t *c);
-/* Finds argv[0] in the command table and runs it. */
-int cli_run_named(cli_t *c, int argc, char **argv);
 int cli_cmd_dht(cli_t *c, cli_args_t *a);
 
 #endif

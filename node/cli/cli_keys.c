@@ -1,4 +1,4 @@
-/* init, whoami, run, status. */
+/* init and whoami: keys only, never through the node. */
 #include <string.h>
 
 #include "bytes.h"
@@ -57,15 +57,16 @@ cli_cmd_init(cli_t *c, cli_args_t *a)
     uint8_t pk[32];
     bool was_sealed;
     if (keys_author_load_public(path, pk, &was_sealed) != KEYS_ENOENT) {
-        return cli_fail(c, CLI_EXIT_ERROR,
-                        "%s already holds an author key; refusing to replace it", c->dir);
+        return cli_fail(c, CLI_EXIT_ERROR, "%s already holds an author key; refusing to replace it",
+                        c->dir);
     }
     bool created = false;
     rc = cli_ensure_keys(c, sealed, &created);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    fprintf(c->out, "created your keys%s\n", sealed ? " (author key sealed with a passphrase)" : "");
+    fprintf(c->out, "created your keys%s\n",
+            sealed ? " (author key sealed with a passphrase)" : "");
     rc = print_keys(c);
     if (rc == CLI_EXIT_OK) {
         fputs("share your author key so people can follow you: samizdat whoami\n", c->out);
@@ -130,44 +131,4 @@ cli_cmd_whoami(cli_t *c, cli_args_t *a)
     }
     keys_node_wipe(&n);
     return rc;
-}
-
-int
-cli_cmd_status(cli_t *c, cli_args_t *a)
-{
-    int rc = no_extra(c, a, "status", 0);
-    if (rc == CLI_EXIT_OK && c->node != NULL) {
-        return cli_node_status(c);
-    }
-    uint8_t pk[32];
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_author_public(c, pk);
-    }
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
-    }
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    store_stats_t st;
-    store_err_t err = store_stats(c->store, &st);
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, "status");
-    }
-    char at[KEYTEXT_BUFSZ];
-    keytext_encode(at, KEYTEXT_AUTHOR, pk);
-    if (c->json) {
-        fprintf(c->out,
-                "{\"author\":\"%s\",\"node\":\"stopped\",\"posts\":%llu,\"authors\":%llu,"
-                "\"following\":%llu,\"forks\":%llu}\n",
-                at, (unsigned long long)st.posts, (unsigned long long)st.authors,
-                (unsigned long long)st.follows, (unsigned long long)st.forks);
-        return CLI_EXIT_OK;
-    }
-    fprintf(c->out,
-            "author key: %s\ndata:       %s\nnode:       not running (start it: samizdat run)\n"
-            "posts:      %llu from %llu authors\nfollowing:  %llu\nforks seen: %llu\n",
-            at, c->dir, (unsigned long long)st.posts, (unsigned long long)st.authors,
-            (unsigned long long)st.follows, (unsigned long long)st.forks);
-    return CLI_EXIT_OK;
 }

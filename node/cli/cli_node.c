@@ -1,6 +1,6 @@
-/* The daemon (`run`), forwarding commands to a running node over the
- * control socket, and the commands that need a node: peers, peer add, and
- * status while a node runs. */
+/* The daemon (`run`): the node, a local app on it and the control socket
+ * that serves that app; and the commands about the node: status, peers,
+ * peer add. */
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
@@ -14,246 +14,20 @@
 #include "bytes.h"
 #include "cli_int.h"
 #include "control.h"
-#include "json.h"
 #include "keytext.h"
 #include "node.h"
 #include "notify.h"
-
-/* ---- client: talk to a running node ---- */
-
-static bool
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool
-read_all(int fd, uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return false;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-static int
-connect_control(const char *dir)
-{
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    int n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", dir, CONTROL_SOCKET_NAME);
-    if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
-        return -1;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
-/* Reads all of standard input when an argument is "-" (post -, import -).
- * *too_big is set when it holds more than the request can carry. */
-static uint8_t *
-slurp_stdin(int argc, char **argv, size_t *len, bool *too_big)
-{
-    enum { CAP = CONTROL_REQUEST_MAX / 2 };
-    *len = 0;
-    *too_big = false;
-    bool wants = false;
-    for (int i = 1; i < argc; i++) {
-        wants |= strcmp(argv[i], "-") == 0;
-    }
-    uint8_t *buf = malloc(CAP + 1);
-    if (buf == NULL || !wants) {
-        return buf;
-    }
-    size_t got;
-    while (*len <= CAP && (got = fread(buf + *len, 1, CAP + 1 - *len, stdin)) > 0) {
-        *len += got;
-    }
-    *too_big = *len > CAP;
-    return buf;
-}
-
-/* The index of the FILE argument of import (the first word that is not an
- * option) and export (the second), or -1. Neither command has an option
- * that takes a value, so every other word is positional. */
-static int
-file_arg_index(int argc, char **argv)
-{
-    int want = strcmp(argv[0], "import") == 0 ? 1 : strcmp(argv[0], "export") == 0 ? 2 : 0;
-    for (int i = 1, seen = 0; want > 0 && i < argc; i++) {
-        bool option = argv[i][0] == '-' && argv[i][1] != '\0';
-        if (!option && ++seen == want) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* A relative FILE is made absolute: the node's working directory is not
- * ours. Returns a string to free, or NULL when path is used as it is. */
-static char *
-absolute(const char *path)
-{
-    if (path[0] == '/' || strcmp(path, "-") == 0) {
-        return NULL;
-    }
-    char *cwd = getcwd(NULL, 0);
-    size_t n = cwd ? strlen(cwd) + 1 + strlen(path) + 1 : 0;
-    char *out = cwd ? malloc(n) : NULL;
-    if (out != NULL) {
-        snprintf(out, n, "%s/%s", cwd, path);
-    }
-    free(cwd);
-    return out;
-}
-
-static void
-put_arg(bytes_writer_t *w, const char *a)
-{
-    size_t n = strlen(a);
-    if (n > UINT16_MAX) {
-        w->err = true; /* cannot be framed: refuse the request */
-        return;
-    }
-    bytes_put_u16(w, (uint16_t)n);
-    bytes_put(w, (const uint8_t *)a, n);
-}
-
-static bool
-encode_request(uint8_t *out, size_t cap, size_t *len, int argc, char **argv, bool json,
-               const uint8_t *in, size_t in_len)
-{
-    bool has_json = false;
-    for (int i = 1; i < argc; i++) {
-        has_json |= strcmp(argv[i], "--json") == 0;
-    }
-    bool add_json = json && !has_json;
-    if (argc + (add_json ? 1 : 0) > CONTROL_ARGS_MAX) {
-        return false;
-    }
-    bytes_writer_t w;
-    bytes_writer_init(&w, out, cap);
-    bytes_put_u32(&w, 0); /* length, filled in below */
-    bytes_put_u8(&w, CONTROL_VERSION);
-    bytes_put_u8(&w, (uint8_t)(argc + (add_json ? 1 : 0)));
-    int file = file_arg_index(argc, argv);
-    for (int i = 0; i < argc; i++) {
-        char *abs = i == file ? absolute(argv[i]) : NULL;
-        put_arg(&w, abs ? abs : argv[i]);
-        free(abs);
-    }
-    if (add_json) {
-        put_arg(&w, "--json");
-    }
-    bytes_put_u32(&w, (uint32_t)in_len);
-    bytes_put(&w, in, in_len);
-    if (!bytes_writer_ok(&w) || w.len - 4 > CONTROL_REQUEST_MAX) {
-        return false;
-    }
-    uint32_t body = (uint32_t)(w.len - 4);
-    out[0] = (uint8_t)(body >> 24);
-    out[1] = (uint8_t)(body >> 16);
-    out[2] = (uint8_t)(body >> 8);
-    out[3] = (uint8_t)body;
-    *len = w.len;
-    return true;
-}
-
-static int
-relay_response(cli_t *c, int fd)
-{
-    uint8_t hdr[4];
-    if (!read_all(fd, hdr, 4)) {
-        return cli_fail(c, CLI_EXIT_ERROR, "the node closed the control connection");
-    }
-    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-    uint8_t *body = len <= CONTROL_RESPONSE_MAX + 16 ? malloc(len ? len : 1) : NULL;
-    if (body == NULL || !read_all(fd, body, len)) {
-        free(body);
-        return cli_fail(c, CLI_EXIT_ERROR, "bad response from the node");
-    }
-    bytes_reader_t r;
-    bytes_reader_init(&r, body, len);
-    int code = bytes_get_u8(&r);
-    uint32_t olen = bytes_get_u32(&r);
-    const uint8_t *o = bytes_get_ref(&r, olen);
-    uint32_t elen = bytes_get_u32(&r);
-    const uint8_t *e = bytes_get_ref(&r, elen);
-    if (!bytes_reader_done(&r)) {
-        free(body);
-        return cli_fail(c, CLI_EXIT_ERROR, "malformed response from the node");
-    }
-    fwrite(o, 1, olen, c->out);
-    fwrite(e, 1, elen, c->err);
-    free(body);
-    return code;
-}
-
-int
-cli_forward(cli_t *c, int argc, char **argv)
-{
-    int fd = connect_control(c->dir);
-    if (fd < 0) {
-        return -1; /* no node: the caller runs the command itself */
-    }
-    size_t in_len = 0;
-    bool too_big = false;
-    uint8_t *in = slurp_stdin(argc, argv, &in_len, &too_big);
-    size_t cap = CONTROL_REQUEST_MAX + 4;
-    uint8_t *req = malloc(cap);
-    size_t len = 0;
-    int rc;
-    if (too_big) {
-        rc = cli_fail(c, CLI_EXIT_BADINPUT,
-                      "standard input is larger than the %d KiB a running node takes from the "
-                      "command line; give a file name instead",
-                      CONTROL_REQUEST_MAX / 2 / 1024);
-    } else if (in == NULL || req == NULL ||
-               !encode_request(req, cap, &len, argc, argv, c->json, in, in_len)) {
-        rc = cli_fail(c, CLI_EXIT_BADINPUT, "the command is too large to send to the node");
-    } else if (!write_all(fd, req, len)) {
-        rc = cli_fail(c, CLI_EXIT_ERROR, "cannot talk to the node: %s", strerror(errno));
-    } else {
-        rc = relay_response(c, fd);
-    }
-    free(in);
-    free(req);
-    close(fd);
-    return rc;
-}
 
 /* ---- the daemon ---- */
 
 typedef struct {
     node_t *node;
+    app_t *app;
     control_t *control;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool stopping;
+    int closing; /* of the control socket and the app, still open */
     log_t log;
 } daemon_t;
 
@@ -271,12 +45,14 @@ on_node_closed(void *ud)
     uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
 
-/* The control socket goes first, so no command runs against a closing node. */
+/* The node closes last, once the control socket and the app are done. */
 static void
-on_control_closed(void *ud)
+on_front_closed(void *ud)
 {
     daemon_t *d = ud;
-    node_close(d->node, on_node_closed, d);
+    if (--d->closing == 0) {
+        node_close(d->node, on_node_closed, d);
+    }
 }
 
 static void
@@ -291,7 +67,12 @@ on_signal(uv_signal_t *h, int signum)
     log_line(&d->log, LOG_LEVEL_INFO, "%s: stopping (again to exit at once)",
              signum == SIGINT ? "interrupt" : "terminate");
     notify_tell(&d->log, "STOPPING=1");
-    control_close(d->control, on_control_closed, d);
+    /* The control socket stops taking requests and the app cancels its long
+     * calls (an import ends at its next slice) at once, so the answers of
+     * the calls running still reach their clients; then the node. */
+    d->closing = 2;
+    control_close(d->control, on_front_closed, d);
+    app_close(d->app, on_front_closed, d);
 }
 
 typedef struct {
@@ -342,8 +123,8 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     if (p != NULL && (!cli_parse_u64(p, &port) || port > 65535)) {
         return cli_fail(c, CLI_EXIT_USAGE, "--port takes a number from 0 to 65535");
     }
-    if (pm != NULL && (!cli_parse_u64(pm, &o->peers_max) || o->peers_max < 3 ||
-                       o->peers_max > 1024)) {
+    if (pm != NULL &&
+        (!cli_parse_u64(pm, &o->peers_max) || o->peers_max < 3 || o->peers_max > 1024)) {
         return cli_fail(c, CLI_EXIT_USAGE, "--peers-max takes a number from 3 to 1024");
     }
     if (o->network != NULL && !wire_network_valid(o->network)) {
@@ -429,8 +210,17 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
         uv_loop_close(&loop);
         return cli_fail(c, CLI_EXIT_ERROR, "cannot start the node: %s", node_strerror(err));
     }
-    control_err_t cerr = control_new(&d.control, &loop, d.node, c->dir);
+    app_config_t acfg = {
+        .data_dir = c->dir,
+        .store = c->store,
+        .author = author,
+        .node = d.node,
+    };
+    app_err_t aerr = app_new(&d.app, &loop, &acfg);
+    control_err_t cerr =
+        aerr == APP_OK ? control_new(&d.control, &loop, d.app, c->dir) : CONTROL_ENOMEM;
     if (cerr != CONTROL_OK) {
+        app_close(d.app, NULL, NULL);
         node_close(d.node, NULL, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
@@ -455,16 +245,6 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
-bool
-cli_node_running(cli_t *c)
-{
-    int fd = connect_control(c->dir);
-    if (fd >= 0) {
-        close(fd);
-    }
-    return fd >= 0;
-}
-
 /* A short command may hold the store for a moment; a node holds it for good
  * and answers on its control socket. */
 static int
@@ -473,16 +253,29 @@ open_store_for_node(cli_t *c)
     uint64_t deadline = cli_now_ms() + CLI_LOCK_WAIT_MS;
     for (;;) {
         if (cli_node_running(c)) {
-            return cli_fail(c, CLI_EXIT_ERROR, "a node is already running with data in %s",
-                            c->dir);
+            return cli_fail(c, CLI_EXIT_ERROR, "a node is already running with data in %s", c->dir);
         }
-        bool locked = false;
-        int rc = cli_try_open_store(c, &locked);
-        if (!locked) {
-            return rc;
+        if (datadir_ensure(c->dir) != DATADIR_OK) {
+            return cli_fail(c, CLI_EXIT_ERROR, "%s: cannot create the data directory", c->dir);
+        }
+        char path[DATADIR_PATH_MAX];
+        if (datadir_path(path, sizeof path, c->dir, "store") != DATADIR_OK) {
+            return cli_fail(c, CLI_EXIT_ERROR, "data directory path is too long");
+        }
+        char detail[512] = "";
+        store_err_t serr = store_open(&c->store, path, NULL, detail, sizeof detail);
+        if (serr == STORE_OK) {
+            return CLI_EXIT_OK;
+        }
+        if (serr != STORE_ELOCKED) {
+            return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s", path,
+                            store_strerror(serr), detail[0] ? ": " : "", detail);
         }
         if (cli_now_ms() >= deadline) {
-            return cli_open_store(c);
+            return cli_fail(c, CLI_EXIT_ERROR,
+                            "the store in %s is in use by another samizdat process "
+                            "(is a node running?)",
+                            c->dir);
         }
         cli_sleep_ms(CLI_LOCK_POLL_MS);
     }
@@ -520,224 +313,4 @@ cli_cmd_run(cli_t *c, cli_args_t *a)
     keys_author_wipe(&author);
     keys_node_wipe(&nk);
     return rc;
-}
-
-/* ---- commands that need the node ---- */
-
-static void
-print_ms_ago(FILE *f, uint64_t then_ms)
-{
-    uint64_t now = cli_now_ms();
-    uint64_t s = now > then_ms ? (now - then_ms) / 1000 : 0;
-    fprintf(f, "%llus ago", (unsigned long long)s);
-}
-
-typedef struct {
-    cli_t *c;
-    size_t count;
-} peer_list_t;
-
-static bool
-print_peer(void *ud, const node_peer_info_t *p)
-{
-    peer_list_t *pl = ud;
-    cli_t *c = pl->c;
-    char k[KEYTEXT_BUFSZ];
-    keytext_encode(k, KEYTEXT_NODE, p->key);
-    const char *dir = p->dir == TRANSPORT_OUT ? "out" : "in";
-    if (c->json) {
-        fprintf(c->out, "%s\n  {\"node\":\"%s\",\"endpoint\":", pl->count ? "," : "", k);
-        json_string(c->out, p->endpoint);
-        fprintf(c->out, ",\"direction\":\"%s\",\"ready\":%s,\"last_seen_ms\":%llu,\"rtt_ms\":%lld}",
-                dir, p->ready ? "true" : "false", (unsigned long long)p->last_seen_ms,
-                (long long)p->rtt_ms);
-    } else {
-        fprintf(c->out, "%s  %-3s  %s  %s  seen ", k, dir, p->endpoint[0] ? p->endpoint : "-",
-                p->ready ? "ready" : "connecting");
-        print_ms_ago(c->out, p->last_seen_ms);
-        if (p->rtt_ms >= 0) {
-            fprintf(c->out, "  rtt %lldms", (long long)p->rtt_ms);
-        }
-        fputc('\n', c->out);
-    }
-    pl->count++;
-    return true;
-}
-
-int
-cli_cmd_peers(cli_t *c, cli_args_t *a)
-{
-    const char *pos[1];
-    if (cli_unknown_option(a) != NULL || cli_positional(a, pos, 1) != 0) {
-        return cli_fail(c, CLI_EXIT_USAGE, "usage: samizdat peers [--json]");
-    }
-    if (c->node == NULL) {
-        return cli_fail(c, CLI_EXIT_ERROR, "the node is not running (start it: samizdat run)");
-    }
-    peer_list_t pl = {c, 0};
-    if (c->json) {
-        fputs("{\"peers\":[", c->out);
-    }
-    node_peers(c->node, print_peer, &pl);
-    if (c->json) {
-        fputs(pl.count ? "\n]}\n" : "]}\n", c->out);
-    } else if (pl.count == 0) {
-        fputs("no peers yet\n", c->out);
-    }
-    return CLI_EXIT_OK;
-}
-
-int
-cli_cmd_peer(cli_t *c, cli_args_t *a)
-{
-    const char *pos[3];
-    if (cli_unknown_option(a) != NULL || cli_positional(a, pos, 3) != 3 ||
-        strcmp(pos[0], "add") != 0) {
-        return cli_fail(c, CLI_EXIT_USAGE, "usage: samizdat peer add ENDPOINT NODEKEY");
-    }
-    if (!wire_endpoint_valid(pos[1])) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not an endpoint like tcp://192.0.2.1:7470",
-                        pos[1]);
-    }
-    uint8_t key[32];
-    keytext_err_t kerr = keytext_decode(key, KEYTEXT_NODE, pos[2]);
-    if (kerr != KEYTEXT_OK) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not a valid node key: %s", pos[2],
-                        keytext_strerror(kerr));
-    }
-    if (c->node != NULL) {
-        node_add_peer(c->node, key, pos[1]);
-        fprintf(c->out, "connecting to %s\n", pos[1]);
-        return CLI_EXIT_OK;
-    }
-    int rc = cli_open_store(c);
-    store_err_t err = rc == CLI_EXIT_OK ? store_peer_save(c->store, key, pos[1], 0) : STORE_OK;
-    if (rc == CLI_EXIT_OK && err != STORE_OK) {
-        return cli_store_error(c, err, "peer add");
-    }
-    if (rc == CLI_EXIT_OK) {
-        fprintf(c->out, "saved %s; the node will try it when it next starts\n", pos[1]);
-    }
-    return rc;
-}
-
-/* Counters of what peers sent wrong, by name in JSON and in words. */
-typedef struct {
-    const char *json;
-    const char *words;
-    uint64_t v;
-} counter_t;
-
-static void
-node_counters(const node_status_t *ns, counter_t out[7])
-{
-    counter_t c[7] = {
-        {"malformed", "malformed", ns->malformed},
-        {"oversized", "too large", ns->oversized},
-        {"unknown", "unknown type", ns->unknown},
-        {"unsolicited", "unasked answers", ns->unsolicited},
-        {"dropped_multipart", "multipart", ns->transport.dropped_multipart},
-        {"timeouts", "requests timed out", ns->timeouts},
-        {"flood_cuts", "floods cut", ns->transport.flood_cuts},
-    };
-    memcpy(out, c, sizeof c);
-}
-
-static void
-status_json(cli_t *c, const node_status_t *ns, const store_stats_t *st, const char *nt,
-            const char *at)
-{
-    FILE *f = c->out;
-    fprintf(f, "{\"node\":\"%s\",\"author\":\"%s\",\"network\":", nt, at);
-    json_string(f, node_network(c->node));
-    fputs(",\"listen\":[", f);
-    for (size_t i = 0; i < ns->n_listen; i++) {
-        fputs(i ? "," : "", f);
-        json_string(f, ns->listen[i]);
-    }
-    fprintf(f,
-            "],\"uptime_ms\":%llu,\"peers\":%zu,\"peers_in\":%zu,\"peers_out\":%zu,"
-            "\"contacts\":%zu,\"posts\":%llu,\"authors\":%llu,\"following\":%llu",
-            (unsigned long long)ns->uptime_ms, ns->peers_ready, ns->peers_in, ns->peers_out,
-            ns->contacts, (unsigned long long)st->posts, (unsigned long long)st->authors,
-            (unsigned long long)st->follows);
-    node_dht_status_t ds;
-    node_dht_status(c->node, &ds);
-    fprintf(f, ",\"dht\":{\"table\":%zu,\"records\":%zu,\"announces\":%zu,\"lookups\":%zu}",
-            ds.table, ds.records, ds.announces, ds.lookups);
-    node_gossip_status_t gs;
-    node_gossip_status(c->node, &gs);
-    fprintf(f,
-            ",\"gossip\":{\"peers\":%zu,\"received\":%llu,\"stored\":%llu,\"duplicates\":%llu,"
-            "\"invalid\":%llu,\"forwarded\":%llu,\"rate_limited\":%llu,\"bytes_in\":%llu,"
-            "\"bytes_out\":%llu,\"forks\":%llu}",
-            gs.peers, (unsigned long long)gs.posts_received, (unsigned long long)gs.posts_stored,
-            (unsigned long long)gs.posts_duplicate, (unsigned long long)gs.posts_invalid,
-            (unsigned long long)gs.posts_forwarded, (unsigned long long)gs.rate_limited,
-            (unsigned long long)gs.bytes_received, (unsigned long long)gs.bytes_sent,
-            (unsigned long long)gs.forks);
-    counter_t k[7];
-    node_counters(ns, k);
-    for (int i = 0; i < 7; i++) {
-        fprintf(f, ",\"%s\":%llu", k[i].json, (unsigned long long)k[i].v);
-    }
-    fputs("}\n", f);
-}
-
-static void
-status_text(cli_t *c, const node_status_t *ns, const store_stats_t *st, const char *nt,
-            const char *at)
-{
-    FILE *f = c->out;
-    fprintf(f, "node key:   %s\nauthor key: %s\nnetwork:    %s\ndata:       %s\n", nt, at,
-            node_network(c->node), c->dir);
-    for (size_t i = 0; i < ns->n_listen; i++) {
-        fprintf(f, "listening:  %s\n", ns->listen[i]);
-    }
-    fprintf(f,
-            "uptime:     %llus\npeers:      %zu ready (%zu in, %zu out), %zu more known\n"
-            "posts:      %llu from %llu authors\nfollowing:  %llu\n",
-            (unsigned long long)(ns->uptime_ms / 1000), ns->peers_ready, ns->peers_in,
-            ns->peers_out, ns->contacts, (unsigned long long)st->posts,
-            (unsigned long long)st->authors, (unsigned long long)st->follows);
-    node_dht_status_t ds;
-    node_dht_status(c->node, &ds);
-    fprintf(f, "dht:        %zu contacts in the routing table, %zu records kept for others, "
-               "%zu feeds announced\n",
-            ds.table, ds.records, ds.announces);
-    node_gossip_status_t gs;
-    node_gossip_status(c->node, &gs);
-    fprintf(f, "gossip:     %zu peers; %llu posts received, %llu new, %llu duplicates, "
-               "%llu invalid; %llu forks\n",
-            gs.peers, (unsigned long long)gs.posts_received, (unsigned long long)gs.posts_stored,
-            (unsigned long long)gs.posts_duplicate, (unsigned long long)gs.posts_invalid,
-            (unsigned long long)gs.forks);
-    counter_t k[7];
-    node_counters(ns, k);
-    fputs("from peers: ", f);
-    for (int i = 0; i < 7; i++) {
-        fprintf(f, "%s%llu %s", i ? ", " : "", (unsigned long long)k[i].v, k[i].words);
-    }
-    fputc('\n', f);
-}
-
-int
-cli_node_status(cli_t *c)
-{
-    node_status_t ns;
-    node_status(c->node, &ns);
-    store_stats_t st;
-    store_err_t err = store_stats(c->store, &st);
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, "status");
-    }
-    char nt[KEYTEXT_BUFSZ], at[KEYTEXT_BUFSZ];
-    keytext_encode(nt, KEYTEXT_NODE, node_public_key(c->node));
-    keytext_encode(at, KEYTEXT_AUTHOR, node_author(c->node)->pk);
-    if (c->json) {
-        status_json(c, &ns, &st, nt, at);
-    } else {
-        status_text(c, &ns, &st, nt, at);
-    }
-    return CLI_EXIT_OK;
 }

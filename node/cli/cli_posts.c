@@ -1,109 +1,61 @@
-/* post, reply, delete, profile, feed, show, timeline. */
+/* post, reply, delete, profile, feed, show, timeline: arguments in, a
+ * request to the app, its result out as text or JSON. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
 #include "cli_int.h"
-#include "node.h"
 #include "keytext.h"
 
-/* Checks options and takes exactly `want` positional words into pos. */
+/* The text of a post: the argument, or standard input for "-" (one final
+ * newline dropped). buf holds APP_TEXT_MAX + 1 bytes. */
 static int
-take_args(cli_t *c, cli_args_t *a, const char *name, const char **pos, int want)
-{
-    const char *unknown = cli_unknown_option(a);
-    if (unknown != NULL) {
-        return cli_fail(c, CLI_EXIT_USAGE, "%s: unknown option %s", name, unknown);
-    }
-    int n = cli_positional(a, pos, want);
-    if (n != want) {
-        return cli_fail(c, CLI_EXIT_USAGE,
-                        "%s: expected %d argument%s, got %d (see samizdat %s --help)", name,
-                        want, want == 1 ? "" : "s", n, name);
-    }
-    return CLI_EXIT_OK;
-}
-
-/* Reads the body from standard input when text is "-". */
-static int
-get_text(cli_t *c, const char *text, char *buf, size_t cap, size_t *len)
+get_text(cli_t *c, const char *text, char *buf, app_text_t *out)
 {
     if (strcmp(text, "-") != 0) {
-        *len = strlen(text);
-        if (*len > POST_BODY_MAX) {
+        out->text = text;
+        out->text_len = strlen(text);
+        if (out->text_len > APP_TEXT_MAX) {
             return cli_fail(c, CLI_EXIT_BADINPUT, "the text is %zu bytes; the limit is %d",
-                            *len, POST_BODY_MAX);
+                            out->text_len, POST_BODY_MAX);
         }
-        memcpy(buf, text, *len + 1);
         return CLI_EXIT_OK;
     }
-    *len = fread(buf, 1, cap - 1, c->in);
+    size_t len = fread(buf, 1, APP_TEXT_MAX + 1, c->in);
     if (ferror(c->in)) {
         return cli_fail(c, CLI_EXIT_ERROR, "cannot read standard input");
     }
-    if (*len > 0 && buf[*len - 1] == '\n') {
-        (*len)--;
-    }
-    if (*len > POST_BODY_MAX || !feof(c->in)) {
+    if (len > APP_TEXT_MAX) {
         return cli_fail(c, CLI_EXIT_BADINPUT, "the text is longer than %d bytes", POST_BODY_MAX);
     }
-    buf[*len] = '\0';
+    if (len > 0 && buf[len - 1] == '\n') {
+        len--;
+    }
+    buf[len] = '\0';
+    out->text = buf;
+    out->text_len = len;
     return CLI_EXIT_OK;
 }
 
 static int
-set_body(cli_t *c, post_t *p, const char *text)
+publish(cli_t *c, const app_request_t *req)
 {
-    char buf[POST_BODY_MAX + 2];
-    size_t len = 0;
-    int rc = get_text(c, text, buf, sizeof buf, &len);
+    app_result_t *res = NULL;
+    int rc = cli_call(c, req, &res);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    if (memchr(buf, '\0', len) != NULL) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "the text holds a NUL byte");
-    }
-    post_err_t err = post_set_body(p, buf, len);
-    if (err != POST_OK) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "cannot post this text: %s", post_strerror(err));
-    }
-    return CLI_EXIT_OK;
-}
-
-/* Signs and stores a draft, then prints its id. */
-static int
-publish(cli_t *c, post_t *draft)
-{
-    keys_author_t k;
-    int rc = cli_load_author(c, &k);
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
-    }
-    if (rc != CLI_EXIT_OK) {
-        keys_author_wipe(&k);
-        return rc;
-    }
-    post_err_t perr = POST_OK;
-    store_err_t err = store_publish(c->store, &k, draft, &perr);
-    keys_author_wipe(&k);
-    if (err == STORE_EINVAL) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "cannot sign: %s", post_strerror(perr));
-    }
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, "publish");
-    }
-    if (c->node != NULL) {
-        node_published(c->node, draft);
-    }
-    char id[KEYTEXT_BUFSZ];
-    keytext_encode(id, KEYTEXT_POST, draft->id);
+    const post_t *p = &res->u.publish.post;
     if (c->json) {
-        fprintf(c->out, "{\"id\":\"%s\",\"seq\":%llu,\"kind\":\"%s\"}\n", id,
-                (unsigned long long)draft->seq, post_kind_name(draft->kind));
+        cli_print_json(c, res, NULL);
     } else {
-        fprintf(c->out, "published %s #%llu %s\n", post_kind_name(draft->kind),
-                (unsigned long long)draft->seq, id);
+        char id[KEYTEXT_BUFSZ];
+        keytext_encode(id, KEYTEXT_POST, p->id);
+        fprintf(c->out, "published %s #%llu %s\n", post_kind_name(p->kind),
+                (unsigned long long)p->seq, id);
     }
+    app_result_free(res);
     return CLI_EXIT_OK;
 }
 
@@ -111,62 +63,56 @@ int
 cli_cmd_post(cli_t *c, cli_args_t *a)
 {
     const char *pos[1];
-    int rc = take_args(c, a, "post", pos, 1);
+    int rc = cli_take_args(c, a, "post", pos, 1);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    post_t draft;
-    post_init(&draft, POST_KIND_POST, 0, NULL, cli_now_ms());
-    rc = set_body(c, &draft, pos[0]);
-    return rc == CLI_EXIT_OK ? publish(c, &draft) : rc;
+    char *buf = malloc(APP_TEXT_MAX + 1);
+    if (buf == NULL) {
+        return cli_fail(c, CLI_EXIT_ERROR, "out of memory");
+    }
+    app_request_t req = {.op = APP_OP_POST};
+    rc = get_text(c, pos[0], buf, &req.u.post.body);
+    if (rc == CLI_EXIT_OK) {
+        rc = publish(c, &req);
+    }
+    free(buf);
+    return rc;
 }
 
 int
 cli_cmd_reply(cli_t *c, cli_args_t *a)
 {
     const char *pos[2];
-    int rc = take_args(c, a, "reply", pos, 2);
-    post_t draft;
-    post_init(&draft, POST_KIND_REPLY, 0, NULL, cli_now_ms());
+    app_request_t req = {.op = APP_OP_REPLY};
+    int rc = cli_take_args(c, a, "reply", pos, 2);
     if (rc == CLI_EXIT_OK) {
-        rc = cli_parse_post_id(c, pos[0], draft.ref);
+        rc = cli_parse_post_id(c, pos[0], req.u.reply.ref);
+    }
+    char *buf = rc == CLI_EXIT_OK ? malloc(APP_TEXT_MAX + 1) : NULL;
+    if (rc == CLI_EXIT_OK && buf == NULL) {
+        rc = cli_fail(c, CLI_EXIT_ERROR, "out of memory");
     }
     if (rc == CLI_EXIT_OK) {
-        rc = set_body(c, &draft, pos[1]);
+        rc = get_text(c, pos[1], buf, &req.u.reply.body);
     }
-    return rc == CLI_EXIT_OK ? publish(c, &draft) : rc;
+    if (rc == CLI_EXIT_OK) {
+        rc = publish(c, &req);
+    }
+    free(buf);
+    return rc;
 }
 
 int
 cli_cmd_delete(cli_t *c, cli_args_t *a)
 {
     const char *pos[1];
-    int rc = take_args(c, a, "delete", pos, 1);
-    post_t draft;
-    post_init(&draft, POST_KIND_DELETE, 0, NULL, cli_now_ms());
-    uint8_t self[32];
+    app_request_t req = {.op = APP_OP_DELETE};
+    int rc = cli_take_args(c, a, "delete", pos, 1);
     if (rc == CLI_EXIT_OK) {
-        rc = cli_parse_post_id(c, pos[0], draft.ref);
+        rc = cli_parse_post_id(c, pos[0], req.u.del.ref);
     }
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_author_public(c, self);
-    }
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
-    }
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    post_t target;
-    store_err_t err = store_get_post(c->store, draft.ref, &target, NULL, NULL);
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, pos[0]);
-    }
-    if (memcmp(target.author, self, 32) != 0) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "%s is not your post; you can delete only your own",
-                        pos[0]);
-    }
-    return publish(c, &draft);
+    return rc == CLI_EXIT_OK ? publish(c, &req) : rc;
 }
 
 int
@@ -177,178 +123,98 @@ cli_cmd_profile(cli_t *c, cli_args_t *a)
     const char *bio = cli_value(a, "--bio", &bad);
     const char *pos[1];
     int rc = bad ? cli_fail(c, CLI_EXIT_USAGE, "profile: an option is missing its value")
-                 : take_args(c, a, "profile", pos, 0);
+                 : cli_take_args(c, a, "profile", pos, 0);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
     if (name == NULL || name[0] == '\0') {
         return cli_fail(c, CLI_EXIT_USAGE, "profile: --name NAME is required");
     }
-    post_t draft;
-    post_init(&draft, POST_KIND_PROFILE, 0, NULL, cli_now_ms());
-    post_err_t err = post_set_name(&draft, name, strlen(name));
-    if (err != POST_OK) {
-        return cli_fail(c, CLI_EXIT_BADINPUT, "name: %s (at most %d bytes, no control characters)",
-                        post_strerror(err), POST_NAME_MAX);
-    }
+    app_request_t req = {.op = APP_OP_PROFILE};
+    req.u.profile.name.text = name;
+    req.u.profile.name.text_len = strlen(name);
     if (bio != NULL) {
-        rc = set_body(c, &draft, bio);
+        req.u.profile.has_bio = true;
+        req.u.profile.bio.text = bio;
+        req.u.profile.bio.text_len = strlen(bio);
     }
-    return rc == CLI_EXIT_OK ? publish(c, &draft) : rc;
-}
-
-/* Reads --limit; 0 means the default page. */
-static int
-get_limit(cli_t *c, cli_args_t *a, uint64_t *limit)
-{
-    bool bad = false;
-    const char *v = cli_value(a, "--limit", &bad);
-    *limit = CLI_PAGE_DEFAULT;
-    if (bad || (v != NULL && (!cli_parse_u64(v, limit) || *limit == 0 || *limit > 100000))) {
-        return cli_fail(c, CLI_EXIT_USAGE, "--limit takes a number from 1 to 100000");
+    if (req.u.profile.name.text_len > APP_TEXT_MAX || req.u.profile.bio.text_len > APP_TEXT_MAX) {
+        return cli_fail(c, CLI_EXIT_BADINPUT, "the name or the bio is far too long");
     }
-    return CLI_EXIT_OK;
-}
-
-typedef struct {
-    cli_t *c;
-    size_t count;
-    uint8_t last_id[POST_ID_SIZE];
-    uint64_t last_seq;
-} page_t;
-
-static bool
-print_one(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
-{
-    (void)raw;
-    (void)raw_len;
-    page_t *pg = ud;
-    cli_print_post(pg->c, p, pg->count == 0);
-    memcpy(pg->last_id, p->id, POST_ID_SIZE);
-    pg->last_seq = p->seq;
-    pg->count++;
-    return true;
-}
-
-typedef struct {
-    cli_t *c;
-    size_t count;
-} forks_t;
-
-static bool
-print_fork(void *ud, const store_fork_t *f)
-{
-    forks_t *fk = ud;
-    char a[KEYTEXT_BUFSZ], b[KEYTEXT_BUFSZ];
-    keytext_encode(a, KEYTEXT_POST, f->first);
-    keytext_encode(b, KEYTEXT_POST, f->second);
-    const char *kind = f->kind == STORE_FORK_SAME_SEQ ? "same-seq" : "bad-link";
-    if (fk->c->json) {
-        fprintf(fk->c->out, "%s\n  {\"kind\":\"%s\",\"seq\":%llu,\"first\":\"%s\",\"second\":\"%s\"}",
-                fk->count ? "," : "", kind, (unsigned long long)f->seq, a, b);
-    } else if (f->kind == STORE_FORK_SAME_SEQ) {
-        fprintf(fk->c->out, "FORK: two different posts with seq %llu: %s and %s\n",
-                (unsigned long long)f->seq, a, b);
-    } else {
-        fprintf(fk->c->out, "FORK: post #%llu of this feed (%s) is not the one post #%llu "
-                            "(%s) was signed after\n",
-                (unsigned long long)f->seq, a, (unsigned long long)f->seq + 1, b);
-    }
-    fk->count++;
-    return true;
-}
-
-static int
-feed_author(cli_t *c, const char *text, uint8_t author[static 32])
-{
-    if (text != NULL) {
-        return cli_parse_author(c, text, author);
-    }
-    return cli_author_public(c, author);
+    return publish(c, &req);
 }
 
 static void
-print_head(cli_t *c, const store_head_t *h, bool found)
+print_fork(cli_t *c, const store_fork_t *f)
 {
-    if (c->json) {
-        fprintf(c->out, ",\"head_seq\":%llu,\"max_seq\":%llu,",
-                (unsigned long long)(found ? h->seq : 0), (unsigned long long)(found ? h->max_seq : 0));
-        return;
-    }
-    if (!found) {
-        fputs("no posts of this author are stored\n", c->out);
-    } else if (h->max_seq > h->seq) {
-        fprintf(c->out, "gap: posts #%llu to #%llu are not all here yet (complete up to #%llu)\n\n",
-                (unsigned long long)h->seq + 1, (unsigned long long)h->max_seq,
-                (unsigned long long)h->seq);
+    char a[KEYTEXT_BUFSZ], b[KEYTEXT_BUFSZ];
+    keytext_encode(a, KEYTEXT_POST, f->first);
+    keytext_encode(b, KEYTEXT_POST, f->second);
+    if (f->kind == STORE_FORK_SAME_SEQ) {
+        fprintf(c->out, "FORK: two different posts with seq %llu: %s and %s\n",
+                (unsigned long long)f->seq, a, b);
+    } else {
+        fprintf(c->out,
+                "FORK: post #%llu of this feed (%s) is not the one post #%llu "
+                "(%s) was signed after\n",
+                (unsigned long long)f->seq, a, (unsigned long long)f->seq + 1, b);
     }
 }
 
 int
 cli_cmd_feed(cli_t *c, cli_args_t *a)
 {
-    uint64_t limit, before = 0;
+    app_request_t req = {.op = APP_OP_FEED};
     bool bad = false;
-    int rc = get_limit(c, a, &limit);
+    int rc = cli_get_limit(c, a, &req.u.feed.limit);
     const char *b = cli_value(a, "--before", &bad);
-    if (rc == CLI_EXIT_OK && (bad || (b != NULL && !cli_parse_u64(b, &before)))) {
+    if (rc == CLI_EXIT_OK && (bad || (b != NULL && !cli_parse_u64(b, &req.u.feed.before_seq)))) {
         rc = cli_fail(c, CLI_EXIT_USAGE, "feed: --before takes a seq number");
     }
     const char *pos[1] = {NULL};
     int n = cli_positional(a, pos, 1);
     if (rc == CLI_EXIT_OK) {
-        rc = take_args(c, a, "feed", pos, n > 1 ? 1 : n);
+        rc = cli_take_args(c, a, "feed", pos, n > 1 ? 1 : n);
     }
-    uint8_t author[32];
-    if (rc == CLI_EXIT_OK) {
-        rc = feed_author(c, n == 1 ? pos[0] : NULL, author);
+    req.u.feed.self = n == 0;
+    if (rc == CLI_EXIT_OK && n == 1) {
+        rc = cli_parse_author(c, pos[0], req.u.feed.author);
     }
+    app_result_t *res = NULL;
     if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
+        rc = cli_call(c, &req, &res);
     }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    store_head_t h;
-    store_err_t err = store_get_head(c->store, author, &h);
-    if (err != STORE_OK && err != STORE_ENOTFOUND) {
-        return cli_store_error(c, err, "feed");
-    }
-    char at[KEYTEXT_BUFSZ];
-    keytext_encode(at, KEYTEXT_AUTHOR, author);
+    const app_feed_page_t *f = &res->u.feed;
     if (c->json) {
-        fprintf(c->out, "{\"author\":\"%s\"", at);
+        cli_print_json(c, res, NULL);
+        app_result_free(res);
+        return CLI_EXIT_OK;
     }
-    print_head(c, &h, err == STORE_OK);
-    forks_t fk = {c, 0};
-    if (c->json) {
-        fputs("\"forks\":[", c->out);
+    if (f->max_seq > f->head_seq) {
+        fprintf(c->out, "gap: posts #%llu to #%llu are not all here yet (complete up to #%llu)\n\n",
+                (unsigned long long)f->head_seq + 1, (unsigned long long)f->max_seq,
+                (unsigned long long)f->head_seq);
     }
-    err = store_forks(c->store, author, print_fork, &fk);
-    if (c->json) {
-        fputs(fk.count ? "\n],\"posts\":[" : "],\"posts\":[", c->out);
-    } else if (fk.count > 0) {
-        fputs("\n", c->out);
+    for (size_t i = 0; i < f->n_forks; i++) {
+        print_fork(c, &f->forks[i]);
     }
-    page_t pg = {.c = c};
-    if (err == STORE_OK) {
-        err = store_feed(c->store, author, before, (size_t)limit, print_one, &pg);
+    if (f->n_forks > 0) {
+        fputc('\n', c->out);
     }
-    if (c->json) {
-        fputs(pg.count ? "\n]}\n" : "]}\n", c->out);
-    } else if (pg.count == limit && pg.last_seq > 1) {
+    for (size_t i = 0; i < f->n_posts; i++) {
+        cli_print_post(c, &f->posts[i]);
+    }
+    if (f->more) {
+        char at[KEYTEXT_BUFSZ];
+        keytext_encode(at, KEYTEXT_AUTHOR, f->author);
         fprintf(c->out, "more: samizdat feed %s --before %llu\n", at,
-                (unsigned long long)pg.last_seq);
+                (unsigned long long)f->next_before);
     }
-    return err == STORE_OK ? CLI_EXIT_OK : cli_store_error(c, err, "feed");
-}
-
-static void
-print_hex(cli_t *c, const uint8_t *raw, size_t len)
-{
-    char hex[2 * POST_MAX_SIZE + 1];
-    bytes_to_hex(hex, raw, len);
-    fprintf(c->out, c->json ? "{\"raw\":\"%s\"}\n" : "%s\n", hex);
+    app_result_free(res);
+    return CLI_EXIT_OK;
 }
 
 int
@@ -356,94 +222,71 @@ cli_cmd_show(cli_t *c, cli_args_t *a)
 {
     bool raw_only = cli_flag(a, "--raw");
     const char *pos[1];
-    uint8_t id[POST_ID_SIZE];
-    int rc = take_args(c, a, "show", pos, 1);
+    app_request_t req = {.op = APP_OP_SHOW};
+    int rc = cli_take_args(c, a, "show", pos, 1);
     if (rc == CLI_EXIT_OK) {
-        rc = cli_parse_post_id(c, pos[0], id);
+        rc = cli_parse_post_id(c, pos[0], req.u.show.id);
     }
+    app_result_t *res = NULL;
     if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
+        rc = cli_call(c, &req, &res);
     }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    post_t p;
-    uint8_t raw[POST_MAX_SIZE];
-    size_t raw_len = 0;
-    store_err_t err = store_get_post(c->store, id, &p, raw, &raw_len);
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, pos[0]);
-    }
-    if (raw_only) {
-        print_hex(c, raw, raw_len);
-    } else if (c->json) {
-        cli_json_post(c, &p);
+    if (c->json) {
+        cli_print_json(c, res, NULL);
+    } else if (raw_only) {
+        for (size_t i = 0; i < res->u.show.raw_len && i < POST_MAX_SIZE; i++) {
+            fprintf(c->out, "%02x", res->u.show.raw[i]);
+        }
         fputc('\n', c->out);
     } else {
-        cli_print_post(c, &p, true);
+        cli_print_post(c, &res->u.show.post);
     }
-    return CLI_EXIT_OK;
-}
-
-/* --before POST-ID: the page continues below that post. */
-static int
-timeline_cursor(cli_t *c, const char *before, store_cursor_t *cur)
-{
-    post_t p;
-    int rc = cli_parse_post_id(c, before, cur->id);
-    if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-    store_err_t err = store_get_post(c->store, cur->id, &p, NULL, NULL);
-    if (err != STORE_OK) {
-        return cli_store_error(c, err, before);
-    }
-    cur->timestamp_ms = p.timestamp_ms;
+    app_result_free(res);
     return CLI_EXIT_OK;
 }
 
 int
 cli_cmd_timeline(cli_t *c, cli_args_t *a)
 {
-    uint64_t limit;
+    app_request_t req = {.op = APP_OP_TIMELINE};
     bool bad = false;
-    int rc = get_limit(c, a, &limit);
+    int rc = cli_get_limit(c, a, &req.u.timeline.limit);
     const char *before = cli_value(a, "--before", &bad);
     const char *pos[1];
     if (rc == CLI_EXIT_OK) {
         rc = bad ? cli_fail(c, CLI_EXIT_USAGE, "timeline: --before needs a post id")
-                 : take_args(c, a, "timeline", pos, 0);
+                 : cli_take_args(c, a, "timeline", pos, 0);
     }
-    uint8_t self[32];
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_author_public(c, self);
-    }
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_open_store(c);
-    }
-    store_cursor_t cur = {0};
     if (rc == CLI_EXIT_OK && before != NULL) {
-        rc = timeline_cursor(c, before, &cur);
+        req.u.timeline.has_before = true;
+        rc = cli_parse_post_id(c, before, req.u.timeline.before);
+    }
+    app_result_t *res = NULL;
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_call(c, &req, &res);
     }
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    page_t pg = {.c = c};
+    const app_timeline_page_t *t = &res->u.timeline;
     if (c->json) {
-        fputs("{\"posts\":[", c->out);
+        cli_print_json(c, res, NULL);
+        app_result_free(res);
+        return CLI_EXIT_OK;
     }
-    store_err_t err = store_timeline(c->store, self, before ? &cur : NULL, (size_t)limit,
-                                     print_one, &pg);
-    char next[KEYTEXT_BUFSZ];
-    keytext_encode(next, KEYTEXT_POST, pg.last_id);
-    bool more = pg.count == limit;
-    if (c->json) {
-        fprintf(c->out, "%s],\"next_before\":%s%s%s}\n", pg.count ? "\n" : "", more ? "\"" : "",
-                more ? next : "null", more ? "\"" : "");
-    } else if (pg.count == 0 && before == NULL) {
+    for (size_t i = 0; i < t->n_posts; i++) {
+        cli_print_post(c, &t->posts[i]);
+    }
+    if (t->n_posts == 0 && before == NULL) {
         fputs("nothing yet: follow someone (samizdat follow AUTHOR) or post\n", c->out);
-    } else if (more) {
+    } else if (t->more) {
+        char next[KEYTEXT_BUFSZ];
+        keytext_encode(next, KEYTEXT_POST, t->next_before);
         fprintf(c->out, "more: samizdat timeline --before %s\n", next);
     }
-    return err == STORE_OK ? CLI_EXIT_OK : cli_store_error(c, err, "timeline");
+    app_result_free(res);
+    return CLI_EXIT_OK;
 }

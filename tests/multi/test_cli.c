@@ -566,6 +566,10 @@ static void
 check_globals_after(const char *dir)
 {
     tu_run_t before, after;
+    /* A feed with something in it: an empty one is "not found" (exit 4). */
+    SZW(&before, "--data", dir, "post", "before the checks of global options");
+    assert_int_equal(before.status, 0);
+    tu_run_free(&before);
     SZW(&before, "--data", dir, "whoami");
     SZW(&after, "whoami", "--data", dir);
     assert_int_equal(before.status, 0);
@@ -683,6 +687,120 @@ test_bidi_escaped(void **state)
     tu_run_free(&r);
 }
 
+/* docs/JSON.md: one shape per record kind. */
+static void
+test_json_shapes(void **state)
+{
+    fixture_t *f = *state;
+    char author[80], id[80], entry[160];
+    init_ok(f->dir, author, sizeof author);
+    tu_run_t r;
+    /* Status: running and node_key are separate fields. */
+    SZ(&r, f->dir, "--json", "status");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "{\"running\":false,\"author\":\"sza1"));
+    assert_non_null(strstr(r.out, "\"node_key\":null"));
+    assert_null(strstr(r.out, "stopped"));
+    tu_run_free(&r);
+    /* A profile's text is its bio. */
+    SZ(&r, f->dir, "profile", "--name", "Alice", "--bio", "radio amateur");
+    assert_int_equal(r.status, 0);
+    find_word(r.out, "szp1", id, sizeof id);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "--json", "show", id);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"kind\":\"profile\""));
+    assert_non_null(strstr(r.out, "\"name\":\"Alice\",\"bio\":\"radio amateur\""));
+    assert_null(strstr(r.out, "\"body\""));
+    tu_run_free(&r);
+    /* follow and following give the same author entry. */
+    snprintf(entry, sizeof entry, "{\"author\":\"%s\",\"name\":\"Alice\",\"since_ms\":", author);
+    SZ(&r, f->dir, "--json", "follow", author);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"action\":\"follow\",\"author\":"));
+    assert_non_null(strstr(r.out, entry));
+    assert_non_null(strstr(r.out, "\"lookup\":null"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "--json", "following");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "{\"following\":["));
+    assert_non_null(strstr(r.out, entry));
+    tu_run_free(&r);
+    /* Publish results and pages. */
+    SZ(&r, f->dir, "--json", "post", "hello");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"seq\":2,\"kind\":\"post\"}"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "--json", "feed", "--limit", "1");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"next_before\":2}"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "--json", "timeline");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"next_before\":null}"));
+    tu_run_free(&r);
+}
+
+/* Section 6 of issue 9: what surprised a new user. */
+static void
+test_refusals_and_plurals(void **state)
+{
+    fixture_t *f = *state;
+    char a[80], b[80], id[80];
+    init_ok(f->dir, a, sizeof a);
+    init_ok(f->dir2, b, sizeof b);
+    tu_run_t r;
+    /* Nothing to post: it could never be taken back. */
+    SZ(&r, f->dir, "post", "");
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "empty"));
+    tu_run_free(&r);
+    SZ(&r, f->dir, "post", " \t\n ");
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "white space"));
+    tu_run_free(&r);
+    sz_env(&r, f->dir, NULL, "\n", "post", "-", (const char *)NULL);
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    post_ok(f->dir, "one post", id, sizeof id);
+    SZ(&r, f->dir, "reply", id, "  ");
+    assert_int_equal(r.status, 3);
+    tu_run_free(&r);
+    SZ(&r, f->dir, "feed");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "one post"));
+    assert_null(strstr(r.out, "#2"));
+    tu_run_free(&r);
+    /* An author with nothing stored: exit 4, and no file. */
+    SZ(&r, f->dir, "feed", b);
+    assert_int_equal(r.status, 4);
+    assert_non_null(strstr(r.err, "no posts of this author"));
+    tu_run_free(&r);
+    char file[600];
+    snprintf(file, sizeof file, "%s/b.feed", f->dir2);
+    SZ(&r, f->dir, "export", b, file);
+    assert_int_equal(r.status, 4);
+    assert_non_null(strstr(r.err, "nothing to export"));
+    tu_run_free(&r);
+    assert_int_not_equal(access(file, F_OK), 0);
+    /* One of a thing is not "1 things". */
+    SZ(&r, f->dir, "export", a, file);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "exported 1 post to"));
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "import", file);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "1 post read"));
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "block", a);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "removed 1 stored post\n"));
+    tu_run_free(&r);
+    SZ(&r, f->dir2, "--json", "block", b);
+    assert_int_equal(r.status, 3); /* oneself */
+    tu_run_free(&r);
+}
+
 int
 main(void)
 {
@@ -705,6 +823,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_global_options_after_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parsing_through_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bidi_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals_and_plurals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,11 +4,14 @@
  * oversized and endless frames. */
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -158,6 +161,12 @@ test_cli_through_control_socket(void **state)
     assert_non_null(strstr(r.out, "uptime:"));
     assert_non_null(strstr(r.out, "posts:      2"));
     tu_run_free(&r);
+    /* A feed file comes back through the socket to standard output. */
+    tn_cli(&r, t, "export", t->author_text, "-", NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(r.out_len > 8);
+    assert_memory_equal(r.out, "SZFEED\0\1", 8);
+    tu_run_free(&r);
     /* Errors keep their exit codes through the socket. */
     tn_cli(&r, t, "follow", "sza1notakey", NULL, NULL);
     assert_int_equal(r.status, 3);
@@ -181,6 +190,75 @@ test_cli_through_control_socket(void **state)
     tn_cli(&r, t, "peers", NULL, NULL, NULL);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "not running"));
+    tu_run_free(&r);
+}
+
+/* A TCP port on loopback that nothing listens on. */
+static int
+closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* `peer add` through a running node waits for the handshake and says how it
+ * ended, with an exit code. */
+static void
+test_peer_add_reports(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/empty.list", f->root);
+    tu_write_file(empty, "", 0);
+    start_node(f, 0, empty);
+    start_node(f, 1, empty);
+    tu_run_t r;
+    /* The right key: connected. */
+    char *ok[] = {(char *)"peer", (char *)"add", f->n[1].endpoint, f->n[1].node_text, NULL};
+    tn_cli_argv(&r, &f->n[0], ok);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "connected to"));
+    tu_run_free(&r);
+    assert_true(tn_has_peer(&f->n[0], &f->n[1]));
+    /* Another node's key at that endpoint: the handshake never completes. */
+    char *wrong[] = {
+        (char *)"peer", (char *)"add", f->n[1].endpoint, f->n[2].node_text, (char *)"--timeout",
+        (char *)"2",    NULL};
+    tn_cli_argv(&r, &f->n[0], wrong);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "wrong node key"));
+    tu_run_free(&r);
+    /* Nobody listening. */
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", closed_port());
+    char *refused[] = {(char *)"peer", (char *)"add", ep, f->n[2].node_text, NULL};
+    tn_cli_argv(&r, &f->n[0], refused);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "unreachable: connection refused"));
+    tu_run_free(&r);
+    /* JSON: the same result record. */
+    char *json[] = {(char *)"--json", (char *)"peer",    (char *)"add",
+                    f->n[1].endpoint, f->n[1].node_text, NULL};
+    tn_cli_argv(&r, &f->n[0], json);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "{\"connected\":true,\"rtt_ms\":"));
+    tu_run_free(&r);
+    /* Status says running, with the node key in its own field. */
+    tn_cli(&r, &f->n[0], "--json", "status", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    char want[160];
+    snprintf(want, sizeof want, "\"node_key\":\"%s\"", f->n[0].node_text);
+    assert_non_null(strstr(r.out, "{\"running\":true,"));
+    assert_non_null(strstr(r.out, want));
     tu_run_free(&r);
 }
 
@@ -763,6 +841,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_three_nodes_restart_and_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_through_control_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_add_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endless_multipart_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbound_through_socks5, setup, teardown),

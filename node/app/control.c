@@ -7,9 +7,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "appmsg.h"
 #include "bytes.h"
-#include "cli.h"
-#include "node.h"
 
 typedef struct client {
     struct control *ctl;
@@ -17,16 +16,15 @@ typedef struct client {
     uint8_t *buf;
     size_t len;
     size_t cap;
-    bool done;
+    bool done; /* the request is in: nothing more is read */
     uv_write_t wreq;
     uint8_t *resp;
 } client_t;
 
 struct control {
-    struct node *node;
+    app_t *app;
     uv_pipe_t server;
-    char dir[4096];
-    char path[4096];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int open_handles;
     int clients;
     bool closing;
@@ -54,34 +52,12 @@ control_strerror(control_err_t err)
 }
 
 bool
-control_request_decode(uint8_t *buf, size_t len, control_request_t *out)
+control_socket_path(char *out, size_t cap, const char *dir)
 {
-    bytes_reader_t r;
-    bytes_reader_init(&r, buf, len);
-    if (bytes_get_u8(&r) != CONTROL_VERSION) {
-        return false;
-    }
-    out->argc = bytes_get_u8(&r);
-    if (out->argc > CONTROL_ARGS_MAX) {
-        return false;
-    }
-    /* Each argument is moved one byte back over its length field, so a NUL
-     * can follow it without overwriting the next field. */
-    for (int i = 0; i < out->argc; i++) {
-        size_t n = bytes_get_u16(&r);
-        size_t at = r.off;
-        const uint8_t *p = bytes_get_ref(&r, n);
-        if (p == NULL || memchr(p, '\0', n) != NULL) {
-            return false;
-        }
-        memmove(buf + at - 1, p, n);
-        buf[at - 1 + n] = '\0';
-        out->argv[i] = (char *)buf + at - 1;
-    }
-    out->argv[out->argc] = NULL;
-    out->in_len = bytes_get_u32(&r);
-    out->in = bytes_get_ref(&r, out->in_len);
-    return out->in != NULL && bytes_reader_done(&r);
+    struct sockaddr_un sa;
+    int n = snprintf(out, cap, "%s/%s", dir, CONTROL_SOCKET_NAME);
+    /* libuv would bind a truncated path: somewhere else entirely. */
+    return n > 0 && (size_t)n < cap && (size_t)n < sizeof sa.sun_path;
 }
 
 static void
@@ -113,34 +89,37 @@ on_written(uv_write_t *req, int status)
     client_close(req->data);
 }
 
-/* Sends back exit code, output and errors; takes out and err. */
+/* Sends the result back and closes; takes res. */
 static void
-send_response(client_t *cl, int code, char *out, size_t out_len, char *err, size_t err_len)
+send_result(client_t *cl, app_result_t *res)
 {
-    if (out_len + err_len > CONTROL_RESPONSE_MAX) {
-        free(out);
-        out = NULL;
-        out_len = 0;
-        code = CLI_EXIT_ERROR;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    appmsg_err_t err = appmsg_result_encode(res, &body, &len);
+    if (err != APPMSG_OK) {
+        /* Too large or out of memory: the client still gets an answer. */
+        app_op_t op = res->op;
+        app_result_free(res);
+        res = app_result_new(op);
+        if (res != NULL) {
+            res->err = err == APPMSG_ENOMEM ? APP_ENOMEM : APP_EINVAL;
+            snprintf(res->msg, sizeof res->msg, "%s: the result is %s", app_op_name(op),
+                     appmsg_strerror(err));
+            err = appmsg_result_encode(res, &body, &len);
+        }
     }
-    size_t body = 1 + 4 + out_len + 4 + err_len;
-    cl->resp = malloc(4 + body);
+    app_result_free(res);
+    cl->resp = err == APPMSG_OK ? malloc(4 + len) : NULL;
     if (cl->resp == NULL) {
-        free(out);
-        free(err);
+        free(body);
         client_close(cl);
         return;
     }
     bytes_writer_t w;
-    bytes_writer_init(&w, cl->resp, 4 + body);
-    bytes_put_u32(&w, (uint32_t)body);
-    bytes_put_u8(&w, (uint8_t)code);
-    bytes_put_u32(&w, (uint32_t)out_len);
-    bytes_put(&w, (const uint8_t *)out, out_len);
-    bytes_put_u32(&w, (uint32_t)err_len);
-    bytes_put(&w, (const uint8_t *)err, err_len);
-    free(out);
-    free(err);
+    bytes_writer_init(&w, cl->resp, 4 + len);
+    bytes_put_u32(&w, (uint32_t)len);
+    bytes_put(&w, body, len);
+    free(body);
     uv_buf_t b = uv_buf_init((char *)cl->resp, (unsigned)w.len);
     cl->wreq.data = cl;
     if (uv_write(&cl->wreq, (uv_stream_t *)&cl->pipe, &b, 1, on_written) != 0) {
@@ -149,43 +128,61 @@ send_response(client_t *cl, int code, char *out, size_t out_len, char *err, size
 }
 
 static void
-on_async_done(void *ud, int code, char *out, size_t out_len, char *err, size_t err_len)
+on_app_done(void *ud, app_result_t *res)
 {
-    send_response(ud, code, out, out_len, err, err_len);
+    client_t *cl = ud;
+    /* The request pointed into the buffer; the app copied what it keeps. */
+    free(cl->buf);
+    cl->buf = NULL;
+    send_result(cl, res);
 }
 
-/* Runs the command: one that waits on the network answers when it is done;
- * any other at once. */
 static void
-respond(client_t *cl, control_request_t *req)
+serve(client_t *cl, const uint8_t *body, size_t len)
 {
-    if (cli_start_async(cl->ctl->node, cl->ctl->dir, req->argc, req->argv, req->in, req->in_len,
-                        on_async_done, cl)) {
+    app_request_t req;
+    appmsg_err_t derr = appmsg_request_decode(body, len, &req);
+    if (derr != APPMSG_OK) {
+        /* Answer in the format we speak, so an old or new client can say why. */
+        app_result_t *res = app_result_new(APP_OP_STATUS);
+        if (res == NULL) {
+            client_close(cl);
+            return;
+        }
+        res->err = APP_EPROTO;
+        snprintf(res->msg, sizeof res->msg, "the node cannot read the request: %s",
+                 appmsg_strerror(derr));
+        send_result(cl, res);
         return;
     }
-    char *out = NULL, *err = NULL;
-    size_t out_len = 0, err_len = 0;
-    int code = cli_run_for_node(cl->ctl->node, cl->ctl->dir, req->argc, req->argv, req->in,
-                                req->in_len, &out, &out_len, &err, &err_len);
-    send_response(cl, code, out, out_len, err, err_len);
+    app_err_t err = app_call(cl->ctl->app, &req, on_app_done, cl);
+    if (err != APP_OK) {
+        app_result_t *res = app_result_new(req.op);
+        if (res == NULL) {
+            client_close(cl);
+            return;
+        }
+        res->err = err;
+        snprintf(res->msg, sizeof res->msg, "%s: %s", app_op_name(req.op), app_strerror(err));
+        send_result(cl, res);
+    }
 }
 
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     client_t *cl = h->data;
-    if (cl->cap - cl->len < 4096 && cl->cap < CONTROL_REQUEST_MAX + 4) {
+    (void)suggested;
+    size_t limit = (size_t)APPMSG_REQUEST_MAX + 4;
+    if (cl->cap - cl->len < 4096 && cl->cap < limit) {
         size_t ncap = cl->cap ? cl->cap * 2 : 8192;
-        if (ncap > CONTROL_REQUEST_MAX + 4) {
-            ncap = CONTROL_REQUEST_MAX + 4;
-        }
+        ncap = ncap > limit ? limit : ncap;
         uint8_t *nb = realloc(cl->buf, ncap);
         if (nb != NULL) {
             cl->buf = nb;
             cl->cap = ncap;
         }
     }
-    (void)suggested;
     buf->base = (char *)cl->buf + cl->len;
     buf->len = cl->cap - cl->len;
 }
@@ -203,9 +200,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (cl->len < 4) {
         return;
     }
-    uint32_t want = (uint32_t)cl->buf[0] << 24 | (uint32_t)cl->buf[1] << 16 |
-                    (uint32_t)cl->buf[2] << 8 | cl->buf[3];
-    if (want > CONTROL_REQUEST_MAX || cl->len > 4 + (size_t)want) {
+    bytes_reader_t r;
+    bytes_reader_init(&r, cl->buf, 4);
+    uint32_t want = bytes_get_u32(&r);
+    if (want > APPMSG_REQUEST_MAX || cl->len > 4 + (size_t)want) {
         client_close(cl);
         return;
     }
@@ -214,12 +212,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     cl->done = true;
     uv_read_stop(s);
-    control_request_t req;
-    if (!control_request_decode(cl->buf + 4, want, &req)) {
+    if (cl->ctl->closing) {
+        /* The app may be closing too: take no new request. */
         client_close(cl);
         return;
     }
-    respond(cl, &req);
+    serve(cl, cl->buf + 4, want);
 }
 
 static void
@@ -266,19 +264,15 @@ on_server_closed(uv_handle_t *h)
 }
 
 control_err_t
-control_new(control_t **out, uv_loop_t *loop, struct node *node, const char *dir)
+control_new(control_t **out, uv_loop_t *loop, app_t *app, const char *dir)
 {
     *out = NULL;
     control_t *c = calloc(1, sizeof *c);
     if (c == NULL) {
         return CONTROL_ENOMEM;
     }
-    c->node = node;
-    snprintf(c->dir, sizeof c->dir, "%s", dir);
-    int n = snprintf(c->path, sizeof c->path, "%s/%s", dir, CONTROL_SOCKET_NAME);
-    struct sockaddr_un sa;
-    if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
-        /* libuv would bind a truncated path: somewhere else entirely. */
+    c->app = app;
+    if (!control_socket_path(c->path, sizeof c->path, dir)) {
         free(c);
         return CONTROL_ETOOLONG;
     }
@@ -289,7 +283,7 @@ control_new(control_t **out, uv_loop_t *loop, struct node *node, const char *dir
      * a socket file left here is stale. */
     unlink(c->path);
     mode_t old = umask(0177);
-    int rc = (n > 0 && (size_t)n < sizeof c->path) ? uv_pipe_bind(&c->server, c->path) : -1;
+    int rc = uv_pipe_bind(&c->server, c->path);
     umask(old);
     if (rc == 0) {
         rc = chmod(c->path, 0600);

@@ -1,0 +1,997 @@
+/* The operations that take time: feed pages, import and export run in
+ * slices on the loop (at most APP_SLICE_MS each, then the loop turns and the
+ * node answers its peers); DHT lookups and `peer add` wait on the network. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app_files.h"
+#include "app_int.h"
+#include "dhtid.h"
+#include "keytext.h"
+#include "node.h"
+
+enum {
+    FEED_CHUNK = 256,   /* posts read per store call in a feed page */
+    EXPORT_CHUNK = 256, /* posts written per store call in an export */
+    PARALLEL = 4,       /* authors looked up at once: two lookups each */
+    PEER_POLL_MS = 50,
+};
+
+static bool
+slice_over(uint64_t start_ns)
+{
+    return uv_hrtime() - start_ns >= (uint64_t)APP_SLICE_MS * 1000000u;
+}
+
+/* Makes a job of state, or, when that fails, frees state with cleanup and
+ * answers res at once. NULL then. */
+static app_job_t *
+make_job(app_t *a, app_result_t *res, app_done_cb cb, void *ud, void *state,
+         void (*cleanup)(app_job_t *j), app_step_fn step)
+{
+    app_job_t *j = app_job_new(a, res, cb, ud);
+    if (j == NULL) {
+        app_job_t tmp = {.state = state};
+        if (cleanup != NULL) {
+            cleanup(&tmp);
+        }
+        bool busy = a->n_jobs >= APP_JOBS_MAX;
+        app_fail(res, busy ? APP_EBUSY : APP_ENOMEM, "%s: %s", app_op_name(res->op),
+                 busy ? "too many calls at once" : "out of memory");
+        cb(ud, res);
+        return NULL;
+    }
+    j->state = state;
+    j->cleanup = cleanup;
+    j->step = step;
+    return j;
+}
+
+/* ---- feed ---- */
+
+typedef struct {
+    uint8_t author[32];
+    uint64_t before; /* next chunk: posts below this seq (0: from the newest) */
+    size_t limit;
+    size_t cap;
+} feed_state_t;
+
+typedef struct {
+    app_t *a;
+    app_result_t *res;
+    feed_state_t *st;
+    size_t got;
+    bool failed;
+} feed_chunk_t;
+
+static bool
+feed_collect(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
+{
+    (void)raw;
+    (void)raw_len;
+    feed_chunk_t *c = ud;
+    app_feed_page_t *f = &c->res->u.feed;
+    if (f->n_posts == c->st->cap) {
+        size_t ncap = c->st->cap ? c->st->cap * 2 : 32;
+        app_post_t *np = realloc(f->posts, ncap * sizeof *np);
+        if (np == NULL) {
+            c->failed = true;
+            return false;
+        }
+        f->posts = np;
+        c->st->cap = ncap;
+    }
+    app_post_fill(c->a, &f->posts[f->n_posts++], p);
+    c->st->before = p->seq;
+    c->got++;
+    return true;
+}
+
+static bool
+feed_step(app_job_t *j)
+{
+    feed_state_t *st = j->state;
+    app_result_t *res = j->res;
+    uint64_t start = uv_hrtime();
+    do {
+        size_t want = st->limit - res->u.feed.n_posts;
+        want = want < FEED_CHUNK ? want : FEED_CHUNK;
+        feed_chunk_t c = {j->app, res, st, 0, false};
+        store_err_t err = store_feed(j->app->store, st->author, st->before, want, feed_collect, &c);
+        if (c.failed) {
+            app_fail(res, APP_ENOMEM, "feed: out of memory");
+            return true;
+        }
+        if (err != STORE_OK) {
+            app_store_fail(j->app, res, err, "feed");
+            return true;
+        }
+        bool full = res->u.feed.n_posts == st->limit;
+        if (c.got < want || full || st->before <= 1) {
+            res->u.feed.more = full && st->before > 1;
+            res->u.feed.next_before = res->u.feed.more ? st->before : 0;
+            return true;
+        }
+    } while (!slice_over(start));
+    return false;
+}
+
+static bool
+fork_collect(void *ud, const store_fork_t *f)
+{
+    app_result_t *res = ud;
+    size_t n = res->u.feed.n_forks;
+    if ((n & (n - 1)) == 0) { /* grows at powers of two */
+        store_fork_t *nf = realloc(res->u.feed.forks, (n ? n * 2 : 1) * sizeof *nf);
+        if (nf == NULL) {
+            return false;
+        }
+        res->u.feed.forks = nf;
+    }
+    res->u.feed.forks[res->u.feed.n_forks++] = *f;
+    return true;
+}
+
+static void
+job_free_state(app_job_t *j)
+{
+    free(j->state);
+}
+
+app_err_t
+app_start_feed(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
+{
+    uint32_t limit = req->u.feed.limit ? req->u.feed.limit : APP_PAGE_DEFAULT;
+    uint8_t author[32];
+    if (limit > APP_PAGE_MAX) {
+        app_fail(res, APP_EINVAL, "a page holds at most %d posts", APP_PAGE_MAX);
+    } else if (req->u.feed.self) {
+        app_author_public(a, res, author);
+    } else {
+        memcpy(author, req->u.feed.author, 32);
+    }
+    if (res->err == APP_OK) {
+        app_need_store(a, res);
+    }
+    store_head_t h;
+    if (res->err == APP_OK) {
+        memcpy(res->u.feed.author, author, 32);
+        store_err_t err = store_get_head(a->store, author, &h);
+        if (err == STORE_ENOTFOUND) {
+            app_fail(res, APP_ENOTFOUND, "no posts of this author are stored");
+        } else if (err != STORE_OK) {
+            app_store_fail(a, res, err, "feed");
+        } else {
+            res->u.feed.stored = true;
+            res->u.feed.head_seq = h.seq;
+            res->u.feed.max_seq = h.max_seq;
+            err = store_forks(a->store, author, fork_collect, res);
+            if (err != STORE_OK) {
+                app_store_fail(a, res, err, "feed");
+            }
+        }
+    }
+    if (res->err != APP_OK) {
+        cb(ud, res);
+        return APP_OK;
+    }
+    feed_state_t *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        app_fail(res, APP_ENOMEM, "feed: out of memory");
+        cb(ud, res);
+        return APP_OK;
+    }
+    memcpy(st->author, author, 32);
+    st->before = req->u.feed.before_seq;
+    st->limit = limit;
+    app_job_t *j = make_job(a, res, cb, ud, st, job_free_state, feed_step);
+    if (j == NULL) {
+        return APP_OK;
+    }
+    /* A short page needs no slices: answer at once. */
+    if (limit <= FEED_CHUNK) {
+        feed_step(j);
+        app_job_finish(j);
+        return APP_OK;
+    }
+    return app_job_start_idle(j);
+}
+
+/* ---- import ---- */
+
+typedef struct {
+    FILE *f;
+    uint8_t *data; /* a copy of the request's data, read through f */
+} import_state_t;
+
+static void
+import_cleanup(app_job_t *j)
+{
+    import_state_t *st = j->state;
+    if (st != NULL && st->f != NULL) {
+        fclose(st->f);
+    }
+    if (st != NULL) {
+        free(st->data);
+    }
+    free(st);
+}
+
+static void
+note_refusal(app_result_t *res, const store_ingest_info_t *info)
+{
+    app_import_report_t *im = &res->u.import;
+    im->refused++;
+    if (im->n_refusals < APP_REFUSALS_MAX) {
+        app_refusal_t *r = &im->refusals[im->n_refusals++];
+        r->record = im->records;
+        const char *why = info->result == STORE_INGEST_INVALID ? post_strerror(info->post_err)
+                                                               : store_ingest_name(info->result);
+        snprintf(r->why, sizeof r->why, "%s", why);
+    }
+}
+
+static bool
+import_step(app_job_t *j)
+{
+    import_state_t *st = j->state;
+    app_result_t *res = j->res;
+    app_import_report_t *im = &res->u.import;
+    uint8_t buf[POST_MAX_SIZE];
+    uint64_t start = uv_hrtime();
+    do {
+        size_t len = 0;
+        const char *why = NULL;
+        app_feedfile_next_t r = app_feedfile_next(st->f, buf, &len, &why);
+        if (r == APP_FEEDFILE_END) {
+            im->complete = !ferror(st->f);
+            if (ferror(st->f)) {
+                app_fail(res, APP_EIO, "read error: %s", strerror(errno));
+            }
+            return true;
+        }
+        if (r == APP_FEEDFILE_BAD) {
+            snprintf(im->malformed, sizeof im->malformed, "%s", why);
+            return true;
+        }
+        store_ingest_info_t info;
+        store_err_t err = store_ingest(j->app->store, buf, len, app_now_ms(j->app), &info);
+        if (err != STORE_OK) {
+            app_store_fail(j->app, res, err, "import");
+            return true;
+        }
+        im->records++;
+        switch (info.result) {
+        case STORE_INGEST_EXTENDED:
+        case STORE_INGEST_AHEAD:
+            im->added++;
+            break;
+        case STORE_INGEST_DUPLICATE:
+            im->duplicates++;
+            break;
+        case STORE_INGEST_FORK:
+            im->forks++;
+            break;
+        default:
+            note_refusal(res, &info);
+            break;
+        }
+    } while (!slice_over(start));
+    return false;
+}
+
+/* Opens the source of an import: the file, or a copy of the request's data
+ * (which lives only as long as the call). */
+static void
+import_open(import_state_t *st, const app_request_t *req, app_result_t *res)
+{
+    const char *path = req->u.import.path;
+    size_t n = req->u.import.data_len;
+    if (path != NULL) {
+        st->f = fopen(path, "rb");
+        if (st->f == NULL) {
+            app_fail(res, errno == ENOENT ? APP_ENOTFOUND : APP_EIO, "%s: %s", path,
+                     strerror(errno));
+        }
+        return;
+    }
+    if (n > APP_IMPORT_DATA_MAX) {
+        app_fail(res, APP_EINVAL, "the feed file is larger than %d MiB",
+                 APP_IMPORT_DATA_MAX / (1024 * 1024));
+        return;
+    }
+    st->data = malloc(n ? n : 1);
+    if (st->data != NULL && n > 0) {
+        memcpy(st->data, req->u.import.data, n);
+    }
+    /* POSIX lets fmemopen refuse a zero-length buffer. */
+    st->f = st->data == NULL ? NULL
+            : n > 0          ? fmemopen(st->data, n, "rb")
+                             : fopen("/dev/null", "rb");
+    if (st->f == NULL) {
+        app_fail(res, APP_ENOMEM, "import: out of memory");
+    }
+}
+
+app_err_t
+app_start_import(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
+{
+    import_state_t *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        app_fail(res, APP_ENOMEM, "import: out of memory");
+    } else {
+        import_open(st, req, res);
+    }
+    if (res->err == APP_OK && !app_feedfile_read_magic(st->f)) {
+        const char *path = req->u.import.path;
+        app_fail(res, APP_EINVAL, "%s is not a samizdat feed file", path ? path : "standard input");
+    }
+    if (res->err == APP_OK) {
+        app_need_store(a, res);
+    }
+    if (res->err != APP_OK) {
+        app_job_t tmp = {.state = st};
+        import_cleanup(&tmp);
+        cb(ud, res);
+        return APP_OK;
+    }
+    app_job_t *j = make_job(a, res, cb, ud, st, import_cleanup, import_step);
+    return j == NULL ? APP_OK : app_job_start_idle(j);
+}
+
+/* ---- export ---- */
+
+typedef struct {
+    uint8_t author[32];
+    FILE *f;
+    char *path; /* the target, or NULL for a result in memory */
+    char *tmp;  /* the temporary file beside it */
+    char *mem;  /* the memory stream's buffer */
+    size_t mem_len;
+    uint64_t from; /* next seq to write */
+    bool failed;
+    int saved_errno;
+} export_state_t;
+
+static void
+export_cleanup(app_job_t *j)
+{
+    export_state_t *st = j->state;
+    if (st == NULL) {
+        return;
+    }
+    if (st->f != NULL) {
+        fclose(st->f);
+        if (st->tmp != NULL) {
+            unlink(st->tmp);
+        }
+    }
+    free(st->mem);
+    free(st->path);
+    free(st->tmp);
+    free(st);
+}
+
+typedef struct {
+    export_state_t *st;
+    uint64_t count;
+    size_t got;
+} export_chunk_t;
+
+static bool
+write_record(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
+{
+    export_chunk_t *c = ud;
+    c->got++;
+    c->st->from = p->seq + 1;
+    if (!app_feedfile_write_record(c->st->f, raw, raw_len)) {
+        c->st->failed = true;
+        c->st->saved_errno = errno;
+        return false;
+    }
+    c->count++;
+    return true;
+}
+
+/* Flushes, syncs and renames the temporary file over the target, so a full
+ * disk or a crash never leaves half a feed under the real name. */
+static void
+export_commit(export_state_t *st, app_result_t *res)
+{
+    FILE *f = st->f;
+    st->f = NULL;
+    if (st->path == NULL) {
+        bool ok = fclose(f) == 0;
+        if (!ok || st->mem_len > APP_EXPORT_DATA_MAX) {
+            app_fail(res, ok ? APP_EINVAL : APP_ENOMEM,
+                     ok ? "the feed is larger than %d MiB; export it to a file"
+                        : "export: out of memory (%d MiB)",
+                     APP_EXPORT_DATA_MAX / (1024 * 1024));
+            return;
+        }
+        res->u.export_.data = (uint8_t *)st->mem;
+        res->u.export_.data_len = st->mem_len;
+        st->mem = NULL;
+        return;
+    }
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int saved = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    if (ok && rename(st->tmp, st->path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok) {
+        unlink(st->tmp);
+        app_fail(res, APP_EIO, "cannot write %s: %s", st->path, strerror(saved));
+        return;
+    }
+    res->u.export_.path = st->path;
+    st->path = NULL;
+}
+
+static bool
+export_step(app_job_t *j)
+{
+    export_state_t *st = j->state;
+    app_result_t *res = j->res;
+    uint64_t start = uv_hrtime();
+    do {
+        export_chunk_t c = {st, 0, 0};
+        store_err_t err =
+            store_feed_forward(j->app->store, st->author, st->from, EXPORT_CHUNK, write_record, &c);
+        res->u.export_.posts += c.count;
+        if (st->failed) {
+            app_fail(res, APP_EIO, "cannot write %s: %s", st->path ? st->path : "the feed",
+                     strerror(st->saved_errno));
+            return true;
+        }
+        if (err != STORE_OK) {
+            app_store_fail(j->app, res, err, "export");
+            return true;
+        }
+        if (c.got < EXPORT_CHUNK) {
+            export_commit(st, res);
+            return true;
+        }
+    } while (!slice_over(start));
+    return false;
+}
+
+static char *
+dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL) {
+        memcpy(d, s, n);
+    }
+    return d;
+}
+
+static void
+export_open(app_t *a, export_state_t *st, const app_request_t *req, app_result_t *res)
+{
+    const char *path = req->u.export_.path;
+    memcpy(st->author, req->u.export_.author, 32);
+    st->from = 1;
+    if (app_need_store(a, res) != APP_OK) {
+        return;
+    }
+    /* Nothing stored: say so and write nothing, not an empty file. */
+    store_head_t h;
+    store_err_t err = store_get_head(a->store, st->author, &h);
+    if (err == STORE_ENOTFOUND) {
+        app_fail(res, APP_ENOTFOUND, "no posts of this author are stored; nothing to export");
+        return;
+    }
+    if (err != STORE_OK) {
+        app_store_fail(a, res, err, "export");
+        return;
+    }
+    struct stat sb;
+    if (path != NULL && !req->u.export_.force && stat(path, &sb) == 0) {
+        app_fail(res, APP_EDENIED, "%s exists; use --force to replace it", path);
+        return;
+    }
+    if (path == NULL) {
+        st->f = open_memstream(&st->mem, &st->mem_len);
+    } else {
+        size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
+        st->path = dup_str(path);
+        st->tmp = malloc(n);
+        if (st->path == NULL || st->tmp == NULL) {
+            app_fail(res, APP_ENOMEM, "export: out of memory");
+            return;
+        }
+        snprintf(st->tmp, n, "%s.tmp-XXXXXX", path);
+        int fd = mkstemp(st->tmp);
+        st->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        if (st->f == NULL) {
+            int saved = errno;
+            if (fd >= 0) {
+                close(fd);
+                unlink(st->tmp);
+            }
+            free(st->tmp);
+            st->tmp = NULL;
+            app_fail(res, APP_EIO, "cannot create %s: %s", path, strerror(saved));
+            return;
+        }
+    }
+    if (st->f == NULL) {
+        app_fail(res, APP_ENOMEM, "export: out of memory");
+    } else if (!app_feedfile_write_magic(st->f)) {
+        app_fail(res, APP_EIO, "cannot write %s: %s", path ? path : "the feed", strerror(errno));
+    }
+}
+
+app_err_t
+app_start_export(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
+{
+    export_state_t *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        app_fail(res, APP_ENOMEM, "export: out of memory");
+    } else {
+        export_open(a, st, req, res);
+    }
+    if (res->err != APP_OK) {
+        app_job_t tmp = {.state = st};
+        export_cleanup(&tmp);
+        cb(ud, res);
+        return APP_OK;
+    }
+    app_job_t *j = make_job(a, res, cb, ud, st, export_cleanup, export_step);
+    return j == NULL ? APP_OK : app_job_start_idle(j);
+}
+
+/* ---- DHT lookups ---- */
+
+typedef struct lookup_job lookup_job_t;
+
+typedef struct {
+    lookup_job_t *lj;
+    app_lookup_t *out;
+    int waiting; /* lookups not finished */
+} query_t;
+
+struct lookup_job {
+    app_job_t *job;
+    bool follow; /* FOLLOW: one query, into res->u.author.lookup */
+    size_t n;
+    size_t started;
+    size_t finished;
+    bool starting; /* inside start_next */
+    query_t q[APP_LOOKUP_MAX];
+};
+
+static void start_next(lookup_job_t *lj);
+
+static void
+query_done(query_t *q)
+{
+    lookup_job_t *lj = q->lj;
+    lj->finished++;
+    /* While start_next runs, it takes the freed slot and finishes the job. */
+    if (!lj->starting) {
+        start_next(lj);
+    }
+}
+
+static void
+note_cost(app_lookup_t *o, const dht_result_t *r)
+{
+    o->hops = r->hops > o->hops ? r->hops : o->hops;
+    o->messages += r->messages;
+    o->ms = r->elapsed_ms > o->ms ? r->elapsed_ms : o->ms;
+}
+
+static void
+on_providers(void *ud, const dht_result_t *r)
+{
+    query_t *q = ud;
+    app_lookup_t *o = q->out;
+    o->providers_status = (uint8_t)r->status;
+    o->n_providers = r->n_providers < DHT_PROVIDERS_MAX ? r->n_providers : DHT_PROVIDERS_MAX;
+    memcpy(o->providers, r->providers, o->n_providers * sizeof *o->providers);
+    note_cost(o, r);
+    if (--q->waiting == 0) {
+        query_done(q);
+    }
+}
+
+static void
+on_head(void *ud, const dht_result_t *r)
+{
+    query_t *q = ud;
+    app_lookup_t *o = q->out;
+    o->head_status = (uint8_t)r->status;
+    note_cost(o, r);
+    if (r->status == DHT_OK && r->head != NULL) {
+        /* The dht verified the head: seq and post id are at fixed places
+         * (crypto/head.h): version, author, seq, id. */
+        o->has_head = true;
+        o->head_seq = r->head_seq;
+        memcpy(o->head_id, r->head + 1 + 32 + 8, 32);
+    }
+    if (--q->waiting == 0) {
+        query_done(q);
+    }
+}
+
+static dht_err_t
+from_node_err(node_err_t e)
+{
+    return e == NODE_ENOPEERS ? DHT_ENOPEERS : e == NODE_EBUSY ? DHT_EBUSY : DHT_ENOMEM;
+}
+
+/* Starts both lookups of q. A lookup that cannot start counts as finished
+ * with its error, so the query still completes. */
+static void
+start_query(lookup_job_t *lj, query_t *q)
+{
+    node_t *n = lj->job->app->node;
+    q->waiting = 2;
+    node_err_t e = node_find_providers(n, q->out->author, on_providers, q);
+    if (e != NODE_OK) {
+        q->out->providers_status = (uint8_t)from_node_err(e);
+        q->waiting--;
+    }
+    e = node_find_head(n, q->out->author, on_head, q);
+    if (e != NODE_OK) {
+        q->out->head_status = (uint8_t)from_node_err(e);
+        q->waiting--;
+    }
+    if (q->waiting == 0) {
+        query_done(q);
+    }
+}
+
+/* Starts queries up to PARALLEL at once, and finishes the job when all are
+ * done. A query may complete inside start_query (its lookups could not
+ * start), so the job is finished here, after the loop, never inside it. */
+static void
+start_next(lookup_job_t *lj)
+{
+    lj->starting = true;
+    while (lj->started < lj->n && lj->started - lj->finished < PARALLEL) {
+        start_query(lj, &lj->q[lj->started++]);
+    }
+    lj->starting = false;
+    if (lj->finished < lj->n) {
+        return;
+    }
+    app_job_t *j = lj->job;
+    if (lj->follow) {
+        app_lookup_t *o = &j->res->u.author.lookup;
+        j->res->u.author.looked_up = true;
+        if (o->has_head && j->app->node != NULL) {
+            /* While the node fetches a long feed, its log shows progress. */
+            node_feed_expected(j->app->node, o->author, o->head_seq);
+        }
+    }
+    app_job_finish(j);
+}
+
+static lookup_job_t *
+lookup_new(app_t *a, app_result_t *res, app_done_cb cb, void *ud)
+{
+    lookup_job_t *lj = calloc(1, sizeof *lj);
+    if (lj == NULL) {
+        app_fail(res, APP_ENOMEM, "%s: out of memory", app_op_name(res->op));
+        cb(ud, res);
+        return NULL;
+    }
+    app_job_t *j = make_job(a, res, cb, ud, lj, job_free_state, NULL);
+    if (j == NULL) {
+        return NULL; /* lj freed, res answered */
+    }
+    lj->job = j;
+    return lj;
+}
+
+app_err_t
+app_start_lookup(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
+{
+    size_t n = req->u.lookup.n;
+    if (n == 0 || n > APP_LOOKUP_MAX || req->u.lookup.authors == NULL) {
+        app_fail(res, APP_EINVAL, "dht lookup: 1 to %d authors at once", APP_LOOKUP_MAX);
+        cb(ud, res);
+        return APP_OK;
+    }
+    res->u.lookup.items = calloc(n, sizeof *res->u.lookup.items);
+    if (res->u.lookup.items == NULL) {
+        app_fail(res, APP_ENOMEM, "dht lookup: out of memory");
+        cb(ud, res);
+        return APP_OK;
+    }
+    res->u.lookup.n = n;
+    lookup_job_t *lj = lookup_new(a, res, cb, ud);
+    if (lj == NULL) {
+        return APP_OK;
+    }
+    lj->n = n;
+    for (size_t i = 0; i < n; i++) {
+        lj->q[i].lj = lj;
+        lj->q[i].out = &res->u.lookup.items[i];
+        memcpy(lj->q[i].out->author, req->u.lookup.authors + 32 * i, 32);
+    }
+    start_next(lj);
+    return APP_OK;
+}
+
+app_err_t
+app_start_follow_lookup(app_t *a, app_result_t *res, app_done_cb cb, void *ud)
+{
+    lookup_job_t *lj = lookup_new(a, res, cb, ud);
+    if (lj == NULL) {
+        return APP_OK;
+    }
+    lj->follow = true;
+    lj->n = 1;
+    lj->q[0].lj = lj;
+    lj->q[0].out = &res->u.author.lookup;
+    memcpy(lj->q[0].out->author, res->u.author.author.author, 32);
+    start_next(lj);
+    return APP_OK;
+}
+
+static void
+on_find_node(void *ud, const dht_result_t *r)
+{
+    app_job_t *j = ud;
+    app_find_node_t *o = &j->res->u.find_node;
+    o->status = (uint8_t)r->status;
+    o->n = r->n_contacts < DHT_NODES_MAX ? r->n_contacts : DHT_NODES_MAX;
+    memcpy(o->contacts, r->contacts, o->n * sizeof *o->contacts);
+    o->hops = r->hops;
+    o->messages = r->messages;
+    o->ms = r->elapsed_ms;
+    app_job_finish(j);
+}
+
+app_err_t
+app_start_find_node(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
+{
+    memcpy(res->u.find_node.target, req->u.find_node.target, 32);
+    app_job_t *j = make_job(a, res, cb, ud, NULL, NULL, NULL);
+    if (j == NULL) {
+        return APP_OK;
+    }
+    node_err_t e = node_find_node(a->node, req->u.find_node.target, on_find_node, j);
+    if (e != NODE_OK) {
+        app_fail(res,
+                 e == NODE_ENOMEM  ? APP_ENOMEM
+                 : e == NODE_EBUSY ? APP_EBUSY
+                                   : APP_EIO,
+                 "dht: %s", node_strerror(e));
+        app_job_finish(j);
+    }
+    return APP_OK;
+}
+
+/* ---- peer add ---- */
+
+/* Waits for the handshake with the new peer. Beside the node's own dial, a
+ * plain TCP connection to the endpoint tells "connection refused" from "no
+ * answer"; a port that accepts TCP but never completes the handshake is a
+ * wrong node key (or not a samizdat node). */
+typedef struct {
+    uint8_t key[32];
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    uint64_t deadline_ms;
+    uint32_t timeout_ms;
+    uv_timer_t timer;
+    uv_tcp_t tcp;
+    uv_connect_t conn;
+    bool timer_open, tcp_open, probing;
+    bool seen; /* the node has had a connection to the peer under way */
+    int probe; /* 0: unknown, 1: TCP connected, < 0: libuv error */
+    int open;  /* handles not closed yet */
+    app_job_t *job;
+} peer_wait_t;
+
+typedef struct {
+    const uint8_t *key;
+    bool found;
+    bool ready;
+    int64_t rtt;
+} peer_find_t;
+
+static bool
+find_peer(void *ud, const node_peer_info_t *p)
+{
+    peer_find_t *f = ud;
+    if (memcmp(p->key, f->key, 32) != 0) {
+        return true;
+    }
+    f->found = true;
+    if (p->ready) {
+        f->ready = true;
+        f->rtt = p->rtt_ms;
+        return false;
+    }
+    return true;
+}
+
+static peer_find_t
+find(app_t *a, const uint8_t key[32])
+{
+    peer_find_t f = {key, false, false, -1};
+    if (a->node != NULL) {
+        node_peers(a->node, find_peer, &f);
+    }
+    return f;
+}
+
+static void
+peer_wait_closed(uv_handle_t *h)
+{
+    peer_wait_t *w = h->data;
+    if (--w->open == 0) {
+        app_job_t *j = w->job;
+        free(w);
+        app_job_finish(j);
+    }
+}
+
+static void
+peer_wait_end(peer_wait_t *w)
+{
+    if (w->timer_open) {
+        w->timer_open = false;
+        uv_close((uv_handle_t *)&w->timer, peer_wait_closed);
+    }
+    if (w->tcp_open) {
+        w->tcp_open = false;
+        uv_close((uv_handle_t *)&w->tcp, peer_wait_closed);
+    }
+}
+
+static void
+on_probe(uv_connect_t *req, int status)
+{
+    peer_wait_t *w = req->data;
+    w->probing = false;
+    w->probe = status == 0 ? 1 : status;
+}
+
+static void
+on_peer_tick(uv_timer_t *t)
+{
+    peer_wait_t *w = t->data;
+    app_result_t *res = w->job->res;
+    peer_find_t f = find(w->job->app, w->key);
+    if (f.ready) {
+        res->u.peer_add.connected = true;
+        res->u.peer_add.rtt_ms = f.rtt;
+        peer_wait_end(w);
+        return;
+    }
+    if (w->probe < 0) {
+        app_fail(res, APP_EPEER, "%s: unreachable: %s", w->endpoint,
+                 w->probe == UV_ECONNREFUSED ? "connection refused" : uv_strerror(w->probe));
+        peer_wait_end(w);
+        return;
+    }
+    if (w->seen && !f.found && w->probe == 1) {
+        /* The port answers TCP, and the node dropped its connection before
+         * the handshake completed: the key is not the one that port has. */
+        app_fail(res, APP_EPEER, "%s: the handshake failed: wrong node key, or not a samizdat node",
+                 w->endpoint);
+        peer_wait_end(w);
+        return;
+    }
+    w->seen = w->seen || f.found;
+    if (w->job->app->closing || uv_now(t->loop) >= w->deadline_ms) {
+        if (w->job->app->closing) {
+            app_fail(res, APP_ECANCELED, "peer add: cancelled: the node is stopping");
+        } else if (w->probe == 1) {
+            app_fail(res, APP_EPEER,
+                     "%s: no handshake within %u s: wrong node key, or not a samizdat node",
+                     w->endpoint, (unsigned)((w->timeout_ms + 999) / 1000));
+        } else {
+            app_fail(res, APP_EPEER, "%s: no answer within %u s", w->endpoint,
+                     (unsigned)((w->timeout_ms + 999) / 1000));
+        }
+        peer_wait_end(w);
+    }
+}
+
+/* tcp://HOST:PORT with a numeric host, as a socket address; false for a
+ * name (no probe then: the node resolves names itself). */
+static bool
+endpoint_addr(const char *ep, struct sockaddr_storage *out)
+{
+    if (strncmp(ep, "tcp://", 6) != 0) {
+        return false;
+    }
+    const char *h = ep + 6;
+    const char *colon = strrchr(h, ':');
+    if (colon == NULL) {
+        return false;
+    }
+    char host[WIRE_ENDPOINT_MAX + 1];
+    size_t hl = (size_t)(colon - h);
+    if (hl >= sizeof host || hl == 0) {
+        return false;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port <= 0 || port > 65535) {
+        return false;
+    }
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)out) == 0;
+    }
+    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) == 0;
+}
+
+app_err_t
+app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
+{
+    const char *ep = req->u.peer_add.endpoint;
+    if (ep == NULL || !wire_endpoint_valid(ep)) {
+        app_fail(res, APP_EINVAL, "'%s' is not an endpoint like tcp://192.0.2.1:7470",
+                 ep ? ep : "");
+        cb(ud, res);
+        return APP_OK;
+    }
+    uint32_t timeout = req->u.peer_add.timeout_ms ? req->u.peer_add.timeout_ms : APP_PEER_WAIT_MS;
+    if (timeout > APP_PEER_WAIT_MAX_MS) {
+        timeout = APP_PEER_WAIT_MAX_MS;
+    }
+    node_err_t e = node_add_peer(a->node, req->u.peer_add.key, ep);
+    if (e != NODE_OK) {
+        app_fail(res, APP_EINVAL, "peer add: %s", node_strerror(e));
+        cb(ud, res);
+        return APP_OK;
+    }
+    res->u.peer_add.rtt_ms = -1;
+    peer_wait_t *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        app_fail(res, APP_ENOMEM, "peer add: out of memory");
+        cb(ud, res);
+        return APP_OK;
+    }
+    app_job_t *j = make_job(a, res, cb, ud, NULL, NULL, NULL);
+    if (j == NULL) {
+        free(w);
+        return APP_OK;
+    }
+    w->job = j;
+    memcpy(w->key, req->u.peer_add.key, 32);
+    snprintf(w->endpoint, sizeof w->endpoint, "%s", ep);
+    w->timeout_ms = timeout;
+    w->seen = find(a, w->key).found; /* dialled at once, unless the node has enough peers */
+    w->deadline_ms = uv_now(a->loop) + timeout;
+    uv_timer_init(a->loop, &w->timer);
+    w->timer.data = w;
+    w->timer_open = true;
+    w->open = 1;
+    uv_timer_start(&w->timer, on_peer_tick, PEER_POLL_MS, PEER_POLL_MS);
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    if (endpoint_addr(ep, &sa)) {
+        uv_tcp_init(a->loop, &w->tcp);
+        w->tcp.data = w;
+        w->tcp_open = true;
+        w->open++;
+        w->conn.data = w;
+        if (uv_tcp_connect(&w->conn, &w->tcp, (struct sockaddr *)&sa, on_probe) == 0) {
+            w->probing = true;
+        }
+    }
+    return APP_OK;
+}
