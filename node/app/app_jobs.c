@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app_files.h"
+#include "feedfile.h"
 #include "app_int.h"
 #include "dhtid.h"
 #include "keytext.h"
@@ -204,9 +204,15 @@ app_start_feed(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
 
 /* ---- import ---- */
 
+enum { IMPORT_CHUNK = 4096 }; /* bytes read from the file at a time */
+
 typedef struct {
     FILE *f;
     uint8_t *data; /* a copy of the request's data, read through f */
+    feedfile_reader_t *reader;
+    uint8_t chunk[IMPORT_CHUNK];
+    size_t chunk_len; /* bytes in chunk */
+    size_t chunk_off; /* of which the reader has taken this many */
 } import_state_t;
 
 static void
@@ -218,8 +224,44 @@ import_cleanup(app_job_t *j)
     }
     if (st != NULL) {
         free(st->data);
+        feedfile_reader_free(st->reader);
     }
     free(st);
+}
+
+/* The next record of the file, through the feed-file reader (which checks
+ * the framing and trusts no length). FEEDFILE_OK with *got false: a clean
+ * end of the file. An error: *problem says where; a read error is
+ * FEEDFILE_EIO with errno set. */
+static feedfile_err_t
+import_next(import_state_t *st, feedfile_record_t *rec, bool *got, feedfile_problem_t *problem)
+{
+    *got = false;
+    for (;;) {
+        if (st->chunk_off == st->chunk_len) {
+            st->chunk_len = fread(st->chunk, 1, sizeof st->chunk, st->f);
+            st->chunk_off = 0;
+            if (st->chunk_len == 0) {
+                if (ferror(st->f)) {
+                    return FEEDFILE_EIO;
+                }
+                feedfile_err_t err = feedfile_reader_finish(st->reader);
+                feedfile_reader_problem(st->reader, problem);
+                return err;
+            }
+        }
+        size_t used = 0;
+        feedfile_err_t err = feedfile_reader_push(st->reader, st->chunk + st->chunk_off,
+                                                  st->chunk_len - st->chunk_off, &used, rec, got);
+        st->chunk_off += used;
+        if (err != FEEDFILE_OK) {
+            feedfile_reader_problem(st->reader, problem);
+            return err;
+        }
+        if (*got) {
+            return FEEDFILE_OK;
+        }
+    }
 }
 
 static void
@@ -242,25 +284,27 @@ import_step(app_job_t *j)
     import_state_t *st = j->state;
     app_result_t *res = j->res;
     app_import_report_t *im = &res->u.import;
-    uint8_t buf[POST_MAX_SIZE];
     uint64_t start = uv_hrtime();
     do {
-        size_t len = 0;
-        const char *why = NULL;
-        app_feedfile_next_t r = app_feedfile_next(st->f, buf, &len, &why);
-        if (r == APP_FEEDFILE_END) {
-            im->complete = !ferror(st->f);
-            if (ferror(st->f)) {
-                app_fail(res, APP_EIO, "read error: %s", strerror(errno));
-            }
+        feedfile_record_t rec;
+        feedfile_problem_t problem;
+        bool got = false;
+        feedfile_err_t ferr = import_next(st, &rec, &got, &problem);
+        if (ferr == FEEDFILE_EIO) {
+            app_fail(res, APP_EIO, "read error: %s", strerror(errno));
             return true;
         }
-        if (r == APP_FEEDFILE_BAD) {
-            snprintf(im->malformed, sizeof im->malformed, "%s", why);
+        if (ferr != FEEDFILE_OK) {
+            feedfile_problem_describe(im->malformed, sizeof im->malformed, &problem);
+            return true;
+        }
+        if (!got) {
+            im->complete = true;
             return true;
         }
         store_ingest_info_t info;
-        store_err_t err = store_ingest(j->app->store, buf, len, app_now_ms(j->app), &info);
+        store_err_t err =
+            store_ingest(j->app->store, rec.post, rec.len, app_now_ms(j->app), &info);
         if (err != STORE_OK) {
             app_store_fail(j->app, res, err, "import");
             return true;
@@ -318,6 +362,35 @@ import_open(import_state_t *st, const app_request_t *req, app_result_t *res)
     }
 }
 
+/* A file that does not start as a feed file is refused before anything is
+ * taken from it: the first 8 bytes go through the reader now. */
+static void
+import_check_magic(import_state_t *st, const app_request_t *req, app_result_t *res)
+{
+    if (feedfile_reader_new(&st->reader) != FEEDFILE_OK) {
+        app_fail(res, APP_ENOMEM, "import: out of memory");
+        return;
+    }
+    st->chunk_len = fread(st->chunk, 1, FEEDFILE_MAGIC_SIZE, st->f);
+    size_t used = 0;
+    feedfile_record_t rec;
+    bool got = false;
+    feedfile_err_t err =
+        feedfile_reader_push(st->reader, st->chunk, st->chunk_len, &used, &rec, &got);
+    st->chunk_off = used;
+    if (err == FEEDFILE_OK && st->chunk_len < FEEDFILE_MAGIC_SIZE && !ferror(st->f)) {
+        err = feedfile_reader_finish(st->reader);
+    }
+    if (err != FEEDFILE_OK) {
+        feedfile_problem_t problem;
+        char why[128];
+        feedfile_reader_problem(st->reader, &problem);
+        feedfile_problem_describe(why, sizeof why, &problem);
+        const char *path = req->u.import.path;
+        app_fail(res, APP_EINVAL, "%s: %s", path ? path : "standard input", why);
+    }
+}
+
 app_err_t
 app_start_import(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
 {
@@ -327,9 +400,8 @@ app_start_import(app_t *a, const app_request_t *req, app_result_t *res, app_done
     } else {
         import_open(st, req, res);
     }
-    if (res->err == APP_OK && !app_feedfile_read_magic(st->f)) {
-        const char *path = req->u.import.path;
-        app_fail(res, APP_EINVAL, "%s is not a samizdat feed file", path ? path : "standard input");
+    if (res->err == APP_OK) {
+        import_check_magic(st, req, res);
     }
     if (res->err == APP_OK) {
         app_need_store(a, res);
@@ -389,7 +461,7 @@ write_record(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
     export_chunk_t *c = ud;
     c->got++;
     c->st->from = p->seq + 1;
-    if (!app_feedfile_write_record(c->st->f, raw, raw_len)) {
+    if (feedfile_write_record(c->st->f, raw, raw_len) != FEEDFILE_OK) {
         c->st->failed = true;
         c->st->saved_errno = errno;
         return false;
@@ -529,7 +601,7 @@ export_open(app_t *a, export_state_t *st, const app_request_t *req, app_result_t
     }
     if (st->f == NULL) {
         app_fail(res, APP_ENOMEM, "export: out of memory");
-    } else if (!app_feedfile_write_magic(st->f)) {
+    } else if (feedfile_write_header(st->f) != FEEDFILE_OK) {
         app_fail(res, APP_EIO, "cannot write %s: %s", path ? path : "the feed", strerror(errno));
     }
 }
