@@ -23,15 +23,30 @@ only_space(const char *s, size_t n)
 
 /* Checks and copies text into the post's body. A post or a reply must say
  * something: once published it can never be taken back from the feed. */
+/* Says what is wrong with a text for a field, and where: its size, or
+ * the first byte that is not valid UTF-8 or is a control character. */
+static app_err_t
+check_text(app_result_t *res, const char *what, const app_text_t *t, post_text_t field)
+{
+    utf8_problem_t problem;
+    post_err_t err = post_text_check(t->text_len ? t->text : "", t->text_len, field, &problem);
+    if (err == POST_ETOOLARGE) {
+        return app_fail(res, APP_EINVAL, "%s is %zu bytes; the limit is %d", what, t->text_len,
+                        field == POST_TEXT_NAME ? POST_NAME_MAX : POST_BODY_MAX);
+    }
+    if (err == POST_EUTF8) {
+        char why[96];
+        utf8_problem_describe(why, sizeof why, &problem);
+        return app_fail(res, APP_EINVAL, "%s: %s", what, why);
+    }
+    return APP_OK;
+}
+
 static app_err_t
 set_body(app_result_t *res, post_t *p, const app_text_t *t, bool required)
 {
-    if (t->text_len > POST_BODY_MAX) {
-        return app_fail(res, APP_EINVAL, "the text is %zu bytes; the limit is %d", t->text_len,
-                        POST_BODY_MAX);
-    }
-    if (t->text_len > 0 && memchr(t->text, '\0', t->text_len) != NULL) {
-        return app_fail(res, APP_EINVAL, "the text holds a NUL byte");
+    if (check_text(res, "the text", t, POST_TEXT_BODY) != APP_OK) {
+        return res->err;
     }
     if (required && only_space(t->text, t->text_len)) {
         return app_fail(res, APP_EINVAL,
@@ -125,9 +140,10 @@ op_profile(app_t *a, const app_request_t *req, app_result_t *res)
     }
     post_t draft;
     post_init(&draft, POST_KIND_PROFILE, 0, NULL, app_now_ms(a));
-    post_err_t err = name->text_len > POST_NAME_MAX || memchr(name->text, '\0', name->text_len)
-                         ? POST_ETOOLARGE
-                         : post_set_name(&draft, name->text, name->text_len);
+    if (check_text(res, "the name", name, POST_TEXT_NAME) != APP_OK) {
+        return;
+    }
+    post_err_t err = post_set_name(&draft, name->text, name->text_len);
     if (err != POST_OK) {
         app_fail(res, APP_EINVAL, "name: %s (at most %d bytes, no control characters)",
                  post_strerror(err), POST_NAME_MAX);

@@ -801,6 +801,39 @@ test_refusals_and_plurals(void **state)
     tu_run_free(&r);
 }
 
+/* Invalid text says which problem it has and at which byte. */
+static void
+test_text_errors_say_which(void **state)
+{
+    fixture_t *f = *state;
+    char a[80];
+    init_ok(f->dir, a, sizeof a);
+    static const struct {
+        const char *cmd, *opt, *text, *want;
+    } cases[] = {
+        {"post", NULL, "bell\a here", "the text: control character U+0007 at byte 4"},
+        {"post", NULL, "bad \xc3\x28 here", "the text: invalid UTF-8 at byte 4"},
+        {"post", NULL, "\xe0\x80\x80", "invalid UTF-8 at byte 0 (overlong encoding)"},
+        {"post", NULL, "\xed\xa0\x80", "invalid UTF-8 at byte 0 (encoded surrogate)"},
+        {"post", NULL, "cut \xe2\x82", "at byte 4 (the text ends inside a character)"},
+        {"profile", "--name", "a\tb", "the name: control character U+0009 at byte 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_run_t r;
+        if (cases[i].opt != NULL) {
+            SZ(&r, f->dir, cases[i].cmd, cases[i].opt, cases[i].text);
+        } else {
+            SZ(&r, f->dir, cases[i].cmd, cases[i].text);
+        }
+        assert_int_equal(r.status, 3);
+        if (strstr(r.err, cases[i].want) == NULL) {
+            fail_msg("%s %s: got '%s', want '%s'", cases[i].cmd, cases[i].text, r.err,
+                     cases[i].want);
+        }
+        tu_run_free(&r);
+    }
+}
+
 int
 main(void)
 {
@@ -825,6 +858,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_bidi_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals_and_plurals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_text_errors_say_which, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
