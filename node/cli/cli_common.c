@@ -40,7 +40,7 @@ keys_error(cli_t *c, keys_err_t err, const char *path)
 }
 
 int
-cli_author_public(cli_t *c, uint8_t pk[static 32])
+cli_author_public(cli_t *c, uint8_t pk[static KEYS_PUBLIC_SIZE])
 {
     char path[DATADIR_PATH_MAX];
     int rc = key_path(c, path, sizeof path, "author.key");
@@ -92,7 +92,7 @@ cli_ensure_keys(cli_t *c, bool sealed, bool *created)
         return rc;
     }
     *created = false;
-    uint8_t pk[32];
+    uint8_t pk[KEYS_PUBLIC_SIZE];
     bool was_sealed;
     keys_err_t err = keys_author_load_public(apath, pk, &was_sealed);
     if (err == KEYS_ENOENT) {
@@ -125,7 +125,7 @@ cli_ensure_keys(cli_t *c, bool sealed, bool *created)
 }
 
 static int
-parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static 32],
+parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static KEYS_PUBLIC_SIZE],
            const char *what)
 {
     keytext_err_t err = keytext_decode(out, kind, text);
@@ -133,7 +133,7 @@ parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static 3
         return CLI_EXIT_OK;
     }
     /* Name the mix-up when someone passes one kind of key for another. */
-    uint8_t tmp[32];
+    uint8_t tmp[KEYS_PUBLIC_SIZE];
     for (int k = KEYTEXT_AUTHOR; k <= KEYTEXT_POST; k++) {
         if (k != (int)kind && keytext_decode(tmp, (keytext_kind_t)k, text) == KEYTEXT_OK) {
             const char *names[] = {"an author key", "a node key", "a post id"};
@@ -144,13 +144,13 @@ parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static 3
 }
 
 int
-cli_parse_author(cli_t *c, const char *text, uint8_t out[static 32])
+cli_parse_author(cli_t *c, const char *text, uint8_t out[static KEYS_PUBLIC_SIZE])
 {
     return parse_text(c, text, KEYTEXT_AUTHOR, out, "an author key");
 }
 
 int
-cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static 32])
+cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static POST_ID_SIZE])
 {
     return parse_text(c, text, KEYTEXT_POST, out, "a post id");
 }

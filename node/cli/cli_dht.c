@@ -18,14 +18,14 @@ usage(cli_t *c)
 
 /* ID: a node key in text form (its DHT id is derived) or 64 hex digits. */
 static bool
-parse_id(const char *text, uint8_t id[32])
+parse_id(const char *text, uint8_t id[DHT_KEY_SIZE])
 {
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     if (keytext_decode(key, KEYTEXT_NODE, text) == KEYTEXT_OK) {
         dhtid_from_node_key(id, key);
         return true;
     }
-    return strlen(text) == 64 && bytes_from_hex(id, 32, text);
+    return strlen(text) == 2 * DHT_KEY_SIZE && bytes_from_hex(id, DHT_KEY_SIZE, text);
 }
 
 static void
@@ -60,15 +60,15 @@ print_find_node(cli_t *c, const app_result_t *res)
 {
     const app_find_node_t *r = &res->u.find_node;
     FILE *f = c->out;
-    char hex[2 * 32 + 1], k[KEYTEXT_BUFSZ];
-    bytes_to_hex(hex, r->target, 32);
+    char hex[2 * DHT_KEY_SIZE + 1], k[KEYTEXT_BUFSZ];
+    bytes_to_hex(hex, r->target, DHT_KEY_SIZE);
     fprintf(f, "closest nodes to %s (%s):\n", hex, app_dht_status_word(r->status));
     for (size_t i = 0; i < r->n; i++) {
-        uint8_t id[32];
+        uint8_t id[DHT_KEY_SIZE];
         dhtid_from_node_key(id, r->contacts[i].key);
         keytext_encode(k, KEYTEXT_NODE, r->contacts[i].key);
         fprintf(f, "  %s %s%s\n", k, r->contacts[i].endpoint,
-                memcmp(id, r->target, 32) == 0 ? "  (the node itself)" : "");
+                memcmp(id, r->target, DHT_KEY_SIZE) == 0 ? "  (the node itself)" : "");
     }
     fprintf(f, "%u %s, %u %s, %llu ms\n", r->hops, cli_plural(r->hops, "hop", "hops"), r->messages,
             cli_plural(r->messages, "message", "messages"), (unsigned long long)r->ms);
@@ -87,7 +87,7 @@ cli_cmd_dht(cli_t *c, cli_args_t *a)
     }
     app_request_t req;
     memset(&req, 0, sizeof req);
-    uint8_t authors[APP_LOOKUP_MAX * 32];
+    uint8_t authors[APP_LOOKUP_MAX * KEYS_PUBLIC_SIZE];
     if (strcmp(pos[0], "find-node") == 0) {
         if (n != 2) {
             return usage(c);
@@ -104,7 +104,7 @@ cli_cmd_dht(cli_t *c, cli_args_t *a)
         }
         req.op = APP_OP_LOOKUP;
         for (int i = 1; i < n; i++) {
-            int rc = cli_parse_author(c, pos[i], authors + 32 * req.u.lookup.n++);
+            int rc = cli_parse_author(c, pos[i], authors + KEYS_PUBLIC_SIZE * req.u.lookup.n++);
             if (rc != CLI_EXIT_OK) {
                 return rc;
             }

@@ -104,14 +104,14 @@ uint64_t cli_now_ms(void);
 
 /* Keys, for the commands that stay in this process (init, whoami, run). */
 int cli_load_author(cli_t *c, keys_author_t *out);
-int cli_author_public(cli_t *c, uint8_t pk[static 32]);
+int cli_author_public(cli_t *c, uint8_t pk[static KEYS_PUBLIC_SIZE]);
 int cli_ensure_keys(cli_t *c, bool sealed, bool *created);
 /* The author's passphrase from $SAMIZDAT_PASSPHRASE or the terminal. */
 app_err_t cli_passphrase(void *ud, char *out, size_t cap, char *msg, size_t msg_cap);
 
 /* Parsing the text forms; each prints its own error. */
-int cli_parse_author(cli_t *c, const char *text, uint8_t out[static 32]);
-int cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static 32]);
+int cli_parse_author(cli_t *c, const char *text, uint8_t out[static KEYS_PUBLIC_SIZE]);
+int cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static POST_ID_SIZE]);
 /* --limit N (1..100000; default 20). */
 int cli_get_limit(cli_t *c, cli_args_t *a, uint32_t *limit);
 /* Checks options and takes exactly `want` positional words into pos. */

@@ -24,7 +24,7 @@ no_extra(cli_t *c, cli_args_t *a, const char *usage_name, int want)
 static int
 print_keys(cli_t *c)
 {
-    uint8_t pk[32];
+    uint8_t pk[KEYS_PUBLIC_SIZE];
     int rc = cli_author_public(c, pk);
     if (rc != CLI_EXIT_OK) {
         return rc;
@@ -54,7 +54,7 @@ cli_cmd_init(cli_t *c, cli_args_t *a)
     }
     char path[DATADIR_PATH_MAX];
     datadir_path(path, sizeof path, c->dir, "author.key");
-    uint8_t pk[32];
+    uint8_t pk[KEYS_PUBLIC_SIZE];
     bool was_sealed;
     if (keys_author_load_public(path, pk, &was_sealed) != KEYS_ENOENT) {
         return cli_fail(c, CLI_EXIT_ERROR, "%s already holds an author key; refusing to replace it",
@@ -104,7 +104,7 @@ cli_cmd_whoami(cli_t *c, cli_args_t *a)
         return rc;
     }
     if (!node) {
-        uint8_t pk[32];
+        uint8_t pk[KEYS_PUBLIC_SIZE];
         rc = cli_author_public(c, pk);
         if (rc == CLI_EXIT_OK && qr) {
             return print_key_qr(c, KEYTEXT_AUTHOR, pk);
