@@ -18,7 +18,7 @@ PREFIX     ?=
 PREFIX_ARG  = $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX))
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run install uninstall test test-asan release-clang fuzz fuzz-run bench demo sim clean
+.PHONY: all deps build run install uninstall test-build test test-asan release-clang fuzz fuzz-run bench demo sim attack clean
 
 all: build
 
@@ -49,9 +49,11 @@ install: build
 uninstall:
 	DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
-test: deps $(BUILD)/CMakeCache.txt
+test-build: deps $(BUILD)/CMakeCache.txt
 	cmake -S . -B $(BUILD) -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
 	cmake --build $(BUILD) -j$(JOBS)
+
+test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The whole suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -89,6 +91,11 @@ demo: build
 # The DHT and gossip simulators at full size (minutes; not part of test).
 sim: build
 	sh scripts/sim.sh $(BUILD)
+
+# The attack tests at full length, defence on and off (minutes; `make test`
+# runs each briefly). ATTACKS="attack_x attack_y" runs only those.
+attack: test-build
+	sh scripts/attack.sh $(BUILD) $(ATTACKS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CLANG_RELEASE_BUILD)

@@ -14,6 +14,7 @@
 #include "bytes.h"
 #include "cli_int.h"
 #include "control.h"
+#include "defence.h"
 #include "keytext.h"
 #include "node.h"
 #include "notify.h"
@@ -201,7 +202,12 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
         .lan = !o->no_lan,
         .peers_max = (size_t)o->peers_max,
         .log = &d.log,
+        .defences_off = getenv(DEFENCE_ENV),
     };
+    if (cfg.defences_off != NULL && cfg.defences_off[0] != '\0') {
+        log_line(&d.log, LOG_LEVEL_WARN, "TEST ONLY: defences switched off (%s=%s)",
+                 DEFENCE_ENV, cfg.defences_off);
+    }
     memcpy(cfg.listen, o->listen, sizeof cfg.listen);
     uv_loop_init(&loop);
     node_err_t err = node_new(&d.node, &loop, &cfg);

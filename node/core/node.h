@@ -83,6 +83,9 @@ typedef struct {
     size_t peers_max;                         /* 0: NODE_PEERS_MAX */
     const log_t *log;
     node_clock_t clock; /* zeroed: the system clocks */
+    /* Test only: the defences to switch off (defence.h; docs/SECURITY.md).
+     * NULL: all on. Borrowed until the node is closed. */
+    const char *defences_off;
 } node_config_t;
 
 typedef enum {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "datadir.h"
+#include "defence.h"
 #include "json.h"
 
 static void
@@ -77,6 +78,22 @@ test_json_escaping(void **state)
     free(buf);
 }
 
+static void
+test_defence_names(void **state)
+{
+    (void)state;
+    assert_false(defence_off(NULL, "ban"));
+    assert_false(defence_off("", "ban"));
+    assert_true(defence_off("ban", "ban"));
+    assert_true(defence_off("flood-budget,ban", "ban"));
+    assert_true(defence_off(" ban , x", "ban"));
+    assert_false(defence_off("banned", "ban"));
+    assert_false(defence_off("ba", "ban"));
+    assert_false(defence_off("flood-budget", "ban"));
+    assert_true(defence_off("all", "anything"));
+    assert_false(defence_off("all", ""));
+}
+
 int
 main(void)
 {
@@ -87,6 +104,7 @@ main(void)
         cmocka_unit_test(test_resolve_precedence),
         cmocka_unit_test(test_ensure_modes),
         cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_defence_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
