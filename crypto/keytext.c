@@ -15,9 +15,9 @@
 
 enum {
     HRP_LEN = 3,
-    SEP_POS = HRP_LEN,                         /* index of the separator '1' */
-    DATA_POS = HRP_LEN + 1,                    /* index of the first data character */
-    VALUE_LEN = 32,                            /* bytes */
+    SEP_POS = HRP_LEN,      /* index of the separator '1' */
+    DATA_POS = HRP_LEN + 1, /* index of the first data character */
+    VALUE_LEN = KEYTEXT_VALUE_SIZE,
     DATA_CHARS = (VALUE_LEN * 8 + 4) / 5,      /* 52: 256 bits rounded up to 5-bit groups */
     PAD_BITS = DATA_CHARS * 5 - VALUE_LEN * 8, /* 4 */
     CHECK_CHARS = 6,
@@ -117,7 +117,8 @@ groups_to_bytes(uint8_t value[static VALUE_LEN], const uint8_t groups[static DAT
 }
 
 void
-keytext_encode(char out[static KEYTEXT_BUFSZ], keytext_kind_t kind, const uint8_t value[static 32])
+keytext_encode(char out[static KEYTEXT_BUFSZ], keytext_kind_t kind,
+               const uint8_t value[static KEYTEXT_VALUE_SIZE])
 {
     assert(kind_valid(kind));
     const char *hrp = PREFIXES[kind];
@@ -192,7 +193,7 @@ bounded_len(const char *text, size_t cap)
 }
 
 static keytext_err_t
-parse(uint8_t out[static 32], keytext_kind_t kind, const char *text)
+parse(uint8_t out[static KEYTEXT_VALUE_SIZE], keytext_kind_t kind, const char *text)
 {
     if (text == NULL || bounded_len(text, KEYTEXT_LEN + 1) != KEYTEXT_LEN) {
         return KEYTEXT_ELENGTH;
@@ -221,7 +222,7 @@ parse(uint8_t out[static 32], keytext_kind_t kind, const char *text)
 }
 
 keytext_err_t
-keytext_decode(uint8_t out[static 32], keytext_kind_t kind, const char *text)
+keytext_decode(uint8_t out[static KEYTEXT_VALUE_SIZE], keytext_kind_t kind, const char *text)
 {
     /* An unknown kind is our own bug, but it must not read past PREFIXES. */
     keytext_err_t err = kind_valid(kind) ? parse(out, kind, text) : KEYTEXT_EPREFIX;

@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 enum {
-    KEYTEXT_LEN = 62,             /* characters, without the terminating NUL */
+    KEYTEXT_LEN = 62, /* characters, without the terminating NUL */
     KEYTEXT_BUFSZ = KEYTEXT_LEN + 1,
+    KEYTEXT_VALUE_SIZE = 32, /* bytes: a key or a post id */
 };
 
 typedef enum {
@@ -39,11 +40,12 @@ typedef enum {
 
 /* Writes the NUL-terminated text form of a 32-byte value into out. Cannot fail. */
 void keytext_encode(char out[static KEYTEXT_BUFSZ], keytext_kind_t kind,
-                    const uint8_t value[static 32]);
+                    const uint8_t value[static KEYTEXT_VALUE_SIZE]);
 
 /* Parses text (NUL-terminated; surrounding spaces are not allowed) of the given
  * kind into out. On error out is zeroed. */
-keytext_err_t keytext_decode(uint8_t out[static 32], keytext_kind_t kind, const char *text);
+keytext_err_t keytext_decode(uint8_t out[static KEYTEXT_VALUE_SIZE], keytext_kind_t kind,
+                             const char *text);
 
 /* A sentence for the user, e.g. "one character is mistyped (checksum mismatch)". */
 const char *keytext_strerror(keytext_err_t err);

@@ -59,7 +59,7 @@ typedef struct {
     bool internal;
     bool finished;
     dht_shortlist_t sl;
-    uint8_t author[32]; /* GET_HEAD, ANNOUNCE, PUT */
+    uint8_t author[DHT_KEY_SIZE]; /* GET_HEAD, ANNOUNCE, PUT */
     dht_result_cb cb;
     void *ud;
     uint64_t started_ms;
@@ -77,14 +77,14 @@ typedef struct {
 } lookup_t;
 
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[DHT_KEY_SIZE];
     uint8_t key[DHT_KEY_SIZE];
     uint64_t next_ms;
     bool running;
 } announce_t;
 
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[DHT_KEY_SIZE];
     uint8_t key[DHT_KEY_SIZE];
     uint64_t next_ms;
     bool running;
@@ -257,7 +257,7 @@ dht_new(dht_t **out, const dht_config_t *cfg)
     if (cfg->endpoint != NULL) {
         memcpy(d->endpoint, cfg->endpoint, strlen(cfg->endpoint));
     }
-    uint8_t seed[32];
+    uint8_t seed[DHT_KEY_SIZE];
     d->random(d->ud, seed, sizeof seed);
     d->random(d->ud, &d->rid_seq, sizeof d->rid_seq);
     if (dht_rt_new(&d->rt, d->id, &rp) != DHT_OK ||
@@ -456,10 +456,10 @@ answered(dht_t *d, const lookup_t *L)
 }
 
 static announce_t *
-announce_find(dht_t *d, const uint8_t author[static 32])
+announce_find(dht_t *d, const uint8_t author[static DHT_KEY_SIZE])
 {
     for (size_t i = 0; i < d->nann; i++) {
-        if (memcmp(d->ann[i].author, author, 32) == 0) {
+        if (memcmp(d->ann[i].author, author, DHT_KEY_SIZE) == 0) {
             return &d->ann[i];
         }
     }
@@ -467,10 +467,10 @@ announce_find(dht_t *d, const uint8_t author[static 32])
 }
 
 static put_t *
-put_find(dht_t *d, const uint8_t author[static 32])
+put_find(dht_t *d, const uint8_t author[static DHT_KEY_SIZE])
 {
     for (size_t i = 0; i < d->nputs; i++) {
-        if (memcmp(d->puts[i].author, author, 32) == 0) {
+        if (memcmp(d->puts[i].author, author, DHT_KEY_SIZE) == 0) {
             return &d->puts[i];
         }
     }
@@ -770,7 +770,7 @@ start_lookup(dht_t *d, uint8_t kind, const uint8_t target[static DHT_KEY_SIZE],
     L->kind = kind;
     L->internal = internal;
     if (author != NULL) {
-        memcpy(L->author, author, 32);
+        memcpy(L->author, author, DHT_KEY_SIZE);
     }
     L->cb = cb;
     L->ud = ud;
@@ -894,7 +894,8 @@ take_head(dht_t *d, lookup_t *L, const dht_head_rec_t *rec, unsigned hops)
         return true;
     }
     head_t h;
-    if (head_decode(&h, rec->bytes, rec->len) != HEAD_OK || memcmp(h.author, L->author, 32) != 0) {
+    if (head_decode(&h, rec->bytes, rec->len) != HEAD_OK ||
+        memcmp(h.author, L->author, DHT_KEY_SIZE) != 0) {
         d->st.bad_replies++;
         return false;
     }
@@ -1419,8 +1420,8 @@ dht_find_node(dht_t *d, const uint8_t target[static DHT_KEY_SIZE], dht_result_cb
 }
 
 dht_err_t
-dht_get_providers(dht_t *d, const uint8_t author_pk[static 32], dht_result_cb cb, void *ud,
-                  uint64_t now_ms)
+dht_get_providers(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], dht_result_cb cb,
+                  void *ud, uint64_t now_ms)
 {
     uint8_t key[DHT_KEY_SIZE];
     dhtid_from_author(key, author_pk);
@@ -1428,7 +1429,7 @@ dht_get_providers(dht_t *d, const uint8_t author_pk[static 32], dht_result_cb cb
 }
 
 dht_err_t
-dht_get_head(dht_t *d, const uint8_t author_pk[static 32], dht_result_cb cb, void *ud,
+dht_get_head(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], dht_result_cb cb, void *ud,
              uint64_t now_ms)
 {
     uint8_t key[DHT_KEY_SIZE];
@@ -1460,7 +1461,7 @@ list_room(void **items, size_t n, size_t *cap, size_t max, size_t elem)
 }
 
 dht_err_t
-dht_announce(dht_t *d, const uint8_t author_pk[static 32], uint64_t now_ms)
+dht_announce(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], uint64_t now_ms)
 {
     if (d->endpoint[0] == '\0') {
         return DHT_ENOENDPOINT;
@@ -1475,7 +1476,7 @@ dht_announce(dht_t *d, const uint8_t author_pk[static 32], uint64_t now_ms)
         d->ann = items;
         a = &d->ann[d->nann++];
         memset(a, 0, sizeof *a);
-        memcpy(a->author, author_pk, 32);
+        memcpy(a->author, author_pk, DHT_KEY_SIZE);
         dhtid_from_author(a->key, author_pk);
     }
     keep_own_provider(d, a, now_ms);
@@ -1488,7 +1489,7 @@ dht_announce(dht_t *d, const uint8_t author_pk[static 32], uint64_t now_ms)
 }
 
 dht_err_t
-dht_unannounce(dht_t *d, const uint8_t author_pk[static 32])
+dht_unannounce(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE])
 {
     announce_t *a = announce_find(d, author_pk);
     if (a == NULL) {
@@ -1527,7 +1528,7 @@ dht_put_head(dht_t *d, const uint8_t *bytes, size_t len, uint64_t now_ms)
         d->puts = items;
         p = &d->puts[d->nputs++];
         memset(p, 0, sizeof *p);
-        memcpy(p->author, h.author, 32);
+        memcpy(p->author, h.author, DHT_KEY_SIZE);
         dhtid_from_author(p->key, h.author);
     }
     p->seq = h.seq;
@@ -1542,7 +1543,7 @@ dht_put_head(dht_t *d, const uint8_t *bytes, size_t len, uint64_t now_ms)
 }
 
 dht_err_t
-dht_unput_head(dht_t *d, const uint8_t author_pk[static 32])
+dht_unput_head(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE])
 {
     put_t *p = put_find(d, author_pk);
     if (p == NULL) {

@@ -210,10 +210,10 @@ typedef void (*dht_result_cb)(void *ud, const dht_result_t *r);
  * DHT_ENOMEM. On error the callback is never called. */
 dht_err_t dht_find_node(dht_t *d, const uint8_t target[static DHT_KEY_SIZE], dht_result_cb cb,
                         void *ud, uint64_t now_ms);
-dht_err_t dht_get_providers(dht_t *d, const uint8_t author_pk[static 32], dht_result_cb cb,
-                            void *ud, uint64_t now_ms);
-dht_err_t dht_get_head(dht_t *d, const uint8_t author_pk[static 32], dht_result_cb cb, void *ud,
-                       uint64_t now_ms);
+dht_err_t dht_get_providers(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE],
+                            dht_result_cb cb, void *ud, uint64_t now_ms);
+dht_err_t dht_get_head(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], dht_result_cb cb,
+                       void *ud, uint64_t now_ms);
 
 /* Announces this node as a provider of the author's feed: finds the k
  * closest nodes to the author record key and sends them ANNOUNCE, now and
@@ -221,10 +221,10 @@ dht_err_t dht_get_head(dht_t *d, const uint8_t author_pk[static 32], dht_result_
  * (DHT_ENOENDPOINT). DHT_EFULL past announces_max. Announcing again an
  * author already announced renews it now. The announce itself runs in the
  * background (from dht_tick when no lookup slot is free). */
-dht_err_t dht_announce(dht_t *d, const uint8_t author_pk[static 32], uint64_t now_ms);
+dht_err_t dht_announce(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], uint64_t now_ms);
 /* Stops renewing; records at other nodes expire by their TTL. DHT_OK or
  * DHT_ENOTFOUND. */
-dht_err_t dht_unannounce(dht_t *d, const uint8_t author_pk[static 32]);
+dht_err_t dht_unannounce(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE]);
 
 /* Stores a signed head record (HEAD_SIZE bytes, borrowed for the call) at
  * the k closest nodes to its author record key, now and every reput_ms,
@@ -233,7 +233,7 @@ dht_err_t dht_unannounce(dht_t *d, const uint8_t author_pk[static 32]);
  * what makes it true. DHT_ESIG (does not verify), DHT_EINVAL (not a head),
  * DHT_ESTALE (we already keep one with this seq or higher), DHT_EFULL. */
 dht_err_t dht_put_head(dht_t *d, const uint8_t *head, size_t len, uint64_t now_ms);
-dht_err_t dht_unput_head(dht_t *d, const uint8_t author_pk[static 32]);
+dht_err_t dht_unput_head(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE]);
 
 /* ---- counters ---- */
 

@@ -4,23 +4,24 @@
 #include <string.h>
 
 static void
-tagged_hash(uint8_t out[static DHTID_SIZE], const char *tag, const uint8_t key[static 32])
+tagged_hash(uint8_t out[static DHTID_SIZE], const char *tag,
+            const uint8_t key[static KEYS_PUBLIC_SIZE])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, DHTID_SIZE);
     crypto_generichash_update(&st, (const uint8_t *)tag, strlen(tag));
-    crypto_generichash_update(&st, key, 32);
+    crypto_generichash_update(&st, key, KEYS_PUBLIC_SIZE);
     crypto_generichash_final(&st, out, DHTID_SIZE);
 }
 
 void
-dhtid_from_node_key(uint8_t out[static DHTID_SIZE], const uint8_t node_pk[static 32])
+dhtid_from_node_key(uint8_t out[static DHTID_SIZE], const uint8_t node_pk[static KEYS_PUBLIC_SIZE])
 {
     tagged_hash(out, DHTID_TAG, node_pk);
 }
 
 void
-dhtid_from_author(uint8_t out[static DHTID_SIZE], const uint8_t author_pk[static 32])
+dhtid_from_author(uint8_t out[static DHTID_SIZE], const uint8_t author_pk[static KEYS_PUBLIC_SIZE])
 {
     tagged_hash(out, DHTID_AUTHOR_TAG, author_pk);
 }

@@ -9,14 +9,18 @@
 
 #include <stdint.h>
 
+#include "keys.h"
+
 #define DHTID_TAG "samizdat-node-id-v1"
 #define DHTID_AUTHOR_TAG "samizdat-author-key-v1"
 
 enum { DHTID_SIZE = 32, DHTID_BITS = 256 };
 
 /* Cannot fail. */
-void dhtid_from_node_key(uint8_t out[static DHTID_SIZE], const uint8_t node_pk[static 32]);
-void dhtid_from_author(uint8_t out[static DHTID_SIZE], const uint8_t author_pk[static 32]);
+void dhtid_from_node_key(uint8_t out[static DHTID_SIZE],
+                         const uint8_t node_pk[static KEYS_PUBLIC_SIZE]);
+void dhtid_from_author(uint8_t out[static DHTID_SIZE],
+                       const uint8_t author_pk[static KEYS_PUBLIC_SIZE]);
 void dhtid_distance(uint8_t out[static DHTID_SIZE], const uint8_t a[static DHTID_SIZE],
                     const uint8_t b[static DHTID_SIZE]);
 /* -1, 0 or 1 as a is closer to target than b, as close, or farther. */

@@ -90,7 +90,7 @@ pow2_at_least(size_t n)
 
 dht_err_t
 dht_rec_new(dht_records_t **out, const uint8_t self_id[static DHT_KEY_SIZE],
-            const uint8_t seed[static 32], const dht_rec_limits_t *lim)
+            const uint8_t seed[static DHT_KEY_SIZE], const dht_rec_limits_t *lim)
 {
     dht_records_t *r = calloc(1, sizeof *r);
     if (r == NULL) {

@@ -40,7 +40,7 @@ typedef struct dht_records dht_records_t;
 /* self_id, seed (keys the hash table and the eviction sampling) and lim
  * borrowed for the call. DHT_OK or DHT_ENOMEM. */
 dht_err_t dht_rec_new(dht_records_t **out, const uint8_t self_id[static DHT_KEY_SIZE],
-                      const uint8_t seed[static 32], const dht_rec_limits_t *lim);
+                      const uint8_t seed[static DHT_KEY_SIZE], const dht_rec_limits_t *lim);
 void dht_rec_free(dht_records_t *r);
 
 /* Stores or renews "provider is a provider for key" until expires_ms. The

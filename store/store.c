@@ -20,7 +20,7 @@ enum {
     PURGE_BATCH_OPS = 1000,
     ERROR_MAX = 256,
 
-    AUTHOR_SIZE = 32,
+    AUTHOR_SIZE = KEYS_PUBLIC_SIZE,
     ID_KEY_LEN = 1 + POST_ID_SIZE,                     /* 'p' | id */
     AUTHOR_KEY_LEN = 1 + AUTHOR_SIZE,                  /* 'h' 'n' 'F' 'B' | author */
     SEQ_KEY_LEN = 1 + AUTHOR_SIZE + 8,                 /* 'f' | author | seq */
@@ -33,8 +33,8 @@ enum {
     PROFILE_VAL_LEN = 8 + POST_ID_SIZE,
     FORK_VAL_LEN = 1 + POST_ID_SIZE,
     SINCE_VAL_LEN = 8,
-    PEER_KEY_LEN = 1 + 32, /* 'P' | node key */
-    PEER_VAL_MIN = 8 + 1,  /* last seen | endpoint */
+    PEER_KEY_LEN = 1 + KEYS_PUBLIC_SIZE, /* 'P' | node key */
+    PEER_VAL_MIN = 8 + 1,                /* last seen | endpoint */
     PEER_VAL_MAX = 8 + STORE_ENDPOINT_MAX,
 };
 
@@ -591,7 +591,7 @@ headrec_pack(uint8_t v[static HEAD_VAL_LEN], const store_head_t *h)
 }
 
 store_err_t
-store_get_head(store_t *s, const uint8_t author[static 32], store_head_t *out)
+store_get_head(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], store_head_t *out)
 {
     uint8_t key[AUTHOR_KEY_LEN], v[HEAD_VAL_LEN];
     store_err_t err = get_fixed(s, key, key_of(key, T_HEAD, author, AUTHOR_SIZE), v, sizeof v);
@@ -1077,8 +1077,8 @@ feed_walk(store_t *s, leveldb_iterator_t *it, const uint8_t *prefix, bool backwa
 }
 
 store_err_t
-store_feed(store_t *s, const uint8_t author[static 32], uint64_t before_seq, size_t limit,
-           store_post_cb cb, void *ud)
+store_feed(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t before_seq,
+           size_t limit, store_post_cb cb, void *ud)
 {
     emit_t e = {.cb = cb, .ud = ud, .limit = limit};
     uint8_t key[SEQ_KEY_LEN + 1];
@@ -1096,8 +1096,8 @@ store_feed(store_t *s, const uint8_t author[static 32], uint64_t before_seq, siz
 }
 
 store_err_t
-store_feed_forward(store_t *s, const uint8_t author[static 32], uint64_t from_seq, size_t limit,
-                   store_post_cb cb, void *ud)
+store_feed_forward(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t from_seq,
+                   size_t limit, store_post_cb cb, void *ud)
 {
     emit_t e = {.cb = cb, .ud = ud, .limit = limit};
     uint8_t key[SEQ_KEY_LEN];
@@ -1183,7 +1183,7 @@ store_timeline(store_t *s, const uint8_t *self, const store_cursor_t *cursor, si
 /* ---- profiles and deletes ------------------------------------------------------- */
 
 store_err_t
-store_get_profile(store_t *s, const uint8_t author[static 32], post_t *out)
+store_get_profile(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], post_t *out)
 {
     uint8_t key[AUTHOR_KEY_LEN], v[PROFILE_VAL_LEN];
     store_err_t err = get_fixed(s, key, key_of(key, T_NAME, author, AUTHOR_SIZE), v, sizeof v);
@@ -1293,19 +1293,19 @@ list_marks(store_t *s, uint8_t table, store_author_cb cb, void *ud, uint64_t *co
 }
 
 store_err_t
-store_follow(store_t *s, const uint8_t author[static 32], uint64_t now_ms)
+store_follow(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t now_ms)
 {
     return mark(s, T_FOLLOW, author, now_ms);
 }
 
 store_err_t
-store_unfollow(store_t *s, const uint8_t author[static 32])
+store_unfollow(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
     return unmark(s, T_FOLLOW, author);
 }
 
 store_err_t
-store_is_following(store_t *s, const uint8_t author[static 32], bool *yes)
+store_is_following(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], bool *yes)
 {
     uint8_t key[AUTHOR_KEY_LEN];
     return exists(s, key, key_of(key, T_FOLLOW, author, AUTHOR_SIZE), yes);
@@ -1319,13 +1319,13 @@ store_following(store_t *s, store_author_cb cb, void *ud)
 }
 
 store_err_t
-store_unblock(store_t *s, const uint8_t author[static 32])
+store_unblock(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
     return unmark(s, T_BLOCK, author);
 }
 
 store_err_t
-store_is_blocked(store_t *s, const uint8_t author[static 32], bool *yes)
+store_is_blocked(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], bool *yes)
 {
     return is_blocked(s, author, yes);
 }
@@ -1471,7 +1471,8 @@ purge_author(store_t *s, const uint8_t author[static AUTHOR_SIZE], uint64_t *pur
 }
 
 store_err_t
-store_block(store_t *s, const uint8_t author[static 32], uint64_t now_ms, uint64_t *purged)
+store_block(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t now_ms,
+            uint64_t *purged)
 {
     uint64_t local = 0;
     uint64_t *count = purged != NULL ? purged : &local;
@@ -1516,7 +1517,7 @@ decode_fork(store_t *s, const uint8_t *k, size_t klen, const uint8_t *v, size_t 
 }
 
 store_err_t
-store_forks(store_t *s, const uint8_t author[static 32], store_fork_cb cb, void *ud)
+store_forks(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], store_fork_cb cb, void *ud)
 {
     uint8_t prefix[AUTHOR_KEY_LEN];
     key_of(prefix, T_FORK, author, AUTHOR_SIZE);
@@ -1570,7 +1571,7 @@ endpoint_text_ok(const uint8_t *p, size_t n)
 }
 
 store_err_t
-store_peer_save(store_t *s, const uint8_t node_key[static 32], const char *endpoint,
+store_peer_save(store_t *s, const uint8_t node_key[static KEYS_PUBLIC_SIZE], const char *endpoint,
                 uint64_t last_seen_ms)
 {
     size_t n = strnlen(endpoint, STORE_ENDPOINT_MAX + 1);
@@ -1578,7 +1579,7 @@ store_peer_save(store_t *s, const uint8_t node_key[static 32], const char *endpo
         return STORE_EINVAL;
     }
     uint8_t key[PEER_KEY_LEN], val[PEER_VAL_MAX];
-    size_t klen = key_of(key, T_PEER, node_key, 32);
+    size_t klen = key_of(key, T_PEER, node_key, KEYS_PUBLIC_SIZE);
     size_t old_len = 0;
     store_err_t err = get_var(s, key, klen, val, sizeof val, &old_len);
     if (err == STORE_OK && old_len >= 8 && bytes_be64_get(val) > last_seen_ms) {
@@ -1597,24 +1598,25 @@ store_peer_save(store_t *s, const uint8_t node_key[static 32], const char *endpo
 }
 
 store_err_t
-store_peer_forget(store_t *s, const uint8_t node_key[static 32])
+store_peer_forget(store_t *s, const uint8_t node_key[static KEYS_PUBLIC_SIZE])
 {
     uint8_t key[PEER_KEY_LEN];
-    return delete_existing(s, key, key_of(key, T_PEER, node_key, 32), false);
+    return delete_existing(s, key, key_of(key, T_PEER, node_key, KEYS_PUBLIC_SIZE), false);
 }
 
 /* A peer record that is malformed is skipped, not fatal: the table is a
  * hint for finding the network again, and one bad record must not keep a
  * node from starting. *bad counts them. */
 static bool
-decode_peer(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen, uint8_t key[32],
-            char endpoint[STORE_ENDPOINT_MAX + 1], uint64_t *last_seen)
+decode_peer(const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen,
+            uint8_t key[KEYS_PUBLIC_SIZE], char endpoint[STORE_ENDPOINT_MAX + 1],
+            uint64_t *last_seen)
 {
     if (klen != PEER_KEY_LEN || vlen < PEER_VAL_MIN || vlen > PEER_VAL_MAX ||
         !endpoint_text_ok(v + 8, vlen - 8)) {
         return false;
     }
-    memcpy(key, k + 1, 32);
+    memcpy(key, k + 1, KEYS_PUBLIC_SIZE);
     *last_seen = bytes_be64_get(v);
     memcpy(endpoint, v + 8, vlen - 8);
     endpoint[vlen - 8] = '\0';
@@ -1632,7 +1634,7 @@ list_contacts(store_t *s, uint8_t table, store_peer_cb cb, void *ud, size_t *bad
         size_t klen = 0, vlen = 0;
         const uint8_t *k = iter_key(it, &klen);
         const uint8_t *v = iter_val(it, &vlen);
-        uint8_t key[32];
+        uint8_t key[KEYS_PUBLIC_SIZE];
         char endpoint[STORE_ENDPOINT_MAX + 1];
         uint64_t seen = 0;
         if (!decode_peer(k, klen, v, vlen, key, endpoint, &seen)) {
@@ -1692,7 +1694,7 @@ store_routes_replace(store_t *s, const store_contact_t *c, size_t n)
         size_t len = strlen(c[i].endpoint);
         bytes_be64_put(val, c[i].last_seen_ms);
         memcpy(val + 8, c[i].endpoint, len);
-        batch_put(wb, key, key_of(key, T_ROUTE, c[i].node_key, 32), val, 8 + len);
+        batch_put(wb, key, key_of(key, T_ROUTE, c[i].node_key, KEYS_PUBLIC_SIZE), val, 8 + len);
     }
     if (err == STORE_OK) {
         err = write_batch(s, wb, false);
@@ -1709,7 +1711,8 @@ typedef struct {
 } seen_list_t;
 
 static bool
-collect_seen(void *ud, const uint8_t key[32], const char *endpoint, uint64_t last_seen_ms)
+collect_seen(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
+             uint64_t last_seen_ms)
 {
     (void)key;
     (void)endpoint;
@@ -1748,7 +1751,7 @@ delete_older(store_t *s, uint64_t cutoff, size_t ties, uint64_t *removed)
         size_t klen = 0, vlen = 0;
         const uint8_t *k = iter_key(it, &klen);
         const uint8_t *v = iter_val(it, &vlen);
-        uint8_t key[32];
+        uint8_t key[KEYS_PUBLIC_SIZE];
         char endpoint[STORE_ENDPOINT_MAX + 1];
         uint64_t seen = 0;
         bool ok = decode_peer(k, klen, v, vlen, key, endpoint, &seen);

@@ -113,19 +113,20 @@ typedef struct {
 } store_head_t;
 
 /* STORE_ENOTFOUND when nothing of this author is stored. */
-store_err_t store_get_head(store_t *s, const uint8_t author[static 32], store_head_t *out);
+store_err_t store_get_head(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                           store_head_t *out);
 
 /* Called for each post; return false to stop early. p and raw borrowed for the call. */
 typedef bool (*store_post_cb)(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len);
 
 /* One author's feed, newest (highest seq) first, posts with seq < before_seq
  * (0 = no bound), at most limit (0 = no limit). */
-store_err_t store_feed(store_t *s, const uint8_t author[static 32], uint64_t before_seq,
-                       size_t limit, store_post_cb cb, void *ud);
+store_err_t store_feed(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                       uint64_t before_seq, size_t limit, store_post_cb cb, void *ud);
 
 /* Same, oldest first, from from_seq upwards (for export). */
-store_err_t store_feed_forward(store_t *s, const uint8_t author[static 32], uint64_t from_seq,
-                               size_t limit, store_post_cb cb, void *ud);
+store_err_t store_feed_forward(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                               uint64_t from_seq, size_t limit, store_post_cb cb, void *ud);
 
 /* A position in the timeline: posts strictly older than (timestamp, id). */
 typedef struct {
@@ -139,7 +140,8 @@ store_err_t store_timeline(store_t *s, const uint8_t *self, const store_cursor_t
                            size_t limit, store_post_cb cb, void *ud);
 
 /* Latest PROFILE post of author: STORE_ENOTFOUND when none. */
-store_err_t store_get_profile(store_t *s, const uint8_t author[static 32], post_t *out);
+store_err_t store_get_profile(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                              post_t *out);
 
 /* Whether id was deleted by its own author (a DELETE post naming it, from the
  * same author). deleted_by optional: the delete post's id. */
@@ -147,18 +149,25 @@ store_err_t store_is_deleted(store_t *s, const uint8_t id[static POST_ID_SIZE], 
                              uint8_t *deleted_by);
 
 /* Follows. following is idempotent: following twice is STORE_OK. */
-store_err_t store_follow(store_t *s, const uint8_t author[static 32], uint64_t now_ms);
-store_err_t store_unfollow(store_t *s, const uint8_t author[static 32]); /* ENOTFOUND if not followed */
-store_err_t store_is_following(store_t *s, const uint8_t author[static 32], bool *yes);
-typedef bool (*store_author_cb)(void *ud, const uint8_t author[static 32], uint64_t since_ms);
+store_err_t store_follow(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                         uint64_t now_ms);
+store_err_t
+store_unfollow(store_t *s,
+               const uint8_t author[static KEYS_PUBLIC_SIZE]); /* ENOTFOUND if not followed */
+store_err_t store_is_following(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                               bool *yes);
+typedef bool (*store_author_cb)(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                                uint64_t since_ms);
 store_err_t store_following(store_t *s, store_author_cb cb, void *ud);
 
 /* Blocks: the author's stored posts are deleted, the follow removed, and
  * later posts refused. *purged (optional) counts posts removed. */
-store_err_t store_block(store_t *s, const uint8_t author[static 32], uint64_t now_ms,
+store_err_t store_block(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t now_ms,
                         uint64_t *purged);
-store_err_t store_unblock(store_t *s, const uint8_t author[static 32]); /* ENOTFOUND if not blocked */
-store_err_t store_is_blocked(store_t *s, const uint8_t author[static 32], bool *yes);
+store_err_t
+store_unblock(store_t *s,
+              const uint8_t author[static KEYS_PUBLIC_SIZE]); /* ENOTFOUND if not blocked */
+store_err_t store_is_blocked(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], bool *yes);
 store_err_t store_blocked(store_t *s, store_author_cb cb, void *ud);
 
 /* Fork evidence for an author: each pair is two posts, both signed by the
@@ -178,7 +187,8 @@ typedef struct {
 } store_fork_t;
 
 typedef bool (*store_fork_cb)(void *ud, const store_fork_t *f);
-store_err_t store_forks(store_t *s, const uint8_t author[static 32], store_fork_cb cb, void *ud);
+store_err_t store_forks(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], store_fork_cb cb,
+                        void *ud);
 
 typedef struct {
     uint64_t posts;   /* posts stored, evidence included */
@@ -199,14 +209,14 @@ enum { STORE_ENDPOINT_MAX = 128 };
  * smaller last_seen_ms (e.g. 0 for a peer added by hand) keeps the stored
  * one. STORE_EINVAL for an endpoint that breaks the rule above. endpoint
  * borrowed for the call. */
-store_err_t store_peer_save(store_t *s, const uint8_t node_key[static 32], const char *endpoint,
-                            uint64_t last_seen_ms);
+store_err_t store_peer_save(store_t *s, const uint8_t node_key[static KEYS_PUBLIC_SIZE],
+                            const char *endpoint, uint64_t last_seen_ms);
 /* STORE_ENOTFOUND when there is no such peer. */
-store_err_t store_peer_forget(store_t *s, const uint8_t node_key[static 32]);
+store_err_t store_peer_forget(store_t *s, const uint8_t node_key[static KEYS_PUBLIC_SIZE]);
 
 /* key and endpoint borrowed for the call; return false to stop. */
-typedef bool (*store_peer_cb)(void *ud, const uint8_t node_key[32], const char *endpoint,
-                              uint64_t last_seen_ms);
+typedef bool (*store_peer_cb)(void *ud, const uint8_t node_key[KEYS_PUBLIC_SIZE],
+                              const char *endpoint, uint64_t last_seen_ms);
 /* Every peer, in key order. Malformed records are skipped and counted in
  * *bad (optional), never fatal. */
 store_err_t store_peers(store_t *s, store_peer_cb cb, void *ud, size_t *bad);
@@ -217,7 +227,7 @@ store_err_t store_peers_prune(store_t *s, size_t keep, uint64_t *removed);
 /* The DHT routing table, saved so a restart does not begin from nothing.
  * Same record shape and endpoint rule as peers, table 'R'. */
 typedef struct {
-    uint8_t node_key[32];
+    uint8_t node_key[KEYS_PUBLIC_SIZE];
     char endpoint[STORE_ENDPOINT_MAX + 1];
     uint64_t last_seen_ms;
 } store_contact_t;

@@ -209,10 +209,10 @@ keys_fail(app_t *a, app_result_t *res, keys_err_t err, const char *path)
 }
 
 app_err_t
-app_author_public(app_t *a, app_result_t *res, uint8_t pk[static 32])
+app_author_public(app_t *a, app_result_t *res, uint8_t pk[static KEYS_PUBLIC_SIZE])
 {
     if (a->author != NULL) {
-        memcpy(pk, a->author->pk, 32);
+        memcpy(pk, a->author->pk, KEYS_PUBLIC_SIZE);
         return APP_OK;
     }
     char path[APP_PATH_MAX];
@@ -265,10 +265,11 @@ app_author_key(app_t *a, app_result_t *res, const keys_author_t **out)
 }
 
 void
-app_author_fill(app_t *a, app_author_t *out, const uint8_t author[static 32], uint64_t since_ms)
+app_author_fill(app_t *a, app_author_t *out, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                uint64_t since_ms)
 {
     memset(out, 0, sizeof *out);
-    memcpy(out->author, author, 32);
+    memcpy(out->author, author, KEYS_PUBLIC_SIZE);
     out->since_ms = since_ms;
     post_t prof;
     if (a->store != NULL && store_get_profile(a->store, author, &prof) == STORE_OK) {

@@ -127,7 +127,7 @@ typedef union {
     } profile;
     struct {
         bool self; /* the author of this data directory; author ignored */
-        uint8_t author[32];
+        uint8_t author[KEYS_PUBLIC_SIZE];
         uint64_t before_seq; /* 0: from the newest */
         uint32_t limit;      /* 0: APP_PAGE_DEFAULT; at most APP_PAGE_MAX */
     } feed;
@@ -140,10 +140,10 @@ typedef union {
         uint32_t limit;
     } timeline;
     struct {
-        uint8_t author[32];
+        uint8_t author[KEYS_PUBLIC_SIZE];
     } author; /* FOLLOW, UNFOLLOW, BLOCK, UNBLOCK */
     struct {
-        uint8_t author[32];
+        uint8_t author[KEYS_PUBLIC_SIZE];
         const char *path; /* absolute (a remote node has its own working directory);
                              NULL: the file comes back in the result's data */
         bool force;       /* replace an existing file */
@@ -154,16 +154,16 @@ typedef union {
         size_t data_len;
     } import;
     struct {
-        uint8_t key[32];
+        uint8_t key[KEYS_PUBLIC_SIZE];
         const char *endpoint;
         uint32_t timeout_ms; /* 0: APP_PEER_WAIT_MS */
     } peer_add;
     struct {
         size_t n;               /* 1..APP_LOOKUP_MAX */
-        const uint8_t *authors; /* n x 32 bytes */
+        const uint8_t *authors; /* n x KEYS_PUBLIC_SIZE bytes */
     } lookup;
     struct {
-        uint8_t target[32]; /* a DHT id */
+        uint8_t target[DHT_KEY_SIZE]; /* a DHT id */
     } find_node;
 } app_args_t;
 
@@ -183,7 +183,7 @@ typedef struct {
 
 /* An author in a list (following, blocked) or the subject of follow/block. */
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     bool has_name;
     char name[POST_NAME_MAX + 1]; /* from the author's latest profile */
     uint64_t since_ms;            /* followed or blocked since; 0 when not */
@@ -191,7 +191,7 @@ typedef struct {
 
 /* One author looked up in the DHT. Statuses are dht_err_t values. */
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     uint8_t providers_status;
     uint8_t head_status;
     size_t n_providers;
@@ -210,7 +210,7 @@ typedef struct {
 } app_refusal_t;
 
 typedef struct {
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     bool outbound;
     bool ready;
@@ -224,11 +224,11 @@ enum { APP_LISTEN_MAX = 4, APP_LISTEN_LEN = 160 };
 typedef struct {
     bool running;
     bool has_author;
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     char data_dir[APP_PATH_MAX];
     uint64_t posts, authors, following, forks; /* the store */
     /* Only when running: */
-    uint8_t node_key[32];
+    uint8_t node_key[KEYS_PUBLIC_SIZE];
     char network[WIRE_NETWORK_MAX + 1];
     size_t n_listen;
     char listen[APP_LISTEN_MAX][APP_LISTEN_LEN];
@@ -242,7 +242,7 @@ typedef struct {
 
 /* FEED: one page of an author's feed, newest first. */
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     bool stored; /* anything of the author is stored */
     uint64_t head_seq, max_seq;
     size_t n_forks;
@@ -272,7 +272,7 @@ typedef struct {
 
 /* FIND_NODE: the nodes closest to a DHT id. */
 typedef struct {
-    uint8_t target[32];
+    uint8_t target[DHT_KEY_SIZE];
     uint8_t status; /* dht_err_t */
     size_t n;
     dht_contact_t contacts[DHT_NODES_MAX];

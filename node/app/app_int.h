@@ -61,12 +61,12 @@ uint64_t app_now_ms(app_t *a);
 /* Opens the store when needed; on error fills res. */
 app_err_t app_need_store(app_t *a, app_result_t *res);
 /* The author's public key from the key file (no passphrase). */
-app_err_t app_author_public(app_t *a, app_result_t *res, uint8_t pk[static 32]);
+app_err_t app_author_public(app_t *a, app_result_t *res, uint8_t pk[static KEYS_PUBLIC_SIZE]);
 /* The unlocked author key, borrowed until app_close. */
 app_err_t app_author_key(app_t *a, app_result_t *res, const keys_author_t **out);
 /* Fills an app_post_t (display name, deleted) from the store. */
 void app_post_fill(app_t *a, app_post_t *out, const post_t *p);
-void app_author_fill(app_t *a, app_author_t *out, const uint8_t author[static 32],
+void app_author_fill(app_t *a, app_author_t *out, const uint8_t author[static KEYS_PUBLIC_SIZE],
                      uint64_t since_ms);
 
 /* Starts a job for res; the caller then sets step/state and calls

@@ -55,7 +55,7 @@ make_job(app_t *a, app_result_t *res, app_done_cb cb, void *ud, void *state,
 /* ---- feed ---- */
 
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     uint64_t before; /* next chunk: posts below this seq (0: from the newest) */
     size_t limit;
     size_t cap;
@@ -147,20 +147,20 @@ app_err_t
 app_start_feed(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
 {
     uint32_t limit = req->u.feed.limit ? req->u.feed.limit : APP_PAGE_DEFAULT;
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     if (limit > APP_PAGE_MAX) {
         app_fail(res, APP_EINVAL, "a page holds at most %d posts", APP_PAGE_MAX);
     } else if (req->u.feed.self) {
         app_author_public(a, res, author);
     } else {
-        memcpy(author, req->u.feed.author, 32);
+        memcpy(author, req->u.feed.author, KEYS_PUBLIC_SIZE);
     }
     if (res->err == APP_OK) {
         app_need_store(a, res);
     }
     store_head_t h;
     if (res->err == APP_OK) {
-        memcpy(res->u.feed.author, author, 32);
+        memcpy(res->u.feed.author, author, KEYS_PUBLIC_SIZE);
         store_err_t err = store_get_head(a->store, author, &h);
         if (err == STORE_ENOTFOUND) {
             app_fail(res, APP_ENOTFOUND, "no posts of this author are stored");
@@ -186,7 +186,7 @@ app_start_feed(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
         cb(ud, res);
         return APP_OK;
     }
-    memcpy(st->author, author, 32);
+    memcpy(st->author, author, KEYS_PUBLIC_SIZE);
     st->before = req->u.feed.before_seq;
     st->limit = limit;
     app_job_t *j = make_job(a, res, cb, ud, st, job_free_state, feed_step);
@@ -419,7 +419,7 @@ app_start_import(app_t *a, const app_request_t *req, app_result_t *res, app_done
 /* ---- export ---- */
 
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     FILE *f;
     char *path; /* the target, or NULL for a result in memory */
     char *tmp;  /* the temporary file beside it */
@@ -553,7 +553,7 @@ static void
 export_open(app_t *a, export_state_t *st, const app_request_t *req, app_result_t *res)
 {
     const char *path = req->u.export_.path;
-    memcpy(st->author, req->u.export_.author, 32);
+    memcpy(st->author, req->u.export_.author, KEYS_PUBLIC_SIZE);
     st->from = 1;
     if (app_need_store(a, res) != APP_OK) {
         return;
@@ -692,7 +692,7 @@ on_head(void *ud, const dht_result_t *r)
          * (crypto/head.h): version, author, seq, id. */
         o->has_head = true;
         o->head_seq = r->head_seq;
-        memcpy(o->head_id, r->head + 1 + 32 + 8, 32);
+        memcpy(o->head_id, r->head + 1 + KEYS_PUBLIC_SIZE + 8, POST_ID_SIZE);
     }
     if (--q->waiting == 0) {
         query_done(q);
@@ -794,7 +794,8 @@ app_start_lookup(app_t *a, const app_request_t *req, app_result_t *res, app_done
     for (size_t i = 0; i < n; i++) {
         lj->q[i].lj = lj;
         lj->q[i].out = &res->u.lookup.items[i];
-        memcpy(lj->q[i].out->author, req->u.lookup.authors + 32 * i, 32);
+        memcpy(lj->q[i].out->author, req->u.lookup.authors + KEYS_PUBLIC_SIZE * i,
+               KEYS_PUBLIC_SIZE);
     }
     start_next(lj);
     return APP_OK;
@@ -811,7 +812,7 @@ app_start_follow_lookup(app_t *a, app_result_t *res, app_done_cb cb, void *ud)
     lj->n = 1;
     lj->q[0].lj = lj;
     lj->q[0].out = &res->u.author.lookup;
-    memcpy(lj->q[0].out->author, res->u.author.author.author, 32);
+    memcpy(lj->q[0].out->author, res->u.author.author.author, KEYS_PUBLIC_SIZE);
     start_next(lj);
     return APP_OK;
 }
@@ -833,7 +834,7 @@ on_find_node(void *ud, const dht_result_t *r)
 app_err_t
 app_start_find_node(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
 {
-    memcpy(res->u.find_node.target, req->u.find_node.target, 32);
+    memcpy(res->u.find_node.target, req->u.find_node.target, DHT_KEY_SIZE);
     app_job_t *j = make_job(a, res, cb, ud, NULL, NULL, NULL);
     if (j == NULL) {
         return APP_OK;
@@ -857,7 +858,7 @@ app_start_find_node(app_t *a, const app_request_t *req, app_result_t *res, app_d
  * answer"; a port that accepts TCP but never completes the handshake is a
  * wrong node key (or not a samizdat node). */
 typedef struct {
-    uint8_t key[32];
+    uint8_t key[KEYS_PUBLIC_SIZE];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     uint64_t deadline_ms;
     uint32_t timeout_ms;
@@ -882,7 +883,7 @@ static bool
 find_peer(void *ud, const node_peer_info_t *p)
 {
     peer_find_t *f = ud;
-    if (memcmp(p->key, f->key, 32) != 0) {
+    if (memcmp(p->key, f->key, KEYS_PUBLIC_SIZE) != 0) {
         return true;
     }
     f->found = true;
@@ -895,7 +896,7 @@ find_peer(void *ud, const node_peer_info_t *p)
 }
 
 static peer_find_t
-find(app_t *a, const uint8_t key[32])
+find(app_t *a, const uint8_t key[KEYS_PUBLIC_SIZE])
 {
     peer_find_t f = {key, false, false, -1};
     if (a->node != NULL) {
@@ -1043,7 +1044,7 @@ app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_do
         return APP_OK;
     }
     w->job = j;
-    memcpy(w->key, req->u.peer_add.key, 32);
+    memcpy(w->key, req->u.peer_add.key, KEYS_PUBLIC_SIZE);
     snprintf(w->endpoint, sizeof w->endpoint, "%s", ep);
     w->timeout_ms = timeout;
     w->seen = find(a, w->key).found; /* dialled at once, unless the node has enough peers */

@@ -111,7 +111,7 @@ op_delete(app_t *a, const app_request_t *req, app_result_t *res)
     post_t draft;
     post_init(&draft, POST_KIND_DELETE, 0, NULL, app_now_ms(a));
     memcpy(draft.ref, req->u.del.ref, POST_ID_SIZE);
-    uint8_t self[32];
+    uint8_t self[KEYS_PUBLIC_SIZE];
     if (app_author_public(a, res, self) != APP_OK || app_need_store(a, res) != APP_OK) {
         return;
     }
@@ -123,7 +123,7 @@ op_delete(app_t *a, const app_request_t *req, app_result_t *res)
         app_store_fail(a, res, err, id);
         return;
     }
-    if (memcmp(target.author, self, 32) != 0) {
+    if (memcmp(target.author, self, KEYS_PUBLIC_SIZE) != 0) {
         app_fail(res, APP_EINVAL, "%s is not your post; you can delete only your own", id);
         return;
     }
@@ -211,7 +211,7 @@ op_timeline(app_t *a, const app_request_t *req, app_result_t *res)
         app_fail(res, APP_EINVAL, "a page holds at most %d posts", APP_PAGE_MAX);
         return;
     }
-    uint8_t self[32];
+    uint8_t self[KEYS_PUBLIC_SIZE];
     if (app_author_public(a, res, self) != APP_OK || app_need_store(a, res) != APP_OK) {
         return;
     }
@@ -250,17 +250,18 @@ op_timeline(app_t *a, const app_request_t *req, app_result_t *res)
 /* ---- follows and blocks ---- */
 
 static bool
-is_self(app_t *a, const uint8_t author[static 32])
+is_self(app_t *a, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
-    uint8_t self[32];
+    uint8_t self[KEYS_PUBLIC_SIZE];
     bool sealed = false;
     char path[APP_PATH_MAX];
     if (a->author != NULL) {
-        return memcmp(a->author->pk, author, 32) == 0;
+        return memcmp(a->author->pk, author, KEYS_PUBLIC_SIZE) == 0;
     }
     /* No key yet means nobody is self. */
     return datadir_path(path, sizeof path, a->dir, "author.key") == DATADIR_OK &&
-           keys_author_load_public(path, self, &sealed) == KEYS_OK && memcmp(self, author, 32) == 0;
+           keys_author_load_public(path, self, &sealed) == KEYS_OK &&
+           memcmp(self, author, KEYS_PUBLIC_SIZE) == 0;
 }
 
 typedef struct {
@@ -269,10 +270,10 @@ typedef struct {
 } find_since_t;
 
 static bool
-match_since(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+match_since(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t since_ms)
 {
     find_since_t *f = ud;
-    if (memcmp(author, f->author, 32) == 0) {
+    if (memcmp(author, f->author, KEYS_PUBLIC_SIZE) == 0) {
         f->since = since_ms;
         return false;
     }
@@ -281,7 +282,7 @@ match_since(void *ud, const uint8_t author[static 32], uint64_t since_ms)
 
 /* When the author was followed (or blocked); 0 when not. */
 static uint64_t
-since(app_t *a, const uint8_t author[static 32], bool blocks)
+since(app_t *a, const uint8_t author[static KEYS_PUBLIC_SIZE], bool blocks)
 {
     find_since_t f = {author, 0};
     if (blocks) {
@@ -377,7 +378,7 @@ typedef struct {
 } authors_t;
 
 static bool
-collect_author(void *ud, const uint8_t author[static 32], uint64_t since_ms)
+collect_author(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t since_ms)
 {
     authors_t *l = ud;
     if (l->n == l->cap) {
@@ -423,7 +424,7 @@ op_status(app_t *a, app_result_t *res)
         return;
     }
     if (a->node != NULL) {
-        memcpy(s->author, node_author(a->node)->pk, 32);
+        memcpy(s->author, node_author(a->node)->pk, KEYS_PUBLIC_SIZE);
     }
     s->has_author = true;
     if (app_need_store(a, res) != APP_OK) {
@@ -443,7 +444,7 @@ op_status(app_t *a, app_result_t *res)
         return;
     }
     s->running = true;
-    memcpy(s->node_key, node_public_key(a->node), 32);
+    memcpy(s->node_key, node_public_key(a->node), KEYS_PUBLIC_SIZE);
     snprintf(s->network, sizeof s->network, "%s", node_network(a->node));
     node_status_t ns;
     node_status(a->node, &ns);
@@ -506,7 +507,7 @@ collect_peer(void *ud, const node_peer_info_t *p)
     }
     app_peer_t *o = &l->v[l->n++];
     memset(o, 0, sizeof *o);
-    memcpy(o->key, p->key, 32);
+    memcpy(o->key, p->key, KEYS_PUBLIC_SIZE);
     memcpy(o->endpoint, p->endpoint, sizeof o->endpoint);
     memcpy(o->software, p->software, sizeof o->software);
     o->outbound = p->dir == TRANSPORT_OUT;

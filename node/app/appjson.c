@@ -384,8 +384,8 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         fputs(u->lookup.n ? "\n]" : "]", f);
         break;
     case APP_OP_FIND_NODE: {
-        char hex[2 * 32 + 1];
-        bytes_to_hex(hex, u->find_node.target, 32);
+        char hex[2 * DHT_KEY_SIZE + 1];
+        bytes_to_hex(hex, u->find_node.target, DHT_KEY_SIZE);
         fprintf(f, "\"target\":\"%s\",\"status\":\"%s\",\"closest\":[", hex,
                 app_dht_status_word(u->find_node.status));
         for (size_t i = 0; i < u->find_node.n; i++) {

@@ -277,11 +277,11 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
         g_text(&g, &u->post.body);
         break;
     case APP_OP_REPLY:
-        g_put(&g, u->reply.ref, 32);
+        g_put(&g, u->reply.ref, POST_ID_SIZE);
         g_text(&g, &u->reply.body);
         break;
     case APP_OP_DELETE:
-        g_put(&g, u->del.ref, 32);
+        g_put(&g, u->del.ref, POST_ID_SIZE);
         break;
     case APP_OP_PROFILE:
         g_text(&g, &u->profile.name);
@@ -290,26 +290,26 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
         break;
     case APP_OP_FEED:
         g_u8(&g, u->feed.self);
-        g_put(&g, u->feed.author, 32);
+        g_put(&g, u->feed.author, KEYS_PUBLIC_SIZE);
         g_u64(&g, u->feed.before_seq);
         g_u32(&g, u->feed.limit);
         break;
     case APP_OP_SHOW:
-        g_put(&g, u->show.id, 32);
+        g_put(&g, u->show.id, POST_ID_SIZE);
         break;
     case APP_OP_TIMELINE:
         g_u8(&g, u->timeline.has_before);
-        g_put(&g, u->timeline.before, 32);
+        g_put(&g, u->timeline.before, POST_ID_SIZE);
         g_u32(&g, u->timeline.limit);
         break;
     case APP_OP_FOLLOW:
     case APP_OP_UNFOLLOW:
     case APP_OP_BLOCK:
     case APP_OP_UNBLOCK:
-        g_put(&g, u->author.author, 32);
+        g_put(&g, u->author.author, KEYS_PUBLIC_SIZE);
         break;
     case APP_OP_EXPORT:
-        g_put(&g, u->export_.author, 32);
+        g_put(&g, u->export_.author, KEYS_PUBLIC_SIZE);
         g_u8(&g, u->export_.force);
         g_u8(&g, u->export_.path != NULL);
         if (u->export_.path != NULL) {
@@ -327,7 +327,7 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
         }
         break;
     case APP_OP_PEER_ADD:
-        g_put(&g, u->peer_add.key, 32);
+        g_put(&g, u->peer_add.key, KEYS_PUBLIC_SIZE);
         g_cstr(&g, u->peer_add.endpoint ? u->peer_add.endpoint : "");
         g_u32(&g, u->peer_add.timeout_ms);
         break;
@@ -337,10 +337,10 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
             break;
         }
         g_u8(&g, (uint8_t)u->lookup.n);
-        g_put(&g, u->lookup.authors, 32 * u->lookup.n);
+        g_put(&g, u->lookup.authors, KEYS_PUBLIC_SIZE * u->lookup.n);
         break;
     case APP_OP_FIND_NODE:
-        g_put(&g, u->find_node.target, 32);
+        g_put(&g, u->find_node.target, DHT_KEY_SIZE);
         break;
     default:
         g.err = APPMSG_EMALFORMED;
@@ -381,11 +381,11 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
         r_text(&d, &u->post.body);
         break;
     case APP_OP_REPLY:
-        r_fixed(&d, u->reply.ref, 32);
+        r_fixed(&d, u->reply.ref, POST_ID_SIZE);
         r_text(&d, &u->reply.body);
         break;
     case APP_OP_DELETE:
-        r_fixed(&d, u->del.ref, 32);
+        r_fixed(&d, u->del.ref, POST_ID_SIZE);
         break;
     case APP_OP_PROFILE:
         r_text(&d, &u->profile.name);
@@ -394,26 +394,26 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
         break;
     case APP_OP_FEED:
         u->feed.self = r_bool(&d);
-        r_fixed(&d, u->feed.author, 32);
+        r_fixed(&d, u->feed.author, KEYS_PUBLIC_SIZE);
         u->feed.before_seq = r_u64(&d);
         u->feed.limit = r_u32(&d);
         break;
     case APP_OP_SHOW:
-        r_fixed(&d, u->show.id, 32);
+        r_fixed(&d, u->show.id, POST_ID_SIZE);
         break;
     case APP_OP_TIMELINE:
         u->timeline.has_before = r_bool(&d);
-        r_fixed(&d, u->timeline.before, 32);
+        r_fixed(&d, u->timeline.before, POST_ID_SIZE);
         u->timeline.limit = r_u32(&d);
         break;
     case APP_OP_FOLLOW:
     case APP_OP_UNFOLLOW:
     case APP_OP_BLOCK:
     case APP_OP_UNBLOCK:
-        r_fixed(&d, u->author.author, 32);
+        r_fixed(&d, u->author.author, KEYS_PUBLIC_SIZE);
         break;
     case APP_OP_EXPORT:
-        r_fixed(&d, u->export_.author, 32);
+        r_fixed(&d, u->export_.author, KEYS_PUBLIC_SIZE);
         u->export_.force = r_bool(&d);
         if (r_bool(&d)) {
             u->export_.path = r_cstr_ref(&d, APP_PATH_MAX - 1);
@@ -427,7 +427,7 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
         }
         break;
     case APP_OP_PEER_ADD:
-        r_fixed(&d, u->peer_add.key, 32);
+        r_fixed(&d, u->peer_add.key, KEYS_PUBLIC_SIZE);
         u->peer_add.endpoint = r_cstr_ref(&d, WIRE_ENDPOINT_MAX);
         u->peer_add.timeout_ms = r_u32(&d);
         break;
@@ -437,10 +437,10 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
             d.bad = true;
             u->lookup.n = 0;
         }
-        u->lookup.authors = bytes_get_ref(&d.r, 32 * u->lookup.n);
+        u->lookup.authors = bytes_get_ref(&d.r, KEYS_PUBLIC_SIZE * u->lookup.n);
         break;
     case APP_OP_FIND_NODE:
-        r_fixed(&d, u->find_node.target, 32);
+        r_fixed(&d, u->find_node.target, DHT_KEY_SIZE);
         break;
     }
     return r_end(&d);
@@ -496,7 +496,7 @@ enum { MIN_APP_POST = 2 + POST_MIN_SIZE + 3 + 1 };
 static void
 g_author(gbuf_t *g, const app_author_t *a)
 {
-    g_put(g, a->author, 32);
+    g_put(g, a->author, KEYS_PUBLIC_SIZE);
     g_u8(g, a->has_name);
     g_cstr(g, a->has_name ? a->name : "");
     g_u64(g, a->since_ms);
@@ -505,7 +505,7 @@ g_author(gbuf_t *g, const app_author_t *a)
 static void
 r_author(rd_t *d, app_author_t *a)
 {
-    r_fixed(d, a->author, 32);
+    r_fixed(d, a->author, KEYS_PUBLIC_SIZE);
     a->has_name = r_bool(d);
     r_cstr(d, a->name, POST_NAME_MAX);
     if (!a->has_name && a->name[0] != '\0') {
@@ -514,26 +514,26 @@ r_author(rd_t *d, app_author_t *a)
     a->since_ms = r_u64(d);
 }
 
-enum { MIN_AUTHOR = 32 + 1 + 3 + 8 };
+enum { MIN_AUTHOR = KEYS_PUBLIC_SIZE + 1 + 3 + 8 };
 
 static void
 g_contact(gbuf_t *g, const dht_contact_t *c)
 {
-    g_put(g, c->key, 32);
+    g_put(g, c->key, KEYS_PUBLIC_SIZE);
     g_cstr(g, c->endpoint);
 }
 
 static void
 r_contact(rd_t *d, dht_contact_t *c)
 {
-    r_fixed(d, c->key, 32);
+    r_fixed(d, c->key, KEYS_PUBLIC_SIZE);
     r_cstr(d, c->endpoint, DHT_ENDPOINT_MAX);
 }
 
 static void
 g_lookup(gbuf_t *g, const app_lookup_t *l)
 {
-    g_put(g, l->author, 32);
+    g_put(g, l->author, KEYS_PUBLIC_SIZE);
     g_u8(g, l->providers_status);
     g_u8(g, l->head_status);
     size_t n = l->n_providers < DHT_PROVIDERS_MAX ? l->n_providers : DHT_PROVIDERS_MAX;
@@ -543,7 +543,7 @@ g_lookup(gbuf_t *g, const app_lookup_t *l)
     }
     g_u8(g, l->has_head);
     g_u64(g, l->head_seq);
-    g_put(g, l->head_id, 32);
+    g_put(g, l->head_id, POST_ID_SIZE);
     g_u32(g, l->hops);
     g_u32(g, l->messages);
     g_u64(g, l->ms);
@@ -552,7 +552,7 @@ g_lookup(gbuf_t *g, const app_lookup_t *l)
 static void
 r_lookup(rd_t *d, app_lookup_t *l)
 {
-    r_fixed(d, l->author, 32);
+    r_fixed(d, l->author, KEYS_PUBLIC_SIZE);
     l->providers_status = r_u8(d);
     l->head_status = r_u8(d);
     l->n_providers = r_count(d, r_u8(d), DHT_PROVIDERS_MAX, 33);
@@ -561,20 +561,20 @@ r_lookup(rd_t *d, app_lookup_t *l)
     }
     l->has_head = r_bool(d);
     l->head_seq = r_u64(d);
-    r_fixed(d, l->head_id, 32);
+    r_fixed(d, l->head_id, POST_ID_SIZE);
     l->hops = r_u32(d);
     l->messages = r_u32(d);
     l->ms = r_u64(d);
 }
 
-enum { MIN_LOOKUP = 32 + 3 + 1 + 8 + 32 + 4 + 4 + 8 };
+enum { MIN_LOOKUP = KEYS_PUBLIC_SIZE + 3 + 1 + 8 + POST_ID_SIZE + 4 + 4 + 8 };
 
 static void
 g_status(gbuf_t *g, const app_status_t *s)
 {
     g_u8(g, s->running);
     g_u8(g, s->has_author);
-    g_put(g, s->author, 32);
+    g_put(g, s->author, KEYS_PUBLIC_SIZE);
     g_cstr(g, s->data_dir);
     g_u64(g, s->posts);
     g_u64(g, s->authors);
@@ -583,7 +583,7 @@ g_status(gbuf_t *g, const app_status_t *s)
     if (!s->running) {
         return;
     }
-    g_put(g, s->node_key, 32);
+    g_put(g, s->node_key, KEYS_PUBLIC_SIZE);
     g_cstr(g, s->network);
     size_t n = s->n_listen < APP_LISTEN_MAX ? s->n_listen : APP_LISTEN_MAX;
     g_u8(g, (uint8_t)n);
@@ -608,7 +608,7 @@ r_status(rd_t *d, app_status_t *s)
 {
     s->running = r_bool(d);
     s->has_author = r_bool(d);
-    r_fixed(d, s->author, 32);
+    r_fixed(d, s->author, KEYS_PUBLIC_SIZE);
     r_cstr(d, s->data_dir, APP_PATH_MAX - 1);
     s->posts = r_u64(d);
     s->authors = r_u64(d);
@@ -617,7 +617,7 @@ r_status(rd_t *d, app_status_t *s)
     if (!s->running) {
         return;
     }
-    r_fixed(d, s->node_key, 32);
+    r_fixed(d, s->node_key, KEYS_PUBLIC_SIZE);
     r_cstr(d, s->network, WIRE_NETWORK_MAX);
     s->n_listen = r_count(d, r_u8(d), APP_LISTEN_MAX, 3);
     for (size_t i = 0; i < s->n_listen; i++) {
@@ -640,7 +640,7 @@ r_status(rd_t *d, app_status_t *s)
 static void
 g_peer(gbuf_t *g, const app_peer_t *p)
 {
-    g_put(g, p->key, 32);
+    g_put(g, p->key, KEYS_PUBLIC_SIZE);
     g_cstr(g, p->endpoint);
     g_u8(g, p->outbound);
     g_u8(g, p->ready);
@@ -652,7 +652,7 @@ g_peer(gbuf_t *g, const app_peer_t *p)
 static void
 r_peer(rd_t *d, app_peer_t *p)
 {
-    r_fixed(d, p->key, 32);
+    r_fixed(d, p->key, KEYS_PUBLIC_SIZE);
     r_cstr(d, p->endpoint, WIRE_ENDPOINT_MAX);
     p->outbound = r_bool(d);
     p->ready = r_bool(d);
@@ -661,7 +661,7 @@ r_peer(rd_t *d, app_peer_t *p)
     r_cstr(d, p->software, WIRE_SOFTWARE_MAX);
 }
 
-enum { MIN_PEER = 32 + 3 + 2 + 16 + 3 };
+enum { MIN_PEER = KEYS_PUBLIC_SIZE + 3 + 2 + 16 + 3 };
 
 appmsg_err_t
 appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
@@ -688,7 +688,7 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
         g_post(&g, &u->publish.post);
         break;
     case APP_OP_FEED:
-        g_put(&g, u->feed.author, 32);
+        g_put(&g, u->feed.author, KEYS_PUBLIC_SIZE);
         g_u8(&g, u->feed.stored);
         g_u64(&g, u->feed.head_seq);
         g_u64(&g, u->feed.max_seq);
@@ -696,8 +696,8 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
         for (size_t i = 0; i < u->feed.n_forks; i++) {
             g_u8(&g, (uint8_t)u->feed.forks[i].kind);
             g_u64(&g, u->feed.forks[i].seq);
-            g_put(&g, u->feed.forks[i].first, 32);
-            g_put(&g, u->feed.forks[i].second, 32);
+            g_put(&g, u->feed.forks[i].first, POST_ID_SIZE);
+            g_put(&g, u->feed.forks[i].second, POST_ID_SIZE);
         }
         g_u32(&g, (uint32_t)u->feed.n_posts);
         for (size_t i = 0; i < u->feed.n_posts; i++) {
@@ -717,7 +717,7 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
             g_app_post(&g, &u->timeline.posts[i]);
         }
         g_u8(&g, u->timeline.more);
-        g_put(&g, u->timeline.next_before, 32);
+        g_put(&g, u->timeline.next_before, POST_ID_SIZE);
         break;
     case APP_OP_FOLLOW:
     case APP_OP_UNFOLLOW:
@@ -776,7 +776,7 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
         }
         break;
     case APP_OP_FIND_NODE:
-        g_put(&g, u->find_node.target, 32);
+        g_put(&g, u->find_node.target, DHT_KEY_SIZE);
         g_u8(&g, u->find_node.status);
         g_u8(&g, (uint8_t)u->find_node.n);
         for (size_t i = 0; i < u->find_node.n; i++) {
@@ -820,7 +820,7 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
         r_post(d, &u->publish.post);
         break;
     case APP_OP_FEED:
-        r_fixed(d, u->feed.author, 32);
+        r_fixed(d, u->feed.author, KEYS_PUBLIC_SIZE);
         u->feed.stored = r_bool(d);
         u->feed.head_seq = r_u64(d);
         u->feed.max_seq = r_u64(d);
@@ -833,8 +833,8 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
             }
             u->feed.forks[i].kind = (store_fork_kind_t)kind;
             u->feed.forks[i].seq = r_u64(d);
-            r_fixed(d, u->feed.forks[i].first, 32);
-            r_fixed(d, u->feed.forks[i].second, 32);
+            r_fixed(d, u->feed.forks[i].first, POST_ID_SIZE);
+            r_fixed(d, u->feed.forks[i].second, POST_ID_SIZE);
         }
         if (u->feed.forks == NULL) {
             u->feed.n_forks = 0;
@@ -869,7 +869,7 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
             u->timeline.n_posts = 0;
         }
         u->timeline.more = r_bool(d);
-        r_fixed(d, u->timeline.next_before, 32);
+        r_fixed(d, u->timeline.next_before, POST_ID_SIZE);
         break;
     case APP_OP_FOLLOW:
     case APP_OP_UNFOLLOW:
@@ -957,7 +957,7 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
         }
         break;
     case APP_OP_FIND_NODE:
-        r_fixed(d, u->find_node.target, 32);
+        r_fixed(d, u->find_node.target, DHT_KEY_SIZE);
         u->find_node.status = r_u8(d);
         u->find_node.n = r_count(d, r_u8(d), DHT_NODES_MAX, 33);
         for (size_t i = 0; i < u->find_node.n; i++) {

@@ -356,7 +356,7 @@ gossip_penalize(gossip_t *g, gossip_peer_t *p, gossip_fault_t why, int32_t point
 }
 
 gossip_err_t
-gossip_peer_score(const gossip_t *g, const uint8_t key[static 32], int32_t *score)
+gossip_peer_score(const gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE], int32_t *score)
 {
     const gossip_peer_t *p = gossip_peer_find(g, key);
     if (p == NULL) {
@@ -376,7 +376,7 @@ typedef struct {
 } collect_t;
 
 static void
-collect_author(void *cbud, const uint8_t author[static 32])
+collect_author(void *cbud, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
     collect_t *c = cbud;
     if (c->nomem) {
@@ -539,7 +539,7 @@ peer_remove(gossip_t *g, gossip_peer_t *p, uint64_t now_ms)
 }
 
 gossip_err_t
-gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
+gossip_peer_up(gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE], uint64_t now_ms)
 {
     gossip_peer_t *old = gossip_peer_find(g, key);
     if (old != NULL) {
@@ -574,7 +574,7 @@ gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
 }
 
 void
-gossip_peer_down(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms)
+gossip_peer_down(gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE], uint64_t now_ms)
 {
     gossip_peer_t *p = gossip_peer_find(g, key);
     if (p != NULL) {
@@ -695,7 +695,8 @@ on_link(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m)
 /* ---- receiving ---- */
 
 gossip_err_t
-gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m, uint64_t now_ms)
+gossip_receive(gossip_t *g, const uint8_t from[static KEYS_PUBLIC_SIZE], const gossip_msg_t *m,
+               uint64_t now_ms)
 {
     gossip_peer_t *p = gossip_peer_find(g, from);
     if (p == NULL) {
@@ -744,8 +745,8 @@ gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m
 }
 
 gossip_err_t
-gossip_receive_frame(gossip_t *g, const uint8_t from[static 32], const uint8_t *frame, size_t len,
-                     uint64_t now_ms)
+gossip_receive_frame(gossip_t *g, const uint8_t from[static KEYS_PUBLIC_SIZE], const uint8_t *frame,
+                     size_t len, uint64_t now_ms)
 {
     gossip_peer_t *p = gossip_peer_find(g, from);
     if (p == NULL) {

@@ -87,7 +87,7 @@ typedef bool (*gossip_post_cb)(void *cbud, const uint8_t *raw, size_t len);
 typedef bool (*gossip_fork_cb)(void *cbud, const uint8_t *a, size_t a_len, const uint8_t *b,
                                size_t b_len);
 /* Called for each author of a set; author borrowed for the call. */
-typedef void (*gossip_author_cb)(void *cbud, const uint8_t author[static 32]);
+typedef void (*gossip_author_cb)(void *cbud, const uint8_t author[static KEYS_PUBLIC_SIZE]);
 
 /* Everything the state machine needs from its node. Every callback gets ud.
  * Pointers passed to callbacks are borrowed for the call. Callbacks must not
@@ -96,14 +96,15 @@ typedef struct {
     void *ud;
     /* Queues one whole frame (header included) for the peer with node key
      * peer. Returns 0 when queued; anything else counts the frame as dropped. */
-    int (*send)(void *ud, const uint8_t peer[static 32], const uint8_t *frame, size_t len);
+    int (*send)(void *ud, const uint8_t peer[static KEYS_PUBLIC_SIZE], const uint8_t *frame,
+                size_t len);
     /* Fills buf with n random bytes. Used for jitter, choices and request
      * ids; a test may make it deterministic. */
     void (*random)(void *ud, uint8_t *buf, size_t n);
     /* Our contiguous head of author: posts 1..*seq all stored, *id the id
      * of post *seq, *max_seq the highest seq stored. Returns 0 with *seq = 0
      * (and *max_seq = 0) when nothing is stored; nonzero on a store failure. */
-    int (*head)(void *ud, const uint8_t author[static 32], uint64_t *seq,
+    int (*head)(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t *seq,
                 uint8_t id[static POST_ID_SIZE], uint64_t *max_seq);
     /* Whether the post with this id is stored. */
     bool (*has_post)(void *ud, const uint8_t id[static POST_ID_SIZE]);
@@ -115,24 +116,26 @@ typedef struct {
     int (*ingest)(void *ud, const post_t *p, const uint8_t *raw, size_t len,
                   gossip_ingest_t *result);
     /* Whether the user blocked author. */
-    bool (*is_blocked)(void *ud, const uint8_t author[static 32]);
+    bool (*is_blocked)(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE]);
     /* Whether we replicate author: our own author, or one we follow. */
-    bool (*replicates)(void *ud, const uint8_t author[static 32]);
+    bool (*replicates)(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE]);
     /* Calls cb(cbud, ...) for our set of replicated authors, each once. */
     void (*subscriptions)(void *ud, gossip_author_cb cb, void *cbud);
     /* Calls cb for the posts of author's feed with seq >= from_seq, in seq
      * order, at most max_count posts and max_bytes bytes (gossip checks both
      * again), until cb returns false. Returns 0, nonzero on a store failure. */
-    int (*read_range)(void *ud, const uint8_t author[static 32], uint64_t from_seq,
+    int (*read_range)(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t from_seq,
                       size_t max_count, size_t max_bytes, gossip_post_cb cb, void *cbud);
     /* The peer's score reached GOSSIP_SCORE_DISCONNECT (once per peer_up);
      * why is the fault that did it. The node should disconnect it. May be
      * NULL. */
-    void (*peer_misbehaved)(void *ud, const uint8_t peer[static 32], gossip_fault_t why);
+    void (*peer_misbehaved)(void *ud, const uint8_t peer[static KEYS_PUBLIC_SIZE],
+                            gossip_fault_t why);
     /* Calls cb for the fork proofs held for author, until cb returns false,
      * so a peer that subscribes to the author later learns of its forks.
      * Returns 0, nonzero on a store failure. May be NULL. */
-    int (*forks)(void *ud, const uint8_t author[static 32], gossip_fork_cb cb, void *cbud);
+    int (*forks)(void *ud, const uint8_t author[static KEYS_PUBLIC_SIZE], gossip_fork_cb cb,
+                 void *cbud);
 } gossip_config_t;
 
 /* Creates a state machine. cfg is copied; every callback except
@@ -145,20 +148,21 @@ void gossip_free(gossip_t *g);
 /* A peer that speaks gossip is connected (HELLO done). Sends it our
  * SUBSCRIBE. GOSSIP_EFULL when GOSSIP_PEERS_MAX peers are up; a peer that is
  * already up is taken as reconnected (its state starts again). key borrowed. */
-gossip_err_t gossip_peer_up(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms);
+gossip_err_t gossip_peer_up(gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE],
+                            uint64_t now_ms);
 /* The peer is gone: its requests go to other peers. Unknown keys are ignored. */
-void gossip_peer_down(gossip_t *g, const uint8_t key[static 32], uint64_t now_ms);
+void gossip_peer_down(gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE], uint64_t now_ms);
 
 /* One decoded message from a peer that is up. m and the buffers it points
  * into borrowed for the call. GOSSIP_ENOPEER for a peer that is not up;
  * otherwise GOSSIP_OK, whatever became of the message (see gossip_stats). */
-gossip_err_t gossip_receive(gossip_t *g, const uint8_t from[static 32], const gossip_msg_t *m,
-                            uint64_t now_ms);
+gossip_err_t gossip_receive(gossip_t *g, const uint8_t from[static KEYS_PUBLIC_SIZE],
+                            const gossip_msg_t *m, uint64_t now_ms);
 /* One whole frame of a gossip type: decodes it and calls gossip_receive. A
  * frame the codec refuses scores the peer down and returns GOSSIP_EMALFORMED.
  * frame borrowed for the call. */
-gossip_err_t gossip_receive_frame(gossip_t *g, const uint8_t from[static 32], const uint8_t *frame,
-                                  size_t len, uint64_t now_ms);
+gossip_err_t gossip_receive_frame(gossip_t *g, const uint8_t from[static KEYS_PUBLIC_SIZE],
+                                  const uint8_t *frame, size_t len, uint64_t now_ms);
 
 /* Our own new post, already stored: sends it on as a new post. raw borrowed
  * for the call. GOSSIP_EINVAL when it does not decode. */
@@ -211,10 +215,11 @@ typedef struct {
 void gossip_stats(const gossip_t *g, gossip_stats_t *out);
 
 /* A peer's score (0 neutral, lower is worse). GOSSIP_ENOPEER if not up. */
-gossip_err_t gossip_peer_score(const gossip_t *g, const uint8_t key[static 32], int32_t *score);
+gossip_err_t gossip_peer_score(const gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE],
+                               int32_t *score);
 
 /* Eager links of author: how many peers we push its posts to in full. For
  * tests and the simulator. */
-size_t gossip_eager_count(const gossip_t *g, const uint8_t author[static 32]);
+size_t gossip_eager_count(const gossip_t *g, const uint8_t author[static KEYS_PUBLIC_SIZE]);
 
 #endif

@@ -81,7 +81,7 @@ typedef struct {
 
 /* A feed reference, unpacked. */
 typedef struct {
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     uint64_t seq;
     uint8_t id[POST_ID_SIZE];
 } gossip_ref_t;
@@ -101,7 +101,7 @@ typedef struct {
             const uint8_t *refs; /* n x GOSSIP_REF_SIZE bytes; borrowed */
         } refs;                  /* IHAVE and HEADS */
         struct {
-            uint8_t author[32];
+            uint8_t author[KEYS_PUBLIC_SIZE];
             uint64_t from_seq;
             uint8_t max_count;
         } get_range;
@@ -109,7 +109,7 @@ typedef struct {
             uint8_t n;
             gossip_bytes_t posts[GOSSIP_RANGE_MAX];
         } range;
-        uint8_t author[32]; /* PRUNE and GRAFT */
+        uint8_t author[KEYS_PUBLIC_SIZE]; /* PRUNE and GRAFT */
         struct {
             gossip_bytes_t a; /* sorts before b: see docs/PROTOCOL.md section 11 */
             gossip_bytes_t b;
