@@ -60,7 +60,7 @@ static void
 encode_unsigned(const head_t *h, bytes_writer_t *w)
 {
     bytes_put_u8(w, h->version);
-    bytes_put(w, h->author, 32);
+    bytes_put(w, h->author, KEYS_PUBLIC_SIZE);
     bytes_put_u64(w, h->seq);
     bytes_put(w, h->post_id, HEAD_ID_SIZE);
     bytes_put_u64(w, h->timestamp_ms);
@@ -77,7 +77,7 @@ signed_message(uint8_t out[static SIGNED_MAX],
 head_err_t
 head_sign(head_t *h, const keys_author_t *k, uint8_t *out, size_t cap, size_t *out_len)
 {
-    memcpy(h->author, k->pk, 32);
+    memcpy(h->author, k->pk, KEYS_PUBLIC_SIZE);
     head_err_t err = check_fields(h);
     if (err != HEAD_OK) {
         return err;
@@ -112,7 +112,7 @@ decode(head_t *out, const uint8_t *buf, size_t len)
     if (out->version != HEAD_VERSION) {
         return HEAD_EVERSION;
     }
-    bytes_get(&r, out->author, 32);
+    bytes_get(&r, out->author, KEYS_PUBLIC_SIZE);
     out->seq = bytes_get_u64(&r);
     bytes_get(&r, out->post_id, HEAD_ID_SIZE);
     out->timestamp_ms = bytes_get_u64(&r);

@@ -36,7 +36,7 @@ enum {
 
 typedef struct {
     uint8_t version;
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     uint64_t seq;
     uint8_t post_id[HEAD_ID_SIZE];
     uint64_t timestamp_ms;

@@ -176,7 +176,7 @@ encode_unsigned(const post_t *p, bytes_writer_t *w)
 {
     bytes_put_u8(w, p->version);
     bytes_put_u8(w, p->kind);
-    bytes_put(w, p->author, 32);
+    bytes_put(w, p->author, KEYS_PUBLIC_SIZE);
     bytes_put_u64(w, p->seq);
     bytes_put(w, p->prev, POST_ID_SIZE);
     bytes_put_u64(w, p->timestamp_ms);
@@ -202,7 +202,7 @@ signed_message(uint8_t out[static SIGNED_MAX], const uint8_t *unsigned_bytes, si
 post_err_t
 post_sign(post_t *p, const keys_author_t *k, uint8_t *out, size_t cap, size_t *out_len)
 {
-    memcpy(p->author, k->pk, 32);
+    memcpy(p->author, k->pk, KEYS_PUBLIC_SIZE);
     post_err_t err = check_fields(p);
     if (err != POST_OK) {
         return err;
@@ -252,7 +252,7 @@ decode_fields(post_t *out, bytes_reader_t *r)
     if (!post_kind_valid(out->kind)) {
         return POST_EKIND;
     }
-    bytes_get(r, out->author, 32);
+    bytes_get(r, out->author, KEYS_PUBLIC_SIZE);
     out->seq = bytes_get_u64(r);
     bytes_get(r, out->prev, POST_ID_SIZE);
     out->timestamp_ms = bytes_get_u64(r);

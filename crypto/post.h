@@ -36,7 +36,7 @@ enum {
     POST_BODY_MAX = 1024, /* bytes of UTF-8 */
     POST_NAME_MAX = 64,   /* bytes of UTF-8 */
     POST_SIG_TAG_LEN = 16,
-    POST_HEADER_SIZE = 1 + 1 + 32 + 8 + 32 + 8,
+    POST_HEADER_SIZE = 1 + 1 + KEYS_PUBLIC_SIZE + 8 + POST_ID_SIZE + 8,
     POST_MIN_SIZE = POST_HEADER_SIZE + 2 + POST_SIG_SIZE,
     POST_MAX_SIZE = POST_HEADER_SIZE + 1 + POST_NAME_MAX + 2 + POST_BODY_MAX + POST_SIG_SIZE,
 };
@@ -51,7 +51,7 @@ typedef enum {
 typedef struct {
     uint8_t version;
     uint8_t kind; /* post_kind_t */
-    uint8_t author[32];
+    uint8_t author[KEYS_PUBLIC_SIZE];
     uint64_t seq;
     uint8_t prev[POST_ID_SIZE];
     uint64_t timestamp_ms;
