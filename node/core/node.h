@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "addr.h"
 #include "dht.h"
 #include "keys.h"
 #include "log.h"
@@ -137,6 +138,12 @@ typedef struct {
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);
+
+/* The endpoints an invite names (node_reach.c): --announce, listeners on
+ * one address, then this host's addresses for a listener on every address
+ * (public first; loopback and link-local only when nothing else). Writes at
+ * most max into out; returns how many. */
+size_t node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
 
 /* ---- the DHT, for the CLI ---- */
 
