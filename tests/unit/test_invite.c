@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
@@ -207,6 +208,44 @@ test_contents_checked(void **state)
     assert_int_equal(decode_bytes(b, 0), INVITE_EFORMAT);
 }
 
+typedef struct {
+    char payload[2 * INVITE_BYTES_MAX + 1];
+    char invite[INVITE_TEXT_MAX];
+} doc_t;
+
+static void
+doc_cb(void *ud, const char *name, const char *value)
+{
+    doc_t *d = ud;
+    if (strcmp(name, "payload") == 0) {
+        snprintf(d->payload, sizeof d->payload, "%s", value);
+    } else if (strcmp(name, "invite") == 0) {
+        snprintf(d->invite, sizeof d->invite, "%s", value);
+    } else {
+        fail_msg("unknown vector %s", name);
+    }
+}
+
+/* The block in docs/PROTOCOL.md section 12.4 says what this program does. */
+static void
+test_doc_vector(void **state)
+{
+    (void)state;
+    char *text = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL.md", NULL);
+    assert_non_null(text);
+    doc_t d = {"", ""};
+    tu_doc_vectors(text, "invite-vectors", doc_cb, &d);
+    free(text);
+    assert_string_equal(d.invite, VECTOR_TEXT);
+    uint8_t bytes[INVITE_BYTES_MAX];
+    size_t n = 0;
+    assert_int_equal(keytext_long_decode(bytes, sizeof bytes, &n, INVITE_PREFIX, d.invite),
+                     KEYTEXT_OK);
+    char hex[2 * INVITE_BYTES_MAX + 1];
+    bytes_to_hex(hex, bytes, n);
+    assert_string_equal(hex, d.payload);
+}
+
 int
 main(void)
 {
@@ -215,6 +254,7 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vector),
+        cmocka_unit_test(test_doc_vector),
         cmocka_unit_test(test_round_trip_without_author_and_upper_case),
         cmocka_unit_test(test_largest_invite_fits),
         cmocka_unit_test(test_encode_refuses_bad_invites),
