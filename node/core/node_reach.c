@@ -90,3 +90,36 @@ node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
     }
     return l.n;
 }
+
+void
+node_alone_check(node_t *n, uint64_t now)
+{
+    peertab_counts_t c;
+    peertab_counts(n->peers, &c);
+    if (c.ready > 0) {
+        if (n->alone_next_ms != 0) {
+            log_line(node_log(n), LOG_LEVEL_INFO, "connected: no longer alone after %llu s",
+                     (unsigned long long)((now - n->alone_since_ms) / 1000));
+        }
+        n->alone_next_ms = 0;
+        n->alone_since_ms = 0;
+        return;
+    }
+    if (n->alone_since_ms == 0) {
+        /* Alone since the start, or since the last peer went. */
+        n->alone_since_ms = n->alone_next_ms == 0 && now - n->started_ms < NODE_ALONE_FIRST_MS
+                                ? n->started_ms
+                                : now;
+    }
+    if (now - n->alone_since_ms < NODE_ALONE_FIRST_MS || now < n->alone_next_ms) {
+        return;
+    }
+    n->alone_next_ms = now + NODE_ALONE_AGAIN_MS;
+    log_line(node_log(n), LOG_LEVEL_WARN,
+             "no peers for %llu s: this node is alone. To join the network: ask someone "
+             "who runs samizdat for an invite (they run `samizdat invite`) and run "
+             "`samizdat join INVITE`; or `samizdat peer add ENDPOINT NODEKEY`; or start "
+             "another node on this local network; or list nodes in %s",
+             (unsigned long long)((now - n->alone_since_ms) / 1000),
+             n->cfg.bootstrap_path ? n->cfg.bootstrap_path : "DATA/bootstrap.list");
+}
