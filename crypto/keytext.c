@@ -4,6 +4,7 @@
  * 52 data characters (256 bits in 5-bit groups, 4 zero bits of padding at the
  * end) and 6 checksum characters, 62 in all. Because the shape is fixed, the
  * decoder checks the length first and never has to search for the separator.
+ * The long forms (invites) are the same code over more bytes.
  *
  * This file depends on the C library only, so the fuzz target can be built
  * from it alone. */
@@ -75,45 +76,47 @@ polymod_prefix(const char *hrp)
     return chk;
 }
 
-/* Splits 32 bytes into 52 5-bit groups, most significant bit first; the last
- * group is filled up with zero bits. */
+/* Writes prefix, '1', the n bytes in 5-bit groups (most significant bit
+ * first, the last group filled up with zero bits) and the checksum into
+ * out, which holds keytext_long_len(n) + 1 bytes. */
 static void
-bytes_to_groups(uint8_t groups[static DATA_CHARS], const uint8_t value[static VALUE_LEN])
+encode_any(char *out, const char *hrp, const uint8_t *data, size_t n)
 {
+    uint32_t chk = polymod_prefix(hrp);
+    memcpy(out, hrp, HRP_LEN);
+    out[SEP_POS] = '1';
+    char *w = out + DATA_POS;
     uint32_t acc = 0;
     unsigned bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < VALUE_LEN; i++) {
-        acc = ((acc << 8) | value[i]) & 0xfffu;
+    for (size_t i = 0; i < n; i++) {
+        acc = ((acc << 8) | data[i]) & 0xfffu;
         bits += 8;
         while (bits >= 5) {
             bits -= 5;
-            groups[n++] = (uint8_t)((acc >> bits) & 31u);
+            uint8_t v = (uint8_t)((acc >> bits) & 31u);
+            chk = polymod_step(chk, v);
+            *w++ = ALPHABET[v];
         }
     }
-    groups[n++] = (uint8_t)((acc << (5 - bits)) & 31u);
-    assert(n == DATA_CHARS && bits == 5 - PAD_BITS);
+    if (bits > 0) {
+        uint8_t v = (uint8_t)((acc << (5 - bits)) & 31u);
+        chk = polymod_step(chk, v);
+        *w++ = ALPHABET[v];
+    }
+    for (size_t i = 0; i < CHECK_CHARS; i++) {
+        chk = polymod_step(chk, 0);
+    }
+    chk ^= BECH32M_CONST;
+    for (size_t i = 0; i < CHECK_CHARS; i++) {
+        *w++ = ALPHABET[(chk >> (5 * (CHECK_CHARS - 1 - i))) & 31u];
+    }
+    *w = '\0';
 }
 
-/* The reverse of bytes_to_groups. Returns false when a padding bit is set:
- * such a text names the same bytes as another one, and we want exactly one
- * text per value. */
-static bool
-groups_to_bytes(uint8_t value[static VALUE_LEN], const uint8_t groups[static DATA_CHARS])
+size_t
+keytext_long_len(size_t n)
 {
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < DATA_CHARS; i++) {
-        acc = ((acc << 5) | groups[i]) & 0xfffu;
-        bits += 5;
-        if (bits >= 8) {
-            bits -= 8;
-            value[n++] = (uint8_t)((acc >> bits) & 0xffu);
-        }
-    }
-    assert(n == VALUE_LEN && bits == PAD_BITS);
-    return (acc & ((1u << PAD_BITS) - 1u)) == 0;
+    return DATA_POS + (n * 8 + 4) / 5 + CHECK_CHARS;
 }
 
 void
@@ -121,67 +124,100 @@ keytext_encode(char out[static KEYTEXT_BUFSZ], keytext_kind_t kind,
                const uint8_t value[static KEYTEXT_VALUE_SIZE])
 {
     assert(kind_valid(kind));
-    const char *hrp = PREFIXES[kind];
-    uint8_t sym[SYMBOLS];
-    bytes_to_groups(sym, value);
-    uint32_t chk = polymod_prefix(hrp);
-    for (size_t i = 0; i < DATA_CHARS; i++) {
-        chk = polymod_step(chk, sym[i]);
-    }
-    for (size_t i = 0; i < CHECK_CHARS; i++) {
-        chk = polymod_step(chk, 0);
-    }
-    chk ^= BECH32M_CONST;
-    for (size_t i = 0; i < CHECK_CHARS; i++) {
-        sym[DATA_CHARS + i] = (uint8_t)((chk >> (5 * (CHECK_CHARS - 1 - i))) & 31u);
-    }
-    memcpy(out, hrp, HRP_LEN);
-    out[SEP_POS] = '1';
-    for (size_t i = 0; i < SYMBOLS; i++) {
-        out[DATA_POS + i] = ALPHABET[sym[i]];
-    }
-    out[KEYTEXT_LEN] = '\0';
+    encode_any(out, PREFIXES[kind], value, VALUE_LEN);
 }
 
-/* Checks that every character is printable ASCII and that letters are all
- * lower or all upper case, and writes the lower-case form into low. */
+keytext_err_t
+keytext_long_encode(char *out, size_t cap, const char *prefix, const uint8_t *data, size_t n)
+{
+    if (out == NULL || prefix == NULL || strlen(prefix) != HRP_LEN ||
+        (data == NULL && n > 0) || n > KEYTEXT_LONG_BYTES_MAX || cap < keytext_long_len(n) + 1) {
+        return KEYTEXT_ELENGTH;
+    }
+    encode_any(out, prefix, data, n);
+    return KEYTEXT_OK;
+}
+
+/* Checks the first len characters: printable ASCII, letters all lower or
+ * all upper case. */
 static keytext_err_t
-fold_case(char low[static KEYTEXT_LEN], const char *text)
+check_case(const char *text, size_t len)
 {
     bool lower = false;
     bool upper = false;
-    for (size_t i = 0; i < KEYTEXT_LEN; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 33 || c > 126) {
             return KEYTEXT_ECHARSET;
         }
-        if (c >= 'a' && c <= 'z') {
-            lower = true;
-        } else if (c >= 'A' && c <= 'Z') {
-            upper = true;
-            c = (unsigned char)(c - 'A' + 'a');
-        }
-        low[i] = (char)c;
+        lower = lower || (c >= 'a' && c <= 'z');
+        upper = upper || (c >= 'A' && c <= 'Z');
     }
     return (lower && upper) ? KEYTEXT_ECHARSET : KEYTEXT_OK;
 }
 
-/* Maps the data and checksum characters to their 5-bit values. */
-static keytext_err_t
-to_symbols(uint8_t sym[static SYMBOLS], const char low[static KEYTEXT_LEN])
+static char
+lower_of(char ch)
 {
-    for (size_t i = 0; i < SYMBOLS; i++) {
-        const char *at = memchr(ALPHABET, low[DATA_POS + i], sizeof ALPHABET - 1);
-        if (at == NULL) {
+    return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+}
+
+/* The 5-bit value of a data or checksum character, or -1. */
+static int
+symbol_of(char ch)
+{
+    const char *at = memchr(ALPHABET, lower_of(ch), sizeof ALPHABET - 1);
+    return at == NULL ? -1 : (int)(at - ALPHABET);
+}
+
+/* Parses text (len characters, case already checked) with prefix hrp into
+ * out (cap bytes; *n written). The padding bits must be zero and fewer than
+ * five, so each value has exactly one text form. */
+static keytext_err_t
+decode_any(uint8_t *out, size_t cap, size_t *n, const char *hrp, const char *text, size_t len)
+{
+    for (size_t i = 0; i < HRP_LEN; i++) {
+        if (lower_of(text[i]) != hrp[i]) {
+            return KEYTEXT_EPREFIX;
+        }
+    }
+    if (text[SEP_POS] != '1') {
+        return KEYTEXT_EPREFIX;
+    }
+    size_t data_chars = len - DATA_POS - CHECK_CHARS;
+    size_t bytes = data_chars * 5 / 8;
+    if (bytes > cap || data_chars * 5 - bytes * 8 >= 5) {
+        return KEYTEXT_ELENGTH;
+    }
+    uint32_t chk = polymod_prefix(hrp);
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t w = 0;
+    for (size_t i = DATA_POS; i < len; i++) {
+        int v = symbol_of(text[i]);
+        if (v < 0) {
             return KEYTEXT_ECHARSET;
         }
-        sym[i] = (uint8_t)(at - ALPHABET);
+        chk = polymod_step(chk, (uint8_t)v);
+        if (i - DATA_POS >= data_chars) {
+            continue;
+        }
+        acc = ((acc << 5) | (uint32_t)v) & 0xfffu;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            out[w++] = (uint8_t)((acc >> bits) & 0xffu);
+        }
     }
-    return KEYTEXT_OK;
+    if (chk != BECH32M_CONST) {
+        return KEYTEXT_ECHECKSUM;
+    }
+    *n = w;
+    return (acc & ((1u << bits) - 1u)) == 0 ? KEYTEXT_OK : KEYTEXT_EPADDING;
 }
 
 /* The length of text, counting no further than cap: the input may be a long
- * line, and only "exactly KEYTEXT_LEN" matters. (strnlen is POSIX, not C11.) */
+ * line, and only whether it fits matters. (strnlen is POSIX, not C11.) */
 static size_t
 bounded_len(const char *text, size_t cap)
 {
@@ -198,27 +234,37 @@ parse(uint8_t out[static KEYTEXT_VALUE_SIZE], keytext_kind_t kind, const char *t
     if (text == NULL || bounded_len(text, KEYTEXT_LEN + 1) != KEYTEXT_LEN) {
         return KEYTEXT_ELENGTH;
     }
-    char low[KEYTEXT_LEN];
-    uint8_t sym[SYMBOLS];
-    keytext_err_t err = fold_case(low, text);
+    keytext_err_t err = check_case(text, KEYTEXT_LEN);
     if (err != KEYTEXT_OK) {
         return err;
     }
-    if (memcmp(low, PREFIXES[kind], HRP_LEN) != 0 || low[SEP_POS] != '1') {
+    size_t n = 0;
+    err = decode_any(out, VALUE_LEN, &n, PREFIXES[kind], text, KEYTEXT_LEN);
+    return (err == KEYTEXT_OK && n != VALUE_LEN) ? KEYTEXT_ELENGTH : err;
+}
+
+keytext_err_t
+keytext_long_decode(uint8_t *out, size_t cap, size_t *n, const char *prefix, const char *text)
+{
+    if (n != NULL) {
+        *n = 0;
+    }
+    if (out == NULL || n == NULL || prefix == NULL || strlen(prefix) != HRP_LEN) {
         return KEYTEXT_EPREFIX;
     }
-    err = to_symbols(sym, low);
+    size_t max = keytext_long_len(KEYTEXT_LONG_BYTES_MAX);
+    size_t len = text == NULL ? 0 : bounded_len(text, max + 1);
+    if (len > max || len < DATA_POS + CHECK_CHARS) {
+        return KEYTEXT_ELENGTH;
+    }
+    keytext_err_t err = check_case(text, len);
+    if (err == KEYTEXT_OK) {
+        err = decode_any(out, cap, n, prefix, text, len);
+    }
     if (err != KEYTEXT_OK) {
-        return err;
+        *n = 0;
     }
-    uint32_t chk = polymod_prefix(PREFIXES[kind]);
-    for (size_t i = 0; i < SYMBOLS; i++) {
-        chk = polymod_step(chk, sym[i]);
-    }
-    if (chk != BECH32M_CONST) {
-        return KEYTEXT_ECHECKSUM;
-    }
-    return groups_to_bytes(out, sym) ? KEYTEXT_OK : KEYTEXT_EPADDING;
+    return err;
 }
 
 keytext_err_t

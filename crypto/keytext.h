@@ -53,4 +53,26 @@ const char *keytext_strerror(keytext_err_t err);
 /* The prefix for a kind: "sza", "szn" or "szp". */
 const char *keytext_prefix(keytext_kind_t kind);
 
+/* Long text forms (invites): the same alphabet, case rule and Bech32m
+ * checksum over any number of bytes up to KEYTEXT_LONG_BYTES_MAX, after a
+ * 3-letter prefix and '1'. Bech32m guarantees to detect up to four wrong
+ * characters only within 89 characters; beyond that a random error still
+ * slips through about once in a billion (2^-30). */
+enum { KEYTEXT_LONG_BYTES_MAX = 1024 };
+
+/* Characters in the text form of n bytes, without the terminating NUL. */
+size_t keytext_long_len(size_t n);
+
+/* Writes the NUL-terminated text form of data (n bytes) with prefix (three
+ * lower-case letters) into out (cap bytes). KEYTEXT_ELENGTH when n is over
+ * the limit or out is too small (nothing written then). */
+keytext_err_t keytext_long_encode(char *out, size_t cap, const char *prefix, const uint8_t *data,
+                                  size_t n);
+
+/* Parses text (NUL-terminated) with prefix into out (cap bytes), *n the
+ * number of bytes. ELENGTH when it is too short, too long or holds more
+ * than cap bytes; the other errors as keytext_decode. */
+keytext_err_t keytext_long_decode(uint8_t *out, size_t cap, size_t *n, const char *prefix,
+                                  const char *text);
+
 #endif

@@ -58,6 +58,7 @@ static const char *const OP_NAMES[] = {
     [APP_OP_EXPORT] = "export",       [APP_OP_IMPORT] = "import",
     [APP_OP_PEERS] = "peers",         [APP_OP_PEER_ADD] = "peer add",
     [APP_OP_LOOKUP] = "dht lookup",   [APP_OP_FIND_NODE] = "dht find-node",
+    [APP_OP_INVITE] = "invite",       [APP_OP_JOIN] = "join",
 };
 
 const char *

@@ -26,6 +26,7 @@
 
 #include "datadir.h"
 #include "dht.h"
+#include "invite.h"
 #include "keys.h"
 #include "post.h"
 #include "store.h"
@@ -95,7 +96,11 @@ typedef enum {
     APP_OP_PEER_ADD,   /* EINVAL: endpoint; EPEER: no handshake (running node) */
     APP_OP_LOOKUP,     /* ENOTRUNNING; per author, DHT statuses in the result */
     APP_OP_FIND_NODE,  /* ENOTRUNNING; EBUSY: too many lookups */
-    APP_OP_LAST = APP_OP_FIND_NODE,
+    APP_OP_INVITE,     /* ENOTRUNNING; ENOTFOUND: no endpoint others could dial */
+    APP_OP_JOIN,       /* EINVAL: not an invite (the message says why); EPEER: no
+                          endpoint of the invite completed the handshake; EDENIED:
+                          the invite's author is blocked */
+    APP_OP_LAST = APP_OP_JOIN,
 } app_op_t;
 
 /* "status", "post", ...; "?" for a value out of range. */
@@ -165,6 +170,13 @@ typedef union {
     struct {
         uint8_t target[DHT_KEY_SIZE]; /* a DHT id */
     } find_node;
+    struct {
+        bool no_author; /* leave this node's author key out */
+    } invite;
+    struct {
+        const char *invite;  /* the text, as the person pasted it */
+        uint32_t timeout_ms; /* per endpoint; 0: APP_PEER_WAIT_MS */
+    } join;
 } app_args_t;
 
 typedef struct {
@@ -280,6 +292,17 @@ typedef struct {
     uint64_t ms;
 } app_find_node_t;
 
+/* JOIN: what became of an invite. Offline, the endpoints are saved for the
+ * next start and the author followed. */
+typedef struct {
+    invite_t invite;                      /* what the invite said */
+    bool connected;                       /* through the running node: a handshake completed */
+    char endpoint[ADDR_ENDPOINT_MAX + 1]; /* the endpoint that answered */
+    int64_t rtt_ms;                       /* connected: the first round trip, or -1 */
+    bool followed;                        /* the invite named an author, now followed */
+    app_author_t author;
+} app_join_t;
+
 /* The result of each op. */
 typedef union {
     app_status_t status;
@@ -323,6 +346,11 @@ typedef union {
         app_lookup_t *items;
     } lookup;
     app_find_node_t find_node;
+    struct {
+        char text[INVITE_TEXT_MAX];
+        invite_t invite; /* what the text says */
+    } invite;
+    app_join_t join;
 } app_result_data_t;
 
 typedef struct {

@@ -101,4 +101,9 @@ app_err_t app_start_follow_lookup(app_t *a, app_result_t *res, app_done_cb cb, v
 app_err_t app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb,
                              void *ud);
 
+/* Invites (app_invite.c). */
+void app_op_invite(app_t *a, const app_request_t *req, app_result_t *res);
+app_err_t app_start_join(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb,
+                         void *ud);
+
 #endif

@@ -586,6 +586,8 @@ app_local_call(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
         op_peer_save(a, req, res);
         cb(ud, res);
         return APP_OK;
+    case APP_OP_JOIN:
+        return app_start_join(a, req, res, cb, ud);
     default:
         break;
     }
@@ -628,6 +630,9 @@ app_local_call(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
         break;
     case APP_OP_PEERS:
         op_peers(a, res);
+        break;
+    case APP_OP_INVITE:
+        app_op_invite(a, req, res);
         break;
     case APP_OP_LOOKUP:
     case APP_OP_FIND_NODE:

@@ -232,6 +232,46 @@ fork_kind(store_fork_kind_t k)
     return k == STORE_FORK_SAME_SEQ ? "same-seq" : "bad-link";
 }
 
+/* The fields of an invite: node, author (or null), endpoints. */
+static void
+invite_fields(FILE *f, const invite_t *inv)
+{
+    fputs("\"node\":", f);
+    key(f, KEYTEXT_NODE, inv->node_key);
+    fputs(",\"author\":", f);
+    if (inv->has_author) {
+        key(f, KEYTEXT_AUTHOR, inv->author);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\"endpoints\":[", f);
+    for (size_t i = 0; i < inv->n_endpoints; i++) {
+        fputs(i ? "," : "", f);
+        json_string(f, inv->endpoints[i]);
+    }
+    fputc(']', f);
+}
+
+static void
+join(FILE *f, const app_join_t *j)
+{
+    invite_fields(f, &j->invite);
+    boolean(f, "connected", j->connected, true);
+    fputs(",\"via\":", f);
+    if (j->connected) {
+        json_string(f, j->endpoint);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\"rtt_ms\":", f);
+    if (j->connected && j->rtt_ms >= 0) {
+        fprintf(f, "%lld", (long long)j->rtt_ms);
+    } else {
+        fputs("null", f);
+    }
+    boolean(f, "followed", j->followed, true);
+}
+
 void
 app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
 {
@@ -382,6 +422,15 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
             app_json_lookup(f, &u->lookup.items[i]);
         }
         fputs(u->lookup.n ? "\n]" : "]", f);
+        break;
+    case APP_OP_INVITE:
+        fputs("\"invite\":", f);
+        json_string(f, u->invite.text);
+        fputc(',', f);
+        invite_fields(f, &u->invite.invite);
+        break;
+    case APP_OP_JOIN:
+        join(f, &u->join);
         break;
     case APP_OP_FIND_NODE: {
         char hex[2 * DHT_KEY_SIZE + 1];

@@ -342,6 +342,13 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
     case APP_OP_FIND_NODE:
         g_put(&g, u->find_node.target, DHT_KEY_SIZE);
         break;
+    case APP_OP_INVITE:
+        g_u8(&g, u->invite.no_author);
+        break;
+    case APP_OP_JOIN:
+        g_cstr(&g, u->join.invite ? u->join.invite : "");
+        g_u32(&g, u->join.timeout_ms);
+        break;
     default:
         g.err = APPMSG_EMALFORMED;
         break;
@@ -441,6 +448,14 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
         break;
     case APP_OP_FIND_NODE:
         r_fixed(&d, u->find_node.target, DHT_KEY_SIZE);
+        break;
+    case APP_OP_INVITE:
+        u->invite.no_author = r_bool(&d);
+        break;
+    case APP_OP_JOIN:
+        /* Any text up to the text cap: judging it is the op's work. */
+        u->join.invite = r_cstr_ref(&d, APP_TEXT_MAX);
+        u->join.timeout_ms = r_u32(&d);
         break;
     }
     return r_end(&d);
@@ -637,6 +652,49 @@ r_status(rd_t *d, app_status_t *s)
     }
 }
 
+/* An invite travels as its text (an empty text for none). */
+static void
+g_invite(gbuf_t *g, const invite_t *inv)
+{
+    char text[INVITE_TEXT_MAX] = "";
+    if (inv->n_endpoints > 0) {
+        (void)invite_encode(inv, text);
+    }
+    g_cstr(g, text);
+}
+
+static void
+r_invite(rd_t *d, char text[static INVITE_TEXT_MAX], invite_t *inv)
+{
+    r_cstr(d, text, INVITE_TEXT_MAX - 1);
+    if (text[0] != '\0' && invite_decode(text, inv, NULL) != INVITE_OK) {
+        d->bad = true;
+    }
+}
+
+static void
+g_join(gbuf_t *g, const app_join_t *j)
+{
+    g_invite(g, &j->invite);
+    g_u8(g, j->connected);
+    g_cstr(g, j->endpoint);
+    g_u64(g, (uint64_t)j->rtt_ms);
+    g_u8(g, j->followed);
+    g_author(g, &j->author);
+}
+
+static void
+r_join(rd_t *d, app_join_t *j)
+{
+    char text[INVITE_TEXT_MAX];
+    r_invite(d, text, &j->invite);
+    j->connected = r_bool(d);
+    r_cstr(d, j->endpoint, sizeof j->endpoint - 1);
+    j->rtt_ms = (int64_t)r_u64(d);
+    j->followed = r_bool(d);
+    r_author(d, &j->author);
+}
+
 static void
 g_peer(gbuf_t *g, const app_peer_t *p)
 {
@@ -785,6 +843,12 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
         g_u32(&g, u->find_node.hops);
         g_u32(&g, u->find_node.messages);
         g_u64(&g, u->find_node.ms);
+        break;
+    case APP_OP_INVITE:
+        g_cstr(&g, u->invite.text);
+        break;
+    case APP_OP_JOIN:
+        g_join(&g, &u->join);
         break;
     }
     return g_done(&g, out, len);
@@ -966,6 +1030,12 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
         u->find_node.hops = r_u32(d);
         u->find_node.messages = r_u32(d);
         u->find_node.ms = r_u64(d);
+        break;
+    case APP_OP_INVITE:
+        r_invite(d, u->invite.text, &u->invite.invite);
+        break;
+    case APP_OP_JOIN:
+        r_join(d, &u->join);
         break;
     }
 }

@@ -58,6 +58,20 @@ static const cli_cmd_t COMMANDS[] = {
      "the reason (wrong node key, connection refused, no answer). A stopped node\n"
      "tries it at its next start. ENDPOINT is tcp://HOST:PORT, NODEKEY is szn1...",
      false},
+    {"invite", cli_cmd_invite, "invite [--no-author] [--qr] [--json]",
+     "Print a one-line invite (szi1...) to hand to someone: this node's key, the\n"
+     "addresses it can be dialled at and your author key. They run\n"
+     "`samizdat join INVITE`: their node connects to yours and follows you.\n"
+     "Needs the running node (it knows where it listens).\n"
+     "  --no-author   leave your author key out (they join, but follow nobody)\n"
+     "  --qr          draw it as a QR code too",
+     false},
+    {"join", cli_cmd_join, "join INVITE [--timeout SECONDS]",
+     "Join the node an invite names: connect to it (each of its addresses in turn,\n"
+     "waiting at most SECONDS each, default 10) and follow the author it names.\n"
+     "Exit 0 when connected, 1 with the reason (wrong node key, unreachable),\n"
+     "3 for a mistyped invite. A stopped node saves it and connects at its next start.",
+     false},
     {"dht", cli_cmd_dht, "dht lookup AUTHOR... | dht find-node ID",
      "Ask the network, through the running node:\n"
      "  lookup AUTHOR...   the nodes that replicate each author's feed and the\n"

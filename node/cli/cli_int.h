@@ -120,6 +120,8 @@ int cli_take_args(cli_t *c, cli_args_t *a, const char *name, const char **pos, i
 /* Printing. */
 void cli_print_post(cli_t *c, const app_post_t *p);
 void cli_print_key(cli_t *c, const char *label, keytext_kind_t kind, const uint8_t *v);
+/* text as a QR code (half blocks in a UTF-8 locale, ASCII otherwise), then as text. */
+int cli_print_qr(cli_t *c, const char *text);
 /* Prints a result as JSON (appjson) and a newline. */
 void cli_print_json(cli_t *c, const app_result_t *res, const char *path_hint);
 
@@ -146,5 +148,7 @@ int cli_cmd_import(cli_t *c, cli_args_t *a);
 int cli_cmd_peers(cli_t *c, cli_args_t *a);
 int cli_cmd_peer(cli_t *c, cli_args_t *a);
 int cli_cmd_dht(cli_t *c, cli_args_t *a);
+int cli_cmd_invite(cli_t *c, cli_args_t *a);
+int cli_cmd_join(cli_t *c, cli_args_t *a);
 
 #endif

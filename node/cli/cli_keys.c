@@ -74,13 +74,9 @@ cli_cmd_init(cli_t *c, cli_args_t *a)
     return rc;
 }
 
-/* The key as a QR code to scan with a phone, then as text. Half blocks in
- * a UTF-8 locale, plain ASCII otherwise. */
-static int
-print_key_qr(cli_t *c, keytext_kind_t kind, const uint8_t *v)
+int
+cli_print_qr(cli_t *c, const char *t)
 {
-    char t[KEYTEXT_BUFSZ];
-    keytext_encode(t, kind, v);
     char *drawing = NULL;
     qr_err_t err = qr_render(t, qr_utf8_locale() ? QR_UTF8 : QR_ASCII, &drawing, NULL);
     if (err != QR_OK) {
@@ -89,6 +85,15 @@ print_key_qr(cli_t *c, keytext_kind_t kind, const uint8_t *v)
     fprintf(c->out, "%s%s\n", drawing, t);
     qr_free(drawing);
     return CLI_EXIT_OK;
+}
+
+/* The key as a QR code to scan with a phone, then as text. */
+static int
+print_key_qr(cli_t *c, keytext_kind_t kind, const uint8_t *v)
+{
+    char t[KEYTEXT_BUFSZ];
+    keytext_encode(t, kind, v);
+    return cli_print_qr(c, t);
 }
 
 int

@@ -1,4 +1,10 @@
 /* status, peers, peer add. */
+
+/* What a node with no peer can do, said wherever it shows that it has none. */
+#define ALONE_HINT                                                                     \
+    "            alone: to join, run `samizdat join INVITE` with an invite from\n"    \
+    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"  \
+    "            add ENDPOINT NODEKEY`, or start a node on this local network\n"
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +56,9 @@ status_text(cli_t *c, const app_status_t *s)
             (unsigned long long)s->contacts, (unsigned long long)s->posts,
             (unsigned long long)s->authors, cli_plural(s->authors, "author", "authors"),
             (unsigned long long)s->following);
+    if (s->peers == 0) {
+        fputs(ALONE_HINT, f);
+    }
     fprintf(f,
             "dht:        %llu %s in the routing table, %llu %s kept for others, "
             "%llu %s announced\n",
@@ -129,7 +138,7 @@ cli_cmd_peers(cli_t *c, cli_args_t *a)
         fputc('\n', c->out);
     }
     if (res->u.peers.n == 0) {
-        fputs("no peers yet\n", c->out);
+        fputs("no peers yet\n" ALONE_HINT, c->out);
     }
     app_result_free(res);
     return CLI_EXIT_OK;

@@ -23,7 +23,8 @@ typedef enum {
 
 enum {
     QR_QUIET = 4,      /* light modules around the code, as the QR standard asks */
-    QR_TEXT_MAX = 256, /* longest text accepted; a key text is 62 characters */
+    QR_TEXT_MAX = 1024, /* longest text accepted; a key text is 62 characters, an
+                           invite at most 943 */
 };
 
 typedef struct {

@@ -279,6 +279,7 @@ node_tick(node_t *n, uint64_t now)
         node_tend_peer(n, p, now);
     }
     node_dial_more(n, now);
+    node_alone_check(n, now);
     node_gossip_feeds(n, now);
     node_gossip_progress(n, now);
     if (now - n->last_exchange_ms > 30000) {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "addr.h"
 #include "dht.h"
 #include "keys.h"
 #include "log.h"
@@ -137,6 +138,16 @@ typedef struct {
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);
+
+/* The endpoints an invite names (node_reach.c): --announce, listeners on
+ * one address, then this host's addresses for a listener on every address
+ * (public first; loopback and link-local only when nothing else). Writes at
+ * most max into out; returns how many. */
+/* A node with no peer says so this long after its start, and again every
+ * NODE_ALONE_AGAIN_MS while it stays alone. */
+enum { NODE_ALONE_FIRST_MS = 15000, NODE_ALONE_AGAIN_MS = 300000 };
+
+size_t node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
 
 /* ---- the DHT, for the CLI ---- */
 

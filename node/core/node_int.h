@@ -63,12 +63,21 @@ struct node {
     uint64_t oversized;   /* frames over WIRE_MAX_FRAME */
     uint64_t pongs;       /* answers to our PINGs */
     uint64_t peers_dropped;
+    uint64_t alone_next_ms; /* when to say again that no peer is connected; 0: not alone */
+    uint64_t alone_since_ms;
     uint64_t log_second; /* peer_log_allowed's window */
     unsigned log_count;
     int closing_parts;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
+
+/* ---- node_reach.c ---- */
+
+/* Says in the log, once NODE_ALONE_FIRST_MS after the start and then every
+ * NODE_ALONE_AGAIN_MS, that no peer is connected and what to do about it;
+ * and when the first peer comes after that. Called from the tick. */
+void node_alone_check(node_t *n, uint64_t now);
 
 /* ---- node.c ---- */
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "addr.h"
 #include "bytes.h"
@@ -15,15 +16,11 @@ struct lan {
     uv_udp_t udp;
     uv_timer_t timer;
     int open_handles;
+    bool warned;  /* a failure to send was logged */
+    bool sent_ok; /* a beacon went out in this round */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
-
-/* One datagram buffer is enough: libuv reads one datagram at a time. */
-typedef struct {
-    uv_udp_send_t req;
-    uint8_t buf[LAN_BEACON_MAX];
-} send_t;
 
 size_t
 lan_beacon_encode(uint8_t out[LAN_BEACON_MAX], const char *network,
@@ -62,39 +59,102 @@ lan_beacon_decode(const uint8_t *buf, size_t len, char network[33], uint8_t key[
            wire_network_valid(network);
 }
 
-static void
-on_sent(uv_udp_send_t *req, int status)
+/* Sends the beacon to addr at once, or not at all: a beacon that would
+ * wait is dropped (the next comes in LAN_BEACON_MS), and sending at once
+ * is what lets the multicast interface set just before apply to it. */
+static int
+send_to(lan_t *l, const struct sockaddr_in *sa)
 {
-    (void)status;
-    free(req->data);
+    uint8_t buf[LAN_BEACON_MAX];
+    size_t len = lan_beacon_encode(buf, l->cfg.network, l->cfg.node_key, l->cfg.tcp_port);
+    if (len == 0) {
+        return UV_EINVAL;
+    }
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    int rc = uv_udp_try_send(&l->udp, &b, 1, (const struct sockaddr *)sa);
+    return rc < 0 ? rc : 0;
 }
 
-static void
-send_to(lan_t *l, const char *addr)
+static int
+send_text(lan_t *l, const char *ip)
 {
     struct sockaddr_in sa;
-    if (uv_ip4_addr(addr, l->cfg.udp_port, &sa) != 0) {
+    int rc = uv_ip4_addr(ip, l->cfg.udp_port, &sa);
+    return rc != 0 ? rc : send_to(l, &sa);
+}
+
+/* A failure to send is said once at warn level (until sending works
+ * again): a node whose beacons go nowhere is invisible on its network, and
+ * its user should know why. */
+static void
+note_send(lan_t *l, const char *where, int rc)
+{
+    if (rc == 0) {
+        l->sent_ok = true;
         return;
     }
-    send_t *s = calloc(1, sizeof *s);
-    if (s == NULL) {
+    if (!l->warned) {
+        l->warned = true;
+        log_line(l->cfg.log, LOG_LEVEL_WARN,
+                 "lan: cannot send discovery beacons to %s: %s; nodes on this network will "
+                 "not find this one by itself",
+                 where, uv_strerror(rc));
+    }
+}
+
+/* Multicast and the subnet's broadcast address through one interface.
+ * Both work on a network with no router: a plain switch, or a cable
+ * between two computers, where the host has no default route and sends
+ * to the group or to 255.255.255.255 without naming an interface fail. */
+static void
+beacon_on(lan_t *l, const uv_interface_address_t *ifa)
+{
+    char ip[INET_ADDRSTRLEN];
+    const struct sockaddr_in *in = &ifa->address.address4;
+    if (uv_ip4_name(in, ip, sizeof ip) != 0) {
         return;
     }
-    size_t len = lan_beacon_encode(s->buf, l->cfg.network, l->cfg.node_key, l->cfg.tcp_port);
-    uv_buf_t b = uv_buf_init((char *)s->buf, (unsigned)len);
-    s->req.data = s;
-    if (len == 0 ||
-        uv_udp_send(&s->req, &l->udp, &b, 1, (const struct sockaddr *)&sa, on_sent) != 0) {
-        free(s);
+    /* Joining again is refused with EADDRINUSE; that is fine. */
+    (void)uv_udp_set_membership(&l->udp, LAN_GROUP, ip, UV_JOIN_GROUP);
+    if (uv_udp_set_multicast_interface(&l->udp, ip) == 0) {
+        note_send(l, LAN_GROUP, send_text(l, LAN_GROUP));
     }
+    uint32_t mask = ntohl(ifa->netmask.netmask4.sin_addr.s_addr);
+    if (mask == 0xffffffffu) {
+        return; /* a point-to-point address: no subnet to broadcast to */
+    }
+    struct sockaddr_in bc = *in;
+    bc.sin_port = htons(l->cfg.udp_port);
+    bc.sin_addr.s_addr = htonl(ntohl(in->sin_addr.s_addr) | ~mask);
+    note_send(l, "the subnet's broadcast address", send_to(l, &bc));
 }
 
 static void
 on_timer(uv_timer_t *h)
 {
     lan_t *l = h->data;
-    send_to(l, LAN_GROUP);
-    send_to(l, "255.255.255.255");
+    uv_interface_address_t *ifs = NULL;
+    int count = 0;
+    int n4 = 0;
+    l->sent_ok = false;
+    if (uv_interface_addresses(&ifs, &count) == 0) {
+        for (int i = 0; i < count; i++) {
+            if (!ifs[i].is_internal && ifs[i].address.address4.sin_family == AF_INET) {
+                n4++;
+                beacon_on(l, &ifs[i]);
+            }
+        }
+        uv_free_interface_addresses(ifs, count);
+    }
+    if (n4 == 0) {
+        /* No interface listed: let the routing table choose. */
+        note_send(l, LAN_GROUP, send_text(l, LAN_GROUP));
+        note_send(l, "255.255.255.255", send_text(l, "255.255.255.255"));
+    }
+    if (l->sent_ok && l->warned) {
+        l->warned = false;
+        log_line(l->cfg.log, LOG_LEVEL_INFO, "lan: discovery beacons go out again");
+    }
 }
 
 static void
@@ -158,10 +218,11 @@ open_udp(lan_t *l, uv_loop_t *loop)
     l->open_handles++;
     rc = uv_udp_bind(&l->udp, (const struct sockaddr *)&any, UV_UDP_REUSEADDR);
     if (rc == 0) {
-        /* Membership can fail on a host with no multicast route; broadcast
-         * still works then. */
+        /* Without an interface this fails on a host with no multicast
+         * route; each beacon round joins on every interface as well. */
         if (uv_udp_set_membership(&l->udp, LAN_GROUP, NULL, UV_JOIN_GROUP) != 0) {
-            log_line(l->cfg.log, LOG_LEVEL_DEBUG, "lan: cannot join %s; broadcast only", LAN_GROUP);
+            log_line(l->cfg.log, LOG_LEVEL_DEBUG, "lan: no route for %s; joining per interface",
+                     LAN_GROUP);
         }
         uv_udp_set_multicast_ttl(&l->udp, 1);
         uv_udp_set_multicast_loop(&l->udp, 1);

@@ -1,8 +1,8 @@
 /* lan: finding other nodes on the local network with no list at all.
  *
- * Every LAN_BEACON_MS a node sends a beacon by UDP to the multicast group
- * LAN_GROUP and to the limited broadcast address, TTL 1, so it never leaves
- * the link. The beacon names the network, the node key and the TCP port; the
+ * Every LAN_BEACON_MS a node sends a beacon by UDP, on each IPv4
+ * interface, to the multicast group LAN_GROUP and to the subnet's broadcast
+ * address, TTL 1, so it never leaves the link (docs/PROTOCOL.md section 7). The beacon names the network, the node key and the TCP port; the
  * receiver dials the sender's address at that port and CURVE authenticates
  * the key, so a forged beacon leads only to a failed handshake. */
 #ifndef SAMIZDAT_LAN_H

@@ -64,6 +64,8 @@ typedef struct {
     log_t log;
     char name[8];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
+    int alone_lines;  /* "this node is alone" said */
+    int joined_lines; /* "no longer alone" said */
 } tnode_t;
 
 typedef struct {
@@ -77,7 +79,9 @@ typedef struct {
 static void
 sink(void *ud, log_level_t level, const char *line)
 {
-    const tnode_t *t = ud;
+    tnode_t *t = ud;
+    t->alone_lines += strstr(line, "this node is alone") != NULL;
+    t->joined_lines += strstr(line, "no longer alone") != NULL;
     fprintf(stderr, "[%s] %s %s\n", t->name, log_level_name(level), line);
 }
 
@@ -342,11 +346,54 @@ test_wall_clock_jumps(void **state)
     free(w);
 }
 
+static int alone_want;
+
+static bool
+a_alone_said(world_t *w)
+{
+    return w->a.alone_lines >= alone_want;
+}
+
+static bool
+a_joined_said(world_t *w)
+{
+    return w->a.joined_lines >= 1;
+}
+
+/* A node with no peer says so in its log once it has been alone for a
+ * while, again later while it stays alone, and says when a peer came. */
+static void
+test_alone_node_says_so(void **state)
+{
+    (void)state;
+    world_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    assert_int_equal(uv_loop_init(&w->loop), 0);
+    assert_int_equal(uv_timer_init(&w->loop, &w->poke), 0);
+    assert_int_equal(uv_timer_start(&w->poke, on_poke, 10, 10), 0);
+    node_start(w, &w->a, "a", true);
+    w->a.log.level = LOG_LEVEL_INFO;
+    assert_int_equal(w->a.alone_lines, 0);
+    w->clock.mono_step += NODE_ALONE_FIRST_MS;
+    alone_want = 1;
+    assert_true(run_until(w, a_alone_said));
+    w->clock.mono_step += NODE_ALONE_AGAIN_MS;
+    alone_want = 2;
+    assert_true(run_until(w, a_alone_said));
+    assert_int_equal(w->a.joined_lines, 0);
+    node_start(w, &w->b, "b", true);
+    assert_int_equal(node_add_peer(w->a.node, w->b.nk.pk, w->b.endpoint), NODE_OK);
+    assert_true(run_until(w, a_joined_said));
+    world_stop(w);
+    free(w);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_nodes_exchange_a_post),
+        cmocka_unit_test(test_alone_node_says_so),
         cmocka_unit_test(test_wall_clock_jumps),
     };
     if (sodium_init() < 0) {

@@ -114,6 +114,13 @@ test_every_request(void **state)
         case APP_OP_FIND_NODE:
             fill(req.u.find_node.target, 32, 9);
             break;
+        case APP_OP_INVITE:
+            req.u.invite.no_author = true;
+            break;
+        case APP_OP_JOIN:
+            req.u.join.invite = "szi1 anything: the op judges it";
+            req.u.join.timeout_ms = 1500;
+            break;
         default:
             break;
         }
@@ -145,6 +152,13 @@ test_every_request(void **state)
         case APP_OP_PEER_ADD:
             assert_string_equal(out.u.peer_add.endpoint, "tcp://127.0.0.1:7470");
             assert_int_equal(out.u.peer_add.timeout_ms, 2500);
+            break;
+        case APP_OP_INVITE:
+            assert_true(out.u.invite.no_author);
+            break;
+        case APP_OP_JOIN:
+            assert_string_equal(out.u.join.invite, "szi1 anything: the op judges it");
+            assert_int_equal(out.u.join.timeout_ms, 1500);
             break;
         case APP_OP_LOOKUP:
             assert_int_equal(out.u.lookup.n, 3);
@@ -250,6 +264,17 @@ lookup(app_lookup_t *l, uint8_t seed)
     l->messages = 9;
     l->ms = 123;
     l->head_status = DHT_ENOTFOUND;
+}
+
+static void
+invite(invite_t *inv)
+{
+    fill(inv->node_key, 32, 15);
+    inv->has_author = true;
+    fill(inv->author, 32, 16);
+    inv->n_endpoints = 2;
+    snprintf(inv->endpoints[0], sizeof inv->endpoints[0], "tcp://192.0.2.9:7470");
+    snprintf(inv->endpoints[1], sizeof inv->endpoints[1], "tcp://[2001:db8::9]:7470");
 }
 
 /* A full result of op, every field set. */
@@ -385,6 +410,18 @@ full_result(app_op_t op, const keys_author_t *k)
         u->find_node.messages = 4;
         u->find_node.ms = 5;
         break;
+    case APP_OP_INVITE:
+        invite(&u->invite.invite);
+        assert_int_equal(invite_encode(&u->invite.invite, u->invite.text), INVITE_OK);
+        break;
+    case APP_OP_JOIN:
+        invite(&u->join.invite);
+        u->join.connected = true;
+        snprintf(u->join.endpoint, sizeof u->join.endpoint, "tcp://192.0.2.9:7470");
+        u->join.rtt_ms = 4;
+        u->join.followed = true;
+        fill(u->join.author.author, 32, 16);
+        break;
     }
     return r;
 }
@@ -429,6 +466,15 @@ test_every_result(void **state)
             break;
         case APP_OP_PEERS:
             assert_int_equal(d->u.peers.peers[0].rtt_ms, -1);
+            break;
+        case APP_OP_INVITE:
+            assert_string_equal(d->u.invite.text, r->u.invite.text);
+            assert_memory_equal(&d->u.invite.invite, &r->u.invite.invite, sizeof(invite_t));
+            break;
+        case APP_OP_JOIN:
+            assert_memory_equal(&d->u.join.invite, &r->u.join.invite, sizeof(invite_t));
+            assert_string_equal(d->u.join.endpoint, "tcp://192.0.2.9:7470");
+            assert_true(d->u.join.followed);
             break;
         default:
             break;

@@ -1,0 +1,125 @@
+/* Where this node can be dialled, for invites: what a person hands to
+ * another must name addresses the other can reach, and this node cannot
+ * know which of its addresses that is (the dial-back check of the
+ * reachability work will tell). So it names, in order: the --announce
+ * endpoint, listeners on one address, then for a listener on every address
+ * the host's own addresses, public before private, loopback and link-local
+ * only when there is nothing else. */
+#include <string.h>
+
+#include "node_int.h"
+#include "transport.h"
+
+typedef struct {
+    char (*out)[ADDR_ENDPOINT_MAX + 1];
+    size_t max;
+    size_t n;
+} ep_list_t;
+
+static void
+add_text(ep_list_t *l, const char *ep)
+{
+    if (l->n >= l->max || !addr_endpoint_valid(ep)) {
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (strcmp(l->out[i], ep) == 0) {
+            return;
+        }
+    }
+    snprintf(l->out[l->n++], ADDR_ENDPOINT_MAX + 1, "%s", ep);
+}
+
+static void
+add_addr(ep_list_t *l, const addr_t *a)
+{
+    char ep[ADDR_ENDPOINT_MAX + 1];
+    if (addr_format(a, ep, sizeof ep) == ADDR_OK) {
+        add_text(l, ep);
+    }
+}
+
+/* One pass over the interfaces, adding those of class want. */
+static void
+add_interfaces(ep_list_t *l, uint16_t port, addr_class_t want)
+{
+    uv_interface_address_t *ifs = NULL;
+    int count = 0;
+    if (uv_interface_addresses(&ifs, &count) != 0) {
+        return;
+    }
+    for (int i = 0; i < count; i++) {
+        addr_t a;
+        const struct sockaddr *sa = (const struct sockaddr *)&ifs[i].address;
+        if (addr_from_sockaddr(sa, port, &a) == ADDR_OK && addr_class(&a) == want) {
+            add_addr(l, &a);
+        }
+    }
+    uv_free_interface_addresses(ifs, count);
+}
+
+size_t
+node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
+{
+    ep_list_t l = {out, max, 0};
+    if (n->cfg.announce != NULL) {
+        add_text(&l, n->cfg.announce);
+    }
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    uint16_t wild_port = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    for (size_t i = 0; i < nb; i++) {
+        addr_t a;
+        if (addr_parse(bound[i], &a) != ADDR_OK) {
+            continue;
+        }
+        if (a.kind == ADDR_WILDCARD) {
+            wild_port = wild_port ? wild_port : a.port;
+        } else {
+            add_text(&l, bound[i]);
+        }
+    }
+    if (wild_port != 0) {
+        add_interfaces(&l, wild_port, ADDR_PUBLIC);
+        add_interfaces(&l, wild_port, ADDR_PRIVATE);
+        if (l.n == 0) {
+            add_interfaces(&l, wild_port, ADDR_LINK_LOCAL);
+            add_interfaces(&l, wild_port, ADDR_LOOPBACK);
+        }
+    }
+    return l.n;
+}
+
+void
+node_alone_check(node_t *n, uint64_t now)
+{
+    peertab_counts_t c;
+    peertab_counts(n->peers, &c);
+    if (c.ready > 0) {
+        if (n->alone_next_ms != 0) {
+            log_line(node_log(n), LOG_LEVEL_INFO, "connected: no longer alone after %llu s",
+                     (unsigned long long)((now - n->alone_since_ms) / 1000));
+        }
+        n->alone_next_ms = 0;
+        n->alone_since_ms = 0;
+        return;
+    }
+    if (n->alone_since_ms == 0) {
+        /* Alone since the start, or since the last peer went. */
+        n->alone_since_ms = n->alone_next_ms == 0 && now - n->started_ms < NODE_ALONE_FIRST_MS
+                                ? n->started_ms
+                                : now;
+    }
+    if (now - n->alone_since_ms < NODE_ALONE_FIRST_MS || now < n->alone_next_ms) {
+        return;
+    }
+    n->alone_next_ms = now + NODE_ALONE_AGAIN_MS;
+    log_line(node_log(n), LOG_LEVEL_WARN,
+             "no peers for %llu s: this node is alone. To join the network: ask someone "
+             "who runs samizdat for an invite (they run `samizdat invite`) and run "
+             "`samizdat join INVITE`; or `samizdat peer add ENDPOINT NODEKEY`; or start "
+             "another node on this local network; or list nodes in %s",
+             (unsigned long long)((now - n->alone_since_ms) / 1000),
+             n->cfg.bootstrap_path ? n->cfg.bootstrap_path : "DATA/bootstrap.list");
+}
