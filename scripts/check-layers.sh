@@ -31,7 +31,7 @@ store        crypto sodium leveldb
 dht          crypto sodium
 node/util    -
 node/gossip  crypto sodium
-node/net     dht crypto node/util sodium zmq uv
+node/net     dht crypto node/util sodium zmq uv natpmp
 node/core    node/net node/gossip dht store crypto node/util sodium uv
 node/app     node/core node/net node/gossip dht store crypto node/util sodium uv
 node/cli     node/app node/core node/net dht store crypto node/util sodium uv qrencode
@@ -46,6 +46,7 @@ leveldb   leveldb/*
 zmq       zmq.h zmq_utils.h
 uv        uv.h uv/*
 qrencode  qrencode.h
+natpmp    natpmp.h
 '
 
 # The C library (C11, POSIX and the Linux headers glibc ships): allowed

@@ -24,6 +24,7 @@ libuv         pc:libuv            libuv1-dev        libuv-devel          libuv
 libqrencode   pc:libqrencode      libqrencode-dev   qrencode-devel       qrencode
 cmocka        pc:cmocka           libcmocka-dev     libcmocka-devel      cmocka
 leveldb       leveldb             libleveldb-dev    leveldb-devel        leveldb
+libnatpmp     natpmp              libnatpmp-dev     libnatpmp-devel      libnatpmp
 '
 if [ "${SAMIZDAT_WANT_CLANG:-0}" = 1 ]; then
     NEEDS="$NEEDS
@@ -49,12 +50,26 @@ have_leveldb() {
     return $ok
 }
 
+# libnatpmp ships no pkg-config file either.
+have_natpmp() {
+    command -v "${cc%% *}" >/dev/null 2>&1 || return 1
+    dir=$(mktemp -d) || return 1
+    printf '%s\n' '#include <natpmp.h>' \
+        'int main(void) { natpmp_t n; return closenatpmp(&n) == 0 ? 0 : 0; }' >"$dir/t.c"
+    ok=0
+    # shellcheck disable=SC2086
+    $cc "$dir/t.c" -o "$dir/t" -lnatpmp >/dev/null 2>&1 || ok=1
+    rm -rf "$dir"
+    return $ok
+}
+
 have() {
     case $1 in
     tool:*) command -v "${1#tool:}" >/dev/null 2>&1 ;;
     compiler) command -v "${cc%% *}" >/dev/null 2>&1 ;;
     pc:*) command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${1#pc:}" ;;
     leveldb) have_leveldb ;;
+    natpmp) have_natpmp ;;
     *) return 1 ;;
     esac
 }

@@ -27,6 +27,7 @@
 #include "datadir.h"
 #include "dht.h"
 #include "invite.h"
+#include "portmap.h"
 #include "keys.h"
 #include "post.h"
 #include "store.h"
@@ -250,6 +251,12 @@ typedef struct {
     uint64_t g_peers, g_received, g_stored, g_duplicates, g_invalid, g_forwarded, g_rate_limited,
         g_bytes_in, g_bytes_out, g_forks;
     uint64_t malformed, oversized, unknown, unsolicited, dropped_multipart, timeouts, flood_cuts;
+    /* Port mapping on the router: 0 not asked (--no-upnp, loopback), else
+     * 1 + portmap_state_t (1 trying, 2 mapped, 3 failed). */
+    uint8_t portmap;
+    char portmap_external[ADDR_ENDPOINT_MAX + 1]; /* mapped: tcp://PUBLIC:PORT */
+    uint32_t portmap_lifetime_s;
+    char portmap_why[PORTMAP_WHY_MAX]; /* failed: in words */
 } app_status_t;
 
 /* FEED: one page of an author's feed, newest first. */

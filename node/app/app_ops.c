@@ -464,6 +464,12 @@ op_status(app_t *a, app_result_t *res)
     s->dropped_multipart = ns.transport.dropped_multipart;
     s->timeouts = ns.timeouts;
     s->flood_cuts = ns.transport.flood_cuts;
+    if (ns.has_portmap) {
+        s->portmap = (uint8_t)(1 + ns.portmap.state);
+        memcpy(s->portmap_external, ns.portmap.external, sizeof s->portmap_external);
+        s->portmap_lifetime_s = ns.portmap.lifetime_s;
+        memcpy(s->portmap_why, ns.portmap.why, sizeof s->portmap_why);
+    }
     node_dht_status_t ds;
     node_dht_status(a->node, &ds);
     s->dht_table = ds.table;

@@ -224,6 +224,21 @@ status(FILE *f, const app_status_t *s)
     u64(f, "dropped_multipart", s->dropped_multipart, true);
     u64(f, "timeouts", s->timeouts, true);
     u64(f, "flood_cuts", s->flood_cuts, true);
+    fputs(",\"port_mapping\":", f);
+    if (s->portmap == 0) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "{\"state\":\"%s\",\"method\":\"NAT-PMP\",\"external\":",
+            portmap_state_word((portmap_state_t)(s->portmap - 1)));
+    if (s->portmap_external[0] != '\0') {
+        json_string(f, s->portmap_external);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\"lease_s\":%u,\"why\":", (unsigned)s->portmap_lifetime_s);
+    json_string(f, s->portmap_why);
+    fputc('}', f);
 }
 
 static const char *

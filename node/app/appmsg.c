@@ -616,6 +616,10 @@ g_status(gbuf_t *g, const app_status_t *s)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         g_u64(g, v[i]);
     }
+    g_u8(g, s->portmap);
+    g_cstr(g, s->portmap_external);
+    g_u32(g, s->portmap_lifetime_s);
+    g_cstr(g, s->portmap_why);
 }
 
 static void
@@ -650,6 +654,13 @@ r_status(rd_t *d, app_status_t *s)
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         *v[i] = r_u64(d);
     }
+    s->portmap = r_u8(d);
+    if (s->portmap > 1 + PORTMAP_FAILED) {
+        d->bad = true;
+    }
+    r_cstr(d, s->portmap_external, sizeof s->portmap_external - 1);
+    s->portmap_lifetime_s = r_u32(d);
+    r_cstr(d, s->portmap_why, sizeof s->portmap_why - 1);
 }
 
 /* An invite travels as its text (an empty text for none). */

@@ -24,8 +24,8 @@ static const cli_cmd_t COMMANDS[] = {
      true},
     {"run", cli_cmd_run,
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
-     "      [--no-lan] [--socks5 HOST:PORT] [--announce ENDPOINT] [--peers-max N]\n"
-     "      [--log-level LEVEL] [--passphrase]",
+     "      [--no-lan] [--no-upnp] [--socks5 HOST:PORT] [--announce ENDPOINT]\n"
+     "      [--peers-max N] [--log-level LEVEL] [--passphrase]",
      "Start the node: create the keys on first start, listen for peers, join the\n"
      "network and serve the other commands through the control socket. Ctrl-C\n"
      "stops it cleanly; a second Ctrl-C exits at once.\n"
@@ -38,6 +38,7 @@ static const cli_cmd_t COMMANDS[] = {
      "  --bootstrap FILE     nodes to contact first (default: $SAMIZDAT_BOOTSTRAP, else\n"
      "                       DATA/bootstrap.list, else " SAMIZDAT_BOOTSTRAP_DEFAULT ")\n"
      "  --no-lan             no discovery on the local network\n"
+     "  --no-upnp            do not ask the router to forward a port (NAT-PMP)\n"
      "  --socks5 HOST:PORT   make outbound connections through a SOCKS5 proxy (Tor)\n"
      "  --announce ENDPOINT  where other nodes reach this one (default: the listen\n"
      "                       address, or a guess for a listener on every address)\n"

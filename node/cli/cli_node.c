@@ -85,6 +85,7 @@ typedef struct {
     const char *announce;
     const char *level;
     bool no_lan;
+    bool no_upnp;
     bool sealed;
     uint64_t peers_max;
 } run_opts_t;
@@ -114,6 +115,7 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     o->level = cli_value(a, "--log-level", &bad);
     const char *pm = cli_value(a, "--peers-max", &bad);
     o->no_lan = cli_flag(a, "--no-lan");
+    o->no_upnp = cli_flag(a, "--no-upnp");
     o->sealed = cli_flag(a, "--passphrase");
     const char *unknown = cli_unknown_option(a);
     const char *pos[1];
@@ -200,6 +202,7 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
         .socks5 = o->socks5,
         .announce = o->announce,
         .lan = !o->no_lan,
+        .no_portmap = o->no_upnp,
         .peers_max = (size_t)o->peers_max,
         .log = &d.log,
         .defences_off = getenv(DEFENCE_ENV),

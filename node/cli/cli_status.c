@@ -22,6 +22,25 @@ no_args(cli_t *c, cli_args_t *a, const char *usage)
 }
 
 static void
+print_portmap(FILE *f, const app_status_t *s)
+{
+    switch (s->portmap) {
+    case 1 + PORTMAP_TRYING:
+        fputs("router:     asking it to forward a port (NAT-PMP)\n", f);
+        break;
+    case 1 + PORTMAP_MAPPED:
+        fprintf(f, "router:     forwards %s to this node (NAT-PMP, lease %u s)\n",
+                s->portmap_external, (unsigned)s->portmap_lifetime_s);
+        break;
+    case 1 + PORTMAP_FAILED:
+        fprintf(f, "router:     no port forwarded: %s\n", s->portmap_why);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
 status_text(cli_t *c, const app_status_t *s)
 {
     FILE *f = c->out;
@@ -59,6 +78,7 @@ status_text(cli_t *c, const app_status_t *s)
     if (s->peers == 0) {
         fputs(ALONE_HINT, f);
     }
+    print_portmap(f, s);
     fprintf(f,
             "dht:        %llu %s in the routing table, %llu %s kept for others, "
             "%llu %s announced\n",

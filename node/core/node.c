@@ -515,6 +515,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
         return err;
     }
     start_lan(n);
+    node_portmap_start(n);
     node_load_contacts(n);
     node_dht_announce_all(n);
     uv_timer_init(loop, &n->clock);
@@ -573,9 +574,11 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
         n->closing_parts++;
         uv_close((uv_handle_t *)&n->clock, clock_closed);
     }
-    n->closing_parts += 2;
+    n->closing_parts += 3;
     transport_close(n->transport, part_closed, n);
     lan_close(n->lan, part_closed, n);
+    portmap_close(n->portmap, part_closed, n);
+    n->portmap = NULL;
     part_closed(n);
 }
 
@@ -611,6 +614,10 @@ node_status(node_t *n, node_status_t *out)
     out->peers_out = c.out;
     out->contacts = node_contact_count(n);
     transport_bound(n->transport, out->listen, TRANSPORT_LISTEN_MAX, &out->n_listen);
+    if (n->portmap != NULL) {
+        out->has_portmap = true;
+        portmap_info(n->portmap, &out->portmap);
+    }
     out->malformed = n->malformed;
     out->unknown = n->unknown;
     out->unsolicited = n->unsolicited;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "post.h"
 #include "store.h"
+#include "portmap.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -83,6 +84,7 @@ typedef struct {
     uint16_t lan_port;                        /* 0: NODE_LAN_PORT */
     size_t peers_max;                         /* 0: NODE_PEERS_MAX */
     const log_t *log;
+    bool no_portmap;    /* do not ask the router to forward a port (--no-upnp) */
     node_clock_t clock; /* zeroed: the system clocks */
     /* Test only: the defences to switch off (defence.h; docs/SECURITY.md).
      * NULL: all on. Borrowed until the node is closed. */
@@ -135,6 +137,8 @@ typedef struct {
     uint64_t pongs;         /* answers to our PINGs */
     uint64_t peers_dropped; /* connections forgotten, for any reason */
     transport_stats_t transport;
+    bool has_portmap; /* the router is asked to forward a port */
+    portmap_info_t portmap;
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);

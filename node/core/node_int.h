@@ -27,6 +27,7 @@ struct node {
     char network[WIRE_NETWORK_MAX + 1];
     transport_t *transport;
     lan_t *lan;
+    struct portmap *portmap;
     dht_t *dht;
     struct gossip *gossip;
     uint64_t gossip_next; /* when gossip wants to run next; 0: nothing due */
@@ -78,6 +79,9 @@ struct node {
  * NODE_ALONE_AGAIN_MS, that no peer is connected and what to do about it;
  * and when the first peer comes after that. Called from the tick. */
 void node_alone_check(node_t *n, uint64_t now);
+/* Asks the router to forward a port to the listener, unless turned off or
+ * the node listens only on loopback or public addresses. */
+void node_portmap_start(node_t *n);
 
 /* ---- node.c ---- */
 

@@ -65,6 +65,13 @@ node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
     if (n->cfg.announce != NULL) {
         add_text(&l, n->cfg.announce);
     }
+    if (n->portmap != NULL) {
+        portmap_info_t pm;
+        portmap_info(n->portmap, &pm);
+        if (pm.state == PORTMAP_MAPPED) {
+            add_text(&l, pm.external);
+        }
+    }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     uint16_t wild_port = 0;
@@ -122,4 +129,44 @@ node_alone_check(node_t *n, uint64_t now)
              "another node on this local network; or list nodes in %s",
              (unsigned long long)((now - n->alone_since_ms) / 1000),
              n->cfg.bootstrap_path ? n->cfg.bootstrap_path : "DATA/bootstrap.list");
+}
+
+/* The port to map: that of the first listener a router could forward to
+ * (every address, or a private one). */
+static uint16_t
+mappable_port(node_t *n)
+{
+    char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
+    size_t nb = 0;
+    transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);
+    for (size_t i = 0; i < nb; i++) {
+        addr_t a;
+        if (addr_parse(bound[i], &a) != ADDR_OK) {
+            continue;
+        }
+        addr_class_t c = addr_class(&a);
+        if (c == ADDR_ANY || c == ADDR_PRIVATE || c == ADDR_LINK_LOCAL) {
+            return a.port;
+        }
+    }
+    return 0;
+}
+
+void
+node_portmap_start(node_t *n)
+{
+    if (n->cfg.no_portmap || n->cfg.socks5 != NULL) {
+        return; /* a node behind a proxy takes no connections from outside */
+    }
+    uint16_t port = mappable_port(n);
+    if (port == 0) {
+        log_line(node_log(n), LOG_LEVEL_DEBUG,
+                 "port mapping: not needed (listening on loopback or public addresses only)");
+        return;
+    }
+    portmap_config_t pc = {.port = port, .log = node_log(n)};
+    if (portmap_new(&n->portmap, n->loop, &pc) != PORTMAP_OK) {
+        log_line(node_log(n), LOG_LEVEL_WARN, "port mapping: out of memory; not asked");
+        n->portmap = NULL;
+    }
 }

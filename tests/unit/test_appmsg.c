@@ -298,6 +298,10 @@ full_result(app_op_t op, const keys_author_t *k)
         snprintf(u->status.listen[1], APP_LISTEN_LEN, "tcp://[::1]:7470");
         u->status.g_forks = 3;
         u->status.flood_cuts = 4;
+        u->status.portmap = 1 + PORTMAP_MAPPED;
+        snprintf(u->status.portmap_external, sizeof u->status.portmap_external,
+                 "tcp://192.0.2.44:7470");
+        u->status.portmap_lifetime_s = 7200;
         break;
     case APP_OP_POST:
     case APP_OP_REPLY:
@@ -449,6 +453,8 @@ test_every_result(void **state)
         case APP_OP_STATUS:
             assert_string_equal(d->u.status.listen[1], "tcp://[::1]:7470");
             assert_int_equal(d->u.status.flood_cuts, 4);
+            assert_string_equal(d->u.status.portmap_external, "tcp://192.0.2.44:7470");
+            assert_int_equal(d->u.status.portmap_lifetime_s, 7200);
             break;
         case APP_OP_FEED:
             assert_int_equal(d->u.feed.n_posts, 3);
