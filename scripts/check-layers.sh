@@ -31,7 +31,7 @@ store        crypto sodium leveldb
 dht          crypto sodium
 node/util    -
 node/gossip  crypto sodium
-node/net     dht crypto node/util sodium zmq uv natpmp
+node/net     dht crypto node/util sodium zmq uv natpmp miniupnpc
 node/core    node/net node/gossip dht store crypto node/util sodium uv
 node/app     node/core node/net node/gossip dht store crypto node/util sodium uv
 node/cli     node/app node/core node/net dht store crypto node/util sodium uv qrencode
@@ -47,6 +47,7 @@ zmq       zmq.h zmq_utils.h
 uv        uv.h uv/*
 qrencode  qrencode.h
 natpmp    natpmp.h
+miniupnpc miniupnpc/*
 '
 
 # The C library (C11, POSIX and the Linux headers glibc ships): allowed

@@ -25,6 +25,7 @@ libqrencode   pc:libqrencode      libqrencode-dev   qrencode-devel       qrencod
 cmocka        pc:cmocka           libcmocka-dev     libcmocka-devel      cmocka
 leveldb       leveldb             libleveldb-dev    leveldb-devel        leveldb
 libnatpmp     natpmp              libnatpmp-dev     libnatpmp-devel      libnatpmp
+miniupnpc     pc:miniupnpc        libminiupnpc-dev  miniupnpc-devel      miniupnpc
 '
 if [ "${SAMIZDAT_WANT_CLANG:-0}" = 1 ]; then
     NEEDS="$NEEDS

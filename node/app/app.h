@@ -254,8 +254,10 @@ typedef struct {
     /* Port mapping on the router: 0 not asked (--no-upnp, loopback), else
      * 1 + portmap_state_t (1 trying, 2 mapped, 3 failed). */
     uint8_t portmap;
+    char portmap_method[16];                      /* "NAT-PMP" or "UPnP-IGD" */
     char portmap_external[ADDR_ENDPOINT_MAX + 1]; /* mapped: tcp://PUBLIC:PORT */
     uint32_t portmap_lifetime_s;
+    bool portmap_behind_nat; /* mapped, but the router's public address is private */
     char portmap_why[PORTMAP_WHY_MAX]; /* failed: in words */
 } app_status_t;
 

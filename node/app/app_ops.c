@@ -467,7 +467,9 @@ op_status(app_t *a, app_result_t *res)
     if (ns.has_portmap) {
         s->portmap = (uint8_t)(1 + ns.portmap.state);
         memcpy(s->portmap_external, ns.portmap.external, sizeof s->portmap_external);
+        snprintf(s->portmap_method, sizeof s->portmap_method, "%s", ns.portmap.method);
         s->portmap_lifetime_s = ns.portmap.lifetime_s;
+        s->portmap_behind_nat = ns.portmap.behind_nat;
         memcpy(s->portmap_why, ns.portmap.why, sizeof s->portmap_why);
     }
     node_dht_status_t ds;

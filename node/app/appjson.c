@@ -229,14 +229,17 @@ status(FILE *f, const app_status_t *s)
         fputs("null", f);
         return;
     }
-    fprintf(f, "{\"state\":\"%s\",\"method\":\"NAT-PMP\",\"external\":",
+    fprintf(f, "{\"state\":\"%s\",\"method\":",
             portmap_state_word((portmap_state_t)(s->portmap - 1)));
+    json_string(f, s->portmap_method);
+    fputs(",\"external\":", f);
     if (s->portmap_external[0] != '\0') {
         json_string(f, s->portmap_external);
     } else {
         fputs("null", f);
     }
-    fprintf(f, ",\"lease_s\":%u,\"why\":", (unsigned)s->portmap_lifetime_s);
+    fprintf(f, ",\"lease_s\":%u,\"behind_nat\":%s,\"why\":", (unsigned)s->portmap_lifetime_s,
+            s->portmap_behind_nat ? "true" : "false");
     json_string(f, s->portmap_why);
     fputc('}', f);
 }

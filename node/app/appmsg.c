@@ -617,8 +617,10 @@ g_status(gbuf_t *g, const app_status_t *s)
         g_u64(g, v[i]);
     }
     g_u8(g, s->portmap);
+    g_cstr(g, s->portmap_method);
     g_cstr(g, s->portmap_external);
     g_u32(g, s->portmap_lifetime_s);
+    g_u8(g, s->portmap_behind_nat);
     g_cstr(g, s->portmap_why);
 }
 
@@ -658,8 +660,10 @@ r_status(rd_t *d, app_status_t *s)
     if (s->portmap > 1 + PORTMAP_FAILED) {
         d->bad = true;
     }
+    r_cstr(d, s->portmap_method, sizeof s->portmap_method - 1);
     r_cstr(d, s->portmap_external, sizeof s->portmap_external - 1);
     s->portmap_lifetime_s = r_u32(d);
+    s->portmap_behind_nat = r_bool(d);
     r_cstr(d, s->portmap_why, sizeof s->portmap_why - 1);
 }
 

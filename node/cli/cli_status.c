@@ -26,11 +26,16 @@ print_portmap(FILE *f, const app_status_t *s)
 {
     switch (s->portmap) {
     case 1 + PORTMAP_TRYING:
-        fputs("router:     asking it to forward a port (NAT-PMP)\n", f);
+        fputs("router:     asking it to forward a port (NAT-PMP, then UPnP-IGD)\n", f);
         break;
     case 1 + PORTMAP_MAPPED:
-        fprintf(f, "router:     forwards %s to this node (NAT-PMP, lease %u s)\n",
-                s->portmap_external, (unsigned)s->portmap_lifetime_s);
+        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n",
+                s->portmap_external, s->portmap_method, (unsigned)s->portmap_lifetime_s);
+        if (s->portmap_behind_nat) {
+            fputs("            but that address is private: another NAT is in front of the\n"
+                  "            router, and nodes on the internet may still not reach this one\n",
+                  f);
+        }
         break;
     case 1 + PORTMAP_FAILED:
         fprintf(f, "router:     no port forwarded: %s\n", s->portmap_why);

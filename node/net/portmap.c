@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "upnp.h"
+
 typedef enum { PHASE_IDLE, PHASE_ADDRESS, PHASE_MAP } phase_t;
 
 struct portmap {
@@ -21,8 +23,15 @@ struct portmap {
     bool closing;
     phase_t phase;
     portmap_info_t info;
-    char public_ip[INET_ADDRSTRLEN];
+    char public_ip[64];
     uint64_t renew_at_ms; /* uv_now */
+    uint64_t round_start_ms; /* uv_now when this NAT-PMP round began */
+    char natpmp_why[PORTMAP_WHY_MAX];
+    upnp_job_t job; /* read and written by the worker only while working */
+    uv_work_t work;
+    bool working;
+    bool by_upnp;   /* the mapping held is UPnP's */
+    bool unmapping; /* the work running removes it */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -82,14 +91,28 @@ static void start_round(portmap_t *p);
 static void
 on_timer(uv_timer_t *t);
 
+static void start_upnp(portmap_t *p);
+
+/* NAT-PMP did not work: UPnP-IGD next. */
 static void
 fail(portmap_t *p, int r)
 {
+    p->phase = PHASE_IDLE;
+    snprintf(p->natpmp_why, sizeof p->natpmp_why, "%s", natpmp_words(r));
+    start_upnp(p);
+}
+
+/* Neither worked. */
+static void
+fail_both(portmap_t *p)
+{
     bool was = p->info.state == PORTMAP_FAILED;
     p->phase = PHASE_IDLE;
+    p->by_upnp = false;
     p->info.state = PORTMAP_FAILED;
     p->info.external[0] = '\0';
-    snprintf(p->info.why, sizeof p->info.why, "%s", natpmp_words(r));
+    snprintf(p->info.why, sizeof p->info.why, "NAT-PMP: %.60s; UPnP: %.80s", p->natpmp_why,
+             p->job.why);
     if (!was) {
         log_line(p->cfg.log, LOG_LEVEL_INFO,
                  "port mapping: %s; nodes outside this network cannot dial this one unless "
@@ -113,8 +136,10 @@ arm_retry(portmap_t *p)
 }
 
 static void
-mapped(portmap_t *p, uint16_t port, uint32_t lifetime)
+mapped(portmap_t *p, const char *method, uint16_t port, uint32_t lifetime)
 {
+    p->info.method = method;
+    p->by_upnp = strcmp(method, "UPnP-IGD") == 0;
     bool was = p->info.state == PORTMAP_MAPPED;
     char before[sizeof p->info.external];
     memcpy(before, p->info.external, sizeof before);
@@ -124,6 +149,8 @@ mapped(portmap_t *p, uint16_t port, uint32_t lifetime)
     p->info.why[0] = '\0';
     snprintf(p->info.external, sizeof p->info.external, "tcp://%s:%u", p->public_ip,
              (unsigned)port);
+    addr_t a;
+    p->info.behind_nat = addr_parse(p->info.external, &a) == ADDR_OK && addr_class(&a) != ADDR_PUBLIC;
     /* Renewed at half the lease, as RFC 6886 advises. */
     uint64_t renew = (uint64_t)lifetime * 500u;
     renew = renew < 1000 ? 1000 : renew;
@@ -131,8 +158,12 @@ mapped(portmap_t *p, uint16_t port, uint32_t lifetime)
     uv_timer_start(&p->timer, on_timer, renew, 0);
     if (!was || strcmp(before, p->info.external) != 0) {
         log_line(p->cfg.log, LOG_LEVEL_INFO,
-                 "port mapping: the router (NAT-PMP) forwards %s to port %u for %u s",
-                 p->info.external, (unsigned)p->cfg.port, (unsigned)lifetime);
+                 "port mapping: the router (%s) forwards %s to port %u for %u s%s", method,
+                 p->info.external, (unsigned)p->cfg.port, (unsigned)lifetime,
+                 p->info.behind_nat ? "; but that address is private: another NAT is in "
+                                      "front of the router, and nodes on the internet may "
+                                      "still not reach this one"
+                                    : "");
         changed(p);
     } else {
         log_line(p->cfg.log, LOG_LEVEL_DEBUG, "port mapping: %s renewed for %u s",
@@ -162,7 +193,7 @@ handle_response(portmap_t *p, const natpmpresp_t *resp)
             fail(p, NATPMP_ERR_OUTOFRESOURCES);
             return;
         }
-        mapped(p, port, lifetime);
+        mapped(p, "NAT-PMP", port, lifetime);
         return;
     }
     arm_retry(p); /* an answer to something else: keep waiting */
@@ -171,6 +202,10 @@ handle_response(portmap_t *p, const natpmpresp_t *resp)
 static void
 read_response(portmap_t *p)
 {
+    if (uv_now(p->loop) - p->round_start_ms > PORTMAP_NATPMP_WAIT_MS) {
+        fail(p, NATPMP_ERR_NOGATEWAYSUPPORT);
+        return;
+    }
     natpmpresp_t resp;
     memset(&resp, 0, sizeof resp);
     int r = readnatpmpresponseorretry(&p->np, &resp);
@@ -208,16 +243,73 @@ on_timer(uv_timer_t *t)
     if (p->closing) {
         return;
     }
-    if (p->phase == PHASE_IDLE) {
+    if (p->phase == PHASE_IDLE && p->by_upnp) {
+        start_upnp(p); /* a renewal: added again */
+    } else if (p->phase == PHASE_IDLE) {
         start_round(p); /* a renewal, or a retry after a failure */
     } else {
         read_response(p);
     }
 }
 
+static void finish_close(portmap_t *p);
+
+static void
+upnp_work(uv_work_t *w)
+{
+    portmap_t *p = w->data;
+    if (p->unmapping) {
+        upnp_unmap(&p->job);
+    } else {
+        upnp_map(&p->job);
+    }
+}
+
+static void
+upnp_done(uv_work_t *w, int status)
+{
+    portmap_t *p = w->data;
+    p->working = false;
+    if (p->closing) {
+        /* A mapping made just now is removed like any other. */
+        p->by_upnp = p->by_upnp || (!p->unmapping && status == 0 && p->job.ok);
+        finish_close(p);
+        return;
+    }
+    if (status == 0 && p->job.ok) {
+        snprintf(p->public_ip, sizeof p->public_ip, "%s", p->job.external_ip);
+        mapped(p, "UPnP-IGD", p->cfg.port, p->cfg.lease_s);
+    } else {
+        fail_both(p);
+    }
+}
+
+/* Runs a UPnP map (or renewal) off the loop: its calls block. */
+static void
+start_upnp(portmap_t *p)
+{
+    p->job.port = p->cfg.port;
+    p->job.lease_s = p->cfg.lease_s;
+    if (p->info.state != PORTMAP_MAPPED) {
+        p->info.method = "UPnP-IGD";
+    }
+    p->unmapping = false;
+    p->work.data = p;
+    p->phase = PHASE_IDLE;
+    if (uv_queue_work(p->loop, &p->work, upnp_work, upnp_done) == 0) {
+        p->working = true;
+    } else {
+        snprintf(p->job.why, sizeof p->job.why, "cannot start the UPnP worker");
+        fail_both(p);
+    }
+}
+
 static void
 start_round(portmap_t *p)
 {
+    if (p->info.state != PORTMAP_MAPPED) {
+        p->info.method = "NAT-PMP";
+    }
     if (!p->np_open) {
         int r = initnatpmp(&p->np, 0, 0);
         if (r < 0) {
@@ -236,6 +328,7 @@ start_round(portmap_t *p)
         p->open_handles++;
         uv_poll_start(&p->poll, UV_READABLE, on_readable);
     }
+    p->round_start_ms = uv_now(p->loop);
     int r = sendpublicaddressrequest(&p->np);
     if (r < 0) {
         fail(p, r);
@@ -294,6 +387,35 @@ on_closed(uv_handle_t *h)
     }
 }
 
+static void
+close_handles(portmap_t *p)
+{
+    uv_timer_stop(&p->timer);
+    uv_close((uv_handle_t *)&p->timer, on_closed);
+    if (p->poll_open) {
+        p->poll_open = false;
+        uv_poll_stop(&p->poll);
+        uv_close((uv_handle_t *)&p->poll, on_closed);
+    }
+}
+
+/* After the work in flight (if any): a UPnP mapping is removed off the
+ * loop too, then the handles close. */
+static void
+finish_close(portmap_t *p)
+{
+    if (p->by_upnp && !p->unmapping) {
+        p->unmapping = true;
+        log_line(p->cfg.log, LOG_LEVEL_INFO, "port mapping: asking the router to remove %s",
+                 p->info.external);
+        if (uv_queue_work(p->loop, &p->work, upnp_work, upnp_done) == 0) {
+            p->working = true;
+            return;
+        }
+    }
+    close_handles(p);
+}
+
 void
 portmap_close(portmap_t *p, void (*cb)(void *ud), void *ud)
 {
@@ -306,18 +428,16 @@ portmap_close(portmap_t *p, void (*cb)(void *ud), void *ud)
     p->closing = true;
     p->close_cb = cb;
     p->close_ud = ud;
-    if (p->np_open && p->info.state == PORTMAP_MAPPED) {
+    uv_timer_stop(&p->timer);
+    if (p->np_open && p->info.state == PORTMAP_MAPPED && !p->by_upnp) {
         /* RFC 6886: lifetime 0 and external port 0 remove the mapping. The
          * answer is not waited for: the node is stopping. */
         (void)sendnewportmappingrequest(&p->np, NATPMP_PROTOCOL_TCP, p->cfg.port, 0, 0);
         log_line(p->cfg.log, LOG_LEVEL_INFO, "port mapping: asked the router to remove %s",
                  p->info.external);
     }
-    uv_timer_stop(&p->timer);
-    uv_close((uv_handle_t *)&p->timer, on_closed);
-    if (p->poll_open) {
-        p->poll_open = false;
-        uv_poll_stop(&p->poll);
-        uv_close((uv_handle_t *)&p->poll, on_closed);
+    if (p->working) {
+        return; /* upnp_done finishes the close */
     }
+    finish_close(p);
 }

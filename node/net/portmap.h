@@ -3,8 +3,9 @@
  * Debian's libnatpmp) runs on the loop: its socket under uv_poll, its
  * retries and the lease renewal on a timer. The lease is renewed at half
  * its lifetime and removed (lifetime 0) when the module closes. A router
- * that does not answer leaves the module in PORTMAP_FAILED, trying again
- * every PORTMAP_RETRY_MS. UPnP-IGD is not built yet. */
+ * that does not answer NAT-PMP is asked by UPnP-IGD (upnp.h, off the loop);
+ * when neither works the module is in PORTMAP_FAILED, trying again every
+ * PORTMAP_RETRY_MS. */
 #ifndef SAMIZDAT_PORTMAP_H
 #define SAMIZDAT_PORTMAP_H
 
@@ -18,6 +19,9 @@
 enum {
     PORTMAP_LEASE_S = 7200,         /* asked for; RFC 6886 recommends two hours */
     PORTMAP_RETRY_MS = 10 * 60000, /* after a failure */
+    /* libnatpmp retries for about two minutes; a router that has not
+     * answered NAT-PMP within this long is asked by UPnP instead. */
+    PORTMAP_NATPMP_WAIT_MS = 4000,
     PORTMAP_WHY_MAX = 160,
 };
 
@@ -34,9 +38,12 @@ typedef enum {
 
 typedef struct {
     portmap_state_t state;
-    const char *method;                   /* "NAT-PMP" */
+    const char *method;                   /* "NAT-PMP" or "UPnP-IGD" */
     char external[ADDR_ENDPOINT_MAX + 1]; /* MAPPED: tcp://PUBLIC-IP:PORT */
     uint32_t lifetime_s;                  /* MAPPED: what the router granted */
+    bool behind_nat; /* MAPPED: the router's own public address is private, so
+                        another NAT is in front of it and the mapping may not
+                        reach the internet */
     uint64_t renew_in_ms;                 /* MAPPED: until the renewal */
     char why[PORTMAP_WHY_MAX];            /* FAILED: in words */
 } portmap_info_t;

@@ -4,11 +4,15 @@
 # (RFC 6886) with a public address of the test's own (private range) and
 # leases of 4 s. The node must get its port mapped and show it in status,
 # renew the lease before it runs out, remove the mapping when it stops, and
-# ask nothing with --no-upnp.
+# ask nothing with --no-upnp. Then the router speaks only UPnP-IGD
+# (tests/util/upnpd): the node falls back to it, maps, and removes the
+# mapping when it stops.
 # Needs root (for `ip netns`); exits 77 (ctest: skipped) otherwise.
 set -eu
-BIN=${1:?usage: test_portmap_netns.sh SAMIZDAT_BINARY NATPMPD_BINARY}
-NATPMPD=${2:?usage: test_portmap_netns.sh SAMIZDAT_BINARY NATPMPD_BINARY}
+usage="usage: test_portmap_netns.sh SAMIZDAT_BINARY NATPMPD_BINARY UPNPD_BINARY"
+BIN=${1:?$usage}
+NATPMPD=${2:?$usage}
+UPNPD=${3:?$usage}
 
 if [ "$(id -u)" != 0 ]; then
     echo "SKIPPED: the port mapping test needs root for network namespaces"
@@ -88,7 +92,7 @@ start_node() {
 
 mapped() {
     "$BIN" --data "$tmp/n" --json status 2>/dev/null |
-        grep -q '"port_mapping":{"state":"mapped","method":"NAT-PMP","external":"tcp://172.16.99.1:7470","lease_s":4'
+        grep -q '"port_mapping":{"state":"mapped","method":"NAT-PMP","external":"tcp://172.16.99.1:7470","lease_s":4,"behind_nat":true'
 }
 maps() { grep -c "^map tcp internal=7470 external=7470 lifetime=7200" "$tmp/router.log" || true; }
 renewed() { [ "$(maps)" -ge 2 ]; }
@@ -123,4 +127,31 @@ ip netns exec "$home" "$NATPMPD" --probe 10.214.9.1 || fail "the probe got no an
 after=$(($(wc -l <"$tmp/router.log") - 1))
 [ "$before" = "$after" ] || fail "--no-upnp: the node still asked the router"
 echo "portmap: --no-upnp asks nothing"
-echo "5 passed, 0 failed"
+
+# The router now answers UPnP-IGD only (NAT-PMP requests get ICMP port
+# unreachable, as from a router without it). Its "public" address is a
+# private one of our own, as for a router behind another NAT: the node maps
+# all the same and says the address is private.
+kill "$rpid"
+wait "$rpid" 2>/dev/null || true
+ip netns exec "$router" "$UPNPD" --addr 10.214.9.1 --external 172.16.99.2 \
+    --log "$tmp/upnp.log" >/dev/null 2>&1 &
+rpid=$!
+wait_for 20 grep -q listening "$tmp/upnp.log" 2>/dev/null || fail "the UPnP router did not start"
+upnp_mapped() {
+    "$BIN" --data "$tmp/n" --json status 2>/dev/null |
+        grep -q '"port_mapping":{"state":"mapped","method":"UPnP-IGD","external":"tcp://172.16.99.2:7470"'
+}
+start_node
+wait_for 30 upnp_mapped || { cat "$tmp/upnp.log" >&2; fail "no mapping by UPnP-IGD"; }
+grep -q "^add TCP external=7470 internal=7470 client=10.214.9.2 lease=7200" "$tmp/upnp.log" ||
+    fail "the UPnP request is not what the node should ask"
+grep -q "that address is private: another NAT" "$tmp/node.log" ||
+    fail "the node does not say the router's public address is private"
+echo "portmap: mapped tcp://172.16.99.2:7470 by UPnP-IGD after NAT-PMP failed"
+kill -INT "$node"
+wait "$node" || fail "the node did not stop cleanly"
+node=""
+grep -q "^delete TCP external=7470" "$tmp/upnp.log" || fail "the UPnP mapping was not removed at exit"
+echo "portmap: UPnP mapping removed at exit"
+echo "7 passed, 0 failed"

@@ -37,10 +37,10 @@ PATH=$work/bin PKG_CONFIG_LIBDIR=$work/none PKG_CONFIG_PATH="" sh "$root/scripts
     >"$work/out" 2>&1 || rc=$?
 ok=1
 [ $rc -eq 1 ] || ok=0
-for p in "missing: libsodium libzmq libuv libqrencode cmocka" \
-    "apt-get install libsodium-dev libzmq3-dev libuv1-dev libqrencode-dev libcmocka-dev" \
-    "dnf install libsodium-devel zeromq-devel libuv-devel qrencode-devel libcmocka-devel" \
-    "pacman -S libsodium zeromq libuv qrencode cmocka"; do
+for p in "missing: libsodium libzmq libuv libqrencode cmocka miniupnpc" \
+    "apt-get install libsodium-dev libzmq3-dev libuv1-dev libqrencode-dev libcmocka-dev libminiupnpc-dev" \
+    "dnf install libsodium-devel zeromq-devel libuv-devel qrencode-devel libcmocka-devel miniupnpc-devel" \
+    "pacman -S libsodium zeromq libuv qrencode cmocka miniupnpc"; do
     grep -qF -- "$p" "$work/out" || ok=0
 done
 if [ $ok = 1 ]; then
