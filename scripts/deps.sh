@@ -23,6 +23,7 @@ libzmq        pc:libzmq           libzmq3-dev       zeromq-devel         zeromq
 libuv         pc:libuv            libuv1-dev        libuv-devel          libuv
 libqrencode   pc:libqrencode      libqrencode-dev   qrencode-devel       qrencode
 cmocka        pc:cmocka           libcmocka-dev     libcmocka-devel      cmocka
+tor           tool:tor            tor               tor                  tor
 leveldb       leveldb             libleveldb-dev    leveldb-devel        leveldb
 libnatpmp     natpmp              libnatpmp-dev     libnatpmp-devel      libnatpmp
 miniupnpc     pc:miniupnpc        libminiupnpc-dev  miniupnpc-devel      miniupnpc

@@ -25,7 +25,8 @@ static const cli_cmd_t COMMANDS[] = {
     {"run", cli_cmd_run,
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
      "      [--no-lan] [--no-upnp] [--socks5 HOST:PORT] [--announce ENDPOINT]\n"
-     "      [--peers-max N] [--log-level LEVEL] [--passphrase]",
+     "      [--tor [--tor-control HOST:PORT]] [--peers-max N] [--log-level LEVEL]\n"
+     "      [--passphrase]",
      "Start the node: create the keys on first start, listen for peers, join the\n"
      "network and serve the other commands through the control socket. Ctrl-C\n"
      "stops it cleanly; a second Ctrl-C exits at once.\n"
@@ -41,6 +42,11 @@ static const cli_cmd_t COMMANDS[] = {
      "  --no-upnp            do not ask the router to forward a port (NAT-PMP,\n"
      "                       UPnP-IGD)\n"
      "  --socks5 HOST:PORT   make outbound connections through a SOCKS5 proxy (Tor)\n"
+     "  --tor                be reachable only as a Tor onion service and connect out\n"
+     "                       only through Tor: listen on 127.0.0.1, no LAN beacon, no\n"
+     "                       port mapping (needs a running tor with ControlPort and\n"
+     "                       CookieAuthentication 1)\n"
+     "  --tor-control HOST:PORT  Tor's control port (default 127.0.0.1:9051)\n"
      "  --announce ENDPOINT  where other nodes reach this one (default: the listen\n"
      "                       address, or a guess for a listener on every address)\n"
      "  --peers-max N        at most N peer connections (default 48; a third kept\n"

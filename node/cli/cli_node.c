@@ -13,6 +13,7 @@
 
 #include "bytes.h"
 #include "cli_int.h"
+#include "cli_tor.h"
 #include "control.h"
 #include "defence.h"
 #include "keytext.h"
@@ -25,6 +26,7 @@ typedef struct {
     node_t *node;
     app_t *app;
     control_t *control;
+    cli_tor_t tor;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool stopping;
@@ -42,6 +44,7 @@ static void
 on_node_closed(void *ud)
 {
     daemon_t *d = ud;
+    cli_tor_close(&d->tor);
     uv_close((uv_handle_t *)&d->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
 }
@@ -86,6 +89,10 @@ typedef struct {
     const char *level;
     bool no_lan;
     bool no_upnp;
+    bool tor;
+    const char *tor_control;
+    char onion_ep[WIRE_ENDPOINT_MAX + 1];
+    char tor_socks[64];
     bool sealed;
     uint64_t peers_max;
 } run_opts_t;
@@ -97,6 +104,55 @@ socks5_valid(const char *hostport)
     char ep[WIRE_ENDPOINT_MAX + 1];
     int n = snprintf(ep, sizeof ep, "tcp://%s", hostport);
     return n > 0 && (size_t)n < sizeof ep && wire_endpoint_valid(ep);
+}
+
+/* --tor: the node listens on loopback only (Tor forwards the onion
+ * service's connections there), announces nothing but its onion address,
+ * sends no LAN beacon and asks no router for a port. */
+static int
+tor_opts(cli_t *c, run_opts_t *o, unsigned port)
+{
+    if (o->announce != NULL) {
+        return cli_fail(c, CLI_EXIT_USAGE, "--tor announces the onion address; not with --announce");
+    }
+    if (o->listen[0] != NULL || port == 0) {
+        return cli_fail(c, CLI_EXIT_USAGE,
+                        "--tor listens on 127.0.0.1 at --port N (a fixed port, default 7470); "
+                        "not with --listen");
+    }
+    snprintf(o->port_ep, sizeof o->port_ep, "tcp://127.0.0.1:%u", port);
+    o->listen[0] = o->port_ep;
+    o->no_lan = true;
+    o->no_upnp = true;
+    if (o->tor_control == NULL) {
+        o->tor_control = "127.0.0.1:9051";
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Publishes the onion service, then points the node at it: announce the
+ * onion endpoint, connect out through Tor's SOCKS port (or --socks5). */
+static int
+start_tor(cli_t *c, daemon_t *d, uv_loop_t *loop, run_opts_t *o, node_config_t *cfg)
+{
+    unsigned port = 0;
+    sscanf(o->port_ep, "tcp://127.0.0.1:%u", &port);
+    int rc = cli_tor_start(c, &d->tor, loop, &d->log, o->tor_control, (uint16_t)port);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    snprintf(o->onion_ep, sizeof o->onion_ep, "tcp://%s:%u", d->tor.info.onion, port);
+    snprintf(o->tor_socks, sizeof o->tor_socks, "%s", d->tor.info.socks);
+    cfg->announce = o->onion_ep;
+    cfg->socks5 = o->socks5 != NULL ? o->socks5 : o->tor_socks;
+    if (cfg->socks5[0] == '\0') {
+        cli_tor_close(&d->tor);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return cli_fail(c, CLI_EXIT_ERROR,
+                        "tor: the Tor daemon has no SOCKS port (SocksPort in torrc); or give "
+                        "--socks5 HOST:PORT");
+    }
+    return CLI_EXIT_OK;
 }
 
 static int
@@ -116,6 +172,8 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     const char *pm = cli_value(a, "--peers-max", &bad);
     o->no_lan = cli_flag(a, "--no-lan");
     o->no_upnp = cli_flag(a, "--no-upnp");
+    o->tor = cli_flag(a, "--tor");
+    o->tor_control = cli_value(a, "--tor-control", &bad);
     o->sealed = cli_flag(a, "--passphrase");
     const char *unknown = cli_unknown_option(a);
     const char *pos[1];
@@ -144,6 +202,12 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     }
     if (o->level != NULL && log_level_parse(o->level) < 0) {
         return cli_fail(c, CLI_EXIT_USAGE, "--log-level is error, warn, info or debug");
+    }
+    if (o->tor) {
+        return tor_opts(c, o, p ? (unsigned)port : (unsigned)NODE_DEFAULT_PORT);
+    }
+    if (o->tor_control != NULL) {
+        return cli_fail(c, CLI_EXIT_USAGE, "--tor-control goes with --tor");
     }
     if (o->listen[0] == NULL) {
         snprintf(o->port_ep, sizeof o->port_ep, "tcp://*:%u",
@@ -184,7 +248,7 @@ load_node_key(cli_t *c, keys_node_t *k)
 }
 
 static int
-serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_node_t *nk)
+serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *nk)
 {
     uv_loop_t loop;
     daemon_t d;
@@ -213,8 +277,16 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     }
     memcpy(cfg.listen, o->listen, sizeof cfg.listen);
     uv_loop_init(&loop);
+    if (o->tor) {
+        int trc = start_tor(c, &d, &loop, o, &cfg);
+        if (trc != CLI_EXIT_OK) {
+            uv_loop_close(&loop);
+            return trc;
+        }
+    }
     node_err_t err = node_new(&d.node, &loop, &cfg);
     if (err != NODE_OK) {
+        cli_tor_close(&d.tor);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
         return cli_fail(c, CLI_EXIT_ERROR, "cannot start the node: %s", node_strerror(err));
@@ -231,6 +303,7 @@ serve(cli_t *c, const run_opts_t *o, const keys_author_t *author, const keys_nod
     if (cerr != CONTROL_OK) {
         app_close(d.app, NULL, NULL);
         node_close(d.node, NULL, NULL);
+        cli_tor_close(&d.tor);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
         return cli_fail(c, CLI_EXIT_ERROR, "control socket in %s: %s", c->dir,

@@ -412,6 +412,9 @@ choose_self_endpoint(node_t *n)
         snprintf(out, cap, "%s", n->cfg.announce);
         return;
     }
+    if (n->cfg.socks5 != NULL) {
+        return; /* behind a proxy: no address of this host is told to anyone */
+    }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     uint16_t wild_port = 0;
@@ -441,6 +444,13 @@ static node_err_t
 start_lan(node_t *n)
 {
     if (!n->cfg.lan) {
+        return NODE_OK;
+    }
+    if (n->cfg.socks5 != NULL) {
+        /* A beacon carries the node key to everyone on the network: a node
+         * that hides behind a proxy (Tor) must not send one. */
+        log_line(lg(n), LOG_LEVEL_INFO, "local-network discovery is off: connections go "
+                                        "through the SOCKS5 proxy");
         return NODE_OK;
     }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
@@ -516,6 +526,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     }
     start_lan(n);
     node_portmap_start(n);
+    node_proxy_probe(n);
     node_load_contacts(n);
     node_dht_announce_all(n);
     uv_timer_init(loop, &n->clock);
@@ -578,6 +589,7 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
     transport_close(n->transport, part_closed, n);
     lan_close(n->lan, part_closed, n);
     portmap_close(n->portmap, part_closed, n);
+    node_proxy_forget(n);
     n->portmap = NULL;
     part_closed(n);
 }

@@ -127,6 +127,9 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     if (n->cfg.announce != NULL && addr_endpoint_valid(n->cfg.announce)) {
         memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
     }
+    if (n->cfg.socks5 != NULL) {
+        return; /* behind a proxy: only the announced endpoint (an onion) */
+    }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
     size_t nb = 0;
     transport_bound(n->transport, bound, TRANSPORT_LISTEN_MAX, &nb);

@@ -28,6 +28,8 @@ struct node {
     transport_t *transport;
     lan_t *lan;
     struct portmap *portmap;
+    struct proxy_probe *probe; /* one probe of the SOCKS5 proxy under way */
+    bool proxy_down;           /* the last probe failed */
     dht_t *dht;
     struct gossip *gossip;
     uint64_t gossip_next; /* when gossip wants to run next; 0: nothing due */
@@ -82,6 +84,10 @@ void node_alone_check(node_t *n, uint64_t now);
 /* Asks the router to forward a port to the listener, unless turned off or
  * the node listens only on loopback or public addresses. */
 void node_portmap_start(node_t *n);
+/* With --socks5: tries a TCP connection to the proxy and says in the log
+ * when it does not answer (and when it answers again). */
+void node_proxy_probe(node_t *n);
+void node_proxy_forget(node_t *n);
 
 /* ---- node.c ---- */
 

@@ -5,6 +5,8 @@
  * endpoint, listeners on one address, then for a listener on every address
  * the host's own addresses, public before private, loopback and link-local
  * only when there is nothing else. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node_int.h"
@@ -65,6 +67,9 @@ node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
     if (n->cfg.announce != NULL) {
         add_text(&l, n->cfg.announce);
     }
+    if (n->cfg.socks5 != NULL) {
+        return l.n; /* behind a proxy: no address of this host */
+    }
     if (n->portmap != NULL) {
         portmap_info_t pm;
         portmap_info(n->portmap, &pm);
@@ -121,6 +126,7 @@ node_alone_check(node_t *n, uint64_t now)
     if (now - n->alone_since_ms < NODE_ALONE_FIRST_MS || now < n->alone_next_ms) {
         return;
     }
+    node_proxy_probe(n); /* a proxy that went down is a likely reason */
     n->alone_next_ms = now + NODE_ALONE_AGAIN_MS;
     log_line(node_log(n), LOG_LEVEL_WARN,
              "no peers for %llu s: this node is alone. To join the network: ask someone "
@@ -168,5 +174,81 @@ node_portmap_start(node_t *n)
     if (portmap_new(&n->portmap, n->loop, &pc) != PORTMAP_OK) {
         log_line(node_log(n), LOG_LEVEL_WARN, "port mapping: out of memory; not asked");
         n->portmap = NULL;
+    }
+}
+
+/* ---- is the proxy there? ---- */
+
+struct proxy_probe {
+    node_t *n; /* NULL once the node closed: the probe then only frees itself */
+    uv_tcp_t tcp;
+    uv_connect_t conn;
+};
+
+static void
+probe_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void
+on_probe(uv_connect_t *req, int status)
+{
+    struct proxy_probe *p = req->data;
+    node_t *n = p->n;
+    uv_close((uv_handle_t *)&p->tcp, probe_closed);
+    if (n == NULL) {
+        return;
+    }
+    n->probe = NULL;
+    if (status != 0 && !n->proxy_down) {
+        log_line(node_log(n), LOG_LEVEL_ERROR,
+                 "the SOCKS5 proxy at %s does not answer (%s): this node cannot connect to "
+                 "anyone until it does (is Tor running?)",
+                 n->cfg.socks5, uv_strerror(status));
+    } else if (status == 0 && n->proxy_down) {
+        log_line(node_log(n), LOG_LEVEL_INFO, "the SOCKS5 proxy at %s answers again",
+                 n->cfg.socks5);
+    }
+    n->proxy_down = status != 0;
+}
+
+void
+node_proxy_probe(node_t *n)
+{
+    if (n->cfg.socks5 == NULL || n->probe != NULL) {
+        return;
+    }
+    char ep[ADDR_ENDPOINT_MAX + 1];
+    addr_t a;
+    struct sockaddr_storage sa;
+    socklen_t len = 0;
+    if (snprintf(ep, sizeof ep, "tcp://%s", n->cfg.socks5) >= (int)sizeof ep ||
+        addr_parse(ep, &a) != ADDR_OK || a.kind == ADDR_NAME ||
+        addr_to_sockaddr(&a, &sa, &len) != ADDR_OK) {
+        return; /* a proxy by name: libzmq resolves it; nothing to probe here */
+    }
+    struct proxy_probe *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        return;
+    }
+    p->n = n;
+    uv_tcp_init(n->loop, &p->tcp);
+    p->tcp.data = p;
+    p->conn.data = p;
+    if (uv_tcp_connect(&p->conn, &p->tcp, (struct sockaddr *)&sa, on_probe) != 0) {
+        uv_close((uv_handle_t *)&p->tcp, probe_closed);
+        return;
+    }
+    n->probe = p;
+}
+
+/* At close: a probe still under way must not touch the node afterwards. */
+void
+node_proxy_forget(node_t *n)
+{
+    if (n->probe != NULL) {
+        n->probe->n = NULL;
+        n->probe = NULL;
     }
 }

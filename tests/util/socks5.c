@@ -52,7 +52,7 @@ write_n(int fd, const uint8_t *p, size_t n)
 
 /* Reads the CONNECT request and connects to its target; -1 on failure. */
 static int
-connect_target(int fd)
+connect_target(int fd, tu_socks5_t *proxy)
 {
     uint8_t b[262];
     if (!read_n(fd, b, 2) || b[0] != 5 || !read_n(fd, b + 2, b[1])) {
@@ -64,6 +64,11 @@ connect_target(int fd)
         return -1;
     }
     char host[256], port[8];
+    if (b[3] == 3) {
+        atomic_fetch_add(&proxy->by_name, 1);
+    } else {
+        atomic_fetch_add(&proxy->by_address, 1);
+    }
     if (b[3] == 1 && read_n(fd, b, 4)) {
         inet_ntop(AF_INET, b, host, sizeof host);
     } else if (b[3] == 4 && read_n(fd, b, 16)) {
@@ -115,7 +120,7 @@ static void *
 serve_conn(void *arg)
 {
     conn_arg_t *c = arg;
-    int target = connect_target(c->fd);
+    int target = connect_target(c->fd, c->proxy);
     /* Reply: succeeded (0) or general failure (1), bound address 0.0.0.0:0. */
     uint8_t reply[10] = {5, target >= 0 ? 0 : 1, 0, 1, 0, 0, 0, 0, 0, 0};
     if (target >= 0 && write_n(c->fd, reply, sizeof reply)) {

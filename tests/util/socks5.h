@@ -15,6 +15,8 @@ typedef struct {
     atomic_bool stop;
     atomic_int connections;      /* CONNECT requests relayed */
     atomic_int refused;          /* malformed requests or unreachable targets */
+    atomic_int by_name;          /* requests naming the host (no resolution by the client) */
+    atomic_int by_address;       /* requests giving an IPv4 or IPv6 address */
 } tu_socks5_t;
 
 /* Starts the relay on an ephemeral loopback port. Fails the test on error. */
