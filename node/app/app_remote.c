@@ -98,7 +98,9 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        app_fail(r->job->res, APP_EPROTO, "the node closed the control connection");
+        app_fail(r->job->res, APP_EPROTO, "the node closed the control connection without "
+                                          "answering (it may be stopping, or busy with too "
+                                          "many commands at once: try again)");
         remote_end(r);
         return;
     }
@@ -127,7 +129,10 @@ on_written(uv_write_t *w, int status)
 {
     remote_t *r = w->data;
     if (status != 0) {
-        app_fail(r->job->res, APP_EPROTO, "cannot talk to the node: %s", uv_strerror(status));
+        app_fail(r->job->res, APP_EPROTO,
+                 "the node closed the control connection before the command was sent (%s; "
+                 "it may be stopping, or busy with too many commands at once: try again)",
+                 uv_strerror(status));
         remote_end(r);
     }
 }

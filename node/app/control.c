@@ -9,10 +9,15 @@
 
 #include "appmsg.h"
 #include "bytes.h"
+#include "defence.h"
 
 typedef struct client {
     struct control *ctl;
+    struct client *prev, *next; /* the clients, oldest first */
     uv_pipe_t pipe;
+    uv_timer_t idle;
+    int open; /* handles not closed yet (pipe, timer) */
+    uint64_t since; /* uv_now when it connected */
     uint8_t *buf;
     size_t len;
     size_t cap;
@@ -27,6 +32,9 @@ struct control {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int open_handles;
     int clients;
+    client_t *first, *last; /* every client, in the order they came */
+    bool undefended;        /* test only: the control-idle defence is off */
+    control_stats_t stats;
     bool closing;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -61,9 +69,21 @@ control_socket_path(char *out, size_t cap, const char *dir)
 }
 
 static void
+unlink_client(client_t *cl)
+{
+    control_t *c = cl->ctl;
+    *(cl->prev ? &cl->prev->next : &c->first) = cl->next;
+    *(cl->next ? &cl->next->prev : &c->last) = cl->prev;
+    cl->prev = cl->next = NULL;
+}
+
+static void
 on_client_closed(uv_handle_t *h)
 {
     client_t *cl = h->data;
+    if (--cl->open > 0) {
+        return;
+    }
     control_t *c = cl->ctl;
     free(cl->buf);
     free(cl->resp);
@@ -78,8 +98,55 @@ static void
 client_close(client_t *cl)
 {
     if (!uv_is_closing((uv_handle_t *)&cl->pipe)) {
+        unlink_client(cl);
         uv_close((uv_handle_t *)&cl->pipe, on_client_closed);
+        uv_close((uv_handle_t *)&cl->idle, on_client_closed);
     }
+}
+
+static void
+on_idle(uv_timer_t *t)
+{
+    client_t *cl = t->data;
+    if (!cl->done) {
+        cl->ctl->stats.idle_closed++;
+        client_close(cl);
+    }
+}
+
+/* The client that has waited longest without its request in, or NULL. */
+static client_t *
+oldest_waiting(control_t *c)
+{
+    for (client_t *cl = c->first; cl != NULL; cl = cl->next) {
+        if (!cl->done && !uv_is_closing((uv_handle_t *)&cl->pipe)) {
+            return cl;
+        }
+    }
+    return NULL;
+}
+
+/* Room for one more client: below the cap, or by closing the one that has
+ * waited longest with nothing sent (a connection that only holds a place,
+ * as an attacker's would, goes before one that is being served). */
+static bool
+make_room(control_t *c)
+{
+    int cap = c->undefended ? CONTROL_CLIENTS_MAX_UNDEFENDED : CONTROL_CLIENTS_MAX;
+    int open = 0;
+    for (client_t *cl = c->first; cl != NULL; cl = cl->next) {
+        open++;
+    }
+    if (open < cap) {
+        return true;
+    }
+    client_t *victim = c->undefended ? NULL : oldest_waiting(c);
+    if (victim == NULL) {
+        return false;
+    }
+    c->stats.evicted++;
+    client_close(victim);
+    return true;
 }
 
 static void
@@ -211,6 +278,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     cl->done = true;
+    uv_timer_stop(&cl->idle);
     uv_read_stop(s);
     if (cl->ctl->closing) {
         /* The app may be closing too: take no new request. */
@@ -231,13 +299,28 @@ on_connection(uv_stream_t *server, int status)
     if (cl == NULL) {
         return;
     }
+    bool room = make_room(c);
     cl->ctl = c;
     uv_pipe_init(server->loop, &cl->pipe, 0);
+    uv_timer_init(server->loop, &cl->idle);
     cl->pipe.data = cl;
+    cl->idle.data = cl;
+    cl->open = 2;
+    cl->since = uv_now(server->loop);
+    cl->prev = c->last;
+    *(c->last ? &c->last->next : &c->first) = cl;
+    c->last = cl;
     c->clients++;
-    if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0 || c->clients > CONTROL_CLIENTS_MAX ||
+    if (!room) {
+        c->stats.refused++;
+    }
+    if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0 || !room ||
         uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read) != 0) {
         client_close(cl);
+        return;
+    }
+    if (!c->undefended) {
+        uv_timer_start(&cl->idle, on_idle, CONTROL_IDLE_MS, 0);
     }
 }
 
@@ -300,6 +383,19 @@ control_new(control_t **out, uv_loop_t *loop, app_t *app, const char *dir)
 }
 
 void
+control_set_defences_off(control_t *c, const char *list)
+{
+    c->undefended = defence_off(list, "control-idle");
+}
+
+void
+control_stats(const control_t *c, control_stats_t *out)
+{
+    *out = c->stats;
+    out->clients = c->clients;
+}
+
+void
 control_close(control_t *c, void (*cb)(void *ud), void *ud)
 {
     if (c == NULL) {
@@ -312,5 +408,12 @@ control_close(control_t *c, void (*cb)(void *ud), void *ud)
     c->close_ud = ud;
     c->closing = true;
     unlink(c->path);
+    /* Clients with a request running get their answer; the rest go now. */
+    for (client_t *cl = c->first, *next; cl != NULL; cl = next) {
+        next = cl->next;
+        if (!cl->done) {
+            client_close(cl);
+        }
+    }
     uv_close((uv_handle_t *)&c->server, on_server_closed);
 }

@@ -18,7 +18,15 @@
 
 #define CONTROL_SOCKET_NAME "control.sock"
 enum {
-    CONTROL_CLIENTS_MAX = 16, /* connections at once; more are closed at once */
+    /* Connections at once. When all are taken, a new one takes the place
+     * of the client that has waited longest without sending its request;
+     * when every client has a request running, the new one is closed. */
+    CONTROL_CLIENTS_MAX = 64,
+    /* A client that has not sent its whole request this long after it
+     * connected is closed: the CLI sends it at once. */
+    CONTROL_IDLE_MS = 5000,
+    /* The old limits, when the "control-idle" defence is off (a test). */
+    CONTROL_CLIENTS_MAX_UNDEFENDED = 16,
 };
 
 typedef struct control control_t;
@@ -37,6 +45,21 @@ const char *control_strerror(control_err_t err);
  * that, though the callbacks of calls already made still answer). loop
  * borrowed until the close callback ran. */
 control_err_t control_new(control_t **out, uv_loop_t *loop, app_t *app, const char *dir);
+
+/* Test only: defences (defence.h) to switch off; "control-idle" turns off
+ * the idle timeout and the eviction, and caps clients at
+ * CONTROL_CLIENTS_MAX_UNDEFENDED, as before the defence. list borrowed for
+ * the call. */
+void control_set_defences_off(control_t *c, const char *list);
+
+/* Counters for the tests: clients closed for idling, new ones turned away. */
+typedef struct {
+    uint64_t idle_closed;
+    uint64_t evicted;
+    uint64_t refused;
+    int clients;
+} control_stats_t;
+void control_stats(const control_t *c, control_stats_t *out);
 
 /* Stops listening, removes the socket file, waits for the requests being
  * served to be answered, then runs cb(ud) and frees c. Accepts NULL (cb runs

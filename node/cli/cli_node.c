@@ -300,6 +300,9 @@ serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *n
     app_err_t aerr = app_new(&d.app, &loop, &acfg);
     control_err_t cerr =
         aerr == APP_OK ? control_new(&d.control, &loop, d.app, c->dir) : CONTROL_ENOMEM;
+    if (cerr == CONTROL_OK) {
+        control_set_defences_off(d.control, cfg.defences_off);
+    }
     if (cerr != CONTROL_OK) {
         app_close(d.app, NULL, NULL);
         node_close(d.node, NULL, NULL);

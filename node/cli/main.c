@@ -1,4 +1,5 @@
 /* samizdat: the one binary, daemon and command line. */
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 
@@ -8,6 +9,9 @@ int
 main(int argc, char **argv)
 {
     /* The one process-wide initialisation; everything else hangs off handles. */
+    /* A peer or a control client that goes away mid-write must give an
+     * error on that write (EPIPE), not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (sodium_init() < 0) {
         fputs("samizdat: libsodium failed to initialise\n", stderr);
         return CLI_EXIT_ERROR;

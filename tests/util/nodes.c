@@ -58,12 +58,19 @@ void
 tn_start(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
          const char *val)
 {
+    tn_start_env(t, network, bootstrap, opt, val, NULL);
+}
+
+void
+tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
+             const char *val, char *const env[])
+{
     char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"run",
                     (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan",
                     (char *)"--network", (char *)network, (char *)"--bootstrap",
                     (char *)bootstrap, (char *)"--log-level", (char *)"debug", (char *)opt,
                     (char *)val, NULL};
-    t->pid = tu_spawn(argv, NULL, t->log);
+    t->pid = tu_spawn(argv, env, t->log);
     double deadline = tu_now() + 30;
     while (tu_now() < deadline) {
         tu_run_t r;

@@ -29,6 +29,10 @@ void tn_init(tn_node_t *t, const char *root, int i);
  * answers with the endpoint. Fails the test after 30 s. */
 void tn_start(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
               const char *val);
+/* The same with env entries ("K=V", NULL-terminated; NULL: none) added to
+ * its environment, e.g. SAMIZDAT_DEFENCE_OFF for an attack test's control. */
+void tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
+                  const char *val, char *const env[]);
 /* SIGINT, then waits for the exit; returns its status. */
 int tn_stop(tn_node_t *t);
 
