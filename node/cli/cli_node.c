@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -366,25 +368,84 @@ open_store_for_node(cli_t *c)
     }
 }
 
+/* The daemon holds the unlocked author key and the node secret for its
+ * whole life. So that a crash or a stray debugger does not hand them out:
+ * no core file (RLIMIT_CORE 0), not dumpable or attachable by other
+ * processes of the user (PR_SET_DUMPABLE 0), the keys in sodium_malloc
+ * memory (locked in RAM, guard pages, left out of core dumps, wiped when
+ * freed), and the passphrase taken out of the environment once read. The
+ * test switch "secrets" (defence.h) turns all of it off, for the test
+ * that shows what a core of an unprotected node holds. */
+static bool
+protect_process(bool on)
+{
+    if (!on) {
+        return false;
+    }
+    struct rlimit none = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &none);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return true;
+}
+
+static void *
+secret_alloc(size_t n, bool on)
+{
+    void *p = on ? sodium_malloc(n) : malloc(n);
+    if (p != NULL) {
+        memset(p, 0, n);
+    }
+    return p;
+}
+
+static void
+secret_free(void *p, size_t n, bool on)
+{
+    if (p == NULL) {
+        return;
+    }
+    if (on) {
+        sodium_free(p); /* wipes */
+        return;
+    }
+    sodium_memzero(p, n);
+    free(p);
+}
+
+/* The value is overwritten where it lies (unsetenv only unlinks it, and
+ * the text would stay in the process's memory). */
+static void
+forget_passphrase_env(bool on)
+{
+    char *v = getenv("SAMIZDAT_PASSPHRASE");
+    if (on && v != NULL) {
+        sodium_memzero(v, strlen(v));
+        unsetenv("SAMIZDAT_PASSPHRASE");
+    }
+}
+
 int
 cli_cmd_run(cli_t *c, cli_args_t *a)
 {
     run_opts_t o;
     memset(&o, 0, sizeof o);
+    bool guard = protect_process(!defence_off(getenv(DEFENCE_ENV), "secrets"));
     int rc = parse_run(c, a, &o);
     bool created = false;
     if (rc == CLI_EXIT_OK) {
         rc = cli_ensure_keys(c, o.sealed, &created);
     }
-    keys_author_t author;
-    keys_node_t nk;
-    memset(&author, 0, sizeof author);
-    memset(&nk, 0, sizeof nk);
-    if (rc == CLI_EXIT_OK) {
-        rc = cli_load_author(c, &author);
+    keys_author_t *author = secret_alloc(sizeof *author, guard);
+    keys_node_t *nk = secret_alloc(sizeof *nk, guard);
+    if (rc == CLI_EXIT_OK && (author == NULL || nk == NULL)) {
+        rc = cli_fail(c, CLI_EXIT_ERROR, "cannot allocate locked memory for the keys");
     }
     if (rc == CLI_EXIT_OK) {
-        rc = load_node_key(c, &nk);
+        rc = cli_load_author(c, author);
+    }
+    forget_passphrase_env(guard);
+    if (rc == CLI_EXIT_OK) {
+        rc = load_node_key(c, nk);
     }
     if (rc == CLI_EXIT_OK) {
         rc = open_store_for_node(c);
@@ -393,9 +454,9 @@ cli_cmd_run(cli_t *c, cli_args_t *a)
         if (created) {
             fputs("first start: created your keys (samizdat whoami shows them)\n", c->err);
         }
-        rc = serve(c, &o, &author, &nk);
+        rc = serve(c, &o, author, nk);
     }
-    keys_author_wipe(&author);
-    keys_node_wipe(&nk);
+    secret_free(author, sizeof *author, guard);
+    secret_free(nk, sizeof *nk, guard);
     return rc;
 }
