@@ -22,8 +22,8 @@ key_path(cli_t *c, char *out, size_t cap, const char *name)
     return CLI_EXIT_OK;
 }
 
-static int
-keys_error(cli_t *c, keys_err_t err, const char *path)
+int
+cli_keys_error(cli_t *c, keys_err_t err, const char *path)
 {
     switch (err) {
     case KEYS_ENOENT:
@@ -49,7 +49,7 @@ cli_author_public(cli_t *c, uint8_t pk[static KEYS_PUBLIC_SIZE])
     }
     bool sealed = false;
     keys_err_t err = keys_author_load_public(path, pk, &sealed);
-    return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, path);
+    return err == KEYS_OK ? CLI_EXIT_OK : cli_keys_error(c, err, path);
 }
 
 int
@@ -62,7 +62,7 @@ cli_load_author(cli_t *c, keys_author_t *out)
     }
     keys_err_t err = keys_author_load(path, NULL, out);
     if (err != KEYS_ENEEDPASS) {
-        return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, path);
+        return err == KEYS_OK ? CLI_EXIT_OK : cli_keys_error(c, err, path);
     }
     char pass[KEYS_PASSPHRASE_MAX + 1];
     term_err_t terr = term_read_passphrase(pass, sizeof pass, "Passphrase: ", 0);
@@ -72,7 +72,7 @@ cli_load_author(cli_t *c, keys_author_t *out)
     }
     err = keys_author_load(path, pass, out);
     sodium_memzero(pass, sizeof pass);
-    return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, path);
+    return err == KEYS_OK ? CLI_EXIT_OK : cli_keys_error(c, err, path);
 }
 
 /* Creates whichever key file is missing. */
@@ -111,7 +111,7 @@ cli_ensure_keys(cli_t *c, bool sealed, bool *created)
         *created = true;
     }
     if (err != KEYS_OK) {
-        return keys_error(c, err, apath);
+        return cli_keys_error(c, err, apath);
     }
     keys_node_t n;
     err = keys_node_load(npath, &n);
@@ -121,7 +121,7 @@ cli_ensure_keys(cli_t *c, bool sealed, bool *created)
         *created = true;
     }
     keys_node_wipe(&n);
-    return err == KEYS_OK ? CLI_EXIT_OK : keys_error(c, err, npath);
+    return err == KEYS_OK ? CLI_EXIT_OK : cli_keys_error(c, err, npath);
 }
 
 static int

@@ -104,6 +104,9 @@ uint64_t cli_now_ms(void);
 
 /* Keys, for the commands that stay in this process (init, whoami, run). */
 int cli_load_author(cli_t *c, keys_author_t *out);
+/* A key file's error as a message and exit code: 3 for a damaged file or a
+ * wrong passphrase, 1 for a missing one or I/O. */
+int cli_keys_error(cli_t *c, keys_err_t err, const char *path);
 int cli_author_public(cli_t *c, uint8_t pk[static KEYS_PUBLIC_SIZE]);
 int cli_ensure_keys(cli_t *c, bool sealed, bool *created);
 /* The author's passphrase from $SAMIZDAT_PASSPHRASE or the terminal. */

@@ -245,8 +245,7 @@ load_node_key(cli_t *c, keys_node_t *k)
     char path[DATADIR_PATH_MAX];
     datadir_path(path, sizeof path, c->dir, "node.key");
     keys_err_t err = keys_node_load(path, k);
-    return err == KEYS_OK ? CLI_EXIT_OK
-                          : cli_fail(c, CLI_EXIT_ERROR, "%s: %s", path, keys_strerror(err));
+    return err == KEYS_OK ? CLI_EXIT_OK : cli_keys_error(c, err, path);
 }
 
 static int

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "defence.h"
 #include "gossipcaps.h"
 #include "keytext.h"
 #include "node_int.h"
@@ -182,11 +183,73 @@ peer_log_allowed(node_t *n)
     return n->log_count++ < NODE_PEER_LOG_PER_S;
 }
 
+bool
+node_error_answer_allowed(node_t *n)
+{
+    if (n->errors_unlimited) {
+        return true; /* test only: the "error-rate" defence is off */
+    }
+    uint64_t second = node_mono_ms(n) / 1000;
+    if (second != n->error_second) {
+        n->error_second = second;
+        n->error_count = 0;
+    }
+    return n->error_count++ < NODE_ERROR_ANSWERS_PER_S;
+}
+
+void
+node_refuse_key(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
+{
+    /* A free or expired entry, else the one that expires first. */
+    uint64_t now = node_mono_ms(n);
+    size_t pick = 0;
+    for (size_t i = 0; i < NODE_REFUSED_MAX; i++) {
+        if (n->refused[i].until_ms <= now) {
+            pick = i;
+            break;
+        }
+        if (n->refused[i].until_ms < n->refused[pick].until_ms) {
+            pick = i;
+        }
+    }
+    memcpy(n->refused[pick].key, key, KEYS_PUBLIC_SIZE);
+    n->refused[pick].until_ms = now + NODE_REFUSED_MS;
+}
+
+bool
+node_key_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
+{
+    uint64_t now = node_mono_ms(n);
+    for (size_t i = 0; i < NODE_REFUSED_MAX; i++) {
+        if (n->refused[i].until_ms > now && memcmp(n->refused[i].key, key, KEYS_PUBLIC_SIZE) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Only the gossip types defined (PROTOCOL.md 11.3) go to the gossip
+ * decoder; the reserved rest of its range is an unknown type like any. */
 static bool
 is_gossip_frame(const uint8_t *data, size_t len)
 {
     return len >= WIRE_HEADER_SIZE && data[0] == WIRE_VERSION && data[1] >= GOSSIP_TYPE_FIRST &&
-           data[1] <= GOSSIP_TYPE_LAST;
+           data[1] <= GOSSIP_TYPE_DEFINED_LAST;
+}
+
+/* ERROR 3 for a frame that does not decode, when its header can be read
+ * (the request id is in it) and it is not itself an ERROR: an ERROR is
+ * never answered. */
+static void
+answer_malformed(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
+                 const uint8_t *data, size_t len, wire_err_t err)
+{
+    if (len < WIRE_HEADER_SIZE || data[1] == WIRE_ERROR || !node_error_answer_allowed(n)) {
+        return;
+    }
+    uint32_t rid = ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) |
+                   ((uint32_t)data[4] << 8) | data[5];
+    node_send_error(n, dir, key, rid, WIRE_ERR_MALFORMED, wire_strerror(err));
 }
 
 static void
@@ -209,9 +272,11 @@ handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
     wire_err_t err = wire_decode(m, data, len);
     if (err == WIRE_EVERSION || err == WIRE_ETYPE) {
         n->unknown++;
-        node_send_error(n, dir, key, m->request_id,
-                        err == WIRE_EVERSION ? WIRE_ERR_VERSION : WIRE_ERR_TYPE,
-                        wire_strerror(err));
+        if (m->type != WIRE_ERROR && node_error_answer_allowed(n)) {
+            node_send_error(n, dir, key, m->request_id,
+                            err == WIRE_EVERSION ? WIRE_ERR_VERSION : WIRE_ERR_TYPE,
+                            wire_strerror(err));
+        }
         return;
     }
     if (err != WIRE_OK) {
@@ -219,9 +284,10 @@ handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
         n->malformed += !oversized;
         n->oversized += oversized;
         if (peer_log_allowed(n)) {
-            log_line(lg(n), LOG_LEVEL_DEBUG, "dropped a %s message of %zu bytes: %s",
+            log_line(lg(n), LOG_LEVEL_DEBUG, "refused a %s message of %zu bytes: %s",
                      oversized ? "too large" : "malformed", len, wire_strerror(err));
         }
+        answer_malformed(n, dir, key, data, len, err);
         return;
     }
     node_hello_receive(n, dir, key, peer_addr, m);
@@ -232,6 +298,10 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SI
                  const char *peer_addr, const uint8_t *data, size_t len)
 {
     node_t *n = ud;
+    if (dir == TRANSPORT_IN && node_key_refused(n, key)) {
+        n->unsolicited++; /* refused with ERROR 4: nothing more on that connection */
+        return;
+    }
     handle_msg(n, dir, key, peer_addr, data, len);
     node_schedule(n);
 }
@@ -502,6 +572,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->tx = &msgs[1];
     n->loop = loop;
     n->cfg = *cfg;
+    n->errors_unlimited = defence_off(cfg->defences_off, "error-rate");
     n->peers = peers;
     n->peers_max = max;
     n->started_ms = n->last_save_ms = n->last_exchange_ms = node_mono_ms(n);

@@ -39,6 +39,9 @@ enum {
     NODE_REQUEST_TIMEOUT_MS = 10000, /* an unanswered request is given up */
     NODE_PENDING_MAX = 4,            /* requests out per peer at once */
     NODE_PEER_LOG_PER_S = 10,        /* log lines a second about peers' bad input */
+    NODE_ERROR_ANSWERS_PER_S = 50,   /* ERROR answers a second to bad input, in all */
+    NODE_REFUSED_MAX = 64,           /* keys refused with ERROR 4, remembered */
+    NODE_REFUSED_MS = 60000,         /* how long nothing more is taken from them */
     NODE_QUEUE_MAX = 8,              /* frames queued for a peer still connecting */
     NODE_IDLE_MS = 60000,            /* a transient (DHT-only) connection idle this long closes */
     NODE_EVICT_IDLE_MS = 10000,      /* a full table evicts a peer idle at least this long */

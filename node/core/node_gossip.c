@@ -16,6 +16,7 @@
 _Static_assert((int)GOSSIP_FRAME_VERSION == (int)WIRE_VERSION, "gossip frame version");
 _Static_assert((int)GOSSIP_FRAME_HEADER == (int)WIRE_HEADER_SIZE, "gossip frame header");
 _Static_assert((int)GOSSIP_FRAME_MAX == (int)WIRE_MAX_FRAME, "gossip frame size");
+_Static_assert((int)GOSSIP_TYPE_DEFINED_LAST == (int)GOSSIP_FORK, "the last gossip type defined");
 
 /* ---- callbacks: the store behind the state machine ---- */
 

@@ -256,6 +256,8 @@ on_first_hello(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t 
     p->offered_gossip = !probation && (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
     node_send_hello(n, p, m->request_id);
     take_hello(n, p, &m->u.hello, peer_addr, false);
+    /* Each side asks the other for contacts once HELLO is through. */
+    send_peers_req(n, p);
 }
 
 static bool
@@ -266,6 +268,9 @@ hello_ok(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE], co
         snprintf(why, sizeof why, "this node is on network '%s'", n->network);
         node_send_error(n, dir, key, m->request_id, WIRE_ERR_NETWORK, why);
         log_line(node_log(n), LOG_LEVEL_INFO, "refused a node of network '%s'", m->u.hello.network);
+        if (dir == TRANSPORT_IN) {
+            node_refuse_key(n, key);
+        }
         return false;
     }
     /* The key in HELLO must be the key that CURVE authenticated. */
@@ -468,7 +473,8 @@ node_hello_receive(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC
         return;
     }
     if (p == NULL) {
-        if (dir == TRANSPORT_IN) {
+        /* An ERROR is never answered, not even one that came first. */
+        if (dir == TRANSPORT_IN && m->type != WIRE_ERROR && node_error_answer_allowed(n)) {
             node_send_error(n, dir, key, m->request_id, WIRE_ERR_HELLO, "send HELLO first");
         }
         return;

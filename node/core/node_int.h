@@ -70,10 +70,28 @@ struct node {
     uint64_t alone_since_ms;
     uint64_t log_second; /* peer_log_allowed's window */
     unsigned log_count;
+    uint64_t error_second; /* node_error_answer_allowed's window */
+    bool errors_unlimited; /* test only: the "error-rate" defence is off */
+    unsigned error_count;
+    struct {
+        uint8_t key[KEYS_PUBLIC_SIZE];
+        uint64_t until_ms; /* mono; 0: free */
+    } refused[NODE_REFUSED_MAX]; /* keys told ERROR 4: nothing more is taken from them */
     int closing_parts;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
+
+/* ---- node.c: answers to bad input ---- */
+
+/* Whether another ERROR may be sent in answer to bad input this second
+ * (NODE_ERROR_ANSWERS_PER_S in all): answering garbage must not cost more
+ * than the garbage. */
+bool node_error_answer_allowed(node_t *n);
+/* A key refused with ERROR 4 (wrong network): nothing more is taken from
+ * it for NODE_REFUSED_MS. */
+void node_refuse_key(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
+bool node_key_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
 
 /* ---- node_reach.c ---- */
 

@@ -17,6 +17,7 @@ enum {
      * reserved for later gossip messages. */
     GOSSIP_TYPE_FIRST = 0x20,
     GOSSIP_TYPE_LAST = 0x2f,
+    GOSSIP_TYPE_DEFINED_LAST = 0x28, /* FORK; 0x29..0x2f are reserved */
     /* The frame gossip messages travel in (docs/PROTOCOL.md, the wire
      * frame): gossip does not include the transport's headers, so the
      * values are repeated here and net/wire.c asserts they agree. */

@@ -335,17 +335,30 @@ test_hostile_clients(void **state)
     assert_int_equal(zmq_recv(s, reply, sizeof reply, 0), -1);
     zmq_close(s);
 
-    /* The right key: malformed frames are dropped and counted, an unknown
-     * type gets an ERROR reply, an oversized frame ends the connection. */
+    /* The right key, as PROTOCOL.md section 6 says: a frame shorter than
+     * the header is dropped (it has no request id); one that does not
+     * decode is answered with ERROR 3, an unknown type and a reserved
+     * gossip type with ERROR 2, an ERROR with nothing; an oversized frame
+     * ends the connection. */
     int malformed0 = tn_status_count(&f->n[0], "malformed");
     s = curve_client(ctx, f->n[0].node_pk, f->n[0].endpoint);
     zmq_send(s, "\x01", 1, 0);
+    zmq_send(s, "\x01\x06\x00\x00\x00\x02garbage", 13, 0); /* a malformed ERROR */
+    zmq_send(s, "\x01\x06\x00\x00\x00\x03\x00\x01\x00", 9, 0); /* an ERROR first */
     zmq_send(s, "\x01\x01\x00\x00\x00\x01garbage", 13, 0);
     zmq_send(s, "\x01\x63\x00\x00\x00\x05", 6, 0);
-    int n = zmq_recv(s, reply, sizeof reply, 0);
-    assert_true(n >= 6);
-    assert_int_equal((uint8_t)reply[1], WIRE_ERROR);
-    assert_int_equal((uint8_t)reply[5], 5); /* request id echoed */
+    zmq_send(s, "\x01\x2a\x00\x00\x00\x06", 6, 0); /* reserved gossip type */
+    const uint8_t want[][2] = {{WIRE_ERR_MALFORMED, 1}, {WIRE_ERR_TYPE, 5}, {WIRE_ERR_TYPE, 6}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        n = zmq_recv(s, reply, sizeof reply, 0);
+        assert_true(n >= 8);
+        wire_msg_t e;
+        assert_int_equal(wire_decode(&e, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+        assert_int_equal(e.type, WIRE_ERROR);
+        assert_int_equal(e.u.error.code, want[i][0]);
+        assert_int_equal(e.request_id, want[i][1]); /* request id echoed */
+    }
     int malformed1 = tn_status_count(&f->n[0], "malformed");
     assert_true(malformed1 >= malformed0 + 2);
     assert_true(tn_status_count(&f->n[0], "unknown") >= 1);
@@ -375,6 +388,18 @@ test_hostile_clients(void **state)
     assert_int_equal(m.type, WIRE_ERROR);
     assert_int_equal(m.u.error.code, WIRE_ERR_NETWORK);
     assert_int_equal(m.request_id, 7);
+    /* Nothing more on that connection: a PING gets no answer, not even
+     * ERROR 6 (the node has heard it: "unsolicited" counts it). */
+    long unsolicited0 = tn_status_count(&f->n[0], "unsolicited");
+    zmq_send(s, "\x01\x02\x00\x00\x00\x09", 6, 0);
+    double until = tu_now() + 10;
+    while (tn_status_count(&f->n[0], "unsolicited") <= unsolicited0 && tu_now() < until) {
+        usleep(50000);
+    }
+    assert_true(tn_status_count(&f->n[0], "unsolicited") > unsolicited0);
+    int zero_wait = 0;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &zero_wait, sizeof zero_wait);
+    assert_int_equal(zmq_recv(s, reply, sizeof reply, 0), -1);
     zmq_close(s);
 
     /* The node still serves its real peer: the refusal was handled (its
@@ -536,15 +561,25 @@ test_inbound_slots_are_bounded(void **state)
     zmq_ctx_term(ctx);
 }
 
-/* Sends frame on s and returns the decoded answer (fails the test if none). */
+/* Sends frame on s and returns the decoded answer (fails the test if
+ * none). Requests the node sends meanwhile (its PEERS_REQ after HELLO, a
+ * PING, DHT requests) are not answers and are skipped. */
 static void
 ask(void *s, const uint8_t *frame, size_t len, wire_msg_t *answer)
 {
     char reply[8192];
     assert_int_equal(zmq_send(s, frame, len, 0), (int)len);
-    int n = zmq_recv(s, reply, sizeof reply, 0);
-    assert_true(n > 0);
-    assert_int_equal(wire_decode(answer, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+    for (int i = 0; i < 16; i++) {
+        int n = zmq_recv(s, reply, sizeof reply, 0);
+        assert_true(n > 0);
+        assert_int_equal(wire_decode(answer, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+        bool request = answer->type == WIRE_PEERS_REQ || answer->type == WIRE_PING ||
+                       answer->type == DHT_MSG_FIND_NODE || answer->type == DHT_MSG_PING;
+        if (!request) {
+            return;
+        }
+    }
+    fail_msg("no answer among 16 messages");
 }
 
 static size_t
@@ -557,6 +592,53 @@ put_head_frame(uint8_t *buf, size_t cap, uint32_t rid, const uint8_t *rec, size_
     size_t out = 0;
     assert_int_equal(wire_encode_dht(&m, buf, cap, &out), WIRE_OK);
     return out;
+}
+
+/* The listening side asks for contacts too once HELLO is through
+ * (PROTOCOL.md section 6, conversation step 4). */
+static void
+test_listener_asks_for_peers(void **state)
+{
+    fixture_t *f = *state;
+    char empty[600], list[600];
+    start_first(f, empty, list);
+    void *ctx = zmq_ctx_new();
+    uint8_t pk[32], buf[512];
+    char reply[8192];
+    void *s = curve_client_key(ctx, f->n[0].node_pk, f->n[0].endpoint, pk);
+    size_t len = hello_bytes(buf, sizeof buf, f->network, pk);
+    assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
+    bool hello = false, peers_req = false;
+    for (int i = 0; i < 8 && !(hello && peers_req); i++) {
+        int n = zmq_recv(s, reply, sizeof reply, 0);
+        assert_true(n > 0);
+        wire_msg_t m;
+        assert_int_equal(wire_decode(&m, (const uint8_t *)reply, (size_t)n), WIRE_OK);
+        hello = hello || m.type == WIRE_HELLO;
+        peers_req = peers_req || m.type == WIRE_PEERS_REQ;
+    }
+    assert_true(hello);
+    assert_true(peers_req);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+}
+
+/* A damaged node.key is bad input: exit 3, as for the author key. */
+static void
+test_damaged_node_key_exits_3(void **state)
+{
+    fixture_t *f = *state;
+    char path[600];
+    snprintf(path, sizeof path, "%s/node.key", f->n[0].dir);
+    tu_write_file(path, "not a key file", 14);
+    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", f->n[0].dir, (char *)"run",
+                    (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan", NULL};
+    tu_run_t r;
+    tu_run(&r, argv, NULL, NULL, 30);
+    printf("damaged node.key: exit %d: %s", r.status, r.err);
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "node.key"));
+    tu_run_free(&r);
 }
 
 /* Heads in the DHT of a real node: a forged one (one bit changed) and a
@@ -845,6 +927,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_endless_multipart_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbound_through_socks5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listener_asks_for_peers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_node_key_exits_3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inbound_slots_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_and_replayed_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_replayed_forked_posts, setup, teardown),
