@@ -81,7 +81,7 @@ static void
 open_idle(fixture_t *f, int count)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", f->n.dir, CONTROL_SOCKET_NAME);
+    assert_true(control_socket_path(sa.sun_path, sizeof sa.sun_path, f->n.dir));
     for (int i = 0; i < count; i++) {
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
         assert_true(fd >= 0);
