@@ -2,11 +2,13 @@
  * 1 "Store", is the exact description of every key and value written here. */
 #include "store.h"
 
+#include <dirent.h>
 #include <leveldb/c.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bytes.h"
 
@@ -480,6 +482,34 @@ load_meta(store_t *s)
     return err;
 }
 
+/* LevelDB takes a directory without CURRENT for a new database, and then
+ * deletes the table and log files it finds there as obsolete: a lost
+ * CURRENT would silently cost every post. A directory that holds such
+ * files but no CURRENT is damaged, not new. */
+static bool
+current_lost(const char *dir)
+{
+    char path[1024];
+    if (snprintf(path, sizeof path, "%s/CURRENT", dir) >= (int)sizeof path ||
+        access(path, F_OK) == 0) {
+        return false;
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return false;
+    }
+    bool files = false;
+    for (struct dirent *e; !files && (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        files = strncmp(e->d_name, "MANIFEST-", 9) == 0 ||
+                (n > 4 && (strcmp(e->d_name + n - 4, ".ldb") == 0 ||
+                           strcmp(e->d_name + n - 4, ".log") == 0 ||
+                           strcmp(e->d_name + n - 4, ".sst") == 0));
+    }
+    closedir(d);
+    return files;
+}
+
 store_err_t
 store_open(store_t **out, const char *dir, const store_options_t *opts, char *detail,
            size_t detail_cap)
@@ -490,6 +520,12 @@ store_open(store_t **out, const char *dir, const store_options_t *opts, char *de
     }
     if (dir == NULL) {
         return STORE_EINVAL;
+    }
+    if (current_lost(dir)) {
+        if (detail != NULL && detail_cap > 0) {
+            snprintf(detail, detail_cap, "the database's CURRENT file is missing");
+        }
+        return STORE_ECORRUPT;
     }
     store_t *s = calloc(1, sizeof *s);
     if (s == NULL) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "app_int.h"
@@ -133,8 +134,8 @@ app_store_fail(app_t *a, app_result_t *res, store_err_t err, const char *what)
     case STORE_ENOTFOUND:
         return app_fail(res, APP_ENOTFOUND, "%s: not found", what);
     case STORE_ECORRUPT:
-        return app_fail(res, APP_EIO, "%s: the store holds corrupt data (%s)", what,
-                        store_strerror(err));
+        return app_fail(res, APP_EIO, "%s: the store holds corrupt data (%s)%s", what,
+                        store_strerror(err), APP_REPAIR_HINT);
     case STORE_ENOMEM:
         return app_fail(res, APP_ENOMEM, "%s: out of memory", what);
     case STORE_ELOCKED:
@@ -185,8 +186,8 @@ app_need_store(app_t *a, app_result_t *res)
                         a->dir);
     }
     if (err != STORE_OK) {
-        return app_fail(res, APP_EIO, "cannot open the store in %s: %s%s%s", path,
-                        store_strerror(err), detail[0] ? ": " : "", detail);
+        return app_fail(res, APP_EIO, "cannot open the store in %s: %s%s%s%s", path,
+                        store_strerror(err), detail[0] ? ": " : "", detail, APP_REPAIR_HINT);
     }
     a->own_store = true;
     return APP_OK;
@@ -356,6 +357,39 @@ app_close(app_t *a, void (*cb)(void *ud), void *ud)
     a->close_ud = ud;
     /* Sliced jobs see `closing` at their next step and end cancelled. */
     app_release(a);
+}
+
+app_err_t
+app_repair(const char *data_dir, uint64_t now_ms, app_repair_report_t *out, char *msg,
+           size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    msg[0] = '\0';
+    char path[APP_PATH_MAX];
+    if (datadir_path(path, sizeof path, data_dir, "store") != DATADIR_OK) {
+        snprintf(msg, cap, "data directory path is too long");
+        return APP_EINVAL;
+    }
+    if (access(path, F_OK) != 0) {
+        snprintf(msg, cap, "no store in %s: nothing to repair", data_dir);
+        return APP_ENOTFOUND;
+    }
+    /* Opening takes LevelDB's lock: a store in use is not repaired under
+     * the feet of its user. A store too damaged to open is not in use. */
+    store_t *s = NULL;
+    if (store_open(&s, path, NULL, NULL, 0) == STORE_ELOCKED) {
+        snprintf(msg, cap, "the store in %s is in use (is a node running? stop it first)",
+                 data_dir);
+        return APP_ELOCKED;
+    }
+    store_close(s);
+    char detail[400] = "";
+    store_err_t err = store_repair(path, now_ms, out, detail, sizeof detail);
+    if (err != STORE_OK) {
+        snprintf(msg, cap, "repair: %s: %s", store_strerror(err), detail);
+        return APP_EIO;
+    }
+    return APP_OK;
 }
 
 bool

@@ -30,6 +30,7 @@
 #include "portmap.h"
 #include "keys.h"
 #include "post.h"
+#include "repair.h"
 #include "store.h"
 #include "wire.h"
 
@@ -423,5 +424,22 @@ void app_close(app_t *a, void (*cb)(void *ud), void *ud);
 
 /* True while calls are running. */
 bool app_busy(const app_t *a);
+
+/* ---- repair: not a call, since it needs the store to itself ---- */
+
+/* The end of every "cannot open the store" message. */
+#define APP_REPAIR_HINT                                                                     \
+    " (if the store is damaged, stop every samizdat using it and run `samizdat repair`)"
+
+typedef store_repair_report_t app_repair_report_t;
+
+/* Repairs the store of data_dir (store/repair.h): LevelDB's repair, then
+ * every post verified and stored again, every index rebuilt, follows,
+ * blocks and peers kept; the damaged database is kept beside it. ELOCKED
+ * while a node (or another command) uses the store; ENOTFOUND without a
+ * store; EIO when the repair failed. msg says what happened. now_ms: the
+ * wall clock. */
+app_err_t app_repair(const char *data_dir, uint64_t now_ms, app_repair_report_t *out, char *msg,
+                     size_t cap);
 
 #endif

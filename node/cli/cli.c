@@ -66,6 +66,12 @@ static const cli_cmd_t COMMANDS[] = {
      "the reason (wrong node key, connection refused, no answer). A stopped node\n"
      "tries it at its next start. ENDPOINT is tcp://HOST:PORT, NODEKEY is szn1...",
      false},
+    {"repair", cli_cmd_repair, "repair",
+     "Repair a damaged store (the node must be stopped): LevelDB's repair, then\n"
+     "every post verified and stored again and every index rebuilt; follows,\n"
+     "blocks and peers are kept, and the damaged database is kept beside it\n"
+     "(DATA/store.damaged-TIME). Posts lost for good come back from peers.",
+     true},
     {"invite", cli_cmd_invite, "invite [--no-author] [--qr] [--json]",
      "Print a one-line invite (szi1...) to hand to someone: this node's key, the\n"
      "addresses it can be dialled at and your author key. They run\n"

@@ -72,8 +72,8 @@ try_open_store(cli_t *c, bool *locked)
     if (err == STORE_OK || *locked) {
         return err == STORE_OK ? CLI_EXIT_OK : CLI_EXIT_ERROR;
     }
-    return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s", path,
-                    store_strerror(err), detail[0] ? ": " : "", detail);
+    return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s%s", path,
+                    store_strerror(err), detail[0] ? ": " : "", detail, APP_REPAIR_HINT);
 }
 
 /* A running node holds the store, so it answers. Without one, the app runs

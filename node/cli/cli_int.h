@@ -152,6 +152,7 @@ int cli_cmd_peers(cli_t *c, cli_args_t *a);
 int cli_cmd_peer(cli_t *c, cli_args_t *a);
 int cli_cmd_dht(cli_t *c, cli_args_t *a);
 int cli_cmd_invite(cli_t *c, cli_args_t *a);
+int cli_cmd_repair(cli_t *c, cli_args_t *a);
 int cli_cmd_join(cli_t *c, cli_args_t *a);
 
 #endif

@@ -354,8 +354,9 @@ open_store_for_node(cli_t *c)
             return CLI_EXIT_OK;
         }
         if (serr != STORE_ELOCKED) {
-            return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s", path,
-                            store_strerror(serr), detail[0] ? ": " : "", detail);
+            return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s%s", path,
+                            store_strerror(serr), detail[0] ? ": " : "", detail,
+                            APP_REPAIR_HINT);
         }
         if (cli_now_ms() >= deadline) {
             return cli_fail(c, CLI_EXIT_ERROR,
