@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bytes.h"
@@ -484,8 +485,28 @@ load_meta(store_t *s)
 
 /* LevelDB takes a directory without CURRENT for a new database, and then
  * deletes the table and log files it finds there as obsolete: a lost
- * CURRENT would silently cost every post. A directory that holds such
- * files but no CURRENT is damaged, not new. */
+ * CURRENT would silently cost every post. A directory that holds data
+ * (a table file, or a log file that is not empty) but no CURRENT is
+ * damaged, not new. A MANIFEST alone is not data: it is what another
+ * process creating the database writes just before CURRENT. */
+static bool
+holds_data(const char *dir, const char *name)
+{
+    size_t n = strlen(name);
+    if (n <= 4) {
+        return false;
+    }
+    const char *ext = name + n - 4;
+    if (strcmp(ext, ".ldb") == 0 || strcmp(ext, ".sst") == 0) {
+        return true;
+    }
+    char path[1200];
+    struct stat st;
+    return strcmp(ext, ".log") == 0 &&
+           snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path &&
+           stat(path, &st) == 0 && st.st_size > 0;
+}
+
 static bool
 current_lost(const char *dir)
 {
@@ -498,16 +519,12 @@ current_lost(const char *dir)
     if (d == NULL) {
         return false;
     }
-    bool files = false;
-    for (struct dirent *e; !files && (e = readdir(d)) != NULL;) {
-        size_t n = strlen(e->d_name);
-        files = strncmp(e->d_name, "MANIFEST-", 9) == 0 ||
-                (n > 4 && (strcmp(e->d_name + n - 4, ".ldb") == 0 ||
-                           strcmp(e->d_name + n - 4, ".log") == 0 ||
-                           strcmp(e->d_name + n - 4, ".sst") == 0));
+    bool data = false;
+    for (struct dirent *e; !data && (e = readdir(d)) != NULL;) {
+        data = holds_data(dir, e->d_name);
     }
     closedir(d);
-    return files;
+    return data;
 }
 
 store_err_t

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nodes.h"
@@ -114,18 +115,22 @@ starts(fixture_t *f, char *err, size_t cap)
                     (char *)"--bootstrap", (char *)"/dev/null", NULL};
     int pid = tu_spawn(argv, NULL, f->n.log);
     double end = tu_now() + 20;
-    bool up = false;
-    while (!up && tu_now() < end) {
+    bool up = false, exited = false;
+    int status = -1;
+    while (!up && !exited && tu_now() < end) {
         tu_run_t r;
         tn_cli(&r, &f->n, "--json", "status", NULL, NULL);
         up = r.status == 0 && strstr(r.out, "\"running\":true") != NULL;
         tu_run_free(&r);
-        if (!up && kill(pid, 0) != 0) {
-            break;
+        int ws = 0;
+        exited = !up && waitpid(pid, &ws, WNOHANG) == pid; /* refused to start */
+        if (!up && !exited) {
+            usleep(100000);
         }
-        usleep(100000);
     }
-    int status = tu_stop(pid, SIGINT, 20);
+    if (!exited) {
+        status = tu_stop(pid, SIGINT, 20);
+    }
     char *log = tu_read_file(f->n.log, NULL);
     const char *e = log ? strstr(log, "samizdat: ") : NULL;
     snprintf(err, cap, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
