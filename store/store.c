@@ -1036,6 +1036,17 @@ highest_own(store_t *s, const uint8_t author[static AUTHOR_SIZE], uint64_t *top,
 }
 
 store_err_t
+store_own_top(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t *top)
+{
+    if (s == NULL || top == NULL) {
+        return STORE_EINVAL;
+    }
+    uint8_t id[POST_ID_SIZE];
+    *top = 0;
+    return highest_own(s, author, top, id);
+}
+
+store_err_t
 store_publish(store_t *s, const keys_author_t *k, post_t *draft, post_err_t *post_err)
 {
     post_err_t pe_local;

@@ -31,7 +31,7 @@ typedef enum {
     STORE_ECORRUPT,  /* a record read back is malformed or does not match its id */
     STORE_ENOTFOUND, /* no such record */
     STORE_ENOMEM,
-    STORE_EINVAL,    /* a bad argument, e.g. a post that fails to decode */
+    STORE_EINVAL, /* a bad argument, e.g. a post that fails to decode */
 } store_err_t;
 
 const char *store_strerror(store_err_t err);
@@ -63,8 +63,8 @@ typedef struct {
 /* Opens (or creates) the database in dir. opts NULL = defaults. On error
  * *out is NULL and detail (if not NULL) holds LevelDB's message.
  * Returned store is freed with store_close(). */
-store_err_t store_open(store_t **out, const char *dir, const store_options_t *opts,
-                       char *detail, size_t detail_cap);
+store_err_t store_open(store_t **out, const char *dir, const store_options_t *opts, char *detail,
+                       size_t detail_cap);
 /* Closes and frees. Accepts NULL. */
 void store_close(store_t *s);
 
@@ -93,8 +93,7 @@ store_err_t store_ingest_decoded(store_t *s, const post_t *p, const uint8_t *buf
  * overwritten), and writes it with sync before returning, so a crash can never
  * lead to two different posts with one seq. On success draft holds the signed
  * post (id included). */
-store_err_t store_publish(store_t *s, const keys_author_t *k, post_t *draft,
-                          post_err_t *post_err);
+store_err_t store_publish(store_t *s, const keys_author_t *k, post_t *draft, post_err_t *post_err);
 
 /* Whether a post with this id is stored (in a feed or as evidence): one
  * point read, no decoding. */
@@ -107,14 +106,18 @@ store_err_t store_get_post(store_t *s, const uint8_t id[static POST_ID_SIZE], po
                            uint8_t *raw, size_t *raw_len);
 
 typedef struct {
-    uint64_t seq;                /* contiguous head: posts 1..seq are all stored; 0 = none */
-    uint8_t id[POST_ID_SIZE];    /* id of post seq (zeros when seq = 0) */
-    uint64_t max_seq;            /* highest seq stored; > seq means a gap */
+    uint64_t seq;             /* contiguous head: posts 1..seq are all stored; 0 = none */
+    uint8_t id[POST_ID_SIZE]; /* id of post seq (zeros when seq = 0) */
+    uint64_t max_seq;         /* highest seq stored; > seq means a gap */
 } store_head_t;
 
 /* STORE_ENOTFOUND when nothing of this author is stored. */
 store_err_t store_get_head(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
                            store_head_t *out);
+
+/* The highest seq of author held in any form (feed, or fork evidence): the
+ * number store_publish signs next is *top + 1. 0 when nothing is held. */
+store_err_t store_own_top(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t *top);
 
 /* Called for each post; return false to stop early. p and raw borrowed for the call. */
 typedef bool (*store_post_cb)(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len);
@@ -181,9 +184,9 @@ typedef enum {
 
 typedef struct {
     store_fork_kind_t kind;
-    uint64_t seq;                    /* seq of `first` */
-    uint8_t first[POST_ID_SIZE];     /* SAME_SEQ: the post in the feed */
-    uint8_t second[POST_ID_SIZE];    /* SAME_SEQ: the later one, kept as evidence */
+    uint64_t seq;                 /* seq of `first` */
+    uint8_t first[POST_ID_SIZE];  /* SAME_SEQ: the post in the feed */
+    uint8_t second[POST_ID_SIZE]; /* SAME_SEQ: the later one, kept as evidence */
 } store_fork_t;
 
 typedef bool (*store_fork_cb)(void *ud, const store_fork_t *f);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "app_int.h"
+#include "defence.h"
 #include "keytext.h"
 
 const char *
@@ -44,6 +45,8 @@ app_strerror(app_err_t err)
         return "cancelled: the node is stopping";
     case APP_EBUSY:
         return "too many calls at once";
+    case APP_EBEHIND:
+        return "this store is behind on your own feed";
     }
     return "unknown app error";
 }
@@ -321,6 +324,7 @@ app_new(app_t **out, uv_loop_t *loop, const app_config_t *cfg)
     a->node = cfg->node;
     a->wall_ms = cfg->wall_ms ? cfg->wall_ms : system_wall_ms;
     a->wall_ud = cfg->wall_ud;
+    a->own_off = defence_off(cfg->defences_off, "own-seq");
     *out = a;
     return APP_OK;
 }

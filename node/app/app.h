@@ -27,8 +27,8 @@
 #include "datadir.h"
 #include "dht.h"
 #include "invite.h"
-#include "portmap.h"
 #include "keys.h"
+#include "portmap.h"
 #include "post.h"
 #include "repair.h"
 #include "store.h"
@@ -68,6 +68,8 @@ typedef enum {
     APP_EPROTO,      /* the control socket broke or spoke nonsense */
     APP_ECANCELED,   /* the app closed before the call finished */
     APP_EBUSY,       /* too many calls at once */
+    APP_EBEHIND,     /* the store's own feed is behind what was signed: not signing again */
+    APP_ERR_LAST = APP_EBEHIND,
 } app_err_t;
 
 const char *app_strerror(app_err_t err);
@@ -258,7 +260,7 @@ typedef struct {
     char portmap_method[16];                      /* "NAT-PMP" or "UPnP-IGD" */
     char portmap_external[ADDR_ENDPOINT_MAX + 1]; /* mapped: tcp://PUBLIC:PORT */
     uint32_t portmap_lifetime_s;
-    bool portmap_behind_nat; /* mapped, but the router's public address is private */
+    bool portmap_behind_nat;           /* mapped, but the router's public address is private */
     char portmap_why[PORTMAP_WHY_MAX]; /* failed: in words */
 } app_status_t;
 
@@ -398,6 +400,8 @@ typedef struct {
      * system clock. */
     uint64_t (*wall_ms)(void *ud);
     void *wall_ud;
+    /* Test only: defences switched off (defence.h); "own-seq" is the app's. */
+    const char *defences_off;
 } app_config_t;
 
 /* Creates an app on loop (borrowed until app_free). A remote app does not
@@ -428,7 +432,7 @@ bool app_busy(const app_t *a);
 /* ---- repair: not a call, since it needs the store to itself ---- */
 
 /* The end of every "cannot open the store" message. */
-#define APP_REPAIR_HINT                                                                     \
+#define APP_REPAIR_HINT                                                                            \
     " (if the store is damaged, stop every samizdat using it and run `samizdat repair`)"
 
 typedef store_repair_report_t app_repair_report_t;

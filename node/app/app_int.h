@@ -45,6 +45,7 @@ struct app {
     app_job_t *jobs;
     size_t n_jobs;
     bool closing;
+    bool own_off; /* test only: the "own-seq" defence is off */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -103,6 +104,16 @@ app_err_t app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *r
 
 /* Invites (app_invite.c). */
 void app_op_invite(app_t *a, const app_request_t *req, app_result_t *res);
+/* The quick operations: run to the end, no callback. */
+void app_quick_call(app_t *a, const app_request_t *req, app_result_t *res);
+/* Whether a publish may go ahead now: false while the running node is
+ * still asking peers how far our own feed goes, or fetching the own posts
+ * the store lacks (node_own_check, the own.seq mark). */
+bool app_publish_ready(app_t *a);
+/* Waits until app_publish_ready, at most NODE_OWN_CHECK_MS + 1 s, then
+ * publishes or says what holds it back. */
+app_err_t app_start_publish_wait(app_t *a, const app_request_t *req, app_result_t *res,
+                                 app_done_cb cb, void *ud);
 app_err_t app_start_join(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb,
                          void *ud);
 

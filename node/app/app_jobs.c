@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "feedfile.h"
 #include "app_int.h"
 #include "dhtid.h"
+#include "feedfile.h"
 #include "keytext.h"
 #include "node.h"
 
@@ -303,8 +303,7 @@ import_step(app_job_t *j)
             return true;
         }
         store_ingest_info_t info;
-        store_err_t err =
-            store_ingest(j->app->store, rec.post, rec.len, app_now_ms(j->app), &info);
+        store_err_t err = store_ingest(j->app->store, rec.post, rec.len, app_now_ms(j->app), &info);
         if (err != STORE_OK) {
             app_store_fail(j->app, res, err, "import");
             return true;
@@ -1066,5 +1065,114 @@ app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_do
             w->probing = true;
         }
     }
+    return APP_OK;
+}
+
+/* ---- publishing after the node has heard how far our feed goes ---- */
+
+/* A post asked for while the node is still asking peers and the DHT how
+ * far our own feed goes (node_own.c): it waits, polling, until that is
+ * known (at most NODE_OWN_CHECK_MS after the node's start) and is decided
+ * then. The request is copied, texts included, since the caller's lives
+ * only for the call. */
+typedef struct {
+    app_request_t req;
+    char *a_text, *b_text;
+    uint64_t deadline_ms;
+    uv_timer_t timer;
+    app_job_t *job;
+} publish_wait_t;
+
+static bool
+copy_text(app_text_t *t, char **keep)
+{
+    *keep = NULL;
+    if (t->text_len == 0) {
+        return true;
+    }
+    *keep = malloc(t->text_len);
+    if (*keep == NULL) {
+        return false;
+    }
+    memcpy(*keep, t->text, t->text_len);
+    t->text = *keep;
+    return true;
+}
+
+static bool
+copy_request(publish_wait_t *w, const app_request_t *req)
+{
+    w->req = *req;
+    switch (req->op) {
+    case APP_OP_POST:
+        return copy_text(&w->req.u.post.body, &w->a_text);
+    case APP_OP_REPLY:
+        return copy_text(&w->req.u.reply.body, &w->a_text);
+    case APP_OP_PROFILE:
+        return copy_text(&w->req.u.profile.name, &w->a_text) &&
+               copy_text(&w->req.u.profile.bio, &w->b_text);
+    default:
+        return true;
+    }
+}
+
+static void
+publish_wait_free(publish_wait_t *w)
+{
+    free(w->a_text);
+    free(w->b_text);
+    free(w);
+}
+
+static void
+publish_wait_closed(uv_handle_t *h)
+{
+    publish_wait_t *w = h->data;
+    app_job_t *j = w->job;
+    publish_wait_free(w);
+    app_job_finish(j);
+}
+
+static void
+on_publish_tick(uv_timer_t *t)
+{
+    publish_wait_t *w = t->data;
+    app_t *a = w->job->app;
+    if (a->closing) {
+        app_fail(w->job->res, APP_ECANCELED, "%s: cancelled: the node is stopping",
+                 app_op_name(w->req.op));
+    } else if (!app_publish_ready(a) && uv_now(t->loop) < w->deadline_ms) {
+        return;
+    } else {
+        app_quick_call(a, &w->req, w->job->res);
+    }
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, publish_wait_closed);
+}
+
+app_err_t
+app_start_publish_wait(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb,
+                       void *ud)
+{
+    publish_wait_t *w = calloc(1, sizeof *w);
+    if (w == NULL || !copy_request(w, req)) {
+        if (w != NULL) {
+            publish_wait_free(w);
+        }
+        app_fail(res, APP_ENOMEM, "%s: out of memory", app_op_name(req->op));
+        cb(ud, res);
+        return APP_OK;
+    }
+    app_job_t *j = make_job(a, res, cb, ud, NULL, NULL, NULL);
+    if (j == NULL) {
+        publish_wait_free(w);
+        return APP_OK;
+    }
+    w->job = j;
+    /* Past the node's own bound, so the answer is decided by then. */
+    w->deadline_ms = uv_now(a->loop) + NODE_OWN_CHECK_MS + 1000;
+    uv_timer_init(a->loop, &w->timer);
+    w->timer.data = w;
+    uv_timer_start(&w->timer, on_publish_tick, PEER_POLL_MS, PEER_POLL_MS);
     return APP_OK;
 }

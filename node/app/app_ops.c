@@ -7,6 +7,7 @@
 #include "app_int.h"
 #include "keytext.h"
 #include "node.h"
+#include "ownmark.h"
 
 /* ---- publishing ---- */
 
@@ -61,7 +62,66 @@ set_body(app_result_t *res, post_t *p, const app_text_t *t, bool required)
     return APP_OK;
 }
 
-/* Signs and stores a draft; the running node spreads its head. */
+/* Whether this author may sign post number top + 1 (node_own.c and
+ * store/ownmark.h say why not always). Sets *top and *mark. */
+static app_err_t
+own_may_sign(app_t *a, app_result_t *res, const uint8_t pk[KEYS_PUBLIC_SIZE], uint64_t *top,
+             uint64_t *mark)
+{
+    *top = *mark = 0;
+    store_err_t err = store_own_top(a->store, pk, top);
+    if (err != STORE_OK) {
+        return app_store_fail(a, res, err, "publish");
+    }
+    if (a->own_off) {
+        return APP_OK;
+    }
+    ownmark_err_t merr = ownmark_read(a->dir, pk, mark);
+    if (merr != OWNMARK_OK) {
+        return app_fail(res, APP_EIO,
+                        "%s/%s: %s; it keeps the highest number you signed, so a store that "
+                        "lost posts cannot sign them again. Remove it only if this store "
+                        "holds all your posts",
+                        a->dir, OWNMARK_FILE, ownmark_strerror(merr));
+    }
+    if (*mark > *top) {
+        return app_fail(
+            res, APP_EBEHIND,
+            "not posting: this store holds your posts up to #%llu, but this "
+            "computer signed up to #%llu (the store lost its newest writes, as "
+            "after a crash); posting now would sign #%llu a second time. %s",
+            (unsigned long long)*top, (unsigned long long)*mark, (unsigned long long)(*top + 1),
+            a->node != NULL ? "The node is fetching them from peers that follow you; post "
+                              "again when it has them"
+                            : "Start the node (samizdat run) to fetch them from peers that "
+                              "follow you, then post again. If no other node ever received "
+                              "them, remove " OWNMARK_FILE " from the data directory");
+    }
+    if (a->node == NULL) {
+        return APP_OK;
+    }
+    uint64_t network = 0;
+    switch (node_own_check(a->node, *top, &network)) {
+    case NODE_OWN_READY:
+        return APP_OK;
+    case NODE_OWN_CHECKING:
+        return app_fail(res, APP_EBUSY,
+                        "not posting yet: still asking peers and the DHT how far your feed "
+                        "goes; try again in a few seconds");
+    case NODE_OWN_BEHIND:
+        break;
+    }
+    return app_fail(res, APP_EBEHIND,
+                    "not posting: the network holds your posts up to #%llu, but this store "
+                    "has them only up to #%llu (restored from a backup, or this key used on "
+                    "another computer?); posting now would sign #%llu a second time. The "
+                    "node is fetching them; post again when `samizdat feed` shows #%llu",
+                    (unsigned long long)network, (unsigned long long)*top,
+                    (unsigned long long)(*top + 1), (unsigned long long)network);
+}
+
+/* Signs and stores a draft; the running node spreads its head. The number
+ * is marked as signed (fsynced) before the post exists anywhere. */
 static app_err_t
 publish(app_t *a, app_result_t *res, post_t *draft)
 {
@@ -69,8 +129,24 @@ publish(app_t *a, app_result_t *res, post_t *draft)
     if (app_author_key(a, res, &k) != APP_OK || app_need_store(a, res) != APP_OK) {
         return res->err;
     }
+    uint64_t top = 0, mark = 0;
+    if (own_may_sign(a, res, k->pk, &top, &mark) != APP_OK) {
+        return res->err;
+    }
+    if (!a->own_off && top < UINT64_MAX) {
+        ownmark_err_t merr = ownmark_write(a->dir, k->pk, top + 1);
+        if (merr != OWNMARK_OK) {
+            return app_fail(res, APP_EIO, "not posting: cannot write %s/%s: %s", a->dir,
+                            OWNMARK_FILE, ownmark_strerror(merr));
+        }
+    }
     post_err_t perr = POST_OK;
     store_err_t err = store_publish(a->store, k, draft, &perr);
+    if (err != STORE_OK && !a->own_off) {
+        /* Nothing was signed into the store, so nothing left this process:
+         * the number is free again. */
+        (void)ownmark_write(a->dir, k->pk, top);
+    }
     if (err == STORE_EINVAL) {
         return app_fail(res, APP_EINVAL, "cannot sign: %s", post_strerror(perr));
     }
@@ -82,6 +158,23 @@ publish(app_t *a, app_result_t *res, post_t *draft)
     }
     res->u.publish.post = *draft;
     return APP_OK;
+}
+
+bool
+app_publish_ready(app_t *a)
+{
+    if (a->own_off || a->node == NULL || a->store == NULL) {
+        return true;
+    }
+    const keys_author_t *k = a->author != NULL ? a->author : a->key_loaded ? &a->key : NULL;
+    uint64_t top = 0, mark = 0, network = 0;
+    if (k == NULL || store_own_top(a->store, k->pk, &top) != STORE_OK ||
+        ownmark_read(a->dir, k->pk, &mark) != OWNMARK_OK) {
+        return true; /* publish says what is wrong */
+    }
+    /* Behind the mark or the network: the node is fetching, so the post
+     * waits for that too (bounded by the caller). */
+    return mark <= top && node_own_check(a->node, top, &network) == NODE_OWN_READY;
 }
 
 static void
@@ -596,9 +689,25 @@ app_local_call(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
         return APP_OK;
     case APP_OP_JOIN:
         return app_start_join(a, req, res, cb, ud);
+    case APP_OP_POST:
+    case APP_OP_REPLY:
+    case APP_OP_DELETE:
+    case APP_OP_PROFILE:
+        if (!app_publish_ready(a)) {
+            return app_start_publish_wait(a, req, res, cb, ud);
+        }
+        break;
     default:
         break;
     }
+    app_quick_call(a, req, res);
+    cb(ud, res);
+    return APP_OK;
+}
+
+void
+app_quick_call(app_t *a, const app_request_t *req, app_result_t *res)
+{
     switch (req->op) {
     case APP_OP_STATUS:
         op_status(a, res);
@@ -651,6 +760,4 @@ app_local_call(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
         app_fail(res, APP_EINVAL, "unknown operation");
         break;
     }
-    cb(ud, res);
-    return APP_OK;
 }

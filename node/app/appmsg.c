@@ -1070,7 +1070,7 @@ appmsg_result_decode(const uint8_t *buf, size_t len, app_result_t **out)
     }
     uint8_t op = r_u8(&d);
     uint8_t err = r_u8(&d);
-    if (op < APP_OP_STATUS || op > APP_OP_LAST || err > APP_EBUSY) {
+    if (op < APP_OP_STATUS || op > APP_OP_LAST || err > APP_ERR_LAST) {
         return APPMSG_EMALFORMED;
     }
     app_result_t *res = app_result_new((app_op_t)op);

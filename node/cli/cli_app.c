@@ -10,6 +10,7 @@
 
 #include "cli_int.h"
 #include "control.h"
+#include "defence.h"
 #include "term.h"
 
 int
@@ -128,6 +129,7 @@ open_app(cli_t *c)
         .data_dir = c->dir,
         .store = c->remote ? NULL : c->store,
         .passphrase = cli_passphrase,
+        .defences_off = getenv(DEFENCE_ENV),
     };
     app_err_t err = app_new(&c->app, &c->loop, &cfg);
     if (err != APP_OK) {

@@ -297,6 +297,7 @@ serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *n
         .store = c->store,
         .author = author,
         .node = d.node,
+        .defences_off = cfg.defences_off,
     };
     app_err_t aerr = app_new(&d.app, &loop, &acfg);
     control_err_t cerr =

@@ -350,6 +350,7 @@ node_tick(node_t *n, uint64_t now)
     }
     node_dial_more(n, now);
     node_alone_check(n, now);
+    node_own_tick(n, now);
     node_gossip_feeds(n, now);
     node_gossip_progress(n, now);
     if (now - n->last_exchange_ms > 30000) {
@@ -573,6 +574,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->loop = loop;
     n->cfg = *cfg;
     n->errors_unlimited = defence_off(cfg->defences_off, "error-rate");
+    n->own.off = defence_off(cfg->defences_off, "own-seq");
     n->peers = peers;
     n->peers_max = max;
     n->started_ms = n->last_save_ms = n->last_exchange_ms = node_mono_ms(n);

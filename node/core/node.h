@@ -18,9 +18,9 @@
 #include "dht.h"
 #include "keys.h"
 #include "log.h"
+#include "portmap.h"
 #include "post.h"
 #include "store.h"
-#include "portmap.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -180,6 +180,20 @@ void node_follow_changed(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool
 /* The user followed author, whose latest post is seq (from the DHT): while
  * the node fetches a large feed, it logs its progress. */
 void node_feed_expected(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], uint64_t seq);
+/* Whether the node may sign its author's post number top + 1 now (top:
+ * the highest own seq the store holds; node_own.c says why). READY:
+ * nothing says the network holds more. CHECKING: peers or the DHT may
+ * still tell (for at most NODE_OWN_CHECK_MS after the start). BEHIND: they
+ * say the network holds the feed up to *network (> top); the node is
+ * fetching it. *network is top unless BEHIND. */
+typedef enum {
+    NODE_OWN_READY = 0,
+    NODE_OWN_CHECKING,
+    NODE_OWN_BEHIND,
+} node_own_t;
+enum { NODE_OWN_CHECK_MS = 10000 };
+node_own_t node_own_check(node_t *n, uint64_t top, uint64_t *network);
+
 /* The user published p (stored already): its head goes into the DHT. */
 void node_published(node_t *n, const post_t *p);
 

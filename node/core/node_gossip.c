@@ -427,6 +427,14 @@ on_replicas(void *ud, const dht_result_t *r)
     }
 }
 
+void
+node_find_replicas(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE])
+{
+    if (node_find_providers(n, author, on_replicas, n) == NODE_OK) {
+        n->feed_lookups++;
+    }
+}
+
 /* Looks the replicas of author up, unless a gossip link for it exists. */
 static void
 find_replicas(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool always)

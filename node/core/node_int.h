@@ -75,8 +75,13 @@ struct node {
     unsigned error_count;
     struct {
         uint8_t key[KEYS_PUBLIC_SIZE];
-        uint64_t until_ms; /* mono; 0: free */
+        uint64_t until_ms;       /* mono; 0: free */
     } refused[NODE_REFUSED_MAX]; /* keys told ERROR 4: nothing more is taken from them */
+    struct {
+        bool off;         /* test only: the "own-seq" defence is off */
+        int dht;          /* OWN_DHT_*: the lookup of our own head */
+        uint64_t dht_seq; /* the highest verified head of ours the DHT gave */
+    } own;
     int closing_parts;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -92,6 +97,13 @@ bool node_error_answer_allowed(node_t *n);
  * it for NODE_REFUSED_MS. */
 void node_refuse_key(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
 bool node_key_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
+
+/* ---- node_own.c ---- */
+
+enum { OWN_DHT_IDLE = 0, OWN_DHT_RUNNING, OWN_DHT_DONE };
+
+/* Starts the lookup of our own head once the DHT has contacts. */
+void node_own_tick(node_t *n, uint64_t now);
 
 /* ---- node_reach.c ---- */
 
@@ -210,6 +222,8 @@ void node_gossip_feeds(node_t *n, uint64_t now);
 void node_gossip_progress(node_t *n, uint64_t now);
 /* The user just followed author: connect to its replicas now. */
 void node_gossip_follow(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE]);
+/* Looks up the nodes that keep author's feed and connects to some. */
+void node_find_replicas(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE]);
 
 /* ---- node_dht.c ---- */
 

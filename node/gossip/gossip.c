@@ -665,7 +665,7 @@ on_subscribe(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t now_
         }
     }
     free(old);
-    gossip_send_heads(g, p, authors, take, true);
+    gossip_send_heads(g, p, authors, take, true, now_ms);
 }
 
 static void
@@ -722,6 +722,7 @@ gossip_receive(gossip_t *g, const uint8_t from[static KEYS_PUBLIC_SIZE], const g
         gossip_on_ihave(g, p, m, now_ms);
         break;
     case GOSSIP_HEADS:
+        p->heads_in = true;
         gossip_on_heads(g, p, m, now_ms);
         break;
     case GOSSIP_GET_RANGE:
@@ -799,7 +800,7 @@ gossip_tick(gossip_t *g, uint64_t now_ms, uint64_t *next_ms)
                 n = GOSSIP_HEADS_MAX;
             }
             p->heads_cursor = start + n;
-            gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])g->subs + start, n, true);
+            gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])g->subs + start, n, true, now_ms);
             p->heads_due = now_ms + heads_period(g);
         }
         if (p->n_ihave > 0 && p->ihave_due < next) {

@@ -218,6 +218,19 @@ void gossip_stats(const gossip_t *g, gossip_stats_t *out);
 gossip_err_t gossip_peer_score(const gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE],
                                int32_t *score);
 
+/* What the peers up have said of author's head, for a node about to sign
+ * its own next post (a store that lost its newest posts must not sign
+ * their numbers again). *pending: peers that may still tell: their
+ * SUBSCRIBE has not come; or it names author, no HEADS came from them,
+ * and our HEADS to them (answered by a peer that is ahead) went out less
+ * than GOSSIP_HEADS_ANSWER_MS ago or not at all. A peer answers our
+ * SUBSCRIBE with its heads of the authors we share, so one that shared
+ * author from the start tells at once. *claimed: while a pull of author
+ * is under way, the highest head_seq peers claimed for it; else 0. A
+ * claim is only a claim: the posts prove it when they come. */
+void gossip_head_news(const gossip_t *g, const uint8_t author[static KEYS_PUBLIC_SIZE],
+                      uint64_t now_ms, size_t *pending, uint64_t *claimed);
+
 /* Eager links of author: how many peers we push its posts to in full. For
  * tests and the simulator. */
 size_t gossip_eager_count(const gossip_t *g, const uint8_t author[static KEYS_PUBLIC_SIZE]);

@@ -101,6 +101,8 @@ typedef struct {
     sub_t *subs;
     size_t n_subs, cap_subs;
     bool subs_open;         /* a SUBSCRIBE with FIRST came: continuations may follow */
+    bool heads_in;          /* it has sent a HEADS since it came up */
+    uint64_t heads_out_ms;  /* when we last sent it a HEADS; 0: never */
     uint64_t subscribe_due; /* ours could not be sent: try again then; 0 = sent */
     int32_t score;
     uint64_t score_ms;
@@ -292,7 +294,7 @@ void gossip_on_range(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint6
  * replicate and, if subscribed_only, that p subscribes to, in as many HEADS
  * frames as needed. */
 void gossip_send_heads(gossip_t *g, gossip_peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
-                       bool subscribed_only);
+                       bool subscribed_only, uint64_t now_ms);
 /* Notes that peer p holds author's feed up to seq. */
 void gossip_sync_note(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
                       uint64_t seq, uint64_t now_ms);

@@ -356,6 +356,40 @@ gossip_sync_note(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_
     gossip_wake(g, s->due_ms);
 }
 
+/* A peer that shares author may still tell us its head: it has not
+ * answered our SUBSCRIBE, and our HEADS (which it answers when it is
+ * ahead) went out only just now, or not yet. */
+static bool
+may_still_tell(const gossip_peer_t *p, const uint8_t author[static KEY_LEN], uint64_t now_ms)
+{
+    if (!p->subs_open) {
+        return true;
+    }
+    if (p->heads_in || gossip_peer_sub(p, author) == NULL) {
+        return false;
+    }
+    return p->heads_out_ms == 0 || now_ms - p->heads_out_ms < GOSSIP_HEADS_ANSWER_MS;
+}
+
+void
+gossip_head_news(const gossip_t *g, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t now_ms,
+                 size_t *pending, uint64_t *claimed)
+{
+    *pending = 0;
+    *claimed = 0;
+    for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
+        const gossip_peer_t *p = g->peers[i];
+        if (p != NULL && may_still_tell(p, author, now_ms)) {
+            (*pending)++;
+        }
+    }
+    for (size_t i = 0; i < g->n_sync; i++) {
+        if (memcmp(g->sync[i].author, author, KEY_LEN) == 0) {
+            *claimed = g->sync[i].target;
+        }
+    }
+}
+
 static void
 sync_remove(gossip_t *g, sync_t *s)
 {
@@ -519,7 +553,7 @@ sync_settle(gossip_t *g, const req_t *r, bool progress, bool limited, uint64_t n
 
 void
 gossip_send_heads(gossip_t *g, gossip_peer_t *p, const uint8_t (*authors)[KEY_LEN], size_t n,
-                  bool subscribed_only)
+                  bool subscribed_only, uint64_t now_ms)
 {
     size_t count = 0;
     if (!gossip_buf_reserve(&g->list, (size_t)GOSSIP_HEADS_MAX * GOSSIP_REF_SIZE)) {
@@ -544,6 +578,7 @@ gossip_send_heads(gossip_t *g, gossip_peer_t *p, const uint8_t (*authors)[KEY_LE
             g->msg.u.refs.n = (uint16_t)count;
             g->msg.u.refs.refs = g->list.p;
             gossip_send_msg(g, p);
+            p->heads_out_ms = now_ms;
             count = 0;
         }
     }
@@ -585,7 +620,7 @@ gossip_on_heads(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t n
         }
     }
     if (n_ahead > 0) {
-        gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])ahead, n_ahead, false);
+        gossip_send_heads(g, p, (const uint8_t(*)[KEY_LEN])ahead, n_ahead, false, now_ms);
     }
     free(ahead);
 }
@@ -635,8 +670,8 @@ flush_dirty(gossip_t *g, uint64_t now_ms)
     qsort(g->dirty, g->n_dirty, KEY_LEN, key_cmp);
     for (size_t i = 0; i < GOSSIP_PEERS_MAX; i++) {
         if (g->peers[i] != NULL) {
-            gossip_send_heads(g, g->peers[i], (const uint8_t(*)[KEY_LEN])g->dirty, g->n_dirty,
-                              true);
+            gossip_send_heads(g, g->peers[i], (const uint8_t(*)[KEY_LEN])g->dirty, g->n_dirty, true,
+                              now_ms);
         }
     }
     g->n_dirty = 0;

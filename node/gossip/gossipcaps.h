@@ -71,6 +71,7 @@ enum {
     GOSSIP_HEADS_PERIOD_MS = 30000, /* HEADS to each peer every 30 s ... */
     GOSSIP_HEADS_JITTER_MS = 30000, /* ... plus up to 30 s, drawn each time */
     GOSSIP_RETRY_MS = 1000,         /* a refused send, or a rate-limited page, tried again */
+    GOSSIP_HEADS_ANSWER_MS = 1000,  /* a peer ahead answers our HEADS within this */
 };
 
 /* ---- abuse bounds: token buckets, checked before any signature ---- */

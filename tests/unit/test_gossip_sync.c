@@ -443,6 +443,62 @@ test_subscribe_retried(void **state)
     fakenet_free(net);
 }
 
+/* What peers said of an author's head, for a node about to sign its own
+ * next post: a peer may still tell until it has answered our SUBSCRIBE, or,
+ * when it started sharing the author later, until our HEADS has had time
+ * to be answered; a pull under way reports the head it was promised. */
+static void
+test_head_news(void **state)
+{
+    (void)state;
+    fakenet_t *net = fakenet_new(T0);
+    fakenode_t *a = fakenet_add(net);
+    fakenode_t *b = fakenet_add(net);
+    fakenode_t *c = fakenet_add(net);
+    const uint8_t *own = a->author.pk;
+    size_t pending = 0;
+    uint64_t claimed = 99;
+    fakenode_follow(b, a);
+    fakenet_connect(a, b);
+    gossip_head_news(a->g, own, net->now, &pending, &claimed);
+    assert_int_equal(pending, 1); /* b's SUBSCRIBE has not come */
+    assert_int_equal(claimed, 0);
+    fakenet_run(net, 100, 10);
+    gossip_head_news(a->g, own, net->now, &pending, &claimed);
+    assert_int_equal(pending, 0); /* b answered with its head of a */
+
+    /* c shares nothing with a at first, then follows a: a answers c's new
+     * SUBSCRIBE with its HEADS, which c would answer if it were ahead. */
+    fakenet_connect(a, c);
+    fakenet_run(net, 100, 10);
+    gossip_head_news(a->g, own, net->now, &pending, &claimed);
+    assert_int_equal(pending, 0);
+    fakenode_follow(c, a);
+    fakenet_run(net, 100, 10);
+    gossip_head_news(a->g, own, net->now, &pending, &claimed);
+    assert_int_equal(pending, 1);
+    fakenet_run(net, GOSSIP_HEADS_ANSWER_MS, 10);
+    gossip_head_news(a->g, own, net->now, &pending, &claimed);
+    assert_int_equal(pending, 0);
+
+    /* A node behind on a feed, while its pull is under way. */
+    publish_n(a, 5);
+    fakenet_run(net, 1000, 10);
+    assert_int_equal(fakenode_head(b, a), 5);
+    fakenode_t *d = fakenet_add(net);
+    fakenode_follow(d, a);
+    mute_t m = {.mute = b};
+    net->filter = drop_ranges_from;
+    net->filter_ud = &m;
+    fakenet_connect(b, d);
+    fakenet_run(net, 200, 10);
+    gossip_head_news(d->g, own, net->now, &pending, &claimed);
+    assert_int_equal(pending, 0);
+    assert_int_equal(claimed, 5);
+    assert_true(m.dropped > 0);
+    fakenet_free(net);
+}
+
 int
 main(void)
 {
@@ -454,7 +510,7 @@ main(void)
         cmocka_unit_test(test_timeout_fails_over), cmocka_unit_test(test_gap_pulled),
         cmocka_unit_test(test_heads_reveal_fork),  cmocka_unit_test(test_periodic_heads),
         cmocka_unit_test(test_partition_heals),    cmocka_unit_test(test_lost_subscribe_heals),
-        cmocka_unit_test(test_subscribe_retried),
+        cmocka_unit_test(test_subscribe_retried),  cmocka_unit_test(test_head_news),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
