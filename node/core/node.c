@@ -416,6 +416,7 @@ start_transport(node_t *n)
         .on_event = on_transport_event,
         .ud = n,
         .log = n->cfg.log,
+        .defences_off = n->cfg.defences_off,
     };
     static const char *const fallback = "tcp://*:7470";
     memcpy(tc.listen, n->cfg.listen, sizeof tc.listen);

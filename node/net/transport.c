@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "addr.h"
 #include "bytes.h"
+#include "defence.h"
 
 enum { Z_LISTEN, Z_OUT, Z_ZAP, Z_MON_LISTEN, Z_MON_OUT, Z_COUNT };
 enum { RID_MAX = 255, ZAP_FRAMES = 7, PER_MSG_OVERHEAD = 64, HANDSHAKE_ALLOWANCE = 8192 };
@@ -41,6 +43,7 @@ typedef struct {
     int fd;
     transport_dir_t dir;
     uint64_t accounted;
+    uint64_t excess; /* received beyond accounted, at the last check */
     struct sockaddr_storage peer;
     socklen_t peer_len;
 } conn_t;
@@ -79,6 +82,12 @@ struct transport {
     size_t n_bound;
     transport_stats_t stats;
     uint32_t out_generation;
+    bool serve_unaccounted; /* test only: "conn-table" off */
+    bool no_total_budget;   /* test only: "flood-budget" off */
+    bool no_flood_cut;      /* test only: "flood-cut" off: no accounting at all */
+    uint64_t full_logged_ms;
+    uint64_t rss_base;    /* resident bytes when no connection held much unfinished; 0: unknown */
+    uint64_t rss_base_ms; /* when it was sampled */
     int open_handles;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -121,6 +130,39 @@ conn_find(transport_t *t, int fd)
     return NULL;
 }
 
+/* A connection the table has no room for cannot be checked for floods, so
+ * it is not served: shut down at once (libzmq then closes it). Only a
+ * socket that is still a TCP connection is touched, since the number came
+ * through the monitor and could in theory have been reused meanwhile. */
+static void
+refuse_unaccounted(transport_t *t, int fd)
+{
+    uint64_t now = uv_now(t->loop);
+    bool say = now - t->full_logged_ms >= 10000 || t->full_logged_ms == 0;
+    if (t->serve_unaccounted) {
+        if (say) {
+            log_line(t->cfg.log, LOG_LEVEL_WARN,
+                     "transport: connection table full; fd %d not accounted", fd);
+            t->full_logged_ms = now;
+        }
+        return;
+    }
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getpeername(fd, (struct sockaddr *)&sa, &len) != 0) {
+        return;
+    }
+    shutdown(fd, SHUT_RDWR);
+    t->stats.refused_full++;
+    if (say) {
+        log_line(t->cfg.log, LOG_LEVEL_WARN,
+                 "transport: %d connections open, the most this node accounts for: refusing "
+                 "new ones (%llu refused so far)",
+                 TRANSPORT_CONN_MAX, (unsigned long long)t->stats.refused_full);
+        t->full_logged_ms = now;
+    }
+}
+
 static void
 conn_add(transport_t *t, int fd, transport_dir_t dir)
 {
@@ -131,8 +173,7 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
         }
     }
     if (c == NULL) {
-        log_line(t->cfg.log, LOG_LEVEL_WARN,
-                 "transport: connection table full; fd %d not accounted", fd);
+        refuse_unaccounted(t, fd);
         return;
     }
     memset(c, 0, sizeof *c);
@@ -475,6 +516,24 @@ same_peer(const conn_t *c)
 }
 
 static void
+cut_conn(transport_t *t, conn_t *c, uint64_t received, const char *why)
+{
+    /* The fd number may have been reused since the monitor saw it: only cut
+     * the connection we accounted for. */
+    if (same_peer(c)) {
+        log_line(t->cfg.log, LOG_LEVEL_WARN,
+                 "transport: cutting off an %s connection: %llu bytes received, only %llu in "
+                 "complete messages (an endless multipart message?)%s",
+                 c->dir == TRANSPORT_IN ? "inbound" : "outbound", (unsigned long long)received,
+                 (unsigned long long)c->accounted, why);
+        shutdown(c->fd, SHUT_RDWR);
+        t->stats.flood_cuts++;
+        emit(t, TRANSPORT_EV_FLOOD_CUT, NULL, "");
+    }
+    c->used = false;
+}
+
+static void
 check_conn(transport_t *t, conn_t *c)
 {
     tcp_info_ext_t ti;
@@ -487,23 +546,77 @@ check_conn(transport_t *t, conn_t *c)
     if (len < offsetof(tcp_info_ext_t, bytes_received) + sizeof ti.bytes_received) {
         return; /* a kernel before 4.1: no counter to check */
     }
-    uint64_t allowed = c->accounted + HANDSHAKE_ALLOWANCE + transport_flood_slack(t->cfg.max_frame);
-    if (ti.bytes_received <= allowed) {
+    uint64_t base = c->accounted + HANDSHAKE_ALLOWANCE;
+    c->excess = ti.bytes_received > base ? ti.bytes_received - base : 0;
+    if (c->excess > transport_flood_slack(t->cfg.max_frame) && !t->no_flood_cut) {
+        cut_conn(t, c, ti.bytes_received, "");
+    }
+}
+
+/* Each connection within its slack, all together too much: many
+ * connections flooding at once. The one furthest ahead goes first. */
+static void
+budget_total(transport_t *t, uint64_t total)
+{
+    while (!t->no_total_budget && total > TRANSPORT_UNACCOUNTED_MAX) {
+        conn_t *worst = NULL;
+        for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+            conn_t *c = &t->conns[i];
+            if (c->used && (worst == NULL || c->excess > worst->excess)) {
+                worst = c;
+            }
+        }
+        if (worst == NULL || worst->excess == 0) {
+            break;
+        }
+        total -= worst->excess;
+        cut_conn(t, worst, worst->accounted + HANDSHAKE_ALLOWANCE + worst->excess,
+                 "; all connections together were over budget");
+    }
+}
+
+/* This process's resident memory in bytes; 0 when it cannot be read. */
+static uint64_t
+resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f == NULL) {
+        return 0;
+    }
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
+}
+
+static void
+budget_memory(transport_t *t, uint64_t total)
+{
+    if (t->no_total_budget) {
         return;
     }
-    /* The fd number may have been reused since the monitor saw it: only cut
-     * the connection we accounted for. */
-    if (same_peer(c)) {
-        log_line(t->cfg.log, LOG_LEVEL_WARN,
-                 "transport: cutting off an %s connection: %llu bytes received, only %llu in "
-                 "complete messages (an endless multipart message?)",
-                 c->dir == TRANSPORT_IN ? "inbound" : "outbound",
-                 (unsigned long long)ti.bytes_received, (unsigned long long)c->accounted);
-        shutdown(c->fd, SHUT_RDWR);
-        t->stats.flood_cuts++;
-        emit(t, TRANSPORT_EV_FLOOD_CUT, NULL, "");
+    uint64_t now = uv_now(t->loop);
+    if (total < TRANSPORT_CALM_EXCESS) {
+        if (t->rss_base == 0 || now - t->rss_base_ms >= 1000) {
+            t->rss_base = resident_bytes();
+            t->rss_base_ms = now;
+        }
+        return;
     }
-    c->used = false;
+    uint64_t rss = resident_bytes();
+    if (t->rss_base == 0 || rss <= t->rss_base + TRANSPORT_MEMORY_BUDGET) {
+        return;
+    }
+    char why[96];
+    snprintf(why, sizeof why, "; the node's memory grew by %llu MiB meanwhile",
+             (unsigned long long)((rss - t->rss_base) >> 20));
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        conn_t *c = &t->conns[i];
+        if (c->used && c->excess >= TRANSPORT_SUSPECT_EXCESS) {
+            cut_conn(t, c, c->accounted + HANDSHAKE_ALLOWANCE + c->excess, why);
+        }
+    }
 }
 
 static void
@@ -511,11 +624,15 @@ on_flood_timer(uv_timer_t *h)
 {
     transport_t *t = h->data;
     kick(t); /* also a safety net should an edge ever be missed */
+    uint64_t total = 0;
     for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
         if (t->conns[i].used) {
             check_conn(t, &t->conns[i]);
+            total += t->conns[i].used ? t->conns[i].excess : 0;
         }
     }
+    budget_total(t, total);
+    budget_memory(t, total);
 }
 
 /* ---- setup ---- */
@@ -738,6 +855,9 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
     }
     t->loop = loop;
     t->cfg = *cfg;
+    t->serve_unaccounted = defence_off(cfg->defences_off, "conn-table");
+    t->no_flood_cut = defence_off(cfg->defences_off, "flood-cut");
+    t->no_total_budget = t->no_flood_cut || defence_off(cfg->defences_off, "flood-budget");
     t->ctx = zmq_ctx_new();
     if (t->ctx == NULL) {
         free(t);

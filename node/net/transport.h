@@ -27,23 +27,42 @@
 enum {
     TRANSPORT_LISTEN_MAX = 4,
     TRANSPORT_ENDPOINT_MAX = 160,
-    TRANSPORT_CONN_MAX = 256,      /* connections tracked for accounting */
-    TRANSPORT_RCVHWM = 50,         /* complete messages queued per connection */
+    TRANSPORT_CONN_MAX = 256,      /* connections tracked for accounting; past it refused */
+    TRANSPORT_RCVHWM = 16,         /* complete messages queued per connection */
     TRANSPORT_RCVBUF = 256 * 1024, /* kernel receive buffer per connection */
     TRANSPORT_FLOOD_CHECK_MS = 20,
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
     TRANSPORT_CLOSE_LINGER_MS = 200, /* at close, time given to queued messages */
 };
 
+/* The most all connections together may have received beyond what their
+ * complete messages account for; past it the one furthest ahead is cut.
+ * libzmq holds an unfinished message in 2 to 8 times its size on the wire
+ * (small frames cost the most), so this keeps eight flooding connections
+ * at once near 100 MiB of memory (tests/attack/attack_flood.c). */
+enum { TRANSPORT_UNACCOUNTED_MAX = 12 * 1024 * 1024 };
+
+/* Tiny frames cost libzmq far more memory than wire bytes (hundreds of
+ * bytes for a one-byte frame), so bytes alone cannot bound memory: while
+ * connections hold unfinished messages, the process's resident memory is
+ * also compared with what it was when none did (sampled every second), and
+ * past this much more, every connection holding at least
+ * TRANSPORT_SUSPECT_EXCESS unfinished is cut. */
+enum {
+    TRANSPORT_MEMORY_BUDGET = 40 * 1024 * 1024,
+    TRANSPORT_SUSPECT_EXCESS = 64 * 1024,
+    TRANSPORT_CALM_EXCESS = 256 * 1024, /* all connections together: calm */
+};
+
 /* The most one connection may have received beyond what its complete
  * messages account for: every message libzmq may queue at the frame cap
  * (its high-water mark is not exact, hence twice), the kernel buffer,
  * handshakes and heartbeats, with room to spare. With a 128 KiB cap that
- * is 16.5 MiB. */
+ * is 5 MiB. */
 static inline uint64_t
 transport_flood_slack(size_t max_frame)
 {
-    return (uint64_t)TRANSPORT_RCVHWM * max_frame * 2u + 4u * 1024u * 1024u;
+    return (uint64_t)TRANSPORT_RCVHWM * max_frame * 2u + 1024u * 1024u;
 }
 
 typedef struct transport transport_t;
@@ -80,6 +99,11 @@ typedef struct {
     transport_event_cb on_event;
     void *ud;
     const log_t *log;
+    /* Test only: defences switched off (defence.h): "conn-table" (a
+     * connection the accounting table has no room for is served anyway),
+     * "flood-budget" (no bound on all connections together) and
+     * "flood-cut" (no connection is cut for what it holds unfinished). */
+    const char *defences_off;
 } transport_config_t;
 
 typedef enum {
@@ -119,7 +143,8 @@ typedef struct {
     uint64_t bytes_in;
     uint64_t dropped_multipart; /* messages of more than one frame */
     uint64_t dropped_unknown;   /* inbound messages without a ZAP identity */
-    uint64_t flood_cuts;
+    uint64_t flood_cuts;        /* connections cut: one too far ahead, or the total over budget */
+    uint64_t refused_full;      /* connections refused: no room in the accounting table */
     uint64_t send_failures;
 } transport_stats_t;
 
