@@ -41,6 +41,7 @@ typedef struct zsock {
 typedef struct {
     bool used;
     int fd;
+    uint32_t id; /* tells this connection from earlier ones on the same fd */
     transport_dir_t dir;
     uint64_t accounted;
     uint64_t excess; /* received beyond accounted, at the last check */
@@ -54,6 +55,8 @@ typedef struct {
     uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[RID_MAX];
     size_t rid_len;
+    uint32_t conn_id; /* the accounted connection it came on; 0: not known */
+    uint64_t heard_ms;
 } inpeer_t;
 
 /* An outbound peer. Its routing id is its key and a generation number: a
@@ -85,6 +88,8 @@ struct transport {
     bool serve_unaccounted; /* test only: "conn-table" off */
     bool no_total_budget;   /* test only: "flood-budget" off */
     bool no_flood_cut;      /* test only: "flood-cut" off: no accounting at all */
+    bool in_keys_random;    /* test only: "in-keys" off: a full key table overwrites at random */
+    uint32_t next_conn_id;
     uint64_t full_logged_ms;
     uint64_t rss_base;    /* resident bytes when no connection held much unfinished; 0: unknown */
     uint64_t rss_base_ms; /* when it was sampled */
@@ -179,6 +184,7 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     memset(c, 0, sizeof *c);
     c->used = true;
     c->fd = fd;
+    c->id = ++t->next_conn_id == 0 ? ++t->next_conn_id : t->next_conn_id;
     c->dir = dir;
     c->peer_len = sizeof c->peer;
     if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) {
@@ -197,10 +203,45 @@ in_find(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
     return NULL;
 }
 
-/* Remembers (or updates) the routing id an inbound key talks to us on. The
- * table is bounded; when full, the oldest slot (index order) is reused. */
+static bool
+conn_live(const transport_t *t, uint32_t id)
+{
+    for (int i = 0; id != 0 && i < TRANSPORT_CONN_MAX; i++) {
+        if (t->conns[i].used && t->conns[i].id == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The slot a new inbound key takes when the table is full: one whose
+ * connection is gone, else the one heard from longest ago. A key whose
+ * connection is open keeps its route, however many others come and go
+ * (there are no more open connections than slots). */
+static inpeer_t *
+in_victim(transport_t *t)
+{
+    if (t->in_keys_random) {
+        return &t->ins[randombytes_uniform(TRANSPORT_CONN_MAX)];
+    }
+    inpeer_t *oldest = &t->ins[0];
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        inpeer_t *p = &t->ins[i];
+        if (!conn_live(t, p->conn_id)) {
+            return p;
+        }
+        if (p->heard_ms < oldest->heard_ms) {
+            oldest = p;
+        }
+    }
+    return oldest;
+}
+
+/* Remembers (or updates) the routing id an inbound key talks to us on, and
+ * the connection it came on. */
 static void
-in_note(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *rid, size_t rid_len)
+in_note(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *rid, size_t rid_len,
+        uint32_t conn_id)
 {
     inpeer_t *p = in_find(t, key);
     for (int i = 0; p == NULL && i < TRANSPORT_CONN_MAX; i++) {
@@ -209,12 +250,14 @@ in_note(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *rid,
         }
     }
     if (p == NULL) {
-        p = &t->ins[randombytes_uniform(TRANSPORT_CONN_MAX)];
+        p = in_victim(t);
     }
     p->used = true;
     memcpy(p->key, key, KEYS_PUBLIC_SIZE);
     memcpy(p->rid, rid, rid_len);
     p->rid_len = rid_len;
+    p->conn_id = conn_id;
+    p->heard_ms = uv_now(t->loop);
 }
 
 static outpeer_t *
@@ -303,14 +346,18 @@ close_parts(zmq_msg_t *msgs, int n)
     }
 }
 
-static void
+/* Counts a complete message against its connection; returns the
+ * connection's id, 0 when it is not in the table. */
+static uint32_t
 account(transport_t *t, zmq_msg_t *m, size_t bytes)
 {
     int fd = zmq_msg_get(m, ZMQ_SRCFD);
     conn_t *c = fd >= 0 ? conn_find(t, fd) : NULL;
-    if (c != NULL) {
-        c->accounted += bytes + PER_MSG_OVERHEAD;
+    if (c == NULL) {
+        return 0;
     }
+    c->accounted += bytes + PER_MSG_OVERHEAD;
+    return c->id;
 }
 
 static bool
@@ -334,9 +381,7 @@ on_data(transport_t *t, int kind)
     for (int i = 1; i < n; i++) {
         bytes += zmq_msg_size(&parts[i]);
     }
-    if (n == 2) {
-        account(t, &parts[1], bytes);
-    }
+    uint32_t conn_id = n == 2 ? account(t, &parts[1], bytes) : 0;
     uint8_t key[KEYS_PUBLIC_SIZE];
     bool ok = n == 2 && total == 2;
     if (!ok) {
@@ -346,7 +391,7 @@ on_data(transport_t *t, int kind)
         if (!ok) {
             t->stats.dropped_unknown++;
         } else if (zmq_msg_size(&parts[0]) <= RID_MAX) {
-            in_note(t, key, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
+            in_note(t, key, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), conn_id);
         }
     } else {
         /* A message still in flight from a connection we dropped names a
@@ -858,6 +903,7 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
     t->serve_unaccounted = defence_off(cfg->defences_off, "conn-table");
     t->no_flood_cut = defence_off(cfg->defences_off, "flood-cut");
     t->no_total_budget = t->no_flood_cut || defence_off(cfg->defences_off, "flood-budget");
+    t->in_keys_random = defence_off(cfg->defences_off, "in-keys");
     t->ctx = zmq_ctx_new();
     if (t->ctx == NULL) {
         free(t);
