@@ -17,6 +17,9 @@ enum {
     SCHEMA_VERSION = 1,
     DEFAULT_CACHE_BYTES = 8 * 1024 * 1024,
     WRITE_BUFFER_BYTES = 16 * 1024 * 1024,
+    /* Table files LevelDB keeps open (its default is 1000): the rest of a
+     * 1,024-descriptor limit stays for connections (docs/INTERNALS.md 3.1). */
+    OPEN_FILES_MAX = 256,
     BLOOM_BITS_PER_KEY = 10,
     /* A purge writes in batches of this many operations, so blocking an author
      * with a long feed never builds one unbounded batch in memory. */
@@ -423,6 +426,7 @@ make_options(store_t *s, const store_options_t *o)
     leveldb_options_set_compression(s->opts, leveldb_no_compression);
     /* A larger memtable means fewer, larger compactions during bulk ingest. */
     leveldb_options_set_write_buffer_size(s->opts, WRITE_BUFFER_BYTES);
+    leveldb_options_set_max_open_files(s->opts, OPEN_FILES_MAX);
     s->rd = leveldb_readoptions_create();
     /* Block checksums catch bit rot below the level of our records. */
     leveldb_readoptions_set_verify_checksums(s->rd, 1);

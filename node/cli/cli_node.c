@@ -115,7 +115,8 @@ static int
 tor_opts(cli_t *c, run_opts_t *o, unsigned port)
 {
     if (o->announce != NULL) {
-        return cli_fail(c, CLI_EXIT_USAGE, "--tor announces the onion address; not with --announce");
+        return cli_fail(c, CLI_EXIT_USAGE,
+                        "--tor announces the onion address; not with --announce");
     }
     if (o->listen[0] != NULL || port == 0) {
         return cli_fail(c, CLI_EXIT_USAGE,
@@ -248,6 +249,32 @@ load_node_key(cli_t *c, keys_node_t *k)
     return err == KEYS_OK ? CLI_EXIT_OK : cli_keys_error(c, err, path);
 }
 
+/* A node holds a descriptor for each connection, LevelDB's table files and
+ * libzmq's own; the usual soft limit of 1,024 is tight, the hard limit is
+ * usually far higher. Raised as far as allowed (up to 65,536); what cannot
+ * be had is said. */
+static void
+raise_file_limit(const log_t *log)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0) {
+        return;
+    }
+    rlim_t want = r.rlim_max == RLIM_INFINITY || r.rlim_max > 65536 ? 65536 : r.rlim_max;
+    if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < want) {
+        struct rlimit raised = {want, r.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+            r.rlim_cur = want;
+        }
+    }
+    if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < NODE_FILES_MIN) {
+        log_line(log, LOG_LEVEL_WARN,
+                 "only %llu file descriptors may be open (ulimit -n); %d or more are advised: "
+                 "connections may be refused",
+                 (unsigned long long)r.rlim_cur, NODE_FILES_MIN);
+    }
+}
+
 static int
 serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *nk)
 {
@@ -273,9 +300,10 @@ serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *n
         .defences_off = getenv(DEFENCE_ENV),
     };
     if (cfg.defences_off != NULL && cfg.defences_off[0] != '\0') {
-        log_line(&d.log, LOG_LEVEL_WARN, "TEST ONLY: defences switched off (%s=%s)",
-                 DEFENCE_ENV, cfg.defences_off);
+        log_line(&d.log, LOG_LEVEL_WARN, "TEST ONLY: defences switched off (%s=%s)", DEFENCE_ENV,
+                 cfg.defences_off);
     }
+    raise_file_limit(&d.log);
     memcpy(cfg.listen, o->listen, sizeof cfg.listen);
     uv_loop_init(&loop);
     if (o->tor) {
@@ -356,8 +384,7 @@ open_store_for_node(cli_t *c)
         }
         if (serr != STORE_ELOCKED) {
             return cli_fail(c, CLI_EXIT_ERROR, "cannot open the store in %s: %s%s%s%s", path,
-                            store_strerror(serr), detail[0] ? ": " : "", detail,
-                            APP_REPAIR_HINT);
+                            store_strerror(serr), detail[0] ? ": " : "", detail, APP_REPAIR_HINT);
         }
         if (cli_now_ms() >= deadline) {
             return cli_fail(c, CLI_EXIT_ERROR,

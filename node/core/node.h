@@ -192,6 +192,10 @@ typedef enum {
     NODE_OWN_BEHIND,
 } node_own_t;
 enum { NODE_OWN_CHECK_MS = 10000 };
+
+/* File descriptors a node wants: the transport's 256 connections,
+ * LevelDB's 256 table files, libzmq's and libuv's own, with room. */
+enum { NODE_FILES_MIN = 1024 };
 node_own_t node_own_check(node_t *n, uint64_t top, uint64_t *network);
 
 /* The user published p (stored already): its head goes into the DHT. */

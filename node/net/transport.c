@@ -45,6 +45,8 @@ typedef struct {
     transport_dir_t dir;
     uint64_t accounted;
     uint64_t excess; /* received beyond accounted, at the last check */
+    bool heard;      /* a complete message came on it */
+    uint64_t opened_ms;
     struct sockaddr_storage peer;
     socklen_t peer_len;
 } conn_t;
@@ -89,6 +91,8 @@ struct transport {
     bool no_total_budget;   /* test only: "flood-budget" off */
     bool no_flood_cut;      /* test only: "flood-cut" off: no accounting at all */
     bool in_keys_random;    /* test only: "in-keys" off: a full key table overwrites at random */
+    bool no_conn_caps;      /* test only: "conn-caps" off */
+    uint64_t caps_logged_ms;
     uint32_t next_conn_id;
     uint64_t full_logged_ms;
     uint64_t rss_base;    /* resident bytes when no connection held much unfinished; 0: unknown */
@@ -168,6 +172,41 @@ refuse_unaccounted(transport_t *t, int fd)
     }
 }
 
+/* The IP address of a connection's peer, without the port: the bytes
+ * compared for per-address caps. 0 bytes when unknown. */
+static size_t
+ip_of(const conn_t *c, const uint8_t **out)
+{
+    if (c->peer_len >= sizeof(struct sockaddr_in) && c->peer.ss_family == AF_INET) {
+        *out = (const uint8_t *)&((const struct sockaddr_in *)&c->peer)->sin_addr;
+        return 4;
+    }
+    if (c->peer_len >= sizeof(struct sockaddr_in6) && c->peer.ss_family == AF_INET6) {
+        *out = (const uint8_t *)&((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
+        return 16;
+    }
+    return 0;
+}
+
+/* Inbound connections from c's address that have not said anything yet,
+ * c included. */
+static int
+silent_from(const transport_t *t, const conn_t *c)
+{
+    const uint8_t *ip = NULL;
+    size_t len = ip_of(c, &ip);
+    int n = 0;
+    for (int i = 0; len > 0 && i < TRANSPORT_CONN_MAX; i++) {
+        const conn_t *o = &t->conns[i];
+        const uint8_t *oip = NULL;
+        if (o->used && o->dir == TRANSPORT_IN && !o->heard && ip_of(o, &oip) == len &&
+            memcmp(oip, ip, len) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
 static void
 conn_add(transport_t *t, int fd, transport_dir_t dir)
 {
@@ -184,11 +223,26 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     memset(c, 0, sizeof *c);
     c->used = true;
     c->fd = fd;
+    c->opened_ms = uv_now(t->loop);
     c->id = ++t->next_conn_id == 0 ? ++t->next_conn_id : t->next_conn_id;
     c->dir = dir;
     c->peer_len = sizeof c->peer;
     if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) {
         c->peer_len = 0;
+    }
+    if (dir == TRANSPORT_IN && !t->no_conn_caps &&
+        silent_from(t, c) > TRANSPORT_SILENT_PER_ADDRESS) {
+        shutdown(fd, SHUT_RDWR);
+        c->used = false;
+        t->stats.refused_address++;
+        uint64_t now = uv_now(t->loop);
+        if (t->caps_logged_ms == 0 || now - t->caps_logged_ms >= 10000) {
+            t->caps_logged_ms = now;
+            log_line(t->cfg.log, LOG_LEVEL_WARN,
+                     "transport: refusing connections from an address that holds %d that have "
+                     "not said anything yet (%llu refused so far)",
+                     TRANSPORT_SILENT_PER_ADDRESS, (unsigned long long)t->stats.refused_address);
+        }
     }
 }
 
@@ -357,6 +411,7 @@ account(transport_t *t, zmq_msg_t *m, size_t bytes)
         return 0;
     }
     c->accounted += bytes + PER_MSG_OVERHEAD;
+    c->heard = true;
     return c->id;
 }
 
@@ -581,6 +636,17 @@ cut_conn(transport_t *t, conn_t *c, uint64_t received, const char *why)
 static void
 check_conn(transport_t *t, conn_t *c)
 {
+    if (c->dir == TRANSPORT_IN && !c->heard && !t->no_conn_caps &&
+        uv_now(t->loop) - c->opened_ms >= TRANSPORT_SILENT_MS) {
+        /* Connected, perhaps through the handshake, and never said
+         * anything: it only holds a slot. */
+        if (same_peer(c)) {
+            shutdown(c->fd, SHUT_RDWR);
+            t->stats.closed_silent++;
+        }
+        c->used = false;
+        return;
+    }
     tcp_info_ext_t ti;
     socklen_t len = sizeof ti;
     memset(&ti, 0, sizeof ti);
@@ -770,7 +836,11 @@ open_listen(transport_t *t)
 {
     void *s = zmq_socket(t->ctx, ZMQ_ROUTER);
     t->z[Z_LISTEN].s = s;
+    /* A long accept queue: a host that connects and is refused over and
+     * over must not fill it, or an honest SYN is dropped and retried only
+     * a second later. */
     if (s == NULL || common_opts(t, s) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
+        setopt_int(s, ZMQ_BACKLOG, TRANSPORT_BACKLOG) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0 ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "samizdat", 8) != 0) {
         return zfail(t, "listen socket");
@@ -904,6 +974,7 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
     t->no_flood_cut = defence_off(cfg->defences_off, "flood-cut");
     t->no_total_budget = t->no_flood_cut || defence_off(cfg->defences_off, "flood-budget");
     t->in_keys_random = defence_off(cfg->defences_off, "in-keys");
+    t->no_conn_caps = defence_off(cfg->defences_off, "conn-caps");
     t->ctx = zmq_ctx_new();
     if (t->ctx == NULL) {
         free(t);

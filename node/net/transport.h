@@ -31,6 +31,7 @@ enum {
     TRANSPORT_RCVHWM = 16,         /* complete messages queued per connection */
     TRANSPORT_RCVBUF = 256 * 1024, /* kernel receive buffer per connection */
     TRANSPORT_FLOOD_CHECK_MS = 20,
+    TRANSPORT_BACKLOG = 1024, /* pending TCP connections the kernel queues */
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
     TRANSPORT_CLOSE_LINGER_MS = 200, /* at close, time given to queued messages */
 };
@@ -48,6 +49,16 @@ enum { TRANSPORT_UNACCOUNTED_MAX = 12 * 1024 * 1024 };
  * also compared with what it was when none did (sampled every second), and
  * past this much more, every connection holding at least
  * TRANSPORT_SUSPECT_EXCESS unfinished is cut. */
+/* Inbound connections that have not yet delivered a complete message
+ * (an honest peer sends HELLO at once): at most this many from one IP
+ * address at a time, and each is closed after TRANSPORT_SILENT_MS. So one
+ * host cannot hold the accounting table, and with it every slot, by
+ * opening connections and keeping them alive with ZMTP heartbeats. */
+enum {
+    TRANSPORT_SILENT_PER_ADDRESS = 8,
+    TRANSPORT_SILENT_MS = 10000,
+};
+
 enum {
     TRANSPORT_MEMORY_BUDGET = 40 * 1024 * 1024,
     TRANSPORT_SUSPECT_EXCESS = 64 * 1024,
@@ -102,7 +113,8 @@ typedef struct {
     /* Test only: defences switched off (defence.h): "conn-table" (a
      * connection the accounting table has no room for is served anyway),
      * "flood-budget" (no bound on all connections together) and
-     * "flood-cut" (no connection is cut for what it holds unfinished). */
+     * "flood-cut" (no connection is cut for what it holds unfinished),
+     * "conn-caps" (no cap on silent connections per address, no timer). */
     const char *defences_off;
 } transport_config_t;
 
@@ -145,6 +157,8 @@ typedef struct {
     uint64_t dropped_unknown;   /* inbound messages without a ZAP identity */
     uint64_t flood_cuts;        /* connections cut: one too far ahead, or the total over budget */
     uint64_t refused_full;      /* connections refused: no room in the accounting table */
+    uint64_t refused_address;   /* refused: too many silent ones from that address */
+    uint64_t closed_silent;     /* closed: no complete message within TRANSPORT_SILENT_MS */
     uint64_t send_failures;
 } transport_stats_t;
 
