@@ -196,6 +196,10 @@ enum { NODE_OWN_CHECK_MS = 10000 };
 /* File descriptors a node wants: the transport's 256 connections,
  * LevelDB's 256 table files, libzmq's and libuv's own, with room. */
 enum { NODE_FILES_MIN = 1024 };
+
+/* How long a peer dropped for misbehaving stays banned, by key and by
+ * address (transport_ban). */
+enum { NODE_BAN_MS = 10 * 60 * 1000 };
 node_own_t node_own_check(node_t *n, uint64_t top, uint64_t *network);
 
 /* The user published p (stored already): its head goes into the DHT. */

@@ -94,6 +94,9 @@ static peer_t *
 connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint, bool transient,
            uint64_t now)
 {
+    if (transport_banned(n->transport, key)) {
+        return NULL; /* misbehaved: not dialled until the ban ends */
+    }
     if (!node_slot_free(n, TRANSPORT_OUT) &&
         !(transient && node_evict_idle(n, TRANSPORT_OUT, now))) {
         return NULL;

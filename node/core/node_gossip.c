@@ -318,6 +318,9 @@ drop_doomed(node_t *n)
     size_t it = 0;
     for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
         if (p->doomed) {
+            /* The ban outlasts the connection: a reconnect, a new HELLO
+             * or a new key from the same address start from nothing. */
+            (void)transport_ban(n->transport, p->key, NODE_BAN_MS);
             node_drop_peer(n, p, "misbehaved");
         }
     }

@@ -73,6 +73,15 @@ typedef struct {
     char endpoint[TRANSPORT_ENDPOINT_MAX];
 } outpeer_t;
 
+/* A banned peer: its key, and the address it came from (0 bytes: the key
+ * only). */
+typedef struct {
+    uint8_t key[KEYS_PUBLIC_SIZE];
+    uint8_t ip[16];
+    size_t ip_len;
+    uint64_t until_ms; /* 0: free */
+} ban_t;
+
 struct transport {
     uv_loop_t *loop;
     transport_config_t cfg;
@@ -92,6 +101,8 @@ struct transport {
     bool no_flood_cut;      /* test only: "flood-cut" off: no accounting at all */
     bool in_keys_random;    /* test only: "in-keys" off: a full key table overwrites at random */
     bool no_conn_caps;      /* test only: "conn-caps" off */
+    bool no_bans;           /* test only: "bans" off */
+    ban_t bans[TRANSPORT_BANS_MAX];
     uint64_t caps_logged_ms;
     uint32_t next_conn_id;
     uint64_t full_logged_ms;
@@ -207,6 +218,30 @@ silent_from(const transport_t *t, const conn_t *c)
     return n;
 }
 
+/* The host's own addresses, shared by every local process. */
+static bool
+own_host(const uint8_t *ip, size_t len)
+{
+    static const uint8_t v4[4] = {127, 0, 0, 1};
+    static const uint8_t v6[16] = {[15] = 1};
+    return (len == 4 && memcmp(ip, v4, 4) == 0) || (len == 16 && memcmp(ip, v6, 16) == 0);
+}
+
+static bool
+address_banned(const transport_t *t, const conn_t *c)
+{
+    const uint8_t *ip = NULL;
+    size_t len = ip_of(c, &ip);
+    uint64_t now = uv_now(t->loop);
+    for (int i = 0; len > 0 && i < TRANSPORT_BANS_MAX; i++) {
+        const ban_t *b = &t->bans[i];
+        if (b->until_ms > now && b->ip_len == len && memcmp(b->ip, ip, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 conn_add(transport_t *t, int fd, transport_dir_t dir)
 {
@@ -229,6 +264,12 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     c->peer_len = sizeof c->peer;
     if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) {
         c->peer_len = 0;
+    }
+    if (dir == TRANSPORT_IN && address_banned(t, c)) {
+        shutdown(fd, SHUT_RDWR);
+        c->used = false;
+        t->stats.refused_banned++;
+        return;
     }
     if (dir == TRANSPORT_IN && !t->no_conn_caps &&
         silent_from(t, c) > TRANSPORT_SILENT_PER_ADDRESS) {
@@ -423,6 +464,32 @@ key_from_user_id(zmq_msg_t *m, uint8_t key[KEYS_PUBLIC_SIZE])
            bytes_from_hex(key, KEYS_PUBLIC_SIZE, uid);
 }
 
+static conn_t *
+conn_by_id(transport_t *t, uint32_t id)
+{
+    for (int i = 0; id != 0 && i < TRANSPORT_CONN_MAX; i++) {
+        if (t->conns[i].used && t->conns[i].id == id) {
+            return &t->conns[i];
+        }
+    }
+    return NULL;
+}
+
+static bool same_peer(const conn_t *c);
+
+/* Shuts down the accounted connection id, if it is still the one. */
+static void
+close_key_conn(transport_t *t, uint32_t id)
+{
+    conn_t *c = conn_by_id(t, id);
+    if (c != NULL) {
+        if (same_peer(c)) {
+            shutdown(c->fd, SHUT_RDWR);
+        }
+        c->used = false;
+    }
+}
+
 static void
 on_data(transport_t *t, int kind)
 {
@@ -457,6 +524,13 @@ on_data(transport_t *t, int kind)
             memcpy(key, o->key, KEYS_PUBLIC_SIZE);
         } else {
             t->stats.dropped_unknown++;
+        }
+    }
+    if (ok && transport_banned(t, key)) {
+        ok = false;
+        t->stats.refused_banned++;
+        if (kind == Z_LISTEN) {
+            close_key_conn(t, conn_id);
         }
     }
     if (ok) {
@@ -975,6 +1049,7 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
     t->no_total_budget = t->no_flood_cut || defence_off(cfg->defences_off, "flood-budget");
     t->in_keys_random = defence_off(cfg->defences_off, "in-keys");
     t->no_conn_caps = defence_off(cfg->defences_off, "conn-caps");
+    t->no_bans = defence_off(cfg->defences_off, "bans");
     t->ctx = zmq_ctx_new();
     if (t->ctx == NULL) {
         free(t);
@@ -1116,6 +1191,67 @@ transport_send(transport_t *t, transport_dir_t dir, const uint8_t key[KEYS_PUBLI
         return TRANSPORT_EUNKNOWN;
     }
     return send_to(t, t->z[Z_LISTEN].s, p->rid, p->rid_len, data, len);
+}
+
+bool
+transport_banned(const transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
+{
+    uint64_t now = uv_now(t->loop);
+    for (int i = 0; i < TRANSPORT_BANS_MAX; i++) {
+        const ban_t *b = &t->bans[i];
+        if (b->until_ms > now && memcmp(b->key, key, KEYS_PUBLIC_SIZE) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+transport_err_t
+transport_ban(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], uint64_t ms)
+{
+    if (t == NULL || key == NULL) {
+        return TRANSPORT_EUNKNOWN;
+    }
+    if (t->no_bans) {
+        return TRANSPORT_OK;
+    }
+    uint64_t now = uv_now(t->loop);
+    ban_t *b = &t->bans[0];
+    for (int i = 0; i < TRANSPORT_BANS_MAX; i++) {
+        ban_t *o = &t->bans[i];
+        if (o->until_ms <= now || memcmp(o->key, key, KEYS_PUBLIC_SIZE) == 0) {
+            b = o;
+            break;
+        }
+        if (o->until_ms < b->until_ms) {
+            b = o;
+        }
+    }
+    memset(b, 0, sizeof *b);
+    memcpy(b->key, key, KEYS_PUBLIC_SIZE);
+    b->until_ms = now + ms;
+    inpeer_t *p = in_find(t, key);
+    conn_t *c = p != NULL ? conn_by_id(t, p->conn_id) : NULL;
+    const uint8_t *ip = NULL;
+    size_t len = c != NULL ? ip_of(c, &ip) : 0;
+    if (len > 0 && !own_host(ip, len)) {
+        memcpy(b->ip, ip, len);
+        b->ip_len = len;
+    }
+    if (p != NULL) {
+        close_key_conn(t, p->conn_id);
+        p->used = false;
+    }
+    /* Its other connections: every one from the banned address. */
+    for (int i = 0; b->ip_len > 0 && i < TRANSPORT_CONN_MAX; i++) {
+        conn_t *o = &t->conns[i];
+        const uint8_t *oip = NULL;
+        if (o->used && o->dir == TRANSPORT_IN && ip_of(o, &oip) == b->ip_len &&
+            memcmp(oip, b->ip, b->ip_len) == 0) {
+            close_key_conn(t, o->id);
+        }
+    }
+    return TRANSPORT_OK;
 }
 
 void

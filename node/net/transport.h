@@ -32,6 +32,7 @@ enum {
     TRANSPORT_RCVBUF = 256 * 1024, /* kernel receive buffer per connection */
     TRANSPORT_FLOOD_CHECK_MS = 20,
     TRANSPORT_BACKLOG = 1024, /* pending TCP connections the kernel queues */
+    TRANSPORT_BANS_MAX = 256,
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
     TRANSPORT_CLOSE_LINGER_MS = 200, /* at close, time given to queued messages */
 };
@@ -114,7 +115,8 @@ typedef struct {
      * connection the accounting table has no room for is served anyway),
      * "flood-budget" (no bound on all connections together) and
      * "flood-cut" (no connection is cut for what it holds unfinished),
-     * "conn-caps" (no cap on silent connections per address, no timer). */
+     * "conn-caps" (no cap on silent connections per address, no timer),
+     * "bans" (transport_ban does nothing). */
     const char *defences_off;
 } transport_config_t;
 
@@ -142,6 +144,16 @@ void transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], s
 
 transport_err_t transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE],
                                   const char *endpoint);
+/* Bans a peer that misbehaved, for ms milliseconds: its connections are
+ * shut down (inbound ones too), and until the ban ends every connection
+ * from its IP address is refused when it opens and every message from its
+ * key dropped. The host's own addresses (127.0.0.1, ::1), which every
+ * local process shares, are not banned, only the key. TRANSPORT_BANS_MAX
+ * bans at once; past it the one ending soonest goes. */
+transport_err_t transport_ban(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], uint64_t ms);
+/* Whether key is banned now. */
+bool transport_banned(const transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE]);
+
 /* Drops an outbound connection so zmq stops reconnecting. */
 transport_err_t transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE]);
 /* Sends one frame to a peer on the given direction's socket. */
@@ -159,6 +171,7 @@ typedef struct {
     uint64_t refused_full;      /* connections refused: no room in the accounting table */
     uint64_t refused_address;   /* refused: too many silent ones from that address */
     uint64_t closed_silent;     /* closed: no complete message within TRANSPORT_SILENT_MS */
+    uint64_t refused_banned;    /* connections and messages refused: a banned key or address */
     uint64_t send_failures;
 } transport_stats_t;
 

@@ -1,0 +1,193 @@
+/* Forged posts and lasting consequences (docs/SECURITY.md section 2). A
+ * peer that sends posts whose signatures do not verify is scored down and
+ * dropped. Dropping it used to only forget it: the connection stayed open,
+ * and a new HELLO, or a new key from the same host, started again with a
+ * clean score, so one host could make the node check forged signatures
+ * for ever. Now a dropped peer's connection is closed and its key and
+ * address are banned for NODE_BAN_MS.
+ *
+ * The attack, from 127.0.0.2 (a second address on this machine): every
+ * 100 ms or so a new connection with a fresh key says HELLO and pushes
+ * BATCH posts in the name of an author the node follows, each with a
+ * broken signature, then says HELLO again and goes on, HELLOS times; for
+ * 10 s. The figure: how many forged signatures
+ * the node checked. With "bans" off every new key starts from nothing.
+ * SAMIZDAT_ATTACK_LONG=1 attacks for 60 s instead of 10. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "gossipmsg.h"
+#include "keys.h"
+#include "keytext.h"
+#include "nodes.h"
+#include "post.h"
+#include "wire.h"
+
+enum { BATCH = 20, HELLOS = 8 };
+
+typedef struct {
+    char root[400];
+    tn_node_t a;
+    int runs;
+} fixture_t;
+
+static int
+setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    tu_mkdtemp(f->root, sizeof f->root);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    if (f->a.pid > 0) {
+        tu_stop(f->a.pid, SIGKILL, 5);
+    }
+    tu_rmtree(f->root);
+    free(f);
+    return 0;
+}
+
+static double
+seconds(void)
+{
+    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
+    return l != NULL && l[0] == '1' ? 60 : 10;
+}
+
+/* A post of author x with seq, whose signature is broken: a whole frame. */
+static size_t
+forged_post(uint8_t *out, size_t cap, const keys_author_t *x, uint64_t seq)
+{
+    post_t p;
+    uint8_t prev[POST_ID_SIZE];
+    memset(prev, 0x11, sizeof prev);
+    post_init(&p, POST_KIND_POST, seq, seq > 1 ? prev : NULL, (uint64_t)time(NULL) * 1000);
+    char body[64];
+    int n = snprintf(body, sizeof body, "not really mine, #%llu", (unsigned long long)seq);
+    assert_int_equal(post_set_body(&p, body, (size_t)n), POST_OK);
+    uint8_t raw[POST_MAX_SIZE];
+    size_t len = 0;
+    assert_int_equal(post_sign(&p, x, raw, sizeof raw, &len), POST_OK);
+    raw[len - 1] ^= 0x01; /* the last byte of the signature */
+    gossip_msg_t m;
+    gossip_msg_init(&m, GOSSIP_POST, 0);
+    m.u.post.p = raw;
+    m.u.post.len = (uint16_t)len;
+    size_t flen = 0;
+    assert_int_equal(gossip_msg_encode(&m, out, cap, &flen), GOSSIP_MSG_OK);
+    return flen;
+}
+
+/* One round: a fresh key from 127.0.0.2, HELLO, BATCH forged posts. */
+static void
+round_of(void *ctx, const tn_node_t *a, const char *from, const keys_author_t *x, uint64_t *seq)
+{
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    uint8_t pk[32], sk[32];
+    crypto_box_keypair(pk, sk);
+    int linger = 200;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, a->node_pk, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
+    assert_int_equal(zmq_connect(s, from), 0);
+    wire_msg_t m;
+    wire_init(&m, WIRE_HELLO, 7);
+    snprintf(m.u.hello.network, sizeof m.u.hello.network, "%s", "forge");
+    memcpy(m.u.hello.node_key, pk, 32);
+    m.u.hello.caps = WIRE_CAP_GOSSIP;
+    uint8_t buf[2048];
+    size_t len = 0;
+    assert_int_equal(wire_encode(&m, buf, sizeof buf, &len), WIRE_OK);
+    /* A dropped peer that says HELLO again on the same connection used to
+     * start again with a clean score. */
+    for (int again = 0; again < HELLOS; again++) {
+        zmq_send(s, buf, len, ZMQ_DONTWAIT);
+        usleep(10000); /* HELLO first, so the posts come from a gossip peer */
+        for (int i = 0; i < BATCH; i++) {
+            uint8_t post[2048];
+            size_t plen = forged_post(post, sizeof post, x, ++*seq);
+            zmq_send(s, post, plen, ZMQ_DONTWAIT);
+        }
+    }
+    usleep(70000);
+    zmq_close(s);
+}
+
+static long
+attack(fixture_t *f, char *const env[], const char *label)
+{
+    tn_init(&f->a, f->root, f->runs++);
+    tn_start_env(&f->a, "forge", "/dev/null", NULL, NULL, env);
+    keys_author_t x;
+    keys_author_generate(&x);
+    char xtext[KEYTEXT_BUFSZ];
+    keytext_encode(xtext, KEYTEXT_AUTHOR, x.pk);
+    tu_run_t r;
+    tn_cli(&r, &f->a, "follow", xtext, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    const char *colon = strrchr(f->a.endpoint, ':');
+    assert_non_null(colon);
+    char from[160];
+    snprintf(from, sizeof from, "tcp://127.0.0.2:0;127.0.0.1:%s", colon + 1);
+    void *ctx = zmq_ctx_new();
+    uint64_t seq = 0;
+    int rounds = 0;
+    double t0 = tu_now();
+    while (tu_now() - t0 < seconds()) {
+        round_of(ctx, &f->a, from, &x, &seq);
+        rounds++;
+    }
+    zmq_ctx_term(ctx);
+    usleep(300000);
+    long invalid = tn_status_count(&f->a, "invalid");
+    long limited = tn_status_count(&f->a, "rate_limited");
+    printf("attack_forge: %s: %d keys from 127.0.0.2 sent %llu forged posts in %.0f s; the node "
+           "checked %ld forged signatures (%.0f a minute), %ld dropped unchecked by rate limits\n",
+           label, rounds, (unsigned long long)seq, seconds(), invalid,
+           (double)invalid * 60.0 / seconds(), limited);
+    tu_stop(f->a.pid, SIGKILL, 5);
+    f->a.pid = 0;
+    keys_author_wipe(&x);
+    return invalid;
+}
+
+static void
+test_forgers_are_banned(void **state)
+{
+    fixture_t *f = *state;
+    long on = attack(f, NULL, "defence on");
+    char *env[] = {(char *)"SAMIZDAT_DEFENCE_OFF=bans", NULL};
+    long off = attack(f, env, "bans OFF");
+    /* One peer is dropped after a handful of bad signatures; the ban keeps
+     * its address from trying again. */
+    assert_true(on >= 1);
+    assert_true((double)on * 60.0 / seconds() <= 200);
+    assert_true(off > 4 * on); /* the control: every new key starts afresh */
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_forgers_are_banned, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
