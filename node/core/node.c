@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "defence.h"
 #include "gossipcaps.h"
 #include "keytext.h"
@@ -247,8 +249,8 @@ answer_malformed(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_S
     if (len < WIRE_HEADER_SIZE || data[1] == WIRE_ERROR || !node_error_answer_allowed(n)) {
         return;
     }
-    uint32_t rid = ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) |
-                   ((uint32_t)data[4] << 8) | data[5];
+    uint32_t rid =
+        ((uint32_t)data[2] << 24) | ((uint32_t)data[3] << 16) | ((uint32_t)data[4] << 8) | data[5];
     node_send_error(n, dir, key, rid, WIRE_ERR_MALFORMED, wire_strerror(err));
 }
 
@@ -300,6 +302,9 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SI
     node_t *n = ud;
     if (dir == TRANSPORT_IN && node_key_refused(n, key)) {
         n->unsolicited++; /* refused with ERROR 4: nothing more on that connection */
+        return;
+    }
+    if (!node_msg_allowed(n, key)) {
         return;
     }
     handle_msg(n, dir, key, peer_addr, data, len);
@@ -521,8 +526,9 @@ start_lan(node_t *n)
     if (n->cfg.socks5 != NULL) {
         /* A beacon carries the node key to everyone on the network: a node
          * that hides behind a proxy (Tor) must not send one. */
-        log_line(lg(n), LOG_LEVEL_INFO, "local-network discovery is off: connections go "
-                                        "through the SOCKS5 proxy");
+        log_line(lg(n), LOG_LEVEL_INFO,
+                 "local-network discovery is off: connections go "
+                 "through the SOCKS5 proxy");
         return NODE_OK;
     }
     char bound[TRANSPORT_LISTEN_MAX][TRANSPORT_ENDPOINT_MAX];
@@ -562,20 +568,25 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     peertab_t *peers = peertab_new(max + NODE_PROBATION_MAX);
     uint8_t *sendbuf = malloc(WIRE_MAX_FRAME);
     wire_msg_t *msgs = malloc(2 * sizeof *msgs);
-    if (n == NULL || peers == NULL || sendbuf == NULL || msgs == NULL) {
+    key_budget_t *budgets = calloc(NODE_BUDGET_KEYS, sizeof *budgets);
+    if (n == NULL || peers == NULL || sendbuf == NULL || msgs == NULL || budgets == NULL) {
         free(n);
         peertab_free(peers);
         free(sendbuf);
         free(msgs);
+        free(budgets);
         return NODE_ENOMEM;
     }
     n->sendbuf = sendbuf;
+    n->budgets = budgets;
     n->rx = &msgs[0];
     n->tx = &msgs[1];
     n->loop = loop;
     n->cfg = *cfg;
     n->errors_unlimited = defence_off(cfg->defences_off, "error-rate");
     n->own.off = defence_off(cfg->defences_off, "own-seq");
+    n->budget_off = defence_off(cfg->defences_off, "msg-budget");
+    randombytes_buf(n->budget_salt, sizeof n->budget_salt);
     n->peers = peers;
     n->peers_max = max;
     n->started_ms = n->last_save_ms = n->last_exchange_ms = node_mono_ms(n);
@@ -624,6 +635,7 @@ part_closed(void *ud)
     peertab_free(n->peers); /* and the frames still queued */
     free(n->sendbuf);
     free(n->rx); /* rx and tx are one allocation */
+    free(n->budgets);
     free(n);
     if (cb != NULL) {
         cb(cud);

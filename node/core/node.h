@@ -200,6 +200,18 @@ enum { NODE_FILES_MIN = 1024 };
 /* How long a peer dropped for misbehaving stays banned, by key and by
  * address (transport_ban). */
 enum { NODE_BAN_MS = 10 * 60 * 1000 };
+
+/* Messages of any type one key may send: a bucket of NODE_PEER_MSGS_BURST
+ * refilled at NODE_PEER_MSGS_PER_S; NODE_FLOOD_DROPS dropped within
+ * NODE_FLOOD_WINDOW_MS is a flood, banned (node_budget.c). Budgets are
+ * kept for NODE_BUDGET_KEYS keys. */
+enum {
+    NODE_PEER_MSGS_PER_S = 500,
+    NODE_PEER_MSGS_BURST = 2000,
+    NODE_FLOOD_DROPS = 2000,
+    NODE_FLOOD_WINDOW_MS = 2000,
+    NODE_BUDGET_KEYS = 512,
+};
 node_own_t node_own_check(node_t *n, uint64_t top, uint64_t *network);
 
 /* The user published p (stored already): its head goes into the DHT. */

@@ -12,6 +12,16 @@
 #include "node.h"
 #include "peers.h"
 
+/* What one key may still send (node_budget.c). */
+typedef struct {
+    bool used;
+    uint8_t key[KEYS_PUBLIC_SIZE];
+    uint64_t milli; /* tokens, in thousandths */
+    uint64_t last_ms, used_ms;
+    uint64_t window_ms; /* start of the window dropped counts in */
+    uint32_t dropped;
+} key_budget_t;
+
 /* A node we know of and may dial. */
 typedef struct {
     bool used;
@@ -77,6 +87,10 @@ struct node {
         uint8_t key[KEYS_PUBLIC_SIZE];
         uint64_t until_ms;       /* mono; 0: free */
     } refused[NODE_REFUSED_MAX]; /* keys told ERROR 4: nothing more is taken from them */
+    key_budget_t *budgets;       /* NODE_BUDGET_KEYS */
+    uint8_t budget_salt[16];
+    bool budget_off;       /* test only: the "msg-budget" defence is off */
+    uint64_t msgs_limited; /* messages dropped over a key's budget */
     struct {
         bool off;         /* test only: the "own-seq" defence is off */
         int dht;          /* OWN_DHT_*: the lookup of our own head */
@@ -97,6 +111,12 @@ bool node_error_answer_allowed(node_t *n);
  * it for NODE_REFUSED_MS. */
 void node_refuse_key(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
 bool node_key_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
+
+/* ---- node_budget.c ---- */
+
+/* Takes a token from key's message budget: false when it has none (the
+ * message is dropped unread); a key that floods is banned. */
+bool node_msg_allowed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
 
 /* ---- node_own.c ---- */
 

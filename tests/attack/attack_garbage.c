@@ -109,7 +109,7 @@ static void
 test_garbage_without_the_defence(void **state)
 {
     fixture_t *f = *state;
-    char *env[] = {(char *)"SAMIZDAT_DEFENCE_OFF=error-rate", NULL};
+    char *env[] = {(char *)"SAMIZDAT_DEFENCE_OFF=error-rate,msg-budget", NULL};
     int answers = attack(f, env, "defence off");
     assert_true(answers > frames() / 2);
 }
