@@ -172,16 +172,26 @@ node_evict_idle(node_t *n, transport_dir_t dir, uint64_t now)
 
 /* ---- receiving ---- */
 
-/* What peers send wrong is logged at most NODE_PEER_LOG_PER_S times a
- * second, so a hostile peer cannot flood the log. */
-static bool
-peer_log_allowed(node_t *n)
+void
+node_peer_log_flush(node_t *n)
 {
     uint64_t second = node_mono_ms(n) / 1000;
-    if (second != n->log_second) {
-        n->log_second = second;
-        n->log_count = 0;
+    if (second == n->log_second) {
+        return;
     }
+    if (n->log_count > NODE_PEER_LOG_PER_S) {
+        log_line(lg(n), LOG_LEVEL_WARN,
+                 "%u more log lines about what peers did were left out in that second",
+                 n->log_count - NODE_PEER_LOG_PER_S);
+    }
+    n->log_second = second;
+    n->log_count = 0;
+}
+
+bool
+node_peer_log_allowed(node_t *n)
+{
+    node_peer_log_flush(n);
     return n->log_count++ < NODE_PEER_LOG_PER_S;
 }
 
@@ -285,7 +295,7 @@ handle_msg(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
         bool oversized = len > WIRE_MAX_FRAME;
         n->malformed += !oversized;
         n->oversized += oversized;
-        if (peer_log_allowed(n)) {
+        if (node_peer_log_allowed(n)) {
             log_line(lg(n), LOG_LEVEL_DEBUG, "refused a %s message of %zu bytes: %s",
                      oversized ? "too large" : "malformed", len, wire_strerror(err));
         }
@@ -355,6 +365,7 @@ node_tick(node_t *n, uint64_t now)
     }
     node_dial_more(n, now);
     node_alone_check(n, now);
+    node_peer_log_flush(n);
     node_own_tick(n, now);
     node_gossip_feeds(n, now);
     node_gossip_progress(n, now);

@@ -219,8 +219,10 @@ g_misbehaved(void *ud, const uint8_t peer[static KEYS_PUBLIC_SIZE], gossip_fault
     node_t *n = ud;
     char k[24];
     node_short_key(k, peer);
-    log_line(node_log(n), LOG_LEVEL_WARN, "peer %s misbehaved (%s): disconnecting", k,
-             gossip_fault_name(why));
+    if (node_peer_log_allowed(n)) {
+        log_line(node_log(n), LOG_LEVEL_WARN, "peer %s misbehaved (%s): disconnecting", k,
+                 gossip_fault_name(why));
+    }
     size_t it = 0;
     for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
         if (memcmp(p->key, peer, KEYS_PUBLIC_SIZE) == 0) {

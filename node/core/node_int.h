@@ -103,6 +103,14 @@ struct node {
 
 /* ---- node.c: answers to bad input ---- */
 
+/* What peers do wrong is logged at most NODE_PEER_LOG_PER_S times a
+ * second, so a hostile peer cannot flood the log; the next line after a
+ * second with more says how many were left out. */
+bool node_peer_log_allowed(node_t *n);
+/* Says how many were left out in the last second, once it is over (also
+ * from the tick, so a burst followed by silence is counted too). */
+void node_peer_log_flush(node_t *n);
+
 /* Whether another ERROR may be sent in answer to bad input this second
  * (NODE_ERROR_ANSWERS_PER_S in all): answering garbage must not cost more
  * than the garbage. */

@@ -91,6 +91,27 @@ attack(fixture_t *f, char *const env[], const char *label)
            "(burst and answers took %.2f s)\n",
            label, count, answers, secs);
     assert_int_equal(tn_stop(&f->n), 0);
+    /* The log stays readable: a few lines a second about the garbage, and
+     * a count of those left out. */
+    char *log = tu_read_file(f->n.log, NULL);
+    assert_non_null(log);
+    long lines = 0, left_out = 0;
+    for (const char *p = log; (p = strstr(p, "refused a malformed message")) != NULL; p++) {
+        lines++;
+    }
+    for (const char *p = log; (p = strstr(p, " more log lines about what peers did")) != NULL;
+         p++) {
+        const char *start = p;
+        while (start > log && start[-1] >= '0' && start[-1] <= '9') {
+            start--;
+        }
+        left_out += strtol(start, NULL, 10);
+    }
+    free(log);
+    printf("attack_garbage: %s: %ld log lines about the garbage, %ld more counted as left out\n",
+           label, lines, left_out);
+    assert_true(lines <= 10 * 30); /* NODE_PEER_LOG_PER_S over at most 30 s */
+    assert_true(left_out > 0);
     return answers;
 }
 
