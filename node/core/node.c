@@ -597,6 +597,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->errors_unlimited = defence_off(cfg->defences_off, "error-rate");
     n->own.off = defence_off(cfg->defences_off, "own-seq");
     n->budget_off = defence_off(cfg->defences_off, "msg-budget");
+    n->claims_trusted = defence_off(cfg->defences_off, "observed-address");
     randombytes_buf(n->budget_salt, sizeof n->budget_salt);
     n->peers = peers;
     n->peers_max = max;

@@ -110,6 +110,7 @@ connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
         return NULL;
     }
     p->transient = transient;
+    p->endpoint_verified = true; /* the handshake proves the key is there */
     p->offered_gossip = !transient;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     log_line(node_log(n), transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "connecting to %s",

@@ -157,8 +157,10 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     if (n->dht == NULL) {
         return;
     }
+    /* An endpoint not known to reach the peer is not given: the DHT then
+     * answers it and forgets it. */
     dht_contact_t from;
-    contact_of(&from, p->key, p->endpoint);
+    contact_of(&from, p->key, p->endpoint_verified ? p->endpoint : "");
     dht_err_t err = dht_receive(n->dht, &from, m, node_mono_ms(n));
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT %s from a peer not taken: %s",
@@ -170,7 +172,7 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
 void
 node_dht_peer_ready(node_t *n, peer_t *p)
 {
-    if (n->dht != NULL && p->endpoint[0] != '\0') {
+    if (n->dht != NULL && p->endpoint[0] != '\0' && p->endpoint_verified) {
         node_dht_offer(n, p->key, p->endpoint);
     }
 }

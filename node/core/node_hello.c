@@ -203,6 +203,30 @@ inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t
     return true;
 }
 
+/* Whether an inbound peer's endpoint is at the address its connection
+ * comes from. An onion name cannot be compared: it is taken from a
+ * connection Tor hands over on this host. */
+static bool
+endpoint_observed(const char *endpoint, const char *peer_addr)
+{
+    addr_t claimed, seen;
+    if (addr_parse(endpoint, &claimed) != ADDR_OK) {
+        return false;
+    }
+    addr_unmap(&claimed);
+    if (claimed.kind == ADDR_NAME) {
+        size_t len = strlen(claimed.host);
+        bool onion = len > 6 && strcmp(claimed.host + len - 6, ".onion") == 0;
+        return onion && addr_from_ip(peer_addr, 1, &seen) == ADDR_OK &&
+               addr_class(&seen) == ADDR_LOOPBACK;
+    }
+    if (addr_from_ip(peer_addr, claimed.port, &seen) != ADDR_OK) {
+        return false;
+    }
+    addr_unmap(&seen);
+    return addr_equal(&claimed, &seen);
+}
+
 static void
 take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, bool again)
 {
@@ -211,6 +235,8 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     snprintf(p->software, sizeof p->software, "%s", h->software);
     if (p->dir == TRANSPORT_IN) {
         (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
+        p->endpoint_verified = p->endpoint[0] != '\0' &&
+                               (n->claims_trusted || endpoint_observed(p->endpoint, peer_addr));
     }
     if (p->endpoint[0] != '\0') {
         node_contact_note(n, p->key, p->endpoint);
@@ -325,7 +351,7 @@ on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
     wire_init(r, WIRE_PEERS, m->request_id);
     size_t it = 0;
     for (peer_t *q; r->u.peers.n < m->u.peers_max && (q = peertab_next(n->peers, &it)) != NULL;) {
-        if (q == p || q->state != PEER_READY || q->endpoint[0] == '\0' ||
+        if (q == p || q->state != PEER_READY || q->endpoint[0] == '\0' || !q->endpoint_verified ||
             memcmp(q->key, p->key, KEYS_PUBLIC_SIZE) == 0) {
             continue;
         }

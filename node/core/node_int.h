@@ -90,6 +90,7 @@ struct node {
     key_budget_t *budgets;       /* NODE_BUDGET_KEYS */
     uint8_t budget_salt[16];
     bool budget_off;       /* test only: the "msg-budget" defence is off */
+    bool claims_trusted;   /* test only: "observed-address" off: claimed endpoints to the DHT */
     uint64_t msgs_limited; /* messages dropped over a key's budget */
     struct {
         bool off;         /* test only: the "own-seq" defence is off */

@@ -38,6 +38,10 @@ typedef struct {
     transport_dir_t dir;
     peer_state_t state;
     char endpoint[WIRE_ENDPOINT_MAX + 1];
+    /* The endpoint is known to reach this peer: we dialled it, or an
+     * inbound peer's connection comes from its address. Only then does it
+     * go to the DHT (routing table, provider records). */
+    bool endpoint_verified;
     char software[WIRE_SOFTWARE_MAX + 1];
     uint32_t caps;
     uint64_t since_ms;
