@@ -220,6 +220,8 @@ params_from(params_t *p, dht_rt_params_t *rp, dht_rec_limits_t *rl, const dht_co
     rl->max = or_default(cfg->records_max, DHT_RECORDS_MAX);
     rl->sender_max = or_default(cfg->sender_records_max, DHT_SENDER_RECORDS_MAX);
     rl->key_providers_max = or_default(cfg->key_providers_max, DHT_KEY_PROVIDERS_MAX);
+    rl->key_providers_per_group =
+        or_default(cfg->key_providers_per_group, DHT_KEY_PROVIDERS_PER_GROUP);
     rl->evict_sample = DHT_EVICT_SAMPLE;
 
     return p->k <= DHT_NODES_MAX && p->alpha <= DHT_ALPHA_MAX && p->attempts <= DHT_ATTEMPTS_MAX &&

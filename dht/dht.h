@@ -86,6 +86,7 @@ typedef struct {
     unsigned records_max;
     unsigned sender_records_max;
     unsigned key_providers_max;
+    unsigned key_providers_per_group; /* providers of one key from one network group */
     uint64_t rpc_timeout_ms;
     uint64_t rpc_stall_ms;
     uint64_t refresh_ms;

@@ -62,19 +62,20 @@ enum {
     DHT_ALPHA_MAX = 8,
     DHT_ATTEMPTS = 3, /* sends of one lookup request to a silent node */
     DHT_ATTEMPTS_MAX = 8,
-    DHT_REPLACEMENTS = 5,         /* replacement cache entries per bucket */
-    DHT_PER_SUBNET = 2,           /* contacts per /24, /64 or host name in one bucket */
-    DHT_FAILS_MAX = 2,            /* failed requests in a row that make a contact stale */
-    DHT_LOOKUPS_MAX = 16,         /* concurrent lookups per node */
-    DHT_PENDING_MAX = 256,        /* requests in flight per node; at most 512 */
-    DHT_LOOKUP_QUERIES_MAX = 64,  /* nodes one lookup may ask (each up to DHT_ATTEMPTS times) */
-    DHT_RESPONSE_NEW_MAX = 10,    /* new candidates one response may add to a lookup */
-    DHT_ANNOUNCES_MAX = 1024,     /* authors this node announces itself for */
-    DHT_PUTS_MAX = 1024,          /* heads this node keeps putting */
-    DHT_RECORDS_MAX = 32768,      /* records stored for others (providers + heads) */
-    DHT_SENDER_RECORDS_MAX = 512, /* records charged to one sender */
-    DHT_KEY_PROVIDERS_MAX = 32,   /* providers stored for one author record key */
-    DHT_EVICT_SAMPLE = 8,         /* records looked at to choose one to evict */
+    DHT_REPLACEMENTS = 5,            /* replacement cache entries per bucket */
+    DHT_PER_SUBNET = 2,              /* contacts per /24, /64 or host name in one bucket */
+    DHT_FAILS_MAX = 2,               /* failed requests in a row that make a contact stale */
+    DHT_LOOKUPS_MAX = 16,            /* concurrent lookups per node */
+    DHT_PENDING_MAX = 256,           /* requests in flight per node; at most 512 */
+    DHT_LOOKUP_QUERIES_MAX = 64,     /* nodes one lookup may ask (each up to DHT_ATTEMPTS times) */
+    DHT_RESPONSE_NEW_MAX = 10,       /* new candidates one response may add to a lookup */
+    DHT_ANNOUNCES_MAX = 1024,        /* authors this node announces itself for */
+    DHT_PUTS_MAX = 1024,             /* heads this node keeps putting */
+    DHT_RECORDS_MAX = 32768,         /* records stored for others (providers + heads) */
+    DHT_SENDER_RECORDS_MAX = 512,    /* records charged to one sender */
+    DHT_KEY_PROVIDERS_MAX = 32,      /* providers stored for one author record key */
+    DHT_KEY_PROVIDERS_PER_GROUP = 4, /* of them from one network group (rtable.h) */
+    DHT_EVICT_SAMPLE = 8,            /* records looked at to choose one to evict */
 };
 
 /* Time tunables in milliseconds. Not an enum: some exceed INT_MAX. */

@@ -1,10 +1,14 @@
 #include "records.h"
+#include "rtable.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dhtid.h"
+
+/* The most providers of one key held, whatever the limits say. */
+enum { DHT_KEY_PROVIDERS_CAP = 64 };
 
 /* Records live in one open-addressing table with linear probing, keyed by
  * SipHash (crypto_shorthash) of kind || key under a random key, so peers
@@ -102,6 +106,12 @@ dht_rec_new(dht_records_t **out, const uint8_t self_id[static DHT_KEY_SIZE],
         r->rng = r->rng << 8 | seed[16 + i];
     }
     r->lim = *lim;
+    if (r->lim.key_providers_max > DHT_KEY_PROVIDERS_CAP) {
+        r->lim.key_providers_max = DHT_KEY_PROVIDERS_CAP;
+    }
+    if (r->lim.key_providers_per_group == 0) {
+        r->lim.key_providers_per_group = DHT_KEY_PROVIDERS_PER_GROUP;
+    }
     r->max_slots = pow2_at_least(2 * (lim->max > 0 ? lim->max : 1));
     *out = r;
     return DHT_OK;
@@ -356,12 +366,96 @@ same_record(const rec_t *s, uint8_t kind, uint32_t h, const uint8_t key[static D
     return s->kind == kind && s->hash == h && memcmp(s->key, key, DHT_KEY_SIZE) == 0;
 }
 
+/* The providers of one key, for the group bounds. */
+typedef struct {
+    size_t slot[DHT_KEY_PROVIDERS_CAP];
+    uint8_t group[DHT_KEY_PROVIDERS_CAP][DHT_RT_GROUP_SIZE];
+    bool grouped[DHT_KEY_PROVIDERS_CAP];
+    size_t n;
+} key_list_t;
+
+static bool
+same_group(const key_list_t *l, size_t a, const uint8_t g[DHT_RT_GROUP_SIZE], bool grouped)
+{
+    return grouped && l->grouped[a] && memcmp(l->group[a], g, DHT_RT_GROUP_SIZE) == 0;
+}
+
+/* Of the entries in the group of entry `like` (or of group g), the one
+ * renewed longest ago, and how many there are. */
+static size_t
+group_oldest(const dht_records_t *r, const key_list_t *l, const uint8_t g[DHT_RT_GROUP_SIZE],
+             bool grouped, size_t *count)
+{
+    size_t oldest = SIZE_MAX;
+    *count = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (!same_group(l, i, g, grouped)) {
+            continue;
+        }
+        (*count)++;
+        if (oldest == SIZE_MAX || r->slots[l->slot[i]].stored_ms < r->slots[oldest].stored_ms) {
+            oldest = l->slot[i];
+        }
+    }
+    return oldest;
+}
+
+static dht_err_t
+replace_provider(dht_records_t *r, size_t slot, const dht_contact_t *provider, uint64_t now_ms,
+                 uint64_t expires_ms)
+{
+    dht_err_t err = recharge(r, slot, provider->key);
+    if (err != DHT_OK) {
+        return err;
+    }
+    rec_t *s = &r->slots[slot];
+    memcpy(s->u.endpoint, provider->endpoint, sizeof s->u.endpoint);
+    s->stored_ms = now_ms;
+    s->expires_ms = expires_ms;
+    return DHT_OK;
+}
+
+static size_t
+oldest_of(const dht_records_t *r, const key_list_t *l)
+{
+    size_t oldest = l->slot[0];
+    for (size_t i = 1; i < l->n; i++) {
+        if (r->slots[l->slot[i]].stored_ms < r->slots[oldest].stored_ms) {
+            oldest = l->slot[i];
+        }
+    }
+    return oldest;
+}
+
+/* On a full list: the provider renewed longest ago in the group with the
+ * most providers. */
+static size_t
+full_victim(const dht_records_t *r, const key_list_t *l)
+{
+    size_t best = SIZE_MAX, best_count = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        size_t count = 0;
+        size_t oldest = group_oldest(r, l, l->group[i], l->grouped[i], &count);
+        if (!l->grouped[i]) {
+            oldest = l->slot[i];
+            count = 1;
+        }
+        if (best == SIZE_MAX || count > best_count ||
+            (count == best_count && r->slots[oldest].stored_ms < r->slots[best].stored_ms)) {
+            best = oldest;
+            best_count = count;
+        }
+    }
+    return best;
+}
+
 dht_err_t
 dht_rec_add_provider(dht_records_t *r, const uint8_t key[static DHT_KEY_SIZE],
                      const dht_contact_t *provider, uint64_t now_ms, uint64_t expires_ms)
 {
     uint32_t h = hash_of(r, KIND_PROVIDER, key);
-    size_t oldest = SIZE_MAX, count = 0;
+    key_list_t l;
+    l.n = 0;
     if (r->cap > 0) {
         size_t mask = r->cap - 1;
         for (size_t i = h & mask; r->slots[i].kind != KIND_NONE; i = (i + 1) & mask) {
@@ -376,24 +470,27 @@ dht_rec_add_provider(dht_records_t *r, const uint8_t key[static DHT_KEY_SIZE],
                 s->expires_ms = expires_ms;
                 return DHT_OK;
             }
-            count++;
-            if (oldest == SIZE_MAX || s->stored_ms < r->slots[oldest].stored_ms) {
-                oldest = i;
+            if (l.n < DHT_KEY_PROVIDERS_CAP) {
+                l.slot[l.n] = i;
+                l.grouped[l.n] = dht_rt_group(s->u.endpoint, l.group[l.n]);
+                l.n++;
             }
         }
     }
-    if (count >= r->lim.key_providers_max && oldest != SIZE_MAX) {
-        /* The key's list is full: the newest announcements win, so the
-         * providers given out are the ones most likely still online. */
-        dht_err_t err = recharge(r, oldest, provider->key);
-        if (err != DHT_OK) {
-            return err;
-        }
-        rec_t *s = &r->slots[oldest];
-        memcpy(s->u.endpoint, provider->endpoint, sizeof s->u.endpoint);
-        s->stored_ms = now_ms;
-        s->expires_ms = expires_ms;
-        return DHT_OK;
+    uint8_t g[DHT_RT_GROUP_SIZE];
+    bool grouped = dht_rt_group(provider->endpoint, g);
+    size_t in_group = 0;
+    size_t oldest_in_group = group_oldest(r, &l, g, grouped, &in_group);
+    if (grouped && in_group >= r->lim.key_providers_per_group && oldest_in_group != SIZE_MAX) {
+        return replace_provider(r, oldest_in_group, provider, now_ms, expires_ms);
+    }
+    if (l.n >= r->lim.key_providers_max && l.n > 0) {
+        /* Without a group bound (a share as large as the list), plain
+         * Kademlia: the one renewed longest ago, whatever its group. */
+        size_t victim = r->lim.key_providers_per_group >= r->lim.key_providers_max
+                            ? oldest_of(r, &l)
+                            : full_victim(r, &l);
+        return replace_provider(r, victim, provider, now_ms, expires_ms);
     }
     rec_t rec;
     memset(&rec, 0, sizeof rec);
@@ -473,39 +570,70 @@ size_t
 dht_rec_providers(const dht_records_t *r, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_ms,
                   dht_contact_t *out, size_t cap)
 {
-    uint64_t when[DHT_PROVIDERS_MAX];
-    size_t n = 0;
     if (cap > DHT_PROVIDERS_MAX) {
         cap = DHT_PROVIDERS_MAX;
     }
     if (r->cap == 0 || cap == 0) {
         return 0;
     }
+    /* Every live provider, newest announcement first. */
+    const rec_t *all[DHT_KEY_PROVIDERS_CAP];
+    size_t n = 0;
     uint32_t h = hash_of(r, KIND_PROVIDER, key);
     size_t mask = r->cap - 1;
     for (size_t i = h & mask; r->slots[i].kind != KIND_NONE; i = (i + 1) & mask) {
         const rec_t *s = &r->slots[i];
-        if (!same_record(s, KIND_PROVIDER, h, key) || s->expires_ms <= now_ms) {
+        if (!same_record(s, KIND_PROVIDER, h, key) || s->expires_ms <= now_ms ||
+            n == DHT_KEY_PROVIDERS_CAP) {
             continue;
         }
-        if (n == cap && s->stored_ms <= when[n - 1]) {
-            continue;
-        }
-        /* Insertion by announcement time, newest first, keeping cap. */
-        size_t at = n < cap ? n : cap - 1;
-        while (at > 0 && when[at - 1] < s->stored_ms) {
-            when[at] = when[at - 1];
-            out[at] = out[at - 1];
+        size_t at = n++;
+        while (at > 0 && all[at - 1]->stored_ms < s->stored_ms) {
+            all[at] = all[at - 1];
             at--;
         }
-        when[at] = s->stored_ms;
-        memcpy(out[at].key, s->sender, DHT_KEY_SIZE);
-        memcpy(out[at].endpoint, s->u.endpoint, sizeof out[at].endpoint);
-        if (n < cap) {
-            n++;
+        all[at] = s;
+    }
+    /* A mix of groups: the newest of each group first, then the second of
+     * each, and so on, so one group cannot fill an answer. */
+    uint8_t groups[DHT_KEY_PROVIDERS_CAP][DHT_RT_GROUP_SIZE];
+    bool grouped[DHT_KEY_PROVIDERS_CAP], taken[DHT_KEY_PROVIDERS_CAP];
+    for (size_t i = 0; i < n; i++) {
+        grouped[i] = dht_rt_group(all[i]->u.endpoint, groups[i]);
+        taken[i] = false;
+    }
+    size_t count = 0;
+    while (count < cap && count < n) {
+        bool seen_any = false;
+        for (size_t i = 0; i < n && count < cap; i++) {
+            bool first_of_group = !taken[i];
+            for (size_t j = 0; first_of_group && j < i; j++) {
+                /* an earlier, untaken provider of the same group goes first */
+                if (!taken[j] && grouped[i] && grouped[j] &&
+                    memcmp(groups[i], groups[j], DHT_RT_GROUP_SIZE) == 0) {
+                    first_of_group = false;
+                }
+            }
+            if (!first_of_group) {
+                continue;
+            }
+            memcpy(out[count].key, all[i]->sender, DHT_KEY_SIZE);
+            memcpy(out[count].endpoint, all[i]->u.endpoint, sizeof out[count].endpoint);
+            count++;
+            seen_any = true;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = 0; k < count; k++) {
+                if (memcmp(out[k].key, all[i]->sender, DHT_KEY_SIZE) == 0) {
+                    taken[i] = true;
+                }
+            }
+        }
+        if (!seen_any) {
+            break;
         }
     }
-    return n;
+    return count;
 }
 
 bool

@@ -9,8 +9,13 @@
  *   bytes held are bounded too (dht_rec_bytes);
  * - at most sender_max records charged to one sender (the provider itself
  *   for a provider record, the node that put it for a head);
- * - at most key_providers_max providers for one key: a new provider then
- *   replaces the one whose announcement is oldest;
+ * - at most key_providers_max providers for one key, and of them at most
+ *   key_providers_per_group from one network group (rtable.h: an IPv4 /24,
+ *   an IPv6 /64, a name); a new provider from a group at its share
+ *   replaces that group's provider renewed longest ago, never another
+ *   group's, so one host announcing many keys cannot push the others out;
+ *   on a full list a newcomer replaces the provider renewed longest ago in
+ *   the group with the most;
  * - when the store is full, a new record replaces the record farthest from
  *   our own id among evict_sample picked at random, if that one is farther
  *   from us than the new record's key; otherwise the new record is refused.
@@ -32,6 +37,7 @@ typedef struct {
     size_t max;
     size_t sender_max;
     size_t key_providers_max;
+    size_t key_providers_per_group;
     size_t evict_sample;
 } dht_rec_limits_t;
 

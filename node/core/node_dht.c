@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "defence.h"
 #include "dhtid.h"
 #include "head.h"
 #include "node_int.h"
@@ -82,6 +83,9 @@ node_dht_start(node_t *n)
         .endpoint_ok = dht_endpoint_ok,
         .ud = n,
         .per_subnet = loopback(n->self_endpoint) ? -1 : 0,
+        /* Test only: "provider-groups" off lets one group fill a key's list. */
+        .key_providers_per_group =
+            defence_off(n->cfg.defences_off, "provider-groups") ? DHT_KEY_PROVIDERS_MAX : 0,
     };
     memcpy(cfg.key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     dht_err_t err = dht_new(&n->dht, &cfg);

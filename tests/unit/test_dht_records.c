@@ -122,6 +122,70 @@ test_key_providers_bound(void **state)
     assert_int_equal(dht_rec_sender_count(fx->r, first.key), 0);
 }
 
+/* Provider takeover (docs/SECURITY.md section 3): 12 honest providers of
+ * an author, each in its own /24, then 40 keys of one host (one /24)
+ * announce it, newer than all of them. The figure: honest providers kept,
+ * and in an answer of 20. With the per-group bound off (a share as large
+ * as the list), the host's keys replace every honest provider. */
+static int
+takeover(size_t per_group, const char *label)
+{
+    uint8_t self[32], seed[32], key[32];
+    det(self, "self", 9);
+    det(seed, "seed", 9);
+    det(key, "author", 9);
+    dht_rec_limits_t lim = {.max = 1024,
+                            .sender_max = 64,
+                            .key_providers_max = DHT_KEY_PROVIDERS_MAX,
+                            .key_providers_per_group = per_group,
+                            .evict_sample = 8};
+    dht_records_t *r = NULL;
+    assert_int_equal(dht_rec_new(&r, self, seed, &lim), DHT_OK);
+    enum { HONEST = 12, SYBILS = 40 };
+    for (uint64_t i = 0; i < HONEST; i++) {
+        dht_contact_t p;
+        memset(&p, 0, sizeof p);
+        det(p.key, "honest", i);
+        snprintf(p.endpoint, sizeof p.endpoint, "tcp://203.0.%u.7:7470", (unsigned)(10 + i));
+        assert_int_equal(dht_rec_add_provider(r, key, &p, 100 + i, 10000000), DHT_OK);
+    }
+    for (uint64_t i = 0; i < SYBILS; i++) {
+        dht_contact_t p;
+        memset(&p, 0, sizeof p);
+        det(p.key, "sybil", i);
+        snprintf(p.endpoint, sizeof p.endpoint, "tcp://192.0.2.%u:7470", (unsigned)(1 + i));
+        assert_int_equal(dht_rec_add_provider(r, key, &p, 1000 + i, 10000000), DHT_OK);
+    }
+    dht_contact_t out[DHT_PROVIDERS_MAX];
+    size_t n = dht_rec_providers(r, key, 2000, out, DHT_PROVIDERS_MAX);
+    int honest_answered = 0;
+    for (size_t i = 0; i < n; i++) {
+        honest_answered += strncmp(out[i].endpoint, "tcp://203.0.", 12) == 0;
+    }
+    int kept = 0;
+    for (uint64_t i = 0; i < HONEST; i++) {
+        dht_contact_t p;
+        det(p.key, "honest", i);
+        kept += dht_rec_sender_count(r, p.key) > 0;
+    }
+    printf("test_dht_records: provider takeover, %s: %d of %d honest providers kept after %d "
+           "announcements from one /24; %d honest in an answer of %zu\n",
+           label, kept, HONEST, SYBILS, honest_answered, n);
+    dht_rec_free(r);
+    return kept * 100 + honest_answered;
+}
+
+static void
+test_provider_takeover(void **state)
+{
+    (void)state;
+    int on = takeover(0, "bound on");
+    int off = takeover(DHT_KEY_PROVIDERS_MAX, "per-group bound OFF");
+    assert_int_equal(on / 100, 12); /* every honest provider kept */
+    assert_int_equal(on % 100, 12); /* and each in the answer */
+    assert_int_equal(off / 100, 0); /* the control: all replaced */
+}
+
 /* One sender (one provider key) flooding announcements for many keys
  * holds at most SENDER_MAX records; others can still store. */
 static void
@@ -276,6 +340,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sender_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_global_bound_and_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_rules, setup, teardown),
+        cmocka_unit_test(test_provider_takeover),
         cmocka_unit_test_setup_teardown(test_table_churn, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
