@@ -21,6 +21,9 @@ on_own_head(void *ud, const dht_result_t *r)
 {
     node_t *n = ud;
     n->own.dht = OWN_DHT_DONE;
+    if (r->status == DHT_ECANCELED) {
+        return; /* the node is closing */
+    }
     if (r->status == DHT_OK && r->head_seq > n->own.dht_seq) {
         n->own.dht_seq = r->head_seq;
     }

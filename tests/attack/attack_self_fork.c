@@ -8,7 +8,9 @@
  *
  * Each trial: author A and follower B run; A posts, B gets every post; A
  * comes back short; A is started again and asked to post at once (the CLI
- * retries while the node says it is still asking). A self-fork is a post
+ * retries while the node says it is still asking), with B held still for
+ * the first RESUME_MS so the outcome does not hang on a race of
+ * milliseconds. A self-fork is a post
  * signed with a number B already holds. With the defence (the fsynced
  * own.seq mark, and the node asking peers and the DHT before its first
  * post) A fetches its posts back and signs the next number; with "own-seq"
@@ -24,11 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nodes.h"
 
-enum { POSTS = 8, FIRST = 4 };
+enum { POSTS = 8, FIRST = 4, RESUME_MS = 1500 };
 
 typedef struct {
     char root[400];
@@ -257,12 +260,26 @@ trial(fixture_t *f, how_t how, int n, int shown, bool defended)
         copy_dir(backup, f->a.dir);
         short_by = POSTS - held(&f->a, f->a.author_text);
     }
+    /* B is held still while A starts and is asked to post, and let go
+     * RESUME_MS later, so that without the defence the post never races
+     * the catch-up (it would otherwise be a matter of milliseconds). */
+    assert_int_equal(kill(f->b.pid, SIGSTOP), 0);
     start_a(f, env);
+    int resumer = fork();
+    assert_true(resumer >= 0);
+    if (resumer == 0) {
+        usleep(RESUME_MS * 1000);
+        kill(f->b.pid, SIGCONT);
+        _exit(0);
+    }
     int refusals = 0;
     char why[512];
     double t0 = tu_now();
     long seq = post_again(f, &refusals, why, sizeof why);
     double took = tu_now() - t0;
+    int ws = 0;
+    waitpid(resumer, &ws, 0);
+    kill(f->b.pid, SIGCONT);
     long after = held(&f->a, f->a.author_text);
     bool fork = seq > 0 && seq <= POSTS;
     printf("attack_self_fork: %s trial %d, own-seq %s: the store came back %ld post(s) short; "
