@@ -298,15 +298,15 @@ in_find(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
     return NULL;
 }
 
-static bool
-conn_live(const transport_t *t, uint32_t id)
+static conn_t *
+conn_by_id(transport_t *t, uint32_t id)
 {
     for (int i = 0; id != 0 && i < TRANSPORT_CONN_MAX; i++) {
         if (t->conns[i].used && t->conns[i].id == id) {
-            return true;
+            return &t->conns[i];
         }
     }
-    return false;
+    return NULL;
 }
 
 /* The slot a new inbound key takes when the table is full: one whose
@@ -322,7 +322,7 @@ in_victim(transport_t *t)
     inpeer_t *oldest = &t->ins[0];
     for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
         inpeer_t *p = &t->ins[i];
-        if (!conn_live(t, p->conn_id)) {
+        if (conn_by_id(t, p->conn_id) == NULL) {
             return p;
         }
         if (p->heard_ms < oldest->heard_ms) {
@@ -464,29 +464,29 @@ key_from_user_id(zmq_msg_t *m, uint8_t key[KEYS_PUBLIC_SIZE])
            bytes_from_hex(key, KEYS_PUBLIC_SIZE, uid);
 }
 
-static conn_t *
-conn_by_id(transport_t *t, uint32_t id)
-{
-    for (int i = 0; id != 0 && i < TRANSPORT_CONN_MAX; i++) {
-        if (t->conns[i].used && t->conns[i].id == id) {
-            return &t->conns[i];
-        }
-    }
-    return NULL;
-}
-
 static bool same_peer(const conn_t *c);
 
-/* Shuts down the accounted connection id, if it is still the one. */
+/* Shuts a connection down and forgets it. The fd number may have been
+ * reused since the monitor saw it: only the connection accounted for is
+ * shut; false when it was not that one any more. */
+static bool
+conn_close(conn_t *c)
+{
+    bool ours = same_peer(c);
+    if (ours) {
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    c->used = false;
+    return ours;
+}
+
+/* Shuts down the accounted connection id, if it is still open. */
 static void
 close_key_conn(transport_t *t, uint32_t id)
 {
     conn_t *c = conn_by_id(t, id);
     if (c != NULL) {
-        if (same_peer(c)) {
-            shutdown(c->fd, SHUT_RDWR);
-        }
-        c->used = false;
+        (void)conn_close(c);
     }
 }
 
@@ -692,19 +692,17 @@ same_peer(const conn_t *c)
 static void
 cut_conn(transport_t *t, conn_t *c, uint64_t received, const char *why)
 {
-    /* The fd number may have been reused since the monitor saw it: only cut
-     * the connection we accounted for. */
-    if (same_peer(c)) {
+    transport_dir_t dir = c->dir;
+    uint64_t accounted = c->accounted;
+    if (conn_close(c)) {
         log_line(t->cfg.log, LOG_LEVEL_WARN,
                  "transport: cutting off an %s connection: %llu bytes received, only %llu in "
                  "complete messages (an endless multipart message?)%s",
-                 c->dir == TRANSPORT_IN ? "inbound" : "outbound", (unsigned long long)received,
-                 (unsigned long long)c->accounted, why);
-        shutdown(c->fd, SHUT_RDWR);
+                 dir == TRANSPORT_IN ? "inbound" : "outbound", (unsigned long long)received,
+                 (unsigned long long)accounted, why);
         t->stats.flood_cuts++;
         emit(t, TRANSPORT_EV_FLOOD_CUT, NULL, "");
     }
-    c->used = false;
 }
 
 static void
@@ -714,11 +712,7 @@ check_conn(transport_t *t, conn_t *c)
         uv_now(t->loop) - c->opened_ms >= TRANSPORT_SILENT_MS) {
         /* Connected, perhaps through the handshake, and never said
          * anything: it only holds a slot. */
-        if (same_peer(c)) {
-            shutdown(c->fd, SHUT_RDWR);
-            t->stats.closed_silent++;
-        }
-        c->used = false;
+        t->stats.closed_silent += conn_close(c);
         return;
     }
     tcp_info_ext_t ti;

@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "nodes.h"
+#include "zclient.h"
 
 enum { ATTACK_CONNS = 1000, FILES = 1024 };
 
@@ -57,18 +58,6 @@ trials(void)
     return l != NULL && l[0] == '1' ? 10 : 3;
 }
 
-static void
-curve_client(void *s, const uint8_t server[32])
-{
-    uint8_t pk[32], sk[32];
-    crypto_box_keypair(pk, sk);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-}
-
 /* Seconds until an honest client's CURVE handshake with the node succeeds,
  * or -1 if it has not after `wait` seconds. */
 static double
@@ -77,8 +66,7 @@ honest_handshake(void *ctx, const tn_node_t *a, double wait)
     static int n;
     char name[64];
     snprintf(name, sizeof name, "inproc://honest-%d", n++); /* an old one may linger */
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    curve_client(s, a->node_pk);
+    void *s = zc_dealer(ctx, a->node_pk, 0, NULL);
     assert_int_equal(zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED), 0);
     void *mon = zmq_socket(ctx, ZMQ_PAIR);
     assert_int_equal(zmq_connect(mon, name), 0);
@@ -121,17 +109,13 @@ attack(fixture_t *f, char *const env[], const char *label, double *slowest)
 {
     tn_init(&f->a, f->root, f->runs++);
     start_limited(f, env);
-    const char *colon = strrchr(f->a.endpoint, ':');
-    assert_non_null(colon);
     char from[160];
-    snprintf(from, sizeof from, "tcp://127.0.0.2:0;127.0.0.1:%s", colon + 1);
+    zc_from_second_host(from, sizeof from, f->a.endpoint);
     void *ctx = zmq_ctx_new();
     zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, ATTACK_CONNS + 64);
     static void *socks[ATTACK_CONNS];
     for (int i = 0; i < ATTACK_CONNS; i++) {
-        socks[i] = zmq_socket(ctx, ZMQ_DEALER);
-        assert_non_null(socks[i]);
-        curve_client(socks[i], f->a.node_pk);
+        socks[i] = zc_dealer(ctx, f->a.node_pk, 0, NULL);
         int ivl = 1000;
         zmq_setsockopt(socks[i], ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
         assert_int_equal(zmq_connect(socks[i], from), 0);

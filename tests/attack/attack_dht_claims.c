@@ -23,6 +23,7 @@
 #include "dhtmsg.h"
 #include "nodes.h"
 #include "wire.h"
+#include "zclient.h"
 
 enum { KEYS = 60 };
 
@@ -56,15 +57,8 @@ teardown(void **state)
 static void *
 claimer(void *ctx, const tn_node_t *a, const char *from, int i)
 {
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    assert_non_null(s);
-    uint8_t pk[32], sk[32];
-    crypto_box_keypair(pk, sk);
-    int zero = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, a->node_pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
+    uint8_t pk[32];
+    void *s = zc_dealer(ctx, a->node_pk, 0, pk);
     assert_int_equal(zmq_connect(s, from), 0);
     wire_msg_t m;
     wire_init(&m, WIRE_HELLO, 7);
@@ -90,10 +84,8 @@ attack(fixture_t *f, char *const env[], const char *label)
 {
     tn_init(&f->a, f->root, f->runs++);
     tn_start_env(&f->a, "claims", "/dev/null", NULL, NULL, env);
-    const char *colon = strrchr(f->a.endpoint, ':');
-    assert_non_null(colon);
     char from[160];
-    snprintf(from, sizeof from, "tcp://127.0.0.2:0;127.0.0.1:%s", colon + 1);
+    zc_from_second_host(from, sizeof from, f->a.endpoint);
     void *ctx = zmq_ctx_new();
     static void *socks[KEYS];
     for (int i = 0; i < KEYS; i++) {

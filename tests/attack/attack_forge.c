@@ -32,6 +32,7 @@
 #include "nodes.h"
 #include "post.h"
 #include "wire.h"
+#include "zclient.h"
 
 enum { BATCH = 20, HELLOS = 8 };
 
@@ -106,14 +107,8 @@ forged_post(uint8_t *out, size_t cap, const uint8_t x_pk[32], uint64_t seq)
 static void
 round_of(void *ctx, const tn_node_t *a, const char *from, const uint8_t x[32], uint64_t *seq)
 {
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    uint8_t pk[32], sk[32];
-    crypto_box_keypair(pk, sk);
-    int linger = 200;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, a->node_pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
+    uint8_t pk[32];
+    void *s = zc_dealer(ctx, a->node_pk, 200, pk);
     assert_int_equal(zmq_connect(s, from), 0);
     wire_msg_t m;
     wire_init(&m, WIRE_HELLO, 7);
@@ -184,10 +179,8 @@ attack(fixture_t *f, char *const env[], const char *label)
     uint8_t x[32];
     assert_int_equal(keytext_decode(x, KEYTEXT_AUTHOR, f->x.author_text), KEYTEXT_OK);
     assert_true(genuine_arrives(f, 0)); /* the link works before the attack */
-    const char *colon = strrchr(f->a.endpoint, ':');
-    assert_non_null(colon);
     char from[160];
-    snprintf(from, sizeof from, "tcp://127.0.0.2:0;127.0.0.1:%s", colon + 1);
+    zc_from_second_host(from, sizeof from, f->a.endpoint);
     void *ctx = zmq_ctx_new();
     uint64_t seq = 0;
     int rounds = 0;

@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "nodes.h"
+#include "zclient.h"
 
 enum { CHURN = 400 };
 
@@ -66,15 +67,7 @@ rounds(void)
 static void
 one_key(void *ctx, const tn_node_t *a)
 {
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    assert_non_null(s);
-    uint8_t pk[32], sk[32];
-    crypto_box_keypair(pk, sk);
-    int linger = 2000;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, a->node_pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
+    void *s = zc_dealer(ctx, a->node_pk, 2000, NULL);
     assert_int_equal(zmq_connect(s, a->endpoint), 0);
     /* A PING frame: version 1, type 2, request id, and nothing else. */
     uint8_t frame[6] = {1, 2, 0, 0, 0, 1};

@@ -19,6 +19,7 @@
 #include "dhtmsg.h"
 #include "nodes.h"
 #include "wire.h"
+#include "zclient.h"
 
 typedef struct {
     char root[400];
@@ -99,20 +100,13 @@ attack(fixture_t *f, kind_t kind, char *const env[], const char *label)
 {
     tn_init(&f->a, f->root, f->runs++);
     tn_start_env(&f->a, "msgflood", "/dev/null", NULL, NULL, env);
-    const char *colon = strrchr(f->a.endpoint, ':');
-    assert_non_null(colon);
     char from[160];
-    snprintf(from, sizeof from, "tcp://127.0.0.2:0;127.0.0.1:%s", colon + 1);
+    zc_from_second_host(from, sizeof from, f->a.endpoint);
     void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_DEALER);
-    uint8_t pk[32], sk[32];
-    crypto_box_keypair(pk, sk);
-    int zero = 0, hwm = 1000;
-    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    uint8_t pk[32];
+    void *s = zc_dealer(ctx, f->a.node_pk, 0, pk);
+    int hwm = 1000;
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, f->a.node_pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pk, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sk, 32);
     assert_int_equal(zmq_connect(s, from), 0);
     uint8_t buf[512];
     size_t len = frame_of(HELLO, buf, sizeof buf, pk, 0);
