@@ -32,6 +32,7 @@ typedef struct {
     uint8_t sender[DHT_KEY_SIZE]; /* provider key, or who put the head */
     uint64_t stored_ms;           /* last announcement or put */
     uint64_t expires_ms;
+    uint64_t first_ms; /* providers: when this provider was first stored */
     union {
         char endpoint[DHT_ENDPOINT_MAX + 1];
         struct {
@@ -411,6 +412,7 @@ replace_provider(dht_records_t *r, size_t slot, const dht_contact_t *provider, u
     rec_t *s = &r->slots[slot];
     memcpy(s->u.endpoint, provider->endpoint, sizeof s->u.endpoint);
     s->stored_ms = now_ms;
+    s->first_ms = now_ms;
     s->expires_ms = expires_ms;
     return DHT_OK;
 }
@@ -427,22 +429,40 @@ oldest_of(const dht_records_t *r, const key_list_t *l)
     return oldest;
 }
 
-/* On a full list: the provider renewed longest ago in the group with the
- * most providers. */
+/* Of the entries in group g, the one that came last. */
+static size_t
+group_newest(const dht_records_t *r, const key_list_t *l, const uint8_t g[DHT_RT_GROUP_SIZE],
+             bool grouped)
+{
+    size_t newest = SIZE_MAX;
+    for (size_t i = 0; i < l->n; i++) {
+        if (same_group(l, i, g, grouped) &&
+            (newest == SIZE_MAX || r->slots[l->slot[i]].first_ms > r->slots[newest].first_ms)) {
+            newest = l->slot[i];
+        }
+    }
+    return newest;
+}
+
+/* On a full list: the provider that came last in the group with the most
+ * providers (between groups of one size, the one that came last). So
+ * long-standing providers, the author's own node among them, stay, and
+ * newcomers from many groups only take each other's places. */
 static size_t
 full_victim(const dht_records_t *r, const key_list_t *l)
 {
     size_t best = SIZE_MAX, best_count = 0;
     for (size_t i = 0; i < l->n; i++) {
         size_t count = 0;
-        size_t oldest = group_oldest(r, l, l->group[i], l->grouped[i], &count);
+        (void)group_oldest(r, l, l->group[i], l->grouped[i], &count);
+        size_t newest = group_newest(r, l, l->group[i], l->grouped[i]);
         if (!l->grouped[i]) {
-            oldest = l->slot[i];
+            newest = l->slot[i];
             count = 1;
         }
         if (best == SIZE_MAX || count > best_count ||
-            (count == best_count && r->slots[oldest].stored_ms < r->slots[best].stored_ms)) {
-            best = oldest;
+            (count == best_count && r->slots[newest].first_ms > r->slots[best].first_ms)) {
+            best = newest;
             best_count = count;
         }
     }
@@ -499,6 +519,7 @@ dht_rec_add_provider(dht_records_t *r, const uint8_t key[static DHT_KEY_SIZE],
     memcpy(rec.key, key, DHT_KEY_SIZE);
     memcpy(rec.sender, provider->key, DHT_KEY_SIZE);
     rec.stored_ms = now_ms;
+    rec.first_ms = now_ms;
     rec.expires_ms = expires_ms;
     memcpy(rec.u.endpoint, provider->endpoint, sizeof rec.u.endpoint);
     return insert_new(r, &rec);
@@ -576,7 +597,9 @@ dht_rec_providers(const dht_records_t *r, const uint8_t key[static DHT_KEY_SIZE]
     if (r->cap == 0 || cap == 0) {
         return 0;
     }
-    /* Every live provider, newest announcement first. */
+    /* Every live provider, the longest-standing first (a provider that
+     * keeps renewing is alive; one that came last may be one of many an
+     * attacker just made), then the latest renewal. */
     const rec_t *all[DHT_KEY_PROVIDERS_CAP];
     size_t n = 0;
     uint32_t h = hash_of(r, KIND_PROVIDER, key);
@@ -588,13 +611,15 @@ dht_rec_providers(const dht_records_t *r, const uint8_t key[static DHT_KEY_SIZE]
             continue;
         }
         size_t at = n++;
-        while (at > 0 && all[at - 1]->stored_ms < s->stored_ms) {
+        while (at > 0 &&
+               (all[at - 1]->first_ms > s->first_ms ||
+                (all[at - 1]->first_ms == s->first_ms && all[at - 1]->stored_ms < s->stored_ms))) {
             all[at] = all[at - 1];
             at--;
         }
         all[at] = s;
     }
-    /* A mix of groups: the newest of each group first, then the second of
+    /* A mix of groups: the first of each group first, then the second of
      * each, and so on, so one group cannot fill an answer. */
     uint8_t groups[DHT_KEY_PROVIDERS_CAP][DHT_RT_GROUP_SIZE];
     bool grouped[DHT_KEY_PROVIDERS_CAP], taken[DHT_KEY_PROVIDERS_CAP];

@@ -75,11 +75,11 @@ test_providers_renew_expire(void **state)
     assert_int_equal(dht_rec_add_provider(fx->r, key, &b, 200, 1100), DHT_OK);
     assert_int_equal(dht_rec_providers(fx->r, other, 300, out, DHT_PROVIDERS_MAX), 0);
     assert_int_equal(dht_rec_providers(fx->r, key, 300, out, DHT_PROVIDERS_MAX), 2);
-    /* Most recently announced first. */
-    assert_memory_equal(out[0].key, b.key, 32);
-    assert_string_equal(out[1].endpoint, a.endpoint);
+    /* The longest-standing first. */
+    assert_memory_equal(out[0].key, a.key, 32);
+    assert_string_equal(out[1].endpoint, b.endpoint);
     assert_int_equal(dht_rec_providers(fx->r, key, 300, out, 1), 1);
-    assert_memory_equal(out[0].key, b.key, 32);
+    assert_memory_equal(out[0].key, a.key, 32);
 
     /* A renewal is not a second record; the provider may have moved. */
     snprintf(a.endpoint, sizeof a.endpoint, "tcp://203.0.113.5:7470");
@@ -99,7 +99,8 @@ test_providers_renew_expire(void **state)
     assert_int_equal(dht_rec_sender_count(fx->r, a.key), 0);
 }
 
-/* A full per-key list keeps the newest announcements. */
+/* Without a group bound, a full per-key list keeps the newest
+ * announcements (plain Kademlia), and answers the longest-standing first. */
 static void
 test_key_providers_bound(void **state)
 {
@@ -114,7 +115,7 @@ test_key_providers_bound(void **state)
     assert_int_equal(dht_rec_providers(fx->r, key, 200, out, DHT_PROVIDERS_MAX), KEY_MAX);
     assert_int_equal(dht_rec_count(fx->r), KEY_MAX);
     for (size_t i = 0; i < KEY_MAX; i++) {
-        dht_contact_t want = provider(3 * KEY_MAX - 1 - i);
+        dht_contact_t want = provider(2 * KEY_MAX + i);
         assert_memory_equal(out[i].key, want.key, 32);
     }
     /* The displaced providers' shares were given back. */
@@ -123,12 +124,13 @@ test_key_providers_bound(void **state)
 }
 
 /* Provider takeover (docs/SECURITY.md section 3): 12 honest providers of
- * an author, each in its own /24, then 40 keys of one host (one /24)
- * announce it, newer than all of them. The figure: honest providers kept,
- * and in an answer of 20. With the per-group bound off (a share as large
- * as the list), the host's keys replace every honest provider. */
+ * an author, each in its own /24, then 40 keys of one host (one /24), or
+ * of 40 /24s, announce it, newer than all of them. The figure: honest
+ * providers kept, and in an answer of 20. With the per-group bound off (a
+ * share as large as the list: plain Kademlia, the provider renewed longest
+ * ago goes), the newcomers replace every honest provider. */
 static int
-takeover(size_t per_group, const char *label)
+takeover(size_t per_group, bool spread, const char *label)
 {
     uint8_t self[32], seed[32], key[32];
     det(self, "self", 9);
@@ -153,7 +155,11 @@ takeover(size_t per_group, const char *label)
         dht_contact_t p;
         memset(&p, 0, sizeof p);
         det(p.key, "sybil", i);
-        snprintf(p.endpoint, sizeof p.endpoint, "tcp://192.0.2.%u:7470", (unsigned)(1 + i));
+        if (spread) {
+            snprintf(p.endpoint, sizeof p.endpoint, "tcp://192.%u.7.2:7470", (unsigned)(1 + i));
+        } else {
+            snprintf(p.endpoint, sizeof p.endpoint, "tcp://192.0.2.%u:7470", (unsigned)(1 + i));
+        }
         assert_int_equal(dht_rec_add_provider(r, key, &p, 1000 + i, 10000000), DHT_OK);
     }
     dht_contact_t out[DHT_PROVIDERS_MAX];
@@ -169,8 +175,8 @@ takeover(size_t per_group, const char *label)
         kept += dht_rec_sender_count(r, p.key) > 0;
     }
     printf("test_dht_records: provider takeover, %s: %d of %d honest providers kept after %d "
-           "announcements from one /24; %d honest in an answer of %zu\n",
-           label, kept, HONEST, SYBILS, honest_answered, n);
+           "announcements from %s; %d honest in an answer of %zu\n",
+           label, kept, HONEST, SYBILS, spread ? "40 /24s" : "one /24", honest_answered, n);
     dht_rec_free(r);
     return kept * 100 + honest_answered;
 }
@@ -179,11 +185,18 @@ static void
 test_provider_takeover(void **state)
 {
     (void)state;
-    int on = takeover(0, "bound on");
-    int off = takeover(DHT_KEY_PROVIDERS_MAX, "per-group bound OFF");
+    int on = takeover(0, false, "bound on");
+    int off = takeover(DHT_KEY_PROVIDERS_MAX, false, "per-group bound OFF");
     assert_int_equal(on / 100, 12); /* every honest provider kept */
     assert_int_equal(on % 100, 12); /* and each in the answer */
     assert_int_equal(off / 100, 0); /* the control: all replaced */
+    /* From many /24s the group bound does not bite; the newcomers take
+     * only each other's places, and answers start with the long-standing. */
+    on = takeover(0, true, "bound on");
+    off = takeover(DHT_KEY_PROVIDERS_MAX, true, "per-group bound OFF");
+    assert_int_equal(on / 100, 12);
+    assert_int_equal(on % 100, 12);
+    assert_int_equal(off / 100, 0);
 }
 
 /* One sender (one provider key) flooding announcements for many keys
