@@ -70,6 +70,7 @@ typedef struct {
     int record_hops; /* -1: no record yet */
     bool rider;      /* ANNOUNCE/PUT: also serves the author's other record */
     dht_contact_t *providers;
+    uint8_t (*provider_src)[DHT_RT_GROUP_SIZE]; /* the group of the node that named it */
     size_t n_providers;
     bool has_head;
     uint64_t head_seq;
@@ -96,6 +97,7 @@ typedef struct {
     unsigned k, alpha, attempts, fails_max, lookups_max, internal_max, pending_max, queries_max,
         new_max;
     unsigned announces_max, puts_max;
+    int lookup_per_group; /* < 0: no bound */
     uint64_t rpc_timeout_ms, rpc_stall_ms, refresh_ms, provider_ttl_ms, reannounce_ms;
     uint64_t head_ttl_ms, reput_ms;
 } params_t;
@@ -201,6 +203,7 @@ params_from(params_t *p, dht_rt_params_t *rp, dht_rec_limits_t *rl, const dht_co
     p->pending_max = or_default(cfg->pending_max, DHT_PENDING_MAX);
     p->queries_max = or_default(cfg->lookup_queries_max, DHT_LOOKUP_QUERIES_MAX);
     p->new_max = or_default(cfg->response_new_max, DHT_RESPONSE_NEW_MAX);
+    p->lookup_per_group = cfg->lookup_per_group == 0 ? DHT_LOOKUP_PER_GROUP : cfg->lookup_per_group;
     p->announces_max = or_default(cfg->announces_max, DHT_ANNOUNCES_MAX);
     p->puts_max = or_default(cfg->puts_max, DHT_PUTS_MAX);
     p->rpc_timeout_ms = or_default_ms(cfg->rpc_timeout_ms, DHT_RPC_TIMEOUT_MS);
@@ -441,6 +444,7 @@ lookup_free(lookup_t *L)
 {
     dht_sl_free(&L->sl);
     free(L->providers);
+    free(L->provider_src);
     free(L);
 }
 
@@ -745,13 +749,16 @@ start_lookup(dht_t *d, uint8_t kind, const uint8_t target[static DHT_KEY_SIZE],
     if (L == NULL) {
         return DHT_ENOMEM;
     }
-    if (dht_sl_init(&L->sl, target, d->id, d->p.k, d->p.queries_max, d->p.new_max) != DHT_OK) {
+    if (dht_sl_init(&L->sl, target, d->id, d->p.k, d->p.queries_max, d->p.new_max,
+                    d->p.lookup_per_group) != DHT_OK) {
         free(L);
         return DHT_ENOMEM;
     }
     if (kind == DHT_LOOKUP_GET_PROVIDERS) {
         L->providers = calloc(DHT_PROVIDERS_MAX, sizeof *L->providers);
-        if (L->providers == NULL) {
+        /* Our own records are their own source: all zero, no group's. */
+        L->provider_src = calloc(DHT_PROVIDERS_MAX, sizeof *L->provider_src);
+        if (L->providers == NULL || L->provider_src == NULL) {
             lookup_free(L);
             return DHT_ENOMEM;
         }
@@ -869,20 +876,65 @@ take_contacts(dht_t *d, lookup_t *L, const dht_contacts_t *cs, uint8_t depth)
     (void)dht_sl_add_answer(&L->sl, d->res, n, depth);
 }
 
+static size_t
+providers_from(const lookup_t *L, const uint8_t src[static DHT_RT_GROUP_SIZE])
+{
+    size_t n = 0;
+    for (size_t i = 0; i < L->n_providers; i++) {
+        n += memcmp(L->provider_src[i], src, DHT_RT_GROUP_SIZE) == 0 ? 1 : 0;
+    }
+    return n;
+}
+
+/* Keeps a provider named by a node of group src. A full list is shared
+ * between the groups that answered: a newcomer whose group holds fewer
+ * than the largest share less one takes the place of that share's newest.
+ * So nodes of a few networks answering first with providers of their own
+ * cannot fill the list before an honest answer comes. True when kept. */
+static bool
+provider_keep(dht_t *d, lookup_t *L, const dht_contact_t *c,
+              const uint8_t src[static DHT_RT_GROUP_SIZE])
+{
+    size_t at = L->n_providers;
+    if (at == DHT_PROVIDERS_MAX) {
+        if (d->p.lookup_per_group < 0) {
+            return false;
+        }
+        size_t most = 0;
+        for (size_t i = 0; i < L->n_providers; i++) {
+            size_t n = providers_from(L, L->provider_src[i]);
+            if (n >= most) {
+                most = n;
+                at = i;
+            }
+        }
+        if (providers_from(L, src) + 1 >= most) {
+            return false;
+        }
+    } else {
+        L->n_providers++;
+    }
+    L->providers[at] = *c;
+    memcpy(L->provider_src[at], src, DHT_RT_GROUP_SIZE);
+    return true;
+}
+
 static void
-take_providers(dht_t *d, lookup_t *L, const dht_msg_t *m, unsigned hops)
+take_providers(dht_t *d, lookup_t *L, const dht_msg_t *m, const dht_cand_t *from, unsigned hops)
 {
     size_t n = usable(d, m->u.providers.c, m->u.providers.n);
-    for (size_t i = 0; i < n && L->n_providers < DHT_PROVIDERS_MAX; i++) {
+    uint8_t src[DHT_RT_GROUP_SIZE];
+    memset(src, 0xff, sizeof src); /* no group known: one source for all such */
+    if (from->grouped) {
+        memcpy(src, from->group, sizeof src);
+    }
+    for (size_t i = 0; i < n; i++) {
         bool dup = false;
         for (size_t j = 0; j < L->n_providers; j++) {
             dup = dup || memcmp(L->providers[j].key, d->res[i].key, DHT_KEY_SIZE) == 0;
         }
-        if (!dup) {
-            L->providers[L->n_providers++] = d->res[i];
-            if (L->record_hops < 0) {
-                L->record_hops = (int)hops;
-            }
+        if (!dup && provider_keep(d, L, &d->res[i], src) && L->record_hops < 0) {
+            L->record_hops = (int)hops;
         }
     }
 }
@@ -973,7 +1025,7 @@ lookup_outcome(dht_t *d, const pending_t *p, const dht_msg_t *m, bool hard, uint
             take_contacts(d, L, &m->u.nodes, depth);
             break;
         case DHT_MSG_PROVIDERS:
-            take_providers(d, L, m, hops);
+            take_providers(d, L, m, c, hops);
             take_contacts(d, L, &m->u.providers.closer, depth);
             break;
         case DHT_MSG_HEAD:
@@ -992,7 +1044,10 @@ lookup_outcome(dht_t *d, const pending_t *p, const dht_msg_t *m, bool hard, uint
         return;
     }
     c->state = ok ? DHT_CAND_ANSWERED : DHT_CAND_FAILED;
-    if (L->kind == DHT_LOOKUP_GET_PROVIDERS && L->n_providers >= DHT_PROVIDERS_MAX) {
+    /* A full list ends the lookup early only without the group bound: with
+     * it, the nodes closest to the key are all asked, whoever answered first. */
+    if (L->kind == DHT_LOOKUP_GET_PROVIDERS && L->n_providers >= DHT_PROVIDERS_MAX &&
+        d->p.lookup_per_group < 0) {
         finish(d, L, now_ms);
         return;
     }

@@ -75,7 +75,9 @@ typedef struct {
     unsigned alpha;    /* 1..DHT_ALPHA_MAX */
     unsigned attempts; /* 1..DHT_ATTEMPTS_MAX sends of one lookup request to a silent node */
     unsigned replacements;
-    int per_subnet; /* 0: default; < 0: no bound (a test network on one host) */
+    int per_subnet;       /* 0: default; < 0: no bound (a test network on one host) */
+    int lookup_per_group; /* candidates of one network group in a lookup's window;
+                             0: default; < 0: no bound */
     unsigned fails_max;
     unsigned lookups_max;
     unsigned pending_max; /* at most 512 */

@@ -64,6 +64,7 @@ enum {
     DHT_ATTEMPTS_MAX = 8,
     DHT_REPLACEMENTS = 5,            /* replacement cache entries per bucket */
     DHT_PER_SUBNET = 2,              /* contacts per /24, /64 or host name in one bucket */
+    DHT_LOOKUP_PER_GROUP = 1,        /* candidates per /24, /64 or name in a lookup's list */
     DHT_FAILS_MAX = 2,               /* failed requests in a row that make a contact stale */
     DHT_LOOKUPS_MAX = 16,            /* concurrent lookups per node */
     DHT_PENDING_MAX = 256,           /* requests in flight per node; at most 512 */

@@ -8,9 +8,10 @@
 dht_err_t
 dht_sl_init(dht_shortlist_t *s, const uint8_t target[static DHT_KEY_SIZE],
             const uint8_t self[static DHT_KEY_SIZE], unsigned k, unsigned queries_max,
-            unsigned new_max)
+            unsigned new_max, int per_group)
 {
     memset(s, 0, sizeof *s);
+    s->per_group = per_group;
     memcpy(s->target, target, DHT_KEY_SIZE);
     memcpy(s->self, self, DHT_KEY_SIZE);
     s->k = k;
@@ -43,11 +44,52 @@ dht_sl_find(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE])
     return NULL;
 }
 
+static void
+remove_at(dht_shortlist_t *s, size_t i)
+{
+    memmove(&s->c[i], &s->c[i + 1], (s->n - i - 1) * sizeof *s->c);
+    s->n--;
+}
+
+/* Makes room for a newcomer of group g: true when the group is under its
+ * share, or its farthest NEW candidate is farther than id and was removed. */
+static bool
+group_room(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE],
+           const uint8_t g[static DHT_RT_GROUP_SIZE])
+{
+    int same = 0;
+    size_t farthest_new = s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        const dht_cand_t *e = &s->c[i];
+        if (e->state == DHT_CAND_FAILED || !e->grouped ||
+            memcmp(e->group, g, DHT_RT_GROUP_SIZE) != 0) {
+            continue;
+        }
+        same++;
+        if (e->state == DHT_CAND_NEW) {
+            farthest_new = i; /* the list is sorted: the last one seen is the farthest */
+        }
+    }
+    if (same < s->per_group) {
+        return true;
+    }
+    if (farthest_new == s->n || dhtid_closer(s->target, id, s->c[farthest_new].id) >= 0) {
+        return false;
+    }
+    remove_at(s, farthest_new);
+    return true;
+}
+
 bool
 dht_sl_add(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE], const dht_contact_t *c,
            uint8_t depth)
 {
     if (memcmp(id, s->self, DHT_KEY_SIZE) == 0 || dht_sl_find(s, id) != NULL) {
+        return false;
+    }
+    uint8_t g[DHT_RT_GROUP_SIZE];
+    bool grouped = s->per_group >= 0 && dht_rt_group(c->endpoint, g);
+    if (grouped && !group_room(s, id, g)) {
         return false;
     }
     if (s->n == s->cap) {
@@ -61,8 +103,7 @@ dht_sl_add(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE], const dht_
         if (last_new == s->n || dhtid_closer(s->target, id, s->c[last_new].id) >= 0) {
             return false;
         }
-        memmove(&s->c[last_new], &s->c[last_new + 1], (s->n - last_new - 1) * sizeof *s->c);
-        s->n--;
+        remove_at(s, last_new);
     }
     size_t at = s->n;
     while (at > 0 && dhtid_closer(s->target, id, s->c[at - 1].id) < 0) {
@@ -75,6 +116,10 @@ dht_sl_add(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE], const dht_
     e->c = *c;
     e->state = DHT_CAND_NEW;
     e->depth = depth;
+    e->grouped = grouped;
+    if (grouped) {
+        memcpy(e->group, g, DHT_RT_GROUP_SIZE);
+    }
     s->n++;
     return true;
 }

@@ -18,6 +18,14 @@
  * Each answer may add at most new_max candidates (its closest new ones),
  * so one peer answering with junk cannot fill the list.
  *
+ * At most per_group candidates that have not failed share a network group
+ * (rtable.h: a /24, a /64, a host name): a newcomer of a group at its
+ * share takes the place of that group's farthest NEW candidate if it is
+ * closer, else it is left out. So ids ground next to a target from a few
+ * networks hold only part of the window, and the honest nodes closest to
+ * the target are asked too (the Sybil defence; S/Kademlia bounds a
+ * lookup's paths by disjointness, this bounds them by network).
+ *
  * Pure data structure: the dht sends the requests. */
 #ifndef SAMIZDAT_LOOKUP_H
 #define SAMIZDAT_LOOKUP_H
@@ -27,6 +35,7 @@
 #include <stdint.h>
 
 #include "dht.h"
+#include "rtable.h"
 
 typedef enum {
     DHT_CAND_NEW = 0,
@@ -43,6 +52,8 @@ typedef struct {
     uint8_t depth;       /* 0: from our own table; d + 1: from the answer of a depth-d node */
     uint8_t outstanding; /* sends to it without an outcome (the dht keeps count) */
     uint8_t fresh;       /* of those, the ones not yet past their stall time */
+    bool grouped;        /* group is set (the endpoint has a group) */
+    uint8_t group[DHT_RT_GROUP_SIZE];
 } dht_cand_t;
 
 typedef struct {
@@ -51,6 +62,7 @@ typedef struct {
     unsigned k;
     unsigned queries_max;
     unsigned new_max;
+    int per_group; /* < 0: no bound */
     dht_cand_t *c; /* sorted, closest first */
     size_t n, cap;
     unsigned queries; /* nodes asked (first sends; retransmissions are not counted) */
@@ -59,11 +71,13 @@ typedef struct {
 /* DHT_OK or DHT_ENOMEM. target and self borrowed for the call. */
 dht_err_t dht_sl_init(dht_shortlist_t *s, const uint8_t target[static DHT_KEY_SIZE],
                       const uint8_t self[static DHT_KEY_SIZE], unsigned k, unsigned queries_max,
-                      unsigned new_max);
+                      unsigned new_max, int per_group);
 /* Frees the candidates; accepts a zeroed or freed list. */
 void dht_sl_free(dht_shortlist_t *s);
 
-/* Adds one candidate unless known or our own. True when it was added. */
+/* Adds one candidate unless known, our own, or its group is at its share
+ * and it is not closer than the group's farthest NEW candidate (which it
+ * then replaces). True when it was added. */
 bool dht_sl_add(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE], const dht_contact_t *c,
                 uint8_t depth);
 /* Adds the closest new_max new contacts of an answer. cs borrowed for the

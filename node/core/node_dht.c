@@ -86,6 +86,9 @@ node_dht_start(node_t *n)
         /* Test only: "provider-groups" off lets one group fill a key's list. */
         .key_providers_per_group =
             defence_off(n->cfg.defences_off, "provider-groups") ? DHT_KEY_PROVIDERS_MAX : 0,
+        /* Test only: "lookup-groups" off lets ids of a few networks fill a
+         * lookup (tests/sim/sim_dht.c --attack --defences-off). */
+        .lookup_per_group = defence_off(n->cfg.defences_off, "lookup-groups") ? -1 : 0,
     };
     memcpy(cfg.key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     dht_err_t err = dht_new(&n->dht, &cfg);

@@ -61,6 +61,7 @@ typedef struct {
     uint32_t measure_min;
     uint64_t seed;
     double min_success; /* exit 1 below this (percent); 0: no check */
+    double max_success; /* exit 1 above this (percent): an attack's control; 0: no check */
     uint32_t max_p99_hops;
     bool quiet;
     bool verbose;  /* explain each failed lookup */
@@ -68,6 +69,11 @@ typedef struct {
     /* dht tunables, 0 for the library's defaults */
     uint32_t k, alpha, attempts, stall_ms;
     uint32_t renew_min, provider_ttl_min;
+    /* the Sybil attack: ids ground near author 0's record key */
+    uint32_t sybils;
+    uint32_t sybil_nets; /* /24s the attacker holds */
+    uint32_t sybil_bits; /* prefix bits shared with the target; 0: log2 of the nodes */
+    bool defences_off;   /* the dht's group bounds off: the attack's control */
 } opts_t;
 
 typedef struct {
@@ -75,6 +81,7 @@ typedef struct {
     uint32_t inst; /* dht_new count, so a restarted node ignores old timers */
     bool online;
     bool bootstrap;
+    bool sybil; /* an attacker's id: answered by sybil_answer, no dht */
     dht_t *d;
     dht_contact_t c;
     uint8_t id[32];
@@ -152,6 +159,11 @@ struct sim {
     uint8_t trace_target[32];
     uint8_t buf[DHT_LARGEST_PAYLOAD];
     dht_msg_t msg;
+    uint32_t total;       /* honest nodes, then sybils */
+    uint8_t attacked[32]; /* author 0's record key */
+    uint64_t sybil_answers;
+    uint64_t next_intro;
+    dht_msg_t reply; /* what a sybil sends */
 };
 
 /* ---- randomness ---- */
@@ -199,6 +211,18 @@ identity(const sim_t *s, uint32_t index, uint32_t gen, dht_contact_t *c, uint8_t
     snprintf(c->endpoint, sizeof c->endpoint, "tcp://%u.%u.%u.%u:7470", 11u + (a >> 24) % 180,
              (a >> 16) & 0xff, (a >> 8) & 0xff, 1u + (a & 0x7f));
     dhtid_from_node_key(id, c->key);
+}
+
+/* Who sent a message: the identity it had then (a sybil has one). */
+static void
+sender(const sim_t *s, uint32_t index, uint32_t gen, dht_contact_t *c, uint8_t id[static 32])
+{
+    if (s->nodes[index].sybil) {
+        *c = s->nodes[index].c;
+        memcpy(id, s->nodes[index].id, 32);
+        return;
+    }
+    identity(s, index, gen, c, id);
 }
 
 static uint32_t
@@ -379,10 +403,16 @@ schedule_tick(sim_t *s, uint32_t i)
     push(s, ev);
 }
 
+static void sybil_answer(sim_t *s, const sev_t *ev);
+
 static void
 deliver(sim_t *s, const sev_t *ev)
 {
     snode_t *nd = &s->nodes[ev->to];
+    if (nd->sybil) {
+        sybil_answer(s, ev);
+        return;
+    }
     if (s->tracing && ev->from == s->trace_asker) {
         printf("      %" PRIu64 " deliver %s to %u rid %08x (online %d)\n", s->now,
                dht_msg_type_name(ev->type), ev->to, ev->rid, nd->online);
@@ -397,7 +427,7 @@ deliver(sim_t *s, const sev_t *ev)
     }
     dht_contact_t from;
     uint8_t from_id[32];
-    identity(s, ev->from, ev->from_gen, &from, from_id);
+    sender(s, ev->from, ev->from_gen, &from, from_id);
     if (s->tracing && ev->to == s->trace_asker && s->msg.type == DHT_MSG_NODES) {
         printf("      %" PRIu64 " reply from node %u rid %08x:", s->now, ev->from, ev->rid);
         for (size_t i = 0; i < s->msg.u.nodes.n; i++) {
@@ -456,6 +486,11 @@ node_start(sim_t *s, uint32_t i)
     cfg.reannounce_ms = (uint64_t)s->o.renew_min * 60000;
     cfg.reput_ms = (uint64_t)s->o.renew_min * 60000;
     cfg.provider_ttl_ms = (uint64_t)s->o.provider_ttl_min * 60000;
+    if (s->o.defences_off) {
+        cfg.per_subnet = -1;
+        cfg.key_providers_per_group = DHT_KEY_PROVIDERS_MAX;
+        cfg.lookup_per_group = -1;
+    }
     if (dht_new(&nd->d, &cfg) != DHT_OK) {
         fprintf(stderr, "sim_dht: dht_new failed\n");
         exit(2);
@@ -516,6 +551,171 @@ add_announcer(author_t *au, const uint8_t key[static 32])
     }
     memcpy(au->announcers[au->nannouncers % ANNOUNCERS_MAX], key, 32);
     au->nannouncers++;
+}
+
+/* ---- the Sybil attacker ----
+ *
+ * sybils ids, ground so that each shares sybil_bits leading bits with
+ * author 0's record key (closer to it than any honest node, give or take
+ * one), with addresses in sybil_nets /24s. They run no dht: they answer
+ * every request with the sybils closest to its target, offer sybils as
+ * providers, hold no head, acknowledge announcements and heads and drop
+ * them, and answer pings so they stay in tables. Every few minutes each
+ * one introduces itself (a FIND_NODE) to random nodes and to the honest
+ * nodes closest to the attacked key, the way an attacker gets into the
+ * tables that matter. */
+
+enum {
+    SYBIL_INTRO_RANDOM = 8,            /* random nodes each sybil contacts per round */
+    SYBIL_INTRO_NEAR = 20,             /* honest nodes closest to the target it contacts */
+    SYBIL_INTRO_EVERY_MS = 10 * 60000, /* rounds of introductions */
+};
+
+static uint32_t random_node(sim_t *s, bool online);
+
+/* An author's signing seed, from the run's seed. */
+static void
+author_seed(const sim_t *s, uint32_t a, uint8_t seed[static 32])
+{
+    uint64_t in[2] = {s->o.seed, a};
+    crypto_generichash(seed, 32, (const uint8_t *)in, sizeof in, (const uint8_t *)"author", 6);
+}
+
+static void
+sybil_identity(sim_t *s, uint32_t j, uint32_t bits, snode_t *nd)
+{
+    uint64_t in[3] = {s->o.seed, j, 0x5b11};
+    memset(&nd->c, 0, sizeof nd->c);
+    crypto_generichash(nd->c.key, 32, (const uint8_t *)in, sizeof in, NULL, 0);
+    /* The key is only bytes to the dht here: count in its last eight
+     * until the id lands near the target. */
+    for (uint64_t ctr = 0;; ctr++) {
+        memcpy(nd->c.key + 24, &ctr, sizeof ctr);
+        dhtid_from_node_key(nd->id, nd->c.key);
+        if ((uint32_t)dhtid_common_prefix(nd->id, s->attacked) >= bits) {
+            break;
+        }
+    }
+    /* Each /24 in a /16 of its own: the attacker rents from many providers. */
+    uint32_t net = j % s->o.sybil_nets, host = j / s->o.sybil_nets;
+    snprintf(nd->c.endpoint, sizeof nd->c.endpoint, "tcp://%u.%u.7.%u:%u", 191 + net / 250,
+             1 + net % 250, 1 + host % 250, 7470 + host / 250);
+}
+
+static void
+sybils_create(sim_t *s)
+{
+    uint32_t bits = s->o.sybil_bits;
+    while (bits == 0 || (bits < 32 && (1u << bits) < s->o.nodes)) {
+        bits++;
+    }
+    for (uint32_t j = 0; j < s->o.sybils; j++) {
+        uint32_t i = s->o.nodes + j;
+        snode_t *nd = &s->nodes[i];
+        s->uds[i].sim = s;
+        s->uds[i].index = i;
+        nd->sybil = true;
+        nd->online = true;
+        sybil_identity(s, j, bits, nd);
+        map_put(s, nd->c.key, (int32_t)i);
+    }
+    if (!s->o.quiet) {
+        printf("  attack        %u sybil ids in %u /24s, each sharing %u leading bits with "
+               "author 0's record key\n",
+               s->o.sybils, s->o.sybil_nets, bits);
+    }
+}
+
+/* The max nodes of [from, to) closest to target (online ones only when
+ * asked), closest first, into idx. Returns how many. */
+static size_t
+nearest(const sim_t *s, const uint8_t target[static 32], uint32_t from, uint32_t to,
+        bool online_only, uint32_t *idx, size_t max)
+{
+    size_t n = 0;
+    for (uint32_t i = from; i < to; i++) {
+        const uint8_t *id = s->nodes[i].id;
+        if ((online_only && !s->nodes[i].online) ||
+            (n == max && dhtid_closer(target, id, s->nodes[idx[n - 1]].id) >= 0)) {
+            continue;
+        }
+        size_t at = n < max ? n++ : max - 1;
+        while (at > 0 && dhtid_closer(target, id, s->nodes[idx[at - 1]].id) < 0) {
+            idx[at] = idx[at - 1];
+            at--;
+        }
+        idx[at] = i;
+    }
+    return n;
+}
+
+static uint8_t
+sybils_near(const sim_t *s, const uint8_t target[static 32], dht_contact_t *out)
+{
+    uint32_t idx[DHT_NODES_MAX];
+    size_t n = nearest(s, target, s->o.nodes, s->total, false, idx, DHT_NODES_MAX);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = s->nodes[idx[i]].c;
+    }
+    return (uint8_t)n;
+}
+
+static void
+sybil_answer(sim_t *s, const sev_t *ev)
+{
+    if (!dht_msg_is_request(ev->type)) {
+        return;
+    }
+    dht_msg_t *q = &s->msg;
+    if (dht_msg_decode_payload(q, ev->type, ev->rid, ev->payload, ev->len) != DHT_MSG_OK) {
+        fprintf(stderr, "sim_dht: a message to a sybil did not decode\n");
+        exit(2);
+    }
+    dht_contact_t to;
+    uint8_t to_id[32], target[32];
+    sender(s, ev->from, ev->from_gen, &to, to_id);
+    memcpy(target, q->u.target, 32); /* target and key share the union's first bytes */
+    dht_msg_t *r = &s->reply;
+    switch (ev->type) {
+    case DHT_MSG_PING:
+        dht_msg_init(r, DHT_MSG_PONG, ev->rid);
+        break;
+    case DHT_MSG_FIND_NODE:
+        dht_msg_init(r, DHT_MSG_NODES, ev->rid);
+        r->u.nodes.n = sybils_near(s, target, r->u.nodes.c);
+        break;
+    case DHT_MSG_GET_PROVIDERS:
+        dht_msg_init(r, DHT_MSG_PROVIDERS, ev->rid);
+        r->u.providers.n = sybils_near(s, target, r->u.providers.c);
+        r->u.providers.closer.n = sybils_near(s, target, r->u.providers.closer.c);
+        break;
+    case DHT_MSG_GET_HEAD:
+        dht_msg_init(r, DHT_MSG_HEAD, ev->rid);
+        r->u.head.closer.n = sybils_near(s, target, r->u.head.closer.c);
+        break;
+    default: /* ANNOUNCE, PUT_HEAD: taken and thrown away */
+        dht_msg_init(r, DHT_MSG_ACK, ev->rid);
+        break;
+    }
+    s->sybil_answers++;
+    (void)sim_send(&s->uds[ev->to], &to, r);
+}
+
+static void
+sybils_introduce(sim_t *s)
+{
+    uint32_t near[SYBIL_INTRO_NEAR];
+    size_t nn = nearest(s, s->attacked, 0, s->o.nodes, true, near, SYBIL_INTRO_NEAR);
+    dht_msg_t *m = &s->reply;
+    for (uint32_t i = s->o.nodes; i < s->total; i++) {
+        dht_msg_init(m, DHT_MSG_FIND_NODE, (uint32_t)next_rand(&s->rng));
+        memcpy(m->u.target, s->nodes[i].id, 32);
+        for (uint32_t t = 0; t < SYBIL_INTRO_RANDOM + nn; t++) {
+            uint32_t to =
+                t < SYBIL_INTRO_RANDOM ? random_node(s, true) : near[t - SYBIL_INTRO_RANDOM];
+            (void)sim_send(&s->uds[i], &s->nodes[to].c, m);
+        }
+    }
 }
 
 /* What a node does for the authors it follows when it starts: announce
@@ -589,10 +789,19 @@ churn_step(sim_t *s)
 static void
 advance(sim_t *s, uint64_t until)
 {
-    while (s->next_churn <= until) {
-        run_until(s, s->next_churn);
-        churn_step(s);
-        s->next_churn += s->churn_every;
+    for (;;) {
+        uint64_t next = s->next_churn < s->next_intro ? s->next_churn : s->next_intro;
+        if (next > until) {
+            break;
+        }
+        run_until(s, next);
+        if (next == s->next_churn) {
+            churn_step(s);
+            s->next_churn += s->churn_every;
+        } else {
+            sybils_introduce(s);
+            s->next_intro += SYBIL_INTRO_EVERY_MS;
+        }
     }
     run_until(s, until);
 }
@@ -752,7 +961,8 @@ start_lookup(sim_t *s, uint8_t kind)
         }
         err = dht_find_node(d, pl->target, result_cb, pl, s->now);
     } else {
-        pl->author = (uint32_t)below(s, s->o.authors);
+        /* Under attack, every record lookup is for the attacked author. */
+        pl->author = s->o.sybils > 0 ? 0 : (uint32_t)below(s, s->o.authors);
         const uint8_t *pk = s->authors[pl->author].k.pk;
         dhtid_from_author(pl->target, pk);
         err = kind == DHT_LOOKUP_GET_PROVIDERS ? dht_get_providers(d, pk, result_cb, pl, s->now)
@@ -775,8 +985,7 @@ publish(sim_t *s)
     for (uint32_t a = 0; a < s->o.authors; a++) {
         author_t *au = &s->authors[a];
         uint8_t seed[32];
-        uint64_t in[2] = {s->o.seed, a};
-        crypto_generichash(seed, 32, (const uint8_t *)in, sizeof in, (const uint8_t *)"author", 6);
+        author_seed(s, a, seed);
         keys_author_from_seed(&au->k, seed);
         au->seq = 1 + below(s, 1000);
         uint8_t post_id[32];
@@ -884,10 +1093,19 @@ usage(FILE *f)
             "  --seed S          (default 1)\n"
             "  --min-success P   exit 1 if any success rate is below P percent\n"
             "  --max-p99-hops H  exit 1 if a p99 of hops is above H\n"
+            "  --max-success P   exit 1 if any success rate is above P percent (the\n"
+            "                    control of an attack run: the attack must succeed)\n"
             "  --short           the ctest run: 500 nodes, 20%% churn, 300 lookups, checked\n"
             "  --quiet           only the result lines\n"
             "  --verbose         explain every failed lookup\n"
             "  --trace N         print the messages of lookup number N\n"
+            "  --sybils N        an attacker with N ids closest to author 0's key; every\n"
+            "                    record lookup is then for author 0 (default 0)\n"
+            "  --sybil-nets G    the /24s the attacker's ids are in (default 8)\n"
+            "  --sybil-bits B    leading bits each sybil id shares with the key\n"
+            "                    (default: enough to be closer than the honest nodes)\n"
+            "  --attack          the ctest attack run: 500 nodes, 1000 sybils, checked\n"
+            "  --defences-off    the dht's group bounds off (the attack's control)\n"
             "  --k K, --alpha A, --attempts N, --stall MS, --renew MIN, --provider-ttl MIN\n"
             "                    override the dht's tunables (default: the library's)\n");
 }
@@ -929,6 +1147,7 @@ parse_opts(opts_t *o, int argc, char **argv)
                   .warm_min = 10,
                   .measure_min = 20,
                   .seed = 1,
+                  .sybil_nets = 8,
                   .trace = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -946,6 +1165,18 @@ parse_opts(opts_t *o, int argc, char **argv)
             o->measure_min = 10;
             o->min_success = 97.0;
             o->max_p99_hops = 5;
+            continue;
+        } else if (strcmp(a, "--attack") == 0) {
+            o->nodes = 500;
+            o->lookups = 200;
+            o->authors = 20;
+            o->warm_min = 5;
+            o->measure_min = 10;
+            o->sybils = 1000;
+            o->min_success = 95.0;
+            continue;
+        } else if (strcmp(a, "--defences-off") == 0) {
+            o->defences_off = true;
             continue;
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = true;
@@ -994,6 +1225,12 @@ parse_opts(opts_t *o, int argc, char **argv)
             ok = parse_u32(v, &o->renew_min, 100000);
         } else if (strcmp(a, "--provider-ttl") == 0) {
             ok = parse_u32(v, &o->provider_ttl_min, 100000);
+        } else if (strcmp(a, "--sybils") == 0) {
+            ok = parse_u32(v, &o->sybils, 1000000);
+        } else if (strcmp(a, "--sybil-nets") == 0) {
+            ok = parse_u32(v, &o->sybil_nets, 16000) && o->sybil_nets > 0;
+        } else if (strcmp(a, "--sybil-bits") == 0) {
+            ok = parse_u32(v, &o->sybil_bits, 32);
         } else if (strcmp(a, "--trace") == 0) {
             uint64_t t;
             ok = parse_u64(v, &t) && t < INT64_MAX;
@@ -1007,6 +1244,12 @@ parse_opts(opts_t *o, int argc, char **argv)
             ok = parse_u32(v, &p, 100);
             if (ok) {
                 o->min_success = p;
+            }
+        } else if (strcmp(a, "--max-success") == 0) {
+            uint32_t p;
+            ok = parse_u32(v, &p, 100);
+            if (ok) {
+                o->max_success = p;
             }
         } else if (strcmp(a, "--max-p99-hops") == 0) {
             ok = parse_u32(v, &o->max_p99_hops, 1000);
@@ -1036,10 +1279,11 @@ main(int argc, char **argv)
     const opts_t *o = &s->o;
     double t0 = now_s();
     s->rng = o->seed * 0x2545f4914f6cdd1dull + 1;
-    s->nodes = calloc(o->nodes, sizeof *s->nodes);
-    s->uds = calloc(o->nodes, sizeof *s->uds);
+    s->total = o->nodes + o->sybils;
+    s->nodes = calloc(s->total, sizeof *s->nodes);
+    s->uds = calloc(s->total, sizeof *s->uds);
     s->map_cap = 1;
-    while (s->map_cap < 4 * o->nodes) {
+    while (s->map_cap < 4 * s->total) {
         s->map_cap *= 2;
     }
     s->map = malloc(s->map_cap * sizeof *s->map);
@@ -1066,6 +1310,16 @@ main(int argc, char **argv)
         identity(s, i, 0, &nd->c, nd->id);
         map_put(s, nd->c.key, (int32_t)i);
     }
+    s->next_intro = UINT64_MAX;
+    if (o->sybils > 0) {
+        uint8_t seed[32];
+        keys_author_t k;
+        author_seed(s, 0, seed);
+        keys_author_from_seed(&k, seed);
+        dhtid_from_author(s->attacked, k.pk);
+        sodium_memzero(&k, sizeof k);
+        sybils_create(s);
+    }
 
     /* Bootstrap nodes know each other; everyone else joins through them,
      * one every 20 ms (at least over a minute). */
@@ -1088,6 +1342,9 @@ main(int argc, char **argv)
     }
     double t_join = now_s();
     long rss_joined = rss_kib();
+    if (o->sybils > 0) {
+        s->next_intro = s->now; /* the attack starts once the honest nodes are in */
+    }
 
     /* Churn: take the offline share down, then keep it there with one
      * leave and one return every session / online nodes. */
@@ -1110,7 +1367,8 @@ main(int argc, char **argv)
     uint64_t span = (uint64_t)o->measure_min * 60000;
     for (uint32_t l = 0; l < o->lookups; l++) {
         advance(s, start + span * l / o->lookups);
-        start_lookup(s, (uint8_t)(1 + l % 3));
+        start_lookup(s, o->sybils > 0 ? (uint8_t)(DHT_LOOKUP_GET_PROVIDERS + l % 2)
+                                      : (uint8_t)(1 + l % 3));
     }
     /* Let the last lookups finish. */
     advance(s, s->now + 60000);
@@ -1119,7 +1377,7 @@ main(int argc, char **argv)
     /* Table fill of the online nodes. */
     uint32_t *fill = calloc(o->nodes, sizeof *fill);
     uint32_t nfill = 0;
-    uint64_t records = 0, record_bytes = 0, entries = 0, dead = 0;
+    uint64_t records = 0, record_bytes = 0, entries = 0, dead = 0, sybil_entries = 0;
     for (uint32_t i = 0; i < o->nodes; i++) {
         if (s->nodes[i].online) {
             fill[nfill++] = (uint32_t)dht_table_size(s->nodes[i].d);
@@ -1129,6 +1387,7 @@ main(int argc, char **argv)
                 int32_t j = map_get(s, e.c.key);
                 entries++;
                 dead += (j < 0 || !s->nodes[j].online) ? 1 : 0;
+                sybil_entries += (j >= 0 && s->nodes[j].sybil) ? 1 : 0;
             }
             dht_stats_t st;
             dht_get_stats(s->nodes[i].d, &st);
@@ -1153,6 +1412,9 @@ main(int argc, char **argv)
     }
     for (int k = 1; k <= 3; k++) {
         stat_t *st = &s->st[k];
+        if (o->sybils > 0 && st->n == 0) {
+            continue; /* under attack only record lookups are measured */
+        }
         qsort(st->hops, st->n, sizeof(uint32_t), cmp_u32);
         qsort(st->msgs, st->n, sizeof(uint32_t), cmp_u32);
         qsort(st->ms, st->n, sizeof(uint32_t), cmp_u32);
@@ -1165,6 +1427,9 @@ main(int argc, char **argv)
         if (o->min_success > 0 && rate < o->min_success) {
             status = 1;
         }
+        if (o->max_success > 0 && rate > o->max_success) {
+            status = 1;
+        }
         if (o->max_p99_hops > 0 && pct(st->hops, st->n, 99) > o->max_p99_hops) {
             status = 1;
         }
@@ -1173,6 +1438,12 @@ main(int argc, char **argv)
            "them offline or gone\n",
            pct(fill, nfill, 50), pct(fill, nfill, 1), nfill ? fill[nfill - 1] : 0,
            100.0 * dead / (entries ? entries : 1));
+    if (o->sybils > 0) {
+        printf("  attack        defences %s: sybils are %.1f%% of table entries; %" PRIu64
+               " answers from sybils\n",
+               o->defences_off ? "off" : "on", 100.0 * sybil_entries / (entries ? entries : 1),
+               s->sybil_answers);
+    }
     printf("  records       %" PRIu64 " stored in all, %.1f MiB\n", records,
            record_bytes / 1048576.0);
     printf("  simulation    %.0f s simulated, %" PRIu64 " messages (%.2f%% lost, %.2f%% to offline "
