@@ -303,6 +303,12 @@ serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *n
         log_line(&d.log, LOG_LEVEL_WARN, "TEST ONLY: defences switched off (%s=%s)", DEFENCE_ENV,
                  cfg.defences_off);
     }
+    const char *idle = getenv(DEFENCE_IDLE_ENV);
+    if (idle != NULL && idle[0] != '\0') {
+        cfg.idle_close_ms = strtoull(idle, NULL, 10);
+        log_line(&d.log, LOG_LEVEL_WARN, "TEST ONLY: quiet connections closed after %llu ms (%s)",
+                 (unsigned long long)cfg.idle_close_ms, DEFENCE_IDLE_ENV);
+    }
     raise_file_limit(&d.log);
     memcpy(cfg.listen, o->listen, sizeof cfg.listen);
     uv_loop_init(&loop);

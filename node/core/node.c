@@ -433,6 +433,7 @@ start_transport(node_t *n)
         .ud = n,
         .log = n->cfg.log,
         .defences_off = n->cfg.defences_off,
+        .idle_ms = n->cfg.idle_close_ms,
     };
     static const char *const fallback = "tcp://*:7470";
     memcpy(tc.listen, n->cfg.listen, sizeof tc.listen);

@@ -92,6 +92,7 @@ typedef struct {
     /* Test only: the defences to switch off (defence.h; docs/SECURITY.md).
      * NULL: all on. Borrowed until the node is closed. */
     const char *defences_off;
+    uint64_t idle_close_ms; /* test only: 0 for TRANSPORT_IDLE_MS */
 } node_config_t;
 
 typedef enum {

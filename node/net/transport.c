@@ -47,6 +47,7 @@ typedef struct {
     uint64_t excess; /* received beyond accounted, at the last check */
     bool heard;      /* a complete message came on it */
     uint64_t opened_ms;
+    uint64_t heard_ms; /* the last complete message */
     struct sockaddr_storage peer;
     socklen_t peer_len;
 } conn_t;
@@ -102,6 +103,8 @@ struct transport {
     bool in_keys_random;    /* test only: "in-keys" off: a full key table overwrites at random */
     bool no_conn_caps;      /* test only: "conn-caps" off */
     bool no_bans;           /* test only: "bans" off */
+    bool no_idle_close;     /* test only: "idle-close" off */
+    uint64_t idle_ms;
     ban_t bans[TRANSPORT_BANS_MAX];
     uint64_t caps_logged_ms;
     uint32_t next_conn_id;
@@ -199,10 +202,10 @@ ip_of(const conn_t *c, const uint8_t **out)
     return 0;
 }
 
-/* Inbound connections from c's address that have not said anything yet,
- * c included. */
+/* Inbound connections from c's address, c included: all of them, or
+ * those that have not said anything yet. */
 static int
-silent_from(const transport_t *t, const conn_t *c)
+inbound_from(const transport_t *t, const conn_t *c, bool silent_only)
 {
     const uint8_t *ip = NULL;
     size_t len = ip_of(c, &ip);
@@ -210,8 +213,8 @@ silent_from(const transport_t *t, const conn_t *c)
     for (int i = 0; len > 0 && i < TRANSPORT_CONN_MAX; i++) {
         const conn_t *o = &t->conns[i];
         const uint8_t *oip = NULL;
-        if (o->used && o->dir == TRANSPORT_IN && !o->heard && ip_of(o, &oip) == len &&
-            memcmp(oip, ip, len) == 0) {
+        if (o->used && o->dir == TRANSPORT_IN && !(silent_only && o->heard) &&
+            ip_of(o, &oip) == len && memcmp(oip, ip, len) == 0) {
             n++;
         }
     }
@@ -225,6 +228,17 @@ own_host(const uint8_t *ip, size_t len)
     static const uint8_t v4[4] = {127, 0, 0, 1};
     static const uint8_t v6[16] = {[15] = 1};
     return (len == 4 && memcmp(ip, v4, 4) == 0) || (len == 16 && memcmp(ip, v6, 16) == 0);
+}
+
+static bool
+over_address_cap(const transport_t *t, const conn_t *c)
+{
+    const uint8_t *ip = NULL;
+    size_t len = ip_of(c, &ip);
+    if (inbound_from(t, c, true) > TRANSPORT_SILENT_PER_ADDRESS) {
+        return true;
+    }
+    return !own_host(ip, len) && inbound_from(t, c, false) > TRANSPORT_IN_PER_ADDRESS;
 }
 
 static bool
@@ -271,8 +285,7 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
         t->stats.refused_banned++;
         return;
     }
-    if (dir == TRANSPORT_IN && !t->no_conn_caps &&
-        silent_from(t, c) > TRANSPORT_SILENT_PER_ADDRESS) {
+    if (dir == TRANSPORT_IN && !t->no_conn_caps && over_address_cap(t, c)) {
         shutdown(fd, SHUT_RDWR);
         c->used = false;
         t->stats.refused_address++;
@@ -280,9 +293,10 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
         if (t->caps_logged_ms == 0 || now - t->caps_logged_ms >= 10000) {
             t->caps_logged_ms = now;
             log_line(t->cfg.log, LOG_LEVEL_WARN,
-                     "transport: refusing connections from an address that holds %d that have "
-                     "not said anything yet (%llu refused so far)",
-                     TRANSPORT_SILENT_PER_ADDRESS, (unsigned long long)t->stats.refused_address);
+                     "transport: refusing connections from an address that holds %d, or %d "
+                     "that have not said anything yet (%llu refused so far)",
+                     TRANSPORT_IN_PER_ADDRESS, TRANSPORT_SILENT_PER_ADDRESS,
+                     (unsigned long long)t->stats.refused_address);
         }
     }
 }
@@ -453,6 +467,7 @@ account(transport_t *t, zmq_msg_t *m, size_t bytes)
     }
     c->accounted += bytes + PER_MSG_OVERHEAD;
     c->heard = true;
+    c->heard_ms = uv_now(t->loop);
     return c->id;
 }
 
@@ -713,6 +728,13 @@ check_conn(transport_t *t, conn_t *c)
         /* Connected, perhaps through the handshake, and never said
          * anything: it only holds a slot. */
         t->stats.closed_silent += conn_close(c);
+        return;
+    }
+    if (c->dir == TRANSPORT_IN && c->heard && !t->no_idle_close &&
+        uv_now(t->loop) - c->heard_ms >= t->idle_ms) {
+        /* Spoke once, then nothing: a peer we forgot, or one that only
+         * holds the slot. */
+        t->stats.closed_idle += conn_close(c);
         return;
     }
     tcp_info_ext_t ti;
@@ -1044,6 +1066,8 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
     t->in_keys_random = defence_off(cfg->defences_off, "in-keys");
     t->no_conn_caps = defence_off(cfg->defences_off, "conn-caps");
     t->no_bans = defence_off(cfg->defences_off, "bans");
+    t->no_idle_close = defence_off(cfg->defences_off, "idle-close");
+    t->idle_ms = cfg->idle_ms != 0 ? cfg->idle_ms : TRANSPORT_IDLE_MS;
     t->ctx = zmq_ctx_new();
     if (t->ctx == NULL) {
         free(t);

@@ -60,6 +60,18 @@ enum {
     TRANSPORT_SILENT_MS = 10000,
 };
 
+/* Inbound connections that spoke once and then went quiet hold a slot as
+ * well as silent ones: at most TRANSPORT_IN_PER_ADDRESS inbound
+ * connections from one address in all (the host's own loopback address
+ * excepted: a test network or a local Tor runs there), and one with no
+ * complete message for TRANSPORT_IDLE_MS is closed. A node pings a ready
+ * peer after 15 s of silence and forgets it after 60 s, so an honest
+ * connection is never that quiet. */
+enum {
+    TRANSPORT_IN_PER_ADDRESS = 32,
+    TRANSPORT_IDLE_MS = 90000,
+};
+
 enum {
     TRANSPORT_MEMORY_BUDGET = 40 * 1024 * 1024,
     TRANSPORT_SUSPECT_EXCESS = 64 * 1024,
@@ -115,9 +127,12 @@ typedef struct {
      * connection the accounting table has no room for is served anyway),
      * "flood-budget" (no bound on all connections together) and
      * "flood-cut" (no connection is cut for what it holds unfinished),
-     * "conn-caps" (no cap on silent connections per address, no timer),
+     * "conn-caps" (no cap on connections per address, no silent timer),
+     * "idle-close" (no timer on connections that went quiet),
      * "bans" (transport_ban does nothing). */
     const char *defences_off;
+    /* Test only: TRANSPORT_IDLE_MS when 0. */
+    uint64_t idle_ms;
 } transport_config_t;
 
 typedef enum {
@@ -169,8 +184,9 @@ typedef struct {
     uint64_t dropped_unknown;   /* inbound messages without a ZAP identity */
     uint64_t flood_cuts;        /* connections cut: one too far ahead, or the total over budget */
     uint64_t refused_full;      /* connections refused: no room in the accounting table */
-    uint64_t refused_address;   /* refused: too many silent ones from that address */
+    uint64_t refused_address;   /* refused: too many (silent) ones from that address */
     uint64_t closed_silent;     /* closed: no complete message within TRANSPORT_SILENT_MS */
+    uint64_t closed_idle;       /* closed: no complete message for the idle time */
     uint64_t refused_banned;    /* connections and messages refused: a banned key or address */
     uint64_t send_failures;
 } transport_stats_t;

@@ -15,6 +15,9 @@
 
 /* The environment variable the daemon reads. */
 #define DEFENCE_ENV "SAMIZDAT_DEFENCE_OFF"
+/* Test only: milliseconds after which a quiet inbound connection is closed
+ * (TRANSPORT_IDLE_MS otherwise), so a test need not wait a minute and a half. */
+#define DEFENCE_IDLE_ENV "SAMIZDAT_IDLE_CLOSE_MS"
 
 /* Whether the defence called name is switched off by list: a comma- or
  * space-separated list of names, or "all". NULL or empty: every defence
