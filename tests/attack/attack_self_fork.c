@@ -4,7 +4,11 @@
  *
  *   wal     the node is killed and the tail of LevelDB's write-ahead log
  *           is damaged: the store reopens without its newest posts;
- *   backup  the person restores an older copy of the data directory.
+ *   backup  the person restores an older copy of the data directory;
+ *   dht     the store is lost altogether (the key on a second computer),
+ *           and the only peer the node finds at first is a third node C
+ *           that does not follow the author but holds its signed head in
+ *           the DHT: only the DHT can tell the node it is behind.
  *
  * Each trial: author A and follower B run; A posts, B gets every post; A
  * comes back short; A is started again and asked to post at once (the CLI
@@ -36,7 +40,7 @@ enum { POSTS = 8, FIRST = 4, RESUME_MS = 1500 };
 typedef struct {
     char root[400];
     char boot[600];
-    tn_node_t a, b;
+    tn_node_t a, b, c;
 } fixture_t;
 
 static int
@@ -56,8 +60,13 @@ stop_nodes(fixture_t *f)
         f->a.pid = 0;
     }
     if (f->b.pid > 0) {
+        kill(f->b.pid, SIGCONT);
         tu_stop(f->b.pid, SIGKILL, 5);
         f->b.pid = 0;
+    }
+    if (f->c.pid > 0) {
+        tu_stop(f->c.pid, SIGKILL, 5);
+        f->c.pid = 0;
     }
 }
 
@@ -148,6 +157,40 @@ begin(fixture_t *f, int trial, char *const env[], int posts)
     wait_held(&f->b, f->a.author_text, posts);
 }
 
+/* C, a DHT node that follows nobody, is everyone's bootstrap; B follows
+ * A through the DHT; A posts `posts` and B holds them all, and C holds
+ * A's signed head. */
+static void
+begin_dht(fixture_t *f, int trial, char *const env[], int posts)
+{
+    tn_init(&f->c, f->root, 1000 + trial);
+    tn_start(&f->c, "selffork", "/dev/null", NULL, NULL);
+    snprintf(f->boot, sizeof f->boot, "%s/boot%d.list", f->root, trial);
+    tn_write_bootstrap(f->boot, &f->c, 1);
+    tn_init(&f->a, f->root, trial * 2);
+    tn_init(&f->b, f->root, trial * 2 + 1);
+    tn_start(&f->b, "selffork", f->boot, NULL, NULL);
+    start_a(f, env);
+    assert_true(tn_wait_peer(&f->a, &f->c, 20));
+    assert_true(tn_wait_peer(&f->b, &f->c, 20));
+    cli_ok(&f->b, "follow", f->a.author_text, NULL);
+    post_n(f, 1, posts);
+    wait_held(&f->b, f->a.author_text, posts);
+    char want[32];
+    snprintf(want, sizeof want, "latest post: #%d ", posts);
+    bool there = false;
+    for (double end = tu_now() + 30; !there && tu_now() < end;) {
+        tu_run_t r;
+        tn_cli(&r, &f->c, "dht", "lookup", f->a.author_text, NULL);
+        there = r.status == 0 && strstr(r.out, want) != NULL;
+        tu_run_free(&r);
+        if (!there) {
+            usleep(200000);
+        }
+    }
+    assert_true(there);
+}
+
 /* The newest *.log of a store directory. */
 static bool
 newest_log(const char *dir, char *out, size_t cap)
@@ -224,7 +267,13 @@ post_again(fixture_t *f, int *refusals, char *why, size_t cap)
     return 0;
 }
 
-typedef enum { WAL, BACKUP } how_t;
+typedef enum { WAL, BACKUP, DHT } how_t;
+
+static const char *
+how_name(how_t how)
+{
+    return how == WAL ? "wal" : how == BACKUP ? "backup" : "dht";
+}
 
 /* One trial; returns whether A signed a number B already held. */
 static bool
@@ -249,6 +298,14 @@ trial(fixture_t *f, how_t how, int n, int shown, bool defended)
             assert_non_null(strstr(r.err, "signed up to #8"));
             tu_run_free(&r);
         }
+    } else if (how == DHT) {
+        begin_dht(f, n, env, POSTS);
+        tu_stop(f->a.pid, SIGKILL, 5);
+        f->a.pid = 0;
+        char cmd[1400];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s/store' '%s/own.seq'", f->a.dir, f->a.dir);
+        assert_int_equal(system(cmd), 0);
+        short_by = POSTS; /* nothing of its own left */
     } else {
         begin(f, n, env, FIRST);
         assert_int_equal(tn_stop(&f->a), 0);
@@ -286,7 +343,7 @@ trial(fixture_t *f, how_t how, int n, int shown, bool defended)
            "the next post was signed #%ld (%s) %.2f s after the start, after %d refusal(s)%s%s; A "
            "then holds %ld of "
            "its posts\n",
-           how == WAL ? "wal" : "backup", shown, defended ? "on" : "OFF", short_by, seq,
+           how_name(how), shown, defended ? "on" : "OFF", short_by, seq,
            fork ? "A SELF-FORK: B holds another post with that number" : "no fork", took, refusals,
            why[0] ? ": " : "", why, after);
     assert_true(short_by > 0); /* the attack's precondition: the store lost posts */
@@ -294,6 +351,18 @@ trial(fixture_t *f, how_t how, int n, int shown, bool defended)
     if (defended) {
         assert_int_equal(seq, POSTS + 1);
         assert_int_equal(after, POSTS + 1);
+    }
+    if (defended && how == DHT) {
+        /* Only the DHT knew while B was held still: the post waited for
+         * B, and the log says what the DHT said. */
+        assert_true(took >= RESUME_MS / 1000.0 - 0.1);
+        char cmd[800];
+        snprintf(cmd, sizeof cmd, "grep -q 'the DHT holds your signed head at post #%d' '%s'",
+                 POSTS, f->a.log);
+        int found = system(cmd);
+        printf("attack_self_fork: dht trial %d: A's log %s the DHT's head #%d\n", shown,
+               found == 0 ? "names" : "does NOT name", POSTS);
+        assert_int_equal(found, 0);
     }
     stop_nodes(f);
     return fork;
@@ -310,7 +379,10 @@ run_kind(fixture_t *f, how_t how, int base)
     }
     printf("attack_self_fork: %s: self-forks with the defence %d of %d trials; with own-seq "
            "off %d of %d\n",
-           how == WAL ? "write-ahead log damaged" : "backup restored", forks_on, t, forks_off, t);
+           how == WAL      ? "write-ahead log damaged"
+           : how == BACKUP ? "backup restored"
+                           : "store lost, only the DHT knows",
+           forks_on, t, forks_off, t);
     assert_int_equal(forks_on, 0);
     assert_int_equal(forks_off, t); /* the control: without the defence the fork happens */
 }
@@ -327,12 +399,19 @@ test_restored_backup_no_self_fork(void **state)
     run_kind(*state, BACKUP, 100);
 }
 
+static void
+test_dht_head_no_self_fork(void **state)
+{
+    run_kind(*state, DHT, 200);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_wal_damage_no_self_fork, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restored_backup_no_self_fork, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dht_head_no_self_fork, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
