@@ -3,6 +3,7 @@
  * hand), dialling them with back-off to keep NODE_OUT_TARGET neighbours,
  * and the outbound connections other parts ask for: kept ones (gossip,
  * feeds) and transient ones that carry a DHT message. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,24 @@ node_contact_failed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
 }
 
 void
-node_contact_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
+node_contact_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool busy)
 {
     contact_t *c = contact_find(n, key);
-    if (c != NULL) {
-        c->failures++;
-        c->next_try_ms = node_mono_ms(n) + 60000u * c->failures;
+    uint64_t now = node_mono_ms(n);
+    if (c == NULL) {
+        return;
     }
+    c->failures++;
+    if (!busy) {
+        c->next_try_ms = now + 60000u * c->failures;
+        return;
+    }
+    /* Full now is not full for long (newcomers on probation come and go
+     * within seconds): soon again, then backing off, with jitter so a
+     * crowd refused at once does not come back at once. */
+    uint64_t wait = (uint64_t)NODE_BUSY_RETRY_MS << (c->failures < 6 ? c->failures - 1 : 5);
+    wait = wait > 60000 ? 60000 : wait;
+    c->next_try_ms = now + wait * 3 / 4 + randombytes_uniform((uint32_t)(wait / 2));
 }
 
 void

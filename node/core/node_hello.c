@@ -344,22 +344,35 @@ on_pong(node_t *n, peer_t *p, const wire_msg_t *m, uint64_t rtt)
     }
 }
 
+/* Answers with a random choice of ready peers with verified endpoints: a
+ * crowd of newcomers asking one bootstrap node spreads over all it knows
+ * instead of piling onto the same few. */
 static void
 on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
 {
+    peer_t *pick[NODE_PEERS_MAX + NODE_PROBATION_MAX];
+    size_t np = 0, it = 0;
+    for (peer_t *q;
+         np < sizeof pick / sizeof pick[0] && (q = peertab_next(n->peers, &it)) != NULL;) {
+        if (q != p && q->state == PEER_READY && q->endpoint[0] != '\0' && q->endpoint_verified &&
+            memcmp(q->key, p->key, KEYS_PUBLIC_SIZE) != 0) {
+            pick[np++] = q;
+        }
+    }
     wire_msg_t *r = n->tx;
     wire_init(r, WIRE_PEERS, m->request_id);
-    size_t it = 0;
-    for (peer_t *q; r->u.peers.n < m->u.peers_max && (q = peertab_next(n->peers, &it)) != NULL;) {
-        if (q == p || q->state != PEER_READY || q->endpoint[0] == '\0' || !q->endpoint_verified ||
-            memcmp(q->key, p->key, KEYS_PUBLIC_SIZE) == 0) {
-            continue;
-        }
+    for (size_t i = 0; i < np && r->u.peers.n < m->u.peers_max; i++) {
+        size_t j = i + randombytes_uniform((uint32_t)(np - i));
+        peer_t *q = pick[j];
+        pick[j] = pick[i];
         wire_contact_t *c = &r->u.peers.contacts[r->u.peers.n++];
         memcpy(c->node_key, q->key, KEYS_PUBLIC_SIZE);
         snprintf(c->endpoint.s, sizeof c->endpoint.s, "%s", q->endpoint);
     }
     node_send_msg(n, p, r);
+    if (p->probation && p->answered_ms == 0) {
+        p->answered_ms = node_mono_ms(n);
+    }
 }
 
 static void
@@ -378,7 +391,14 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
     log_line(node_log(n), LOG_LEVEL_INFO, "peer %s says: error %u: %s", k, m->u.error.code,
              m->u.error.text);
     if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
-        node_contact_refused(n, p->key);
+        /* Refused at HELLO for want of a slot: soon again. Let go after
+         * probation, or evicted, we have its contacts: not soon. The DHT's
+         * transient connections hear the same refusals; they do not move
+         * the schedule of the connection the node keeps. */
+        bool busy = m->u.error.code == WIRE_ERR_BUSY;
+        if (!(busy && p->transient)) {
+            node_contact_refused(n, p->key, busy && p->state != PEER_READY);
+        }
         node_peer_forget(n, p, "refused us", m->u.error.code == WIRE_ERR_NETWORK);
     } else if (m->u.error.code == WIRE_ERR_HELLO && p->state == PEER_READY) {
         /* It no longer knows this connection (it restarted, or let us go):
@@ -454,7 +474,8 @@ node_tend_peer(node_t *n, peer_t *p, uint64_t now)
         return;
     }
     requests_expire(n, p, now);
-    if (p->probation && now - p->since_ms > NODE_PROBATION_MS) {
+    if (p->probation && (now - p->since_ms > NODE_PROBATION_MS ||
+                         (p->answered_ms != 0 && now - p->answered_ms > NODE_PROBATION_GRACE_MS))) {
         node_send_error(n, TRANSPORT_IN, p->key, 0, WIRE_ERR_BUSY, "full; try the contacts given");
         node_peer_forget(n, p, "probation over", false);
         return;

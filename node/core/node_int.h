@@ -206,8 +206,9 @@ void node_exchange(node_t *n, uint64_t now);
 void node_contact_note(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
 /* A dial of key failed (refused, no answer): its back-off grows. */
 void node_contact_failed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
-/* key refused us (busy, another network): not dialled again for a while. */
-void node_contact_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
+/* The node refused us: another network (busy false: a minute per
+ * refusal), or no free slot (busy: seconds, doubling). */
+void node_contact_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool busy);
 size_t node_contact_count(node_t *n);
 /* Dials contacts until NODE_OUT_TARGET neighbours are kept. */
 void node_dial_more(node_t *n, uint64_t now);

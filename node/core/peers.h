@@ -68,8 +68,10 @@ typedef struct {
     /* Reported by gossip; dropped once gossip has returned. */
     bool doomed;
     /* Let in although the node is full, to learn contacts: no gossip, and
-     * let go after NODE_PROBATION_MS. */
+     * let go NODE_PROBATION_GRACE_MS after its PEERS_REQ was answered
+     * (answered_ms), or after NODE_PROBATION_MS. */
     bool probation;
+    uint64_t answered_ms;
 } peer_t;
 
 typedef struct peertab peertab_t;

@@ -227,7 +227,10 @@ own_host(const uint8_t *ip, size_t len)
 {
     static const uint8_t v4[4] = {127, 0, 0, 1};
     static const uint8_t v6[16] = {[15] = 1};
-    return (len == 4 && memcmp(ip, v4, 4) == 0) || (len == 16 && memcmp(ip, v6, 16) == 0);
+    /* libzmq's sockets are dual stack: IPv4 peers come as ::ffff:a.b.c.d. */
+    static const uint8_t mapped[16] = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 1};
+    return (len == 4 && memcmp(ip, v4, 4) == 0) ||
+           (len == 16 && (memcmp(ip, v6, 16) == 0 || memcmp(ip, mapped, 16) == 0));
 }
 
 static bool
@@ -235,10 +238,11 @@ over_address_cap(const transport_t *t, const conn_t *c)
 {
     const uint8_t *ip = NULL;
     size_t len = ip_of(c, &ip);
-    if (inbound_from(t, c, true) > TRANSPORT_SILENT_PER_ADDRESS) {
-        return true;
+    if (own_host(ip, len)) {
+        return false; /* local processes: a test network, a local Tor */
     }
-    return !own_host(ip, len) && inbound_from(t, c, false) > TRANSPORT_IN_PER_ADDRESS;
+    return inbound_from(t, c, true) > TRANSPORT_SILENT_PER_ADDRESS ||
+           inbound_from(t, c, false) > TRANSPORT_IN_PER_ADDRESS;
 }
 
 static bool

@@ -62,11 +62,11 @@ enum {
 
 /* Inbound connections that spoke once and then went quiet hold a slot as
  * well as silent ones: at most TRANSPORT_IN_PER_ADDRESS inbound
- * connections from one address in all (the host's own loopback address
- * excepted: a test network or a local Tor runs there), and one with no
+ * connections from one address in all, and one with no
  * complete message for TRANSPORT_IDLE_MS is closed. A node pings a ready
  * peer after 15 s of silence and forgets it after 60 s, so an honest
- * connection is never that quiet. */
+ * connection is never that quiet. Both caps per address exempt the
+ * host's own loopback address: a test network or a local Tor runs there. */
 enum {
     TRANSPORT_IN_PER_ADDRESS = 32,
     TRANSPORT_IDLE_MS = 90000,
