@@ -341,6 +341,13 @@ handle_event(node_t *n, transport_event_t ev, const uint8_t *key, const char *en
         /* Refused or unreachable: ZeroMQ would keep trying; we back off. */
         node_contact_failed(n, p->key);
         node_peer_forget(n, p, "cannot connect", true);
+    } else if (ev == TRANSPORT_EV_IN_LOST && key != NULL) {
+        /* Its end went away (killed, a heartbeat unanswered) or we shut it:
+         * whatever we send it now is lost. */
+        peer_t *in = peertab_find(n->peers, key, TRANSPORT_IN);
+        if (in != NULL) {
+            node_peer_forget(n, in, "connection lost", in->state == PEER_READY);
+        }
     } else if (ev == TRANSPORT_EV_FLOOD_CUT) {
         log_line(lg(n), LOG_LEVEL_WARN, "cut off a connection that sent an endless message");
     }

@@ -619,6 +619,23 @@ on_out_event(transport_t *t, uint16_t ev, const char *endpoint)
     }
 }
 
+/* The inbound connection conn_id closed: the key whose route it was is
+ * told (a key that came back on a newer connection is not). */
+static void
+in_lost(transport_t *t, uint32_t conn_id)
+{
+    for (int i = 0; conn_id != 0 && i < TRANSPORT_CONN_MAX; i++) {
+        inpeer_t *p = &t->ins[i];
+        if (p->used && p->conn_id == conn_id) {
+            uint8_t key[KEYS_PUBLIC_SIZE];
+            memcpy(key, p->key, sizeof key);
+            p->conn_id = 0;
+            emit(t, TRANSPORT_EV_IN_LOST, key, "");
+            return;
+        }
+    }
+}
+
 static void
 on_monitor(transport_t *t, int kind)
 {
@@ -645,6 +662,9 @@ on_monitor(transport_t *t, int kind)
             conn_t *c = conn_find(t, (int)value);
             if (c != NULL) {
                 c->used = false;
+                if (c->dir == TRANSPORT_IN) {
+                    in_lost(t, c->id);
+                }
             }
         }
         if (kind == Z_MON_OUT) {
@@ -860,9 +880,13 @@ common_opts(transport_t *t, void *s)
     rc |= setopt_int(s, ZMQ_SNDHWM, 256);
     rc |= setopt_int(s, ZMQ_RCVBUF, TRANSPORT_RCVBUF);
     rc |= setopt_int(s, ZMQ_HANDSHAKE_IVL, 5000);
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, 5000);
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, 15000);
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL, 20000);
+    int timeout = t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0'
+                      ? TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS
+                      : TRANSPORT_HEARTBEAT_TIMEOUT_MS;
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, TRANSPORT_HEARTBEAT_IVL_MS);
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, timeout);
+    /* The other side closes after hearing nothing from us this long. */
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL, TRANSPORT_HEARTBEAT_IVL_MS + timeout);
     rc |= setopt_int(s, ZMQ_RECONNECT_IVL, 1000);
     rc |= setopt_int(s, ZMQ_RECONNECT_IVL_MAX, 30000);
     rc |= setopt_int(s, ZMQ_ROUTER_MANDATORY, 1);

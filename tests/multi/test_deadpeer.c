@@ -1,0 +1,146 @@
+/* Peers that vanish (issue 11 section 6): a node H with an inbound peer
+ * (it dialled H) and an outbound one (H dialled it). Killed with -9, a
+ * peer's connections close at once and H must drop it at once; stopped
+ * with SIGSTOP, as a host that vanished without closing anything, only
+ * the ZMTP heartbeats can tell, and H must drop it within 5 s. The
+ * figures: seconds from the kill or the stop until H no longer lists the
+ * peer as ready. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nodes.h"
+
+enum { LIMIT_S = 5, RUNS = 2 };
+
+typedef struct {
+    char root[400];
+    char boot[600];
+    tn_node_t h, in, out;
+    int runs;
+} fixture_t;
+
+static int
+setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    tu_mkdtemp(f->root, sizeof f->root);
+    *state = f;
+    return 0;
+}
+
+static void
+kill_all(fixture_t *f)
+{
+    tn_node_t *all[] = {&f->h, &f->in, &f->out};
+    for (int i = 0; i < 3; i++) {
+        if (all[i]->pid > 0) {
+            kill(all[i]->pid, SIGCONT);
+            tu_stop(all[i]->pid, SIGKILL, 5);
+            all[i]->pid = 0;
+        }
+    }
+}
+
+static int
+teardown(void **state)
+{
+    fixture_t *f = *state;
+    kill_all(f);
+    tu_rmtree(f->root);
+    free(f);
+    return 0;
+}
+
+/* H, its inbound peer and its outbound peer, all ready. */
+static void
+start_three(fixture_t *f)
+{
+    int base = 3 * f->runs++;
+    tn_init(&f->h, f->root, base);
+    tn_init(&f->in, f->root, base + 1);
+    tn_init(&f->out, f->root, base + 2);
+    tn_start(&f->h, "dead", "/dev/null", NULL, NULL);
+    tn_start(&f->out, "dead", "/dev/null", NULL, NULL);
+    snprintf(f->boot, sizeof f->boot, "%s/boot%d.list", f->root, base);
+    tn_write_bootstrap(f->boot, &f->h, 1);
+    tn_start(&f->in, "dead", f->boot, NULL, NULL);
+    tu_run_t r;
+    tn_cli(&r, &f->h, "peer", "add", f->out.endpoint, f->out.node_text);
+    assert_int_equal(r.status, 0);
+    tu_run_free(&r);
+    assert_true(tn_wait_peer(&f->h, &f->in, 20));
+    assert_true(tn_wait_peer(&f->h, &f->out, 20));
+}
+
+/* Seconds until H no longer has `gone` as a ready peer (polled every
+ * 50 ms), or -1 after 30 s. */
+static double
+until_dropped(fixture_t *f, const tn_node_t *gone, double t0)
+{
+    while (tu_now() - t0 < 30) {
+        if (!tn_has_peer(&f->h, gone)) {
+            return tu_now() - t0;
+        }
+        usleep(50000);
+    }
+    return -1;
+}
+
+static void
+vanish(fixture_t *f, int sig, const char *how, double worst[2])
+{
+    start_three(f);
+    double t0 = tu_now();
+    kill(f->in.pid, sig);
+    kill(f->out.pid, sig);
+    double t_in = until_dropped(f, &f->in, t0);
+    double t_out = until_dropped(f, &f->out, t0);
+    printf("test_deadpeer: %s: H dropped its inbound peer after %.2f s, its outbound peer after "
+           "%.2f s\n",
+           how, t_in, t_out);
+    assert_true(t_in >= 0 && t_out >= 0);
+    worst[0] = t_in > worst[0] ? t_in : worst[0];
+    worst[1] = t_out > worst[1] ? t_out : worst[1];
+    kill_all(f);
+}
+
+static void
+test_killed_peers(void **state)
+{
+    fixture_t *f = *state;
+    double worst[2] = {0, 0};
+    for (int i = 0; i < RUNS; i++) {
+        vanish(f, SIGKILL, "killed with -9", worst);
+    }
+    assert_true(worst[0] <= LIMIT_S && worst[1] <= LIMIT_S);
+}
+
+static void
+test_vanished_peers(void **state)
+{
+    fixture_t *f = *state;
+    double worst[2] = {0, 0};
+    for (int i = 0; i < RUNS; i++) {
+        vanish(f, SIGSTOP, "stopped (a host gone without closing)", worst);
+    }
+    assert_true(worst[0] <= LIMIT_S && worst[1] <= LIMIT_S);
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0) {
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_killed_peers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vanished_peers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
