@@ -127,9 +127,6 @@ tor_opts(cli_t *c, run_opts_t *o, unsigned port)
     o->listen[0] = o->port_ep;
     o->no_lan = true;
     o->no_upnp = true;
-    if (o->tor_control == NULL) {
-        o->tor_control = "127.0.0.1:9051";
-    }
     return CLI_EXIT_OK;
 }
 

@@ -7,7 +7,10 @@
  * them; it opens no UDP socket (no LAN beacon, no port mapping) and no TCP
  * connection but to Tor and the proxy. The proxy is the test's SOCKS5
  * relay, since a Tor without network opens no SOCKS port. A proxy that is
- * down is said so in the log. Skipped when tor is not installed. */
+ * down is said so in the log. Without a control port to name, the node
+ * starts a Tor of its own (the test adds DisableNetwork 1 to its command
+ * line through SAMIZDAT_TOR_ARGS), and stops it when it stops. Skipped
+ * when tor is not installed. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -52,14 +55,25 @@ start_tor(fixture_t *f)
     tu_write_file(torrc, "# everything is on the command line\n", 37);
     snprintf(portfile, sizeof portfile, "%s/control.port", dir);
     snprintf(log, sizeof log, "%s/tor.log", f->root);
-    char *argv[] = {(char *)"tor", (char *)"-f", torrc, (char *)"--DataDirectory",
-                    dir, (char *)"--DisableNetwork", (char *)"1", (char *)"--ControlPort",
-                    (char *)"127.0.0.1:auto", (char *)"--ControlPortWriteToFile", portfile,
-                    (char *)"--SocksPort", (char *)"0", (char *)"--CookieAuthentication",
-                    (char *)"1", NULL};
+    char *argv[] = {(char *)"tor",
+                    (char *)"-f",
+                    torrc,
+                    (char *)"--DataDirectory",
+                    dir,
+                    (char *)"--DisableNetwork",
+                    (char *)"1",
+                    (char *)"--ControlPort",
+                    (char *)"127.0.0.1:auto",
+                    (char *)"--ControlPortWriteToFile",
+                    portfile,
+                    (char *)"--SocksPort",
+                    (char *)"0",
+                    (char *)"--CookieAuthentication",
+                    (char *)"1",
+                    NULL};
     char bin[32];
-    snprintf(bin, sizeof bin, "%s", access("/usr/bin/tor", X_OK) == 0 ? "/usr/bin/tor"
-                                                                       : "/usr/sbin/tor");
+    snprintf(bin, sizeof bin, "%s",
+             access("/usr/bin/tor", X_OK) == 0 ? "/usr/bin/tor" : "/usr/sbin/tor");
     argv[0] = bin;
     f->tor_pid = tu_spawn(argv, NULL, log);
     double end = tu_now() + 20;
@@ -133,8 +147,8 @@ free_port(void)
 static void
 spawn_run(tn_node_t *t, const char *endpoint, char *const more[])
 {
-    char *argv[32] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"run",
-                      (char *)"--log-level", (char *)"debug"};
+    char *argv[32] = {(char *)SAMIZDAT_BINARY, (char *)"--data",      t->dir,
+                      (char *)"run",           (char *)"--log-level", (char *)"debug"};
     int n = 6;
     for (int i = 0; more[i] != NULL && n < 31; i++) {
         argv[n++] = more[i];
@@ -177,8 +191,8 @@ invite_endpoint(tn_node_t *t, char *out, size_t cap)
 }
 
 typedef struct {
-    int udp;        /* UDP sockets */
-    int tcp_other;  /* TCP sockets neither listening nor to an allowed port */
+    int udp;       /* UDP sockets */
+    int tcp_other; /* TCP sockets neither listening nor to an allowed port */
     int tcp_allowed;
 } sockets_t;
 
@@ -199,8 +213,8 @@ find_inode(const char *file, unsigned long inode, unsigned *rport, unsigned *sta
         char local[64], remote[64];
         unsigned st = 0;
         unsigned long ino = 0;
-        if (sscanf(line, "%*d: %63s %63s %x %*s %*s %*s %*s %*s %lu", local, remote, &st,
-                   &ino) == 4 &&
+        if (sscanf(line, "%*d: %63s %63s %x %*s %*s %*s %*s %*s %lu", local, remote, &st, &ino) ==
+                4 &&
             ino == inode) {
             const char *colon = strrchr(remote, ':');
             *rport = colon ? (unsigned)strtoul(colon + 1, NULL, 16) : 0;
@@ -264,9 +278,18 @@ test_onion_service_and_everything_through_the_proxy(void **state)
     char proxy[32], port[8];
     snprintf(proxy, sizeof proxy, "127.0.0.1:%d", f->socks.port);
     snprintf(port, sizeof port, "%d", free_port());
-    char *more[] = {(char *)"--tor", (char *)"--tor-control", f->control, (char *)"--port", port,
-                    (char *)"--socks5", proxy, (char *)"--network", f->network,
-                    (char *)"--bootstrap", list, NULL};
+    char *more[] = {(char *)"--tor",
+                    (char *)"--tor-control",
+                    f->control,
+                    (char *)"--port",
+                    port,
+                    (char *)"--socks5",
+                    proxy,
+                    (char *)"--network",
+                    f->network,
+                    (char *)"--bootstrap",
+                    list,
+                    NULL};
     char ep[128];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%s", port);
     spawn_run(&f->a, ep, more);
@@ -280,8 +303,8 @@ test_onion_service_and_everything_through_the_proxy(void **state)
     assert_true(tn_wait_peer(&f->a, &f->b, 30));
     int by_name = atomic_load(&f->socks.by_name);
     int by_address = atomic_load(&f->socks.by_address);
-    printf("tor: A reached B through the proxy: %d request(s) by name, %d by address\n",
-           by_name, by_address);
+    printf("tor: A reached B through the proxy: %d request(s) by name, %d by address\n", by_name,
+           by_address);
     assert_true(by_name >= 1);
     assert_int_equal(by_address, 0);
 
@@ -302,6 +325,103 @@ test_onion_service_and_everything_through_the_proxy(void **state)
     assert_string_equal(again, onion);
 }
 
+/* Tor processes whose command line names dir (a child Tor's data). */
+static int
+tor_processes_with(const char *dir)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') {
+            continue;
+        }
+        char path[300], cmd[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL) {
+            continue;
+        }
+        size_t len = fread(cmd, 1, sizeof cmd - 1, fp);
+        fclose(fp);
+        for (size_t i = 0; i < len; i++) {
+            cmd[i] = cmd[i] == '\0' ? ' ' : cmd[i];
+        }
+        cmd[len] = '\0';
+        n += strstr(cmd, "tor -f") != NULL && strstr(cmd, dir) != NULL;
+    }
+    closedir(d);
+    return n;
+}
+
+/* --tor with no control port named and no Tor at 127.0.0.1:9051: the node
+ * starts its own, with its data in DATA/tor, publishes the onion service
+ * through it, keeps the address at the next start, and stops it at exit. */
+static void
+test_tor_of_its_own(void **state)
+{
+    fixture_t *f = *state;
+    if (f == NULL) {
+        skip();
+    }
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9051)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool system_tor = connect(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(s);
+    if (system_tor) {
+        printf("tor: a Tor answers at 127.0.0.1:9051; the node would use it: skipped\n");
+        skip();
+    }
+    tu_socks5_start(&f->socks);
+    f->socks_on = true;
+    char proxy[32], port[8], dir[600];
+    snprintf(proxy, sizeof proxy, "127.0.0.1:%d", f->socks.port);
+    snprintf(port, sizeof port, "%d", free_port());
+    snprintf(dir, sizeof dir, "%s/tor", f->a.dir);
+    char *more[] = {(char *)"--tor",
+                    (char *)"--port",
+                    port,
+                    (char *)"--socks5",
+                    proxy,
+                    (char *)"--network",
+                    f->network,
+                    (char *)"--bootstrap",
+                    (char *)"/dev/null",
+                    NULL};
+    char ep[128];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%s", port);
+    assert_int_equal(setenv("SAMIZDAT_TOR_ARGS", "--DisableNetwork 1", 1), 0);
+    spawn_run(&f->a, ep, more);
+    char onion[128];
+    invite_endpoint(&f->a, onion, sizeof onion);
+    int children = tor_processes_with(dir);
+    printf("tor: A started %d Tor of its own (%s) and is reachable as %s\n", children, dir, onion);
+    assert_int_equal(children, 1);
+    assert_non_null(strstr(onion, ".onion:"));
+
+    assert_int_equal(tn_stop(&f->a), 0);
+    int left = tor_processes_with(dir);
+    printf("tor: after A stopped, %d of its Tor processes are left\n", left);
+    assert_int_equal(left, 0);
+
+    spawn_run(&f->a, ep, more);
+    char again[128];
+    invite_endpoint(&f->a, again, sizeof again);
+    assert_string_equal(again, onion);
+    /* Killed outright, the node cannot stop its Tor: Tor notices its
+     * owner is gone (__OwningControllerProcess) and exits by itself. */
+    tu_stop(f->a.pid, SIGKILL, 5);
+    f->a.pid = 0;
+    double end = tu_now() + 20;
+    while ((left = tor_processes_with(dir)) > 0 && tu_now() < end) {
+        usleep(200000);
+    }
+    printf("tor: after A was killed, %d Tor process(es) left\n", left);
+    assert_int_equal(left, 0);
+    unsetenv("SAMIZDAT_TOR_ARGS");
+}
+
 /* --socks5 alone: no LAN beacon, and a proxy that is down is reported. */
 static void
 test_socks5_no_beacon_and_down_proxy_said(void **state)
@@ -310,9 +430,9 @@ test_socks5_no_beacon_and_down_proxy_said(void **state)
     if (f == NULL) {
         skip();
     }
-    char *more[] = {(char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--socks5",
-                    (char *)"127.0.0.1:1", (char *)"--network", f->network, (char *)"--bootstrap",
-                    (char *)"/dev/null", NULL};
+    char *more[] = {(char *)"--listen",    (char *)"tcp://127.0.0.1:0", (char *)"--socks5",
+                    (char *)"127.0.0.1:1", (char *)"--network",         f->network,
+                    (char *)"--bootstrap", (char *)"/dev/null",         NULL};
     spawn_run(&f->a, "", more);
     sockets_t s = node_sockets(f->a.pid, NULL, 0);
     printf("socks5: %d UDP socket(s)\n", s.udp);
@@ -337,10 +457,10 @@ main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_onion_service_and_everything_through_the_proxy,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_socks5_no_beacon_and_down_proxy_said, setup,
+        cmocka_unit_test_setup_teardown(test_onion_service_and_everything_through_the_proxy, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_socks5_no_beacon_and_down_proxy_said, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tor_of_its_own, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
