@@ -636,6 +636,16 @@ in_lost(transport_t *t, uint32_t conn_id)
     }
 }
 
+/* A connection closed (libzmq says so, or its fd is gone). */
+static void
+conn_gone(transport_t *t, conn_t *c)
+{
+    c->used = false;
+    if (c->dir == TRANSPORT_IN) {
+        in_lost(t, c->id);
+    }
+}
+
 static void
 on_monitor(transport_t *t, int kind)
 {
@@ -661,10 +671,7 @@ on_monitor(transport_t *t, int kind)
         } else if (ev == ZMQ_EVENT_DISCONNECTED || ev == ZMQ_EVENT_CLOSED) {
             conn_t *c = conn_find(t, (int)value);
             if (c != NULL) {
-                c->used = false;
-                if (c->dir == TRANSPORT_IN) {
-                    in_lost(t, c->id);
-                }
+                conn_gone(t, c);
             }
         }
         if (kind == Z_MON_OUT) {
@@ -697,9 +704,14 @@ static void
 on_idle(uv_idle_t *h)
 {
     transport_t *t = h->data;
+    /* Monitors first: a connection's ACCEPTED event is queued before its
+     * first message, and a message is tied to its connection (accounting,
+     * the inbound route, and telling the node when it closes) only when
+     * the connection is already in the table. */
+    static const int order[Z_COUNT] = {Z_MON_LISTEN, Z_MON_OUT, Z_ZAP, Z_LISTEN, Z_OUT};
     bool more = false;
     for (int k = 0; k < Z_COUNT; k++) {
-        more |= drain(t, k);
+        more |= drain(t, order[k]);
     }
     if (!more) {
         uv_idle_stop(h);
@@ -765,7 +777,9 @@ check_conn(transport_t *t, conn_t *c)
     socklen_t len = sizeof ti;
     memset(&ti, 0, sizeof ti);
     if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) {
-        c->used = false; /* closed under us: the monitor will say so too */
+        /* Closed under us (libzmq closed the fd; its monitor event may
+         * still be queued and will find nothing): told here. */
+        conn_gone(t, c);
         return;
     }
     if (len < offsetof(tcp_info_ext_t, bytes_received) + sizeof ti.bytes_received) {

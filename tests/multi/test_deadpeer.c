@@ -4,7 +4,8 @@
  * with SIGSTOP, as a host that vanished without closing anything, only
  * the ZMTP heartbeats can tell, and H must drop it within 5 s. The
  * figures: seconds from the kill or the stop until H no longer lists the
- * peer as ready. */
+ * peer as ready. Then half of a small swarm is killed and a survivor's DHT
+ * lookups are timed at once and 20 s later: the dead are passed over. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -16,12 +17,13 @@
 
 #include "nodes.h"
 
-enum { LIMIT_S = 5, RUNS = 2 };
+enum { LIMIT_S = 5, RUNS = 2, SWARM = 12, LOOKUPS = 5, LOOKUP_LIMIT_MS = 1000 };
 
 typedef struct {
     char root[400];
     char boot[600];
     tn_node_t h, in, out;
+    tn_node_t swarm[SWARM];
     int runs;
 } fixture_t;
 
@@ -52,7 +54,16 @@ teardown(void **state)
 {
     fixture_t *f = *state;
     kill_all(f);
-    tu_rmtree(f->root);
+    for (int i = 0; i < SWARM; i++) {
+        if (f->swarm[i].pid > 0) {
+            tu_stop(f->swarm[i].pid, SIGKILL, 5);
+        }
+    }
+    if (getenv("SAMIZDAT_KEEP") == NULL) {
+        tu_rmtree(f->root);
+    } else {
+        printf("kept %s\n", f->root);
+    }
     free(f);
     return 0;
 }
@@ -132,6 +143,70 @@ test_vanished_peers(void **state)
     assert_true(worst[0] <= LIMIT_S && worst[1] <= LIMIT_S);
 }
 
+/* The slowest of LOOKUPS `dht find-node` lookups from `from` for the
+ * survivors' keys, in ms (from the CLI's "N ms" line); -1 if one failed. */
+static long
+slowest_lookup(fixture_t *f, tn_node_t *from)
+{
+    long worst = 0;
+    for (int i = 0; i < LOOKUPS; i++) {
+        tn_node_t *target = &f->swarm[SWARM / 2 + 1 + i % (SWARM / 2 - 1)];
+        tu_run_t r;
+        tn_cli(&r, from, "dht", "find-node", target->node_text, NULL);
+        const char *ms = r.status == 0 ? strstr(r.out, " messages, ") : NULL;
+        long v = ms != NULL ? strtol(ms + strlen(" messages, "), NULL, 10) : -1;
+        tu_run_free(&r);
+        if (v < 0) {
+            return -1;
+        }
+        worst = v > worst ? v : worst;
+    }
+    return worst;
+}
+
+static void
+test_half_a_swarm_dies(void **state)
+{
+    fixture_t *f = *state;
+    tn_init(&f->swarm[0], f->root, 100);
+    tn_start(&f->swarm[0], "dead", "/dev/null", NULL, NULL);
+    snprintf(f->boot, sizeof f->boot, "%s/swarm.list", f->root);
+    tn_write_bootstrap(f->boot, &f->swarm[0], 1);
+    for (int i = 1; i < SWARM; i++) {
+        tn_init(&f->swarm[i], f->root, 100 + i);
+        tn_start(&f->swarm[i], "dead", f->boot, NULL, NULL);
+    }
+    tn_node_t *survivor = &f->swarm[SWARM / 2];
+    /* Everyone's DHT table holds everyone: each finds the last one. */
+    for (int i = 0; i < SWARM; i++) {
+        double end = tu_now() + 30;
+        bool found = false;
+        while (!found && tu_now() < end) {
+            tu_run_t r;
+            tn_cli(&r, &f->swarm[i], "dht", "find-node", f->swarm[SWARM - 1].node_text, NULL);
+            found = r.status == 0 && strstr(r.out, f->swarm[SWARM - 1].endpoint) != NULL;
+            tu_run_free(&r);
+            if (!found) {
+                usleep(300000);
+            }
+        }
+        assert_true(found || i == SWARM - 1);
+    }
+    long before = slowest_lookup(f, survivor);
+    for (int i = 1; i < SWARM / 2; i++) {
+        tu_stop(f->swarm[i].pid, SIGKILL, 5);
+        f->swarm[i].pid = 0;
+    }
+    long right_after = slowest_lookup(f, survivor);
+    sleep(20);
+    long later = slowest_lookup(f, survivor);
+    printf("test_deadpeer: %d nodes, %d killed with -9: a survivor's slowest of %d lookups took "
+           "%ld ms before, %ld ms right after, %ld ms 20 s later\n",
+           SWARM, SWARM / 2 - 1, LOOKUPS, before, right_after, later);
+    assert_true(right_after >= 0 && right_after <= LOOKUP_LIMIT_MS);
+    assert_true(later >= 0 && later <= LOOKUP_LIMIT_MS);
+}
+
 int
 main(void)
 {
@@ -141,6 +216,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_killed_peers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vanished_peers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_a_swarm_dies, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
