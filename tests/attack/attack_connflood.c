@@ -58,38 +58,6 @@ trials(void)
     return l != NULL && l[0] == '1' ? 10 : 3;
 }
 
-/* Seconds until an honest client's CURVE handshake with the node succeeds,
- * or -1 if it has not after `wait` seconds. */
-static double
-honest_handshake(void *ctx, const tn_node_t *a, double wait)
-{
-    static int n;
-    char name[64];
-    snprintf(name, sizeof name, "inproc://honest-%d", n++); /* an old one may linger */
-    void *s = zc_dealer(ctx, a->node_pk, 0, NULL);
-    assert_int_equal(zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED), 0);
-    void *mon = zmq_socket(ctx, ZMQ_PAIR);
-    assert_int_equal(zmq_connect(mon, name), 0);
-    int timeout = 50;
-    zmq_setsockopt(mon, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    double t0 = tu_now(), took = -1;
-    assert_int_equal(zmq_connect(s, a->endpoint), 0);
-    while (took < 0 && tu_now() - t0 < wait) {
-        uint8_t ev[64];
-        if (zmq_recv(mon, ev, sizeof ev, 0) >= 2) {
-            uint16_t id;
-            memcpy(&id, ev, 2);
-            if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-                took = tu_now() - t0;
-            }
-        }
-    }
-    zmq_socket_monitor(s, NULL, 0);
-    zmq_close(mon);
-    zmq_close(s);
-    return took;
-}
-
 /* Starts the node with a soft limit of FILES descriptors (the test itself
  * needs more for its thousand sockets). */
 static void
@@ -124,7 +92,7 @@ attack(fixture_t *f, char *const env[], const char *label, double *slowest)
     int ok = 0;
     *slowest = 0;
     for (int i = 0; i < trials(); i++) {
-        double took = honest_handshake(ctx, &f->a, 2.0);
+        double took = zc_handshake_time(ctx, f->a.node_pk, f->a.endpoint, 2.0);
         ok += took >= 0;
         *slowest = took > *slowest ? took : *slowest;
         printf("attack_connflood: %s: honest handshake %d: %s", label, i + 1,

@@ -85,35 +85,6 @@ held_from_second_host(const tn_node_t *a)
     return n;
 }
 
-/* Whether an honest client's CURVE handshake succeeds within 2 s. */
-static bool
-honest_handshake(void *ctx, const tn_node_t *a)
-{
-    static int n;
-    char name[64];
-    snprintf(name, sizeof name, "inproc://idle-honest-%d", n++);
-    void *s = zc_dealer(ctx, a->node_pk, 0, NULL);
-    assert_int_equal(zmq_socket_monitor(s, name, ZMQ_EVENT_HANDSHAKE_SUCCEEDED), 0);
-    void *mon = zmq_socket(ctx, ZMQ_PAIR);
-    assert_int_equal(zmq_connect(mon, name), 0);
-    int timeout = 50;
-    zmq_setsockopt(mon, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    assert_int_equal(zmq_connect(s, a->endpoint), 0);
-    bool ok = false;
-    for (double t0 = tu_now(); !ok && tu_now() - t0 < 2.0;) {
-        uint8_t ev[64];
-        uint16_t id = 0;
-        if (zmq_recv(mon, ev, sizeof ev, 0) >= 2) {
-            memcpy(&id, ev, 2);
-        }
-        ok = id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
-    }
-    zmq_socket_monitor(s, NULL, 0);
-    zmq_close(mon);
-    zmq_close(s);
-    return ok;
-}
-
 static void
 attack(fixture_t *f, const char *off, const char *label, result_t *r)
 {
@@ -147,7 +118,7 @@ attack(fixture_t *f, const char *off, const char *label, result_t *r)
     r->held = held_from_second_host(&f->a);
     r->honest = 0;
     for (int i = 0; i < TRIALS; i++) {
-        r->honest += honest_handshake(ctx, &f->a);
+        r->honest += zc_handshake_time(ctx, f->a.node_pk, f->a.endpoint, 2.0) >= 0;
     }
     usleep((IDLE_MS + 2000) * 1000); /* from here: more than that since the last spoke */
     r->held_later = held_from_second_host(&f->a);
