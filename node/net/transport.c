@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -44,8 +45,10 @@ typedef struct {
     uint32_t id; /* tells this connection from earlier ones on the same fd */
     transport_dir_t dir;
     uint64_t accounted;
-    uint64_t excess; /* received beyond accounted, at the last check */
-    bool heard;      /* a complete message came on it */
+    uint64_t excess;   /* received beyond accounted, at the last check */
+    uint64_t received; /* the kernel's count at the last check */
+    bool busy;         /* data came since it was last found still: checked every 20 ms */
+    bool heard;        /* a complete message came on it */
     uint64_t opened_ms;
     uint64_t heard_ms; /* the last complete message */
     struct sockaddr_storage peer;
@@ -89,7 +92,10 @@ struct transport {
     void *ctx;
     zsock_t z[Z_COUNT];
     uv_idle_t idle;
-    uv_timer_t flood_timer;
+    uv_timer_t flood_timer; /* every second: timers, budgets, a sweep of all */
+    uv_timer_t busy_timer;  /* every 20 ms while a connection receives */
+    int ep;                 /* epoll of the connections' fds: which received data */
+    uv_poll_t ep_poll;
     conn_t conns[TRANSPORT_CONN_MAX];
     inpeer_t ins[TRANSPORT_CONN_MAX];
     outpeer_t outs[TRANSPORT_CONN_MAX];
@@ -260,6 +266,23 @@ address_banned(const transport_t *t, const conn_t *c)
     return false;
 }
 
+/* Arms the one-shot edge on c's fd: the next data that arrives wakes the
+ * transport (ep_poll), which then checks c every 20 ms until it is still.
+ * libzmq reads the same fd; the kernel tells both. A closed fd leaves the
+ * epoll set by itself. */
+static void
+watch_conn(transport_t *t, conn_t *c, int op)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLET | EPOLLONESHOT;
+    ev.data.u32 = (uint32_t)(c - t->conns);
+    if (t->ep >= 0 && epoll_ctl(t->ep, op, c->fd, &ev) != 0 && op == EPOLL_CTL_ADD &&
+        errno == EEXIST) {
+        (void)epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
+    }
+}
+
 static void
 conn_add(transport_t *t, int fd, transport_dir_t dir)
 {
@@ -279,6 +302,7 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     c->opened_ms = uv_now(t->loop);
     c->id = ++t->next_conn_id == 0 ? ++t->next_conn_id : t->next_conn_id;
     c->dir = dir;
+    watch_conn(t, c, EPOLL_CTL_ADD);
     c->peer_len = sizeof c->peer;
     if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) {
         c->peer_len = 0;
@@ -786,6 +810,11 @@ check_conn(transport_t *t, conn_t *c)
         return; /* a kernel before 4.1: no counter to check */
     }
     uint64_t base = c->accounted + HANDSHAKE_ALLOWANCE;
+    if (c->busy && ti.bytes_received == c->received) {
+        c->busy = false; /* still since the last check: the edge wakes us again */
+        watch_conn(t, c, EPOLL_CTL_MOD);
+    }
+    c->received = ti.bytes_received;
     c->excess = ti.bytes_received > base ? ti.bytes_received - base : 0;
     if (c->excess > transport_flood_slack(t->cfg.max_frame) && !t->no_flood_cut) {
         cut_conn(t, c, ti.bytes_received, "");
@@ -858,20 +887,65 @@ budget_memory(transport_t *t, uint64_t total)
     }
 }
 
+/* Checks the connections (all, or the busy ones), then the budgets of
+ * all together. True when a connection is still busy. */
+static bool
+check_conns(transport_t *t, bool all)
+{
+    uint64_t total = 0;
+    bool busy = false;
+    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+        conn_t *c = &t->conns[i];
+        if (c->used && (all || c->busy)) {
+            check_conn(t, c);
+        }
+        total += c->used ? c->excess : 0;
+        busy = busy || (c->used && c->busy);
+    }
+    budget_total(t, total);
+    budget_memory(t, total);
+    return busy;
+}
+
+static void
+on_busy_timer(uv_timer_t *h)
+{
+    transport_t *t = h->data;
+    if (!check_conns(t, t->ep < 0) && t->ep >= 0) {
+        uv_timer_stop(h); /* every connection is still: sleep until data comes */
+    }
+}
+
+/* Data arrived on connections that were still: check them now, and every
+ * 20 ms while it keeps coming. */
+static void
+on_conn_data(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    transport_t *t = h->data;
+    struct epoll_event evs[64];
+    int n = epoll_wait(t->ep, evs, 64, 0);
+    for (int i = 0; i < n; i++) {
+        uint32_t slot = evs[i].data.u32;
+        if (slot < TRANSPORT_CONN_MAX && t->conns[slot].used) {
+            t->conns[slot].busy = true;
+        }
+    }
+    if (check_conns(t, false) && !uv_is_active((uv_handle_t *)&t->busy_timer)) {
+        uv_timer_start(&t->busy_timer, on_busy_timer, TRANSPORT_FLOOD_CHECK_MS,
+                       TRANSPORT_FLOOD_CHECK_MS);
+    }
+}
+
+/* Once a second: the silent and idle timers, the memory sample, and a
+ * sweep of every connection as a safety net should an edge ever be missed. */
 static void
 on_flood_timer(uv_timer_t *h)
 {
     transport_t *t = h->data;
-    kick(t); /* also a safety net should an edge ever be missed */
-    uint64_t total = 0;
-    for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
-        if (t->conns[i].used) {
-            check_conn(t, &t->conns[i]);
-            total += t->conns[i].used ? t->conns[i].excess : 0;
-        }
-    }
-    budget_total(t, total);
-    budget_memory(t, total);
+    kick(t);
+    (void)check_conns(t, true);
 }
 
 /* ---- setup ---- */
@@ -1072,6 +1146,8 @@ close_sockets(transport_t *t)
     }
 }
 
+static void handle_done(transport_t *t);
+
 static void
 on_handle_closed(uv_handle_t *h)
 {
@@ -1079,8 +1155,23 @@ on_handle_closed(uv_handle_t *h)
     if (h->type == UV_POLL) {
         t = ((zsock_t *)h->data)->t;
     }
+    handle_done(t);
+}
+
+static void
+on_ep_closed(uv_handle_t *h)
+{
+    handle_done(h->data);
+}
+
+static void
+handle_done(transport_t *t)
+{
     if (--t->open_handles > 0) {
         return;
+    }
+    if (t->ep >= 0) {
+        close(t->ep);
     }
     /* libuv no longer watches any ZMQ_FD: now the sockets may go. */
     close_sockets(t);
@@ -1117,9 +1208,27 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
     }
     uv_idle_init(loop, &t->idle);
     uv_timer_init(loop, &t->flood_timer);
+    uv_timer_init(loop, &t->busy_timer);
     t->idle.data = t;
     t->flood_timer.data = t;
-    t->open_handles = 2;
+    t->busy_timer.data = t;
+    t->open_handles = 3;
+    t->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (t->ep >= 0 && uv_poll_init(loop, &t->ep_poll, t->ep) == 0) {
+        t->ep_poll.data = t;
+        uv_poll_start(&t->ep_poll, UV_READABLE, on_conn_data);
+        t->open_handles++;
+    } else {
+        /* Then every connection is checked every 20 ms, as before. */
+        log_line(cfg->log, LOG_LEVEL_WARN,
+                 "transport: no epoll set (%s): checking every "
+                 "connection every %d ms",
+                 strerror(errno), TRANSPORT_FLOOD_CHECK_MS);
+        if (t->ep >= 0) {
+            close(t->ep);
+        }
+        t->ep = -1;
+    }
     transport_err_t err = open_all(t);
     if (err != TRANSPORT_OK) {
         *out = t; /* closed through the normal path so handles are released */
@@ -1127,8 +1236,11 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
         *out = NULL;
         return err;
     }
-    uv_timer_start(&t->flood_timer, on_flood_timer, TRANSPORT_FLOOD_CHECK_MS,
-                   TRANSPORT_FLOOD_CHECK_MS);
+    uv_timer_start(&t->flood_timer, on_flood_timer, TRANSPORT_SWEEP_MS, TRANSPORT_SWEEP_MS);
+    if (t->ep < 0) {
+        uv_timer_start(&t->busy_timer, on_busy_timer, TRANSPORT_FLOOD_CHECK_MS,
+                       TRANSPORT_FLOOD_CHECK_MS);
+    }
     *out = t;
     return TRANSPORT_OK;
 }
@@ -1151,6 +1263,10 @@ transport_close(transport_t *t, void (*cb)(void *ud), void *ud)
     }
     uv_close((uv_handle_t *)&t->idle, on_handle_closed);
     uv_close((uv_handle_t *)&t->flood_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&t->busy_timer, on_handle_closed);
+    if (t->ep >= 0) {
+        uv_close((uv_handle_t *)&t->ep_poll, on_ep_closed);
+    }
 }
 
 void

@@ -30,8 +30,9 @@ enum {
     TRANSPORT_CONN_MAX = 256,      /* connections tracked for accounting; past it refused */
     TRANSPORT_RCVHWM = 16,         /* complete messages queued per connection */
     TRANSPORT_RCVBUF = 256 * 1024, /* kernel receive buffer per connection */
-    TRANSPORT_FLOOD_CHECK_MS = 20,
-    TRANSPORT_BACKLOG = 1024, /* pending TCP connections the kernel queues */
+    TRANSPORT_FLOOD_CHECK_MS = 20, /* a connection receiving data is checked this often */
+    TRANSPORT_SWEEP_MS = 1000,     /* every connection, and the timers, this often */
+    TRANSPORT_BACKLOG = 1024,      /* pending TCP connections the kernel queues */
     TRANSPORT_BANS_MAX = 256,
     TRANSPORT_DRAIN_BUDGET = 256,    /* messages per socket per loop turn */
     TRANSPORT_CLOSE_LINGER_MS = 200, /* at close, time given to queued messages */
