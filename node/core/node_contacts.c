@@ -168,6 +168,12 @@ node_keep_peer(node_t *n, peer_t *p)
     p->offered_gossip = true;
     /* A new HELLO offers gossip on the connection; the answer brings it up. */
     if (p->state == PEER_READY) {
+        char k[24];
+        node_short_key(k, p->key);
+        /* Its "ready" was a debug line, as for every DHT connection. */
+        log_line(node_log(n), LOG_LEVEL_INFO, "peer %s kept (%s, %s)", k,
+                 p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
+                 p->endpoint[0] ? p->endpoint : "no listen address");
         node_send_hello(n, p, ++n->next_request_id);
     }
 }

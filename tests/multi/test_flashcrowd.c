@@ -83,9 +83,27 @@ line_time(const char *line)
     return (double)timegm(&tm) + sec;
 }
 
+/* Distinct keys among the first n of ready[] ("KEY in" / "KEY out"). */
+static int
+distinct_keys(char ready[][32], int n)
+{
+    int keys = 0;
+    for (int i = 0; i < n; i++) {
+        size_t klen = strcspn(ready[i], " ");
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) {
+            seen = strncmp(ready[i], ready[j], klen + 1) == 0;
+        }
+        keys += !seen;
+    }
+    return keys;
+}
+
 /* From a node's log: seconds from its first line until it had `want`
- * ready peers (kept ones: "peer K ready" less "peer K (...) gone" at info
- * level; transient DHT connections log at debug), or -1 if it never did. */
+ * ready peers (distinct keys with a kept connection either way: "peer K
+ * ready (DIR" or "peer K kept (DIR" less "peer K (DIR) gone" at info
+ * level; transient DHT connections log at debug until kept), or -1 if it
+ * never did. */
 static double
 time_to_peers(const char *log, int want)
 {
@@ -93,7 +111,7 @@ time_to_peers(const char *log, int want)
     if (fp == NULL) {
         return -1;
     }
-    char line[1024], ready[64][24];
+    char line[1024], ready[128][32];
     int nready = 0;
     double first = -1, when = -1;
     while (when < 0 && fgets(line, sizeof line, fp) != NULL) {
@@ -102,21 +120,28 @@ time_to_peers(const char *log, int want)
             first = t;
         }
         const char *p = strstr(line, " info  peer ");
-        char key[24];
+        char key[24], id[32];
         if (p == NULL || sscanf(p + 12, "%23s", key) != 1) {
             continue;
         }
+        bool up = strstr(p, " ready (") != NULL || strstr(p, " kept (") != NULL;
+        bool down = strstr(p, ") gone") != NULL;
+        const char *dir = strstr(p, "outbound") != NULL ? "out" : "in";
+        if (!up && !down) {
+            continue;
+        }
+        snprintf(id, sizeof id, "%s %s", key, dir);
         int at = -1;
         for (int i = 0; i < nready; i++) {
-            at = strcmp(ready[i], key) == 0 ? i : at;
+            at = strcmp(ready[i], id) == 0 ? i : at;
         }
-        if (strstr(p, " ready") != NULL && at < 0 && nready < 64) {
-            snprintf(ready[nready++], sizeof ready[0], "%s", key);
-        } else if (strstr(p, ") gone") != NULL && at >= 0) {
+        if (up && at < 0 && nready < 128) {
+            snprintf(ready[nready++], sizeof ready[0], "%s", id);
+        } else if (down && at >= 0) {
             memmove(ready[at], ready[at + 1], (size_t)(nready - at - 1) * sizeof ready[0]);
             nready--;
         }
-        if (nready >= want && t >= 0 && first >= 0) {
+        if (distinct_keys(ready, nready) >= want && t >= 0 && first >= 0) {
             when = t - first;
         }
     }
