@@ -429,15 +429,20 @@ oldest_of(const dht_records_t *r, const key_list_t *l)
     return oldest;
 }
 
-/* Of the entries in group g, the one that came last. */
+/* Of the entries in group g, the one that came last, and how many there
+ * are. */
 static size_t
 group_newest(const dht_records_t *r, const key_list_t *l, const uint8_t g[DHT_RT_GROUP_SIZE],
-             bool grouped)
+             bool grouped, size_t *count)
 {
     size_t newest = SIZE_MAX;
+    *count = 0;
     for (size_t i = 0; i < l->n; i++) {
-        if (same_group(l, i, g, grouped) &&
-            (newest == SIZE_MAX || r->slots[l->slot[i]].first_ms > r->slots[newest].first_ms)) {
+        if (!same_group(l, i, g, grouped)) {
+            continue;
+        }
+        (*count)++;
+        if (newest == SIZE_MAX || r->slots[l->slot[i]].first_ms > r->slots[newest].first_ms) {
             newest = l->slot[i];
         }
     }
@@ -454,8 +459,7 @@ full_victim(const dht_records_t *r, const key_list_t *l)
     size_t best = SIZE_MAX, best_count = 0;
     for (size_t i = 0; i < l->n; i++) {
         size_t count = 0;
-        (void)group_oldest(r, l, l->group[i], l->grouped[i], &count);
-        size_t newest = group_newest(r, l, l->group[i], l->grouped[i]);
+        size_t newest = group_newest(r, l, l->group[i], l->grouped[i], &count);
         if (!l->grouped[i]) {
             newest = l->slot[i];
             count = 1;

@@ -54,8 +54,7 @@ teardown(void **state)
 static int
 trials(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 10 : 3;
+    return tu_attack_long() ? 10 : 3;
 }
 
 /* Starts the node with a soft limit of FILES descriptors (the test itself

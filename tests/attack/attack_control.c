@@ -38,8 +38,7 @@ typedef struct {
 static int
 idle_count(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 900 : 200;
+    return tu_attack_long() ? 900 : 200;
 }
 
 static int

@@ -82,8 +82,7 @@ teardown(void **state)
 static bool
 long_run(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1';
+    return tu_attack_long();
 }
 
 /* Frame bytes sent before giving up on a cut, and seconds. */

@@ -70,8 +70,7 @@ teardown(void **state)
 static double
 seconds(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 60 : 10;
+    return tu_attack_long() ? 60 : 10;
 }
 
 /* A post in the name of author x_pk with seq, signed by someone else: a

@@ -49,8 +49,7 @@ teardown(void **state)
 static int
 frames(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 100000 : 5000;
+    return tu_attack_long() ? 100000 : 5000;
 }
 
 /* Sends the garbage and counts the ERROR answers within 2 s of the last. */

@@ -59,8 +59,7 @@ teardown(void **state)
 static int
 rounds(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 10 : 5;
+    return tu_attack_long() ? 10 : 5;
 }
 
 /* One fresh key: connects, sends one frame, and goes. */

@@ -51,8 +51,7 @@ teardown(void **state)
 static double
 seconds(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 20 : 5;
+    return tu_attack_long() ? 20 : 5;
 }
 
 /* CPU seconds (user + system) a process has used. */

@@ -83,8 +83,7 @@ teardown(void **state)
 static int
 trials(void)
 {
-    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
-    return l != NULL && l[0] == '1' ? 5 : 1;
+    return tu_attack_long() ? 5 : 1;
 }
 
 static void

@@ -377,3 +377,10 @@ tu_doc_vectors(const char *doc, const char *tag, tu_vector_cb cb, void *ud)
     }
     free(value);
 }
+
+bool
+tu_attack_long(void)
+{
+    const char *l = getenv("SAMIZDAT_ATTACK_LONG");
+    return l != NULL && l[0] == '1';
+}

@@ -4,6 +4,7 @@
 #define SAMIZDAT_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -53,6 +54,8 @@ int tu_spawn(char *const argv[], char *const env[], const char *log_path);
 int tu_stop(int pid, int sig, int timeout_s);
 /* Seconds since an arbitrary start, monotonic. */
 double tu_now(void);
+/* Whether SAMIZDAT_ATTACK_LONG=1 asks for the long attack runs (`make attack`). */
+bool tu_attack_long(void);
 /* Resident memory of pid in KiB, from /proc; -1 on error. */
 long tu_rss_kib(int pid);
 
