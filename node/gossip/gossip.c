@@ -565,6 +565,7 @@ gossip_peer_up(gossip_t *g, const uint8_t key[static KEYS_PUBLIC_SIZE], uint64_t
     gossip_bucket_init(&p->msg_bucket, GOSSIP_PEER_MSG_BURST, now_ms);
     gossip_bucket_init(&p->verify_bucket, GOSSIP_PEER_VERIFY_BURST, now_ms);
     gossip_bucket_init(&p->serve_bucket, GOSSIP_PEER_SERVE_BURST, now_ms);
+    gossip_bucket_init(&p->fetch_bucket, GOSSIP_PEER_FETCH_VERIFY_BURST, now_ms);
     gossip_bucket_init(&p->ask_bucket, GOSSIP_PEER_SERVE_BURST, now_ms);
     p->heads_due = now_ms + heads_period(g);
     g->peers[slot] = p;

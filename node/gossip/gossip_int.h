@@ -108,8 +108,9 @@ typedef struct {
     uint64_t score_ms;
     bool reported;
     bucket_t msg_bucket, verify_bucket, serve_bucket;
-    bucket_t ask_bucket; /* our GET_RANGE to it, paced to what it serves */
-    uint8_t *ihave;      /* queued IHAVE refs, GOSSIP_REF_SIZE each; freed when sent */
+    bucket_t fetch_bucket; /* checks of posts we asked it for */
+    bucket_t ask_bucket;   /* our GET_RANGE to it, paced to what it serves */
+    uint8_t *ihave;        /* queued IHAVE refs, GOSSIP_REF_SIZE each; freed when sent */
     size_t n_ihave;
     uint64_t ihave_due;
     uint64_t heads_due;     /* next periodic HEADS */
@@ -164,7 +165,9 @@ typedef struct {
         uint64_t seq;
     } cand[GOSSIP_SYNC_PEERS_MAX];
     uint8_t n_cand;
-    bool busy;
+    uint8_t inflight;   /* pages asked and not yet answered */
+    bool flowing;       /* the last page answered moved the feed: pipeline on */
+    uint64_t next_from; /* the lowest seq not yet asked in this sweep */
     uint64_t due_ms;
     /* A pull more than a page behind (a new follow, a week offline) fetches
      * the newest page first, so the timeline shows it at once, then fills
@@ -283,6 +286,8 @@ bool gossip_take_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t auth
                                uint32_t n, uint64_t now_ms);
 uint32_t gossip_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN],
                               uint64_t now_ms);
+/* The same for posts we asked p for: its fetch bucket alone. */
+uint32_t gossip_fetch_tokens(gossip_peer_t *p, uint64_t now_ms);
 
 /* ---- gossip_sync.c ---- */
 

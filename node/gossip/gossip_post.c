@@ -93,6 +93,27 @@ gossip_take_verify_tokens(gossip_t *g, gossip_peer_t *p, const uint8_t author[st
                               n, now_ms);
 }
 
+uint32_t
+gossip_fetch_tokens(gossip_peer_t *p, uint64_t now_ms)
+{
+    return gossip_bucket_avail(&p->fetch_bucket, GOSSIP_PEER_FETCH_VERIFY_RATE,
+                               GOSSIP_PEER_FETCH_VERIFY_BURST, now_ms);
+}
+
+/* The budget a post's signature check is taken from: a post we asked for
+ * (bounded by what we asked) from the peer's fetch bucket; anything else
+ * from the peer's and the author's buckets. */
+static bool
+take_check(gossip_t *g, gossip_peer_t *p, const uint8_t author[static KEY_LEN], origin_t origin,
+           uint64_t now_ms)
+{
+    if (origin == ORIGIN_SYNC || origin == ORIGIN_LAZY) {
+        return gossip_bucket_take(&p->fetch_bucket, GOSSIP_PEER_FETCH_VERIFY_RATE,
+                                  GOSSIP_PEER_FETCH_VERIFY_BURST, 1, now_ms);
+    }
+    return gossip_take_verify_tokens(g, p, author, 1, now_ms);
+}
+
 /* ---- forks ---- */
 
 /* Whether a and b (decoded, verified) cannot both be in one feed: the same
@@ -335,7 +356,7 @@ gossip_take_post(gossip_t *g, gossip_peer_t *from, const uint8_t *raw, size_t le
     /* Only now, with every cheap reason to drop it used up, may the post
      * cost a signature check, and only within the peer's and the author's
      * rates. */
-    if (!gossip_take_verify_tokens(g, from, author, 1, now_ms)) {
+    if (!take_check(g, from, author, origin, now_ms)) {
         g->stats.rate_limited++;
         return TAKE_LIMITED;
     }

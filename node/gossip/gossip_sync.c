@@ -254,8 +254,8 @@ missing_fetch(gossip_t *g, missing_t *e, uint64_t now_ms)
         }
         /* Asking only for what the rate limits would let us verify keeps an
          * honest fetch from being dropped on arrival. */
-        if (gossip_verify_tokens(g, p, e->ref.author, now_ms) == 0) {
-            e->due_ms = now_ms + wait_for(0, 1, GOSSIP_PEER_VERIFY_RATE);
+        if (gossip_fetch_tokens(p, now_ms) == 0) {
+            e->due_ms = now_ms + wait_for(0, 1, GOSSIP_PEER_FETCH_VERIFY_RATE);
             return;
         }
         if (req_send(g, p, REQ_LAZY, e->ref.author, e->ref.seq, 1, e->ref.id, now_ms)) {
@@ -434,40 +434,47 @@ our_head(gossip_t *g, const uint8_t author[static KEY_LEN], uint8_t id[static PO
 }
 
 /* The seqs the next page of a pull asks for, from *from, at most *count:
- * normally from our head up; for a pull more than a page behind, the
- * newest page first. */
-static void
+ * normally the next page above what was asked in this sweep (or above our
+ * head); for a pull more than a page behind, the newest page first, then
+ * the pages below it. PAGE_NONE when every page up to what the source
+ * holds has been asked for already. */
+typedef enum { PAGE_NONE, PAGE_NEWEST, PAGE_NEXT } page_t;
+
+static page_t
 page_of(sync_t *s, uint64_t head, uint64_t holds, uint64_t *from, uint64_t *count)
 {
+    uint64_t start = head + 1 > s->next_from ? head + 1 : s->next_from;
     uint64_t upto = holds;
-    *from = head + 1;
     if (!s->newest_done && holds - head > GOSSIP_RANGE_MAX) {
         *from = holds - GOSSIP_RANGE_MAX + 1;
+        *count = GOSSIP_RANGE_MAX;
         s->newest_done = true;
         s->fill_until = *from - 1;
-    } else if (s->fill_until > head) {
+        return PAGE_NEWEST;
+    }
+    if (s->fill_until > head) {
+        /* Filling below the newest page: nothing above it until the fill
+         * has joined it (the store then absorbs the page). */
         upto = s->fill_until;
     }
-    *count = upto - *from + 1;
+    if (start > upto) {
+        return PAGE_NONE;
+    }
+    *from = start;
+    *count = upto - start + 1;
     if (*count > GOSSIP_RANGE_MAX) {
         *count = GOSSIP_RANGE_MAX;
     }
+    return PAGE_NEXT;
 }
 
-/* Sends the next page of one pull, if it can go now. Returns false when the
- * entry is finished and was removed. The store's head is read only once a
- * request can actually go, so entries waiting for slots cost nothing. */
-static bool
-sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
+/* The candidate that holds the most, among those connected and free to be
+ * asked now: its index, or s->n_cand with *blocked saying why none is. */
+static size_t
+best_source(gossip_t *g, sync_t *s, slot_t *blocked, uint64_t now_ms)
 {
-    if (!gossip_we_replicate(g, s->author) || g->cfg.is_blocked(g->cfg.ud, s->author)) {
-        sync_remove(g, s);
-        return false;
-    }
-    /* The candidate that holds the most, among those connected and free to
-     * be asked now; else the reason none is. */
     size_t best = s->n_cand;
-    slot_t blocked = SLOT_BUSY;
+    *blocked = SLOT_BUSY;
     for (size_t i = 0; i < s->n_cand;) {
         gossip_peer_t *p = gossip_peer_get(g, s->cand[i].peer);
         if (p == NULL) {
@@ -478,11 +485,28 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
         if (st == SLOT_FREE && (best == s->n_cand || s->cand[i].seq > s->cand[best].seq)) {
             best = i;
         } else if (st == SLOT_PACING) {
-            blocked = SLOT_PACING;
+            *blocked = SLOT_PACING;
         }
         i++;
     }
-    if (s->n_cand == 0) {
+    return best;
+}
+
+/* Sends the next page of one pull, if it can go now; up to
+ * GOSSIP_SYNC_PIPELINE pages of one author are in flight at once, each
+ * asking for seqs the others do not. Returns false when the entry is
+ * finished and was removed. The store's head is read only once a request
+ * can actually go, so entries waiting for slots cost nothing. */
+static bool
+sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
+{
+    if (!gossip_we_replicate(g, s->author) || g->cfg.is_blocked(g->cfg.ud, s->author)) {
+        sync_remove(g, s);
+        return false;
+    }
+    slot_t blocked = SLOT_BUSY;
+    size_t best = best_source(g, s, &blocked, now_ms);
+    if (s->n_cand == 0 && s->inflight == 0) {
         sync_remove(g, s);
         return false;
     }
@@ -504,13 +528,24 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
     }
     gossip_peer_t *p = gossip_peer_get(g, s->cand[best].peer);
     uint64_t from = 0, want = 0;
-    page_of(s, head, s->cand[best].seq, &from, &want);
+    page_t page = page_of(s, head, s->cand[best].seq, &from, &want);
+    if (page == PAGE_NONE) {
+        if (s->inflight == 0) {
+            /* Everything was asked and nothing is in flight, yet the head
+             * is short: a page came back short. Ask again from the head. */
+            s->next_from = 0;
+            s->due_ms = now_ms;
+        } else {
+            s->due_ms = PARKED;
+        }
+        return true;
+    }
     /* Pages as large as the verification budget allows; when it is low,
      * wait for a quarter page rather than trickle one post at a time. */
-    uint32_t tokens = gossip_verify_tokens(g, p, s->author, now_ms);
+    uint32_t tokens = gossip_fetch_tokens(p, now_ms);
     uint32_t least = want < GOSSIP_RANGE_MAX / 4 ? (uint32_t)want : GOSSIP_RANGE_MAX / 4;
     if (tokens < least) {
-        s->due_ms = now_ms + wait_for(tokens, least, GOSSIP_PEER_VERIFY_RATE);
+        s->due_ms = now_ms + wait_for(tokens, least, GOSSIP_PEER_FETCH_VERIFY_RATE);
         return true;
     }
     if (want > tokens) {
@@ -518,11 +553,24 @@ sync_step(gossip_t *g, sync_t *s, uint64_t now_ms)
     }
     if (req_send(g, p, REQ_SYNC, s->author, from, (uint8_t)want, NULL, now_ms)) {
         g->stats.pulls++;
-        s->busy = true;
+        s->inflight++;
+        if (page == PAGE_NEXT) {
+            s->next_from = from + want;
+        }
+        s->due_ms = now_ms;
     } else {
         s->due_ms = now_ms + GOSSIP_RETRY_MS;
     }
     return true;
+}
+
+/* Pages of one pull that may be in flight: one until a page has shown that
+ * the source holds what it claimed, so a peer that lies about its heads
+ * costs one request per author. */
+static uint8_t
+pipeline(const sync_t *s)
+{
+    return s->flowing ? GOSSIP_SYNC_PIPELINE : 1;
 }
 
 /* A pull request ended. progress: our head moved; limited: some posts were
@@ -534,19 +582,23 @@ sync_settle(gossip_t *g, const req_t *r, bool progress, bool limited, uint64_t n
     if (s == NULL) {
         return;
     }
-    s->busy = false;
-    if (!progress) {
-        if (limited) {
-            s->due_ms = now_ms + GOSSIP_RETRY_MS;
-            gossip_wake(g, s->due_ms);
-            return;
-        }
-        /* It did not have what it claimed (or did not answer): try the
-         * others. */
-        sync_drop_cand(s, r->peer);
+    if (s->inflight > 0) {
+        s->inflight--;
     }
     s->due_ms = now_ms;
-    gossip_wake(g, now_ms);
+    s->flowing = progress;
+    if (!progress) {
+        /* What this page asked for is asked again, from our head. */
+        s->next_from = 0;
+        if (limited) {
+            s->due_ms = now_ms + GOSSIP_RETRY_MS;
+        } else {
+            /* It did not have what it claimed (or did not answer): try the
+             * others. */
+            sync_drop_cand(s, r->peer);
+        }
+    }
+    gossip_wake(g, s->due_ms);
 }
 
 /* ---- HEADS ---- */
@@ -820,10 +872,18 @@ gossip_sync_tick(gossip_t *g, uint64_t now_ms, uint64_t *next)
     }
     for (size_t i = 0; i < g->n_sync;) {
         sync_t *s = &g->sync[i];
-        if (!s->busy && s->due_ms <= now_ms && !sync_step(g, s, now_ms)) {
-            continue;
+        bool kept = true;
+        /* Stepped until its pipeline is full or it has to wait. */
+        while (kept && s->inflight < pipeline(s) && s->due_ms <= now_ms) {
+            uint8_t before = s->inflight;
+            kept = sync_step(g, s, now_ms);
+            if (kept && s->inflight == before) {
+                break;
+            }
         }
-        i++;
+        if (kept) {
+            i++;
+        }
     }
     if (g->n_dirty > 0 && g->dirty_due <= now_ms) {
         flush_dirty(g, now_ms);
@@ -839,7 +899,7 @@ gossip_sync_tick(gossip_t *g, uint64_t now_ms, uint64_t *next)
         }
     }
     for (size_t i = 0; i < g->n_sync; i++) {
-        if (!g->sync[i].busy && g->sync[i].due_ms < *next) {
+        if (g->sync[i].inflight < pipeline(&g->sync[i]) && g->sync[i].due_ms < *next) {
             *next = g->sync[i].due_ms;
         }
     }

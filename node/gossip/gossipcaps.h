@@ -58,6 +58,7 @@ enum {
     GOSSIP_ANNOUNCERS_MAX = 4,           /* peers remembered per missing id */
     GOSSIP_SYNC_MAX = 1024,              /* authors being pulled at once */
     GOSSIP_SYNC_PEERS_MAX = 4,           /* peers remembered per pulled author */
+    GOSSIP_SYNC_PIPELINE = 4,            /* GET_RANGE pages in flight per pulled author */
     GOSSIP_REQS_MAX = 64,                /* GET_RANGE requests in flight in all */
     GOSSIP_PEER_REQS_MAX = 8,            /* GET_RANGE requests in flight per peer */
     GOSSIP_DIRTY_MAX = 256,              /* authors whose new head waits to be announced */
@@ -82,8 +83,13 @@ enum {
     GOSSIP_PEER_VERIFY_BURST = 256,
     GOSSIP_AUTHOR_VERIFY_RATE = 100, /* signature checks per second for one author */
     GOSSIP_AUTHOR_VERIFY_BURST = 256,
-    GOSSIP_PEER_SERVE_RATE = 50, /* GET_RANGE answered per second for one peer */
-    GOSSIP_PEER_SERVE_BURST = 64,
+    /* Posts we asked for (RANGE answers) have their own budget, far larger
+     * than the unsolicited one: they are bounded by what we asked, and the
+     * first invalid one costs the peer its connection. */
+    GOSSIP_PEER_FETCH_VERIFY_RATE = 16384, /* signature checks per second */
+    GOSSIP_PEER_FETCH_VERIFY_BURST = 16384,
+    GOSSIP_PEER_SERVE_RATE = 200, /* GET_RANGE answered per second for one peer */
+    GOSSIP_PEER_SERVE_BURST = 256,
 };
 
 /* ---- peer scores: 0 is neutral; at GOSSIP_SCORE_DISCONNECT the node is told ---- */
