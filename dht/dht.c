@@ -127,6 +127,11 @@ struct dht {
     put_t *puts;
     size_t nputs, puts_cap;
 
+    /* Round trips of answered lookup requests (first sends only), as in
+     * TCP (RFC 6298): smoothed, in eighths of a ms, and mean deviation, in
+     * quarters; 0 until the first answer. The stall time follows them. */
+    uint64_t srtt8, rttvar4;
+
     uint64_t next_ms;
     uint64_t expire_ms;
     uint64_t self_lookup_ms;
@@ -339,6 +344,39 @@ pending_alloc(dht_t *d)
 
 typedef enum { ISSUED, NO_SLOT, SEND_FAILED } issue_t;
 
+/* How long a lookup request may go unanswered before it is passed over:
+ * the smoothed round trip plus four deviations, within
+ * [DHT_RPC_STALL_MIN_MS, the configured stall time]; the configured time
+ * until something has been measured. */
+static uint64_t
+stall_ms(const dht_t *d)
+{
+    if (d->srtt8 == 0) {
+        return d->p.rpc_stall_ms;
+    }
+    uint64_t t = d->srtt8 / 8 + d->rttvar4;
+    uint64_t lo =
+        DHT_RPC_STALL_MIN_MS < d->p.rpc_stall_ms ? DHT_RPC_STALL_MIN_MS : d->p.rpc_stall_ms;
+    return t < lo ? lo : t > d->p.rpc_stall_ms ? d->p.rpc_stall_ms : t;
+}
+
+static void
+rtt_sample(dht_t *d, uint64_t rtt_ms)
+{
+    if (d->srtt8 == 0) {
+        d->srtt8 = rtt_ms * 8 + 1; /* + 1: never 0 once measured */
+        d->rttvar4 = rtt_ms * 2;
+        return;
+    }
+    uint64_t srtt = d->srtt8 / 8;
+    uint64_t err = rtt_ms > srtt ? rtt_ms - srtt : srtt - rtt_ms;
+    d->rttvar4 = d->rttvar4 - d->rttvar4 / 4 + err;
+    d->srtt8 = d->srtt8 - d->srtt8 / 8 + rtt_ms;
+    if (d->srtt8 == 0) {
+        d->srtt8 = 1;
+    }
+}
+
 /* Sends the request prepared in d->out and remembers it. attempt: 1, or
  * 2, 3 ... for the retransmissions of a lookup request. */
 static issue_t
@@ -373,7 +411,7 @@ issue(dht_t *d, const dht_contact_t *to, const uint8_t id[static DHT_KEY_SIZE], 
     p->sent_ms = now_ms;
     p->deadline_ms = now_ms + d->p.rpc_timeout_ms;
     d->npending++;
-    lower_next(d, purpose == P_LOOKUP ? now_ms + d->p.rpc_stall_ms : p->deadline_ms);
+    lower_next(d, purpose == P_LOOKUP ? now_ms + stall_ms(d) : p->deadline_ms);
     return ISSUED;
 }
 
@@ -1106,6 +1144,11 @@ take_reply(dht_t *d, const dht_contact_t *from, const dht_msg_t *m, uint64_t now
     pending_t p = *pp;
     pending_release(d, pp);
     if (p.purpose == P_LOOKUP) {
+        /* Only a first send's answer is timed: an answer after a
+         * retransmission may answer either. */
+        if (p.attempt == 1) {
+            rtt_sample(d, now_ms - p.sent_ms);
+        }
         lookup_outcome(d, &p, m, false, now_ms);
     }
     return DHT_OK;
@@ -1267,6 +1310,21 @@ dht_unreachable(dht_t *d, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_m
 }
 
 dht_err_t
+dht_lost(dht_t *d, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_ms)
+{
+    if (d->in_cb) {
+        return DHT_EREENTRY;
+    }
+    for (size_t i = 0; i < d->pcap; i++) {
+        if (d->pending[i].rid != 0 && memcmp(d->pending[i].key, key, DHT_KEY_SIZE) == 0) {
+            request_failed(d, &d->pending[i], F_REFUSED, now_ms);
+        }
+    }
+    flush(d, now_ms);
+    return DHT_OK;
+}
+
+dht_err_t
 dht_add_contact(dht_t *d, const dht_contact_t *c, uint64_t now_ms)
 {
     if (d == NULL || c == NULL || memcmp(c->key, d->key, DHT_KEY_SIZE) == 0 ||
@@ -1298,8 +1356,7 @@ timeouts(dht_t *d, uint64_t now_ms)
         if (p->deadline_ms <= now_ms) {
             d->st.timeouts++;
             request_failed(d, p, F_SILENT, now_ms);
-        } else if (p->purpose == P_LOOKUP && !p->stalled &&
-                   p->sent_ms + d->p.rpc_stall_ms <= now_ms) {
+        } else if (p->purpose == P_LOOKUP && !p->stalled && p->sent_ms + stall_ms(d) <= now_ms) {
             stalled(d, p, now_ms);
         }
     }
@@ -1386,7 +1443,7 @@ compute_next(dht_t *d, uint64_t now_ms)
         if (p->rid != 0) {
             at(&next, p->deadline_ms, now_ms);
             if (p->purpose == P_LOOKUP && !p->stalled) {
-                at(&next, p->sent_ms + d->p.rpc_stall_ms, now_ms);
+                at(&next, p->sent_ms + stall_ms(d), now_ms);
             }
         }
     }

@@ -124,6 +124,11 @@ dht_err_t dht_receive(dht_t *d, const dht_contact_t *from, const dht_msg_t *m, u
 /* The node could not connect to (or lost) the peer with this key: its
  * requests in flight fail now instead of at their timeout. key borrowed. */
 dht_err_t dht_unreachable(dht_t *d, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_ms);
+/* The node dropped its connection to this peer for a reason that is not
+ * the peer's fault (evicted idle, refused for want of a slot, the peer
+ * forgot the connection): requests in flight to it fail now, as if
+ * refused, and its routing table entry is left as it is. key borrowed. */
+dht_err_t dht_lost(dht_t *d, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_ms);
 
 /* Timeouts, lookups, refresh, re-announce, re-put, expiry. Sets *next_ms
  * (may be NULL) to when it wants to run again. Cannot fail. */

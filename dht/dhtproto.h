@@ -82,6 +82,7 @@ enum {
 /* Time tunables in milliseconds. Not an enum: some exceed INT_MAX. */
 #define DHT_RPC_TIMEOUT_MS 4000ull              /* a request not answered by then failed */
 #define DHT_RPC_STALL_MS 1000ull                /* after this a slow request frees its alpha slot */
+#define DHT_RPC_STALL_MIN_MS 20ull              /* the least the measured stall time may be */
 #define DHT_REFRESH_MS (60ull * 60 * 1000)      /* refresh buckets no lookup touched for an hour */
 #define DHT_QUESTIONABLE_MS (15ull * 60 * 1000) /* LRS older than this is pinged */
 /* Renewals are frequent because the nodes holding records are personal

@@ -519,9 +519,12 @@ test_bad_peers_do_not_stall(void **state)
         }
     }
     /* Silent peers are asked in parallel with the others (a slow request
-     * gives up its slot after DHT_RPC_STALL_MS), so they cost about one
-     * timeout in all, not one each. */
-    assert_true(worst < 2 * DHT_RPC_TIMEOUT_MS);
+     * gives up its slot once its stall time has passed: a few round trips,
+     * measured), so they cost a few round trips in all, not a timeout
+     * each. */
+    printf("bad peers: slowest of 60 lookups %llu ms (round trips 20-140 ms)\n",
+           (unsigned long long)worst);
+    assert_true(worst < 2 * DHT_RPC_STALL_MS); /* 3744 ms with a fixed 1 s stall */
     free_net(net);
 }
 
