@@ -102,10 +102,11 @@ node_slot_free(node_t *n, transport_dir_t dir)
     peertab_counts_t c;
     peertab_counts(n->peers, &c);
     size_t reserved = (n->peers_max + 2) / 3;
-    if (c.all - c.probation >= n->peers_max) {
+    size_t aside = c.probation + c.visitors; /* inbound, holding no slot */
+    if (c.all - aside >= n->peers_max) {
         return false;
     }
-    return dir == TRANSPORT_OUT || c.in - c.probation < n->peers_max - reserved;
+    return dir == TRANSPORT_OUT || c.in - aside < n->peers_max - reserved;
 }
 
 peer_t *
@@ -119,6 +120,8 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
 {
     char k[24];
     node_short_key(k, p->key);
+    uint8_t key[KEYS_PUBLIC_SIZE];
+    memcpy(key, p->key, KEYS_PUBLIC_SIZE);
     /* Transient connections come and go with every lookup: not news. */
     log_line(lg(n), p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
              p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
@@ -129,11 +132,10 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     peertab_remove(n->peers, p);
     n->peers_dropped++;
     node_gossip_check(n, p);
-    if (failed) {
-        uint8_t key[KEYS_PUBLIC_SIZE];
-        memcpy(key, p->key, KEYS_PUBLIC_SIZE);
-        node_dht_peer_lost(n, key);
-    }
+    /* Whatever the reason, DHT requests on that connection will not be
+     * answered: the DHT hears of it now rather than at a timeout, and
+     * blames the peer only when it failed. */
+    node_dht_peer_lost(n, key, failed);
 }
 
 peer_t *
@@ -150,7 +152,8 @@ node_evict_idle(node_t *n, transport_dir_t dir, uint64_t now)
     peer_t *victim = NULL;
     size_t it = 0;
     for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
-        bool candidate = !p->probation && p->dir == dir && (p->transient || dir == TRANSPORT_IN) &&
+        bool candidate = !p->probation && !p->visitor && p->dir == dir &&
+                         (p->transient || dir == TRANSPORT_IN) &&
                          now - p->used_ms >= NODE_EVICT_IDLE_MS;
         bool better = victim == NULL || (victim->gossip_up && !p->gossip_up) ||
                       (victim->gossip_up == p->gossip_up && p->used_ms < victim->used_ms);
@@ -584,7 +587,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     }
     node_t *n = calloc(1, sizeof *n);
     size_t max = cfg->peers_max ? cfg->peers_max : NODE_PEERS_MAX;
-    peertab_t *peers = peertab_new(max + NODE_PROBATION_MAX);
+    peertab_t *peers = peertab_new(max + NODE_PROBATION_MAX + NODE_VISITORS_MAX);
     uint8_t *sendbuf = malloc(WIRE_MAX_FRAME);
     wire_msg_t *msgs = malloc(2 * sizeof *msgs);
     key_budget_t *budgets = calloc(NODE_BUDGET_KEYS, sizeof *budgets);

@@ -45,12 +45,16 @@ enum {
     NODE_QUEUE_MAX = 8,              /* frames queued for a peer still connecting */
     NODE_IDLE_MS = 60000,            /* a transient (DHT-only) connection idle this long closes */
     NODE_EVICT_IDLE_MS = 10000,      /* a full table evicts a peer idle at least this long */
+    NODE_VISITORS_MAX = 64,          /* inbound DHT-only connections, beside the peer slots */
+    NODE_VISITOR_IDLE_MS = 120000,   /* a visitor idle this long is let go (its side: 60 s) */
+    NODE_EVICT_VISITOR_MS = 1000,    /* when visitors are full, one idle this long makes room */
     NODE_PROBATION_MAX = 32,         /* newcomers let in past the limit to learn contacts */
     NODE_PROBATION_MS = 10000,       /* and let go after this long at most, */
     NODE_PROBATION_GRACE_MS = 1000,  /* or this long after their PEERS_REQ was answered */
     NODE_BUSY_RETRY_MS = 1000,       /* a node refused for want of a slot is tried again after
                                         this, doubled per refusal up to a minute */
     NODE_DHT_SAVE_MS = 300000,       /* the routing table is saved this often */
+    NODE_DHT_REANNOUNCE_UPTO = 64,   /* a table that doubles up to this size: announce again */
     NODE_FEED_PEERS_MAX = 16,        /* connections kept to sync followed feeds */
     NODE_FEED_LINKS = 2,             /* replicas of one feed connected to */
     NODE_FEEDS_PER_ROUND = 4,        /* followed feeds checked per round */

@@ -147,13 +147,22 @@ node_dht_stop(node_t *n)
 
 /* A node that started alone (no saved table, no bootstrap) announced to
  * nobody; the DHT would retry only a minute later. Its first contact is the
- * moment to announce again. */
+ * moment to announce again. And a table that has doubled since the last
+ * announce (from 4 up to NODE_DHT_REANNOUNCE_UPTO contacts) means a young
+ * network that grew: nodes closer to our keys than those we announced to
+ * have joined, and lookups ask them, not the ones holding our records. */
 static void
 after_contact(node_t *n)
 {
-    if (n->dht_was_empty && dht_table_size(n->dht) > 0) {
+    size_t size = dht_table_size(n->dht);
+    if (n->dht_was_empty && size > 0) {
         n->dht_was_empty = false;
         log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT: first contact; announcing again");
+        node_dht_announce_all(n);
+    } else if (size >= 4 && size >= 2 * n->dht_announced_size &&
+               n->dht_announced_size < NODE_DHT_REANNOUNCE_UPTO) {
+        log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT: %zu contacts now; announcing again", size);
+        n->dht_was_empty = true; /* the head is put again, not refused as stale */
         node_dht_announce_all(n);
     }
 }
@@ -185,10 +194,15 @@ node_dht_peer_ready(node_t *n, peer_t *p)
 }
 
 void
-node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
+node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool failed)
 {
-    if (n->dht != NULL) {
+    if (n->dht == NULL) {
+        return;
+    }
+    if (failed) {
         (void)dht_unreachable(n->dht, key, node_mono_ms(n));
+    } else {
+        (void)dht_lost(n->dht, key, node_mono_ms(n));
     }
 }
 
@@ -274,7 +288,8 @@ node_dht_announce_all(node_t *n)
         return;
     }
     bool again = n->dht_was_empty;
-    n->dht_was_empty = dht_table_size(n->dht) == 0;
+    n->dht_announced_size = dht_table_size(n->dht);
+    n->dht_was_empty = n->dht_announced_size == 0;
     if (n->self_endpoint[0] == '\0') {
         log_line(node_log(n), LOG_LEVEL_WARN,
                  "DHT: no endpoint others can reach; this node will not announce its feeds");

@@ -253,16 +253,52 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
 }
 
+/* Whether another visitor may come in: below the cap, or the one used
+ * longest ago, if idle for a second, is let go (told, so it does not send
+ * into a connection we forgot). */
+static bool
+visitor_room(node_t *n)
+{
+    peertab_counts_t c;
+    peertab_counts(n->peers, &c);
+    if (c.visitors < NODE_VISITORS_MAX) {
+        return true;
+    }
+    uint64_t now = node_mono_ms(n);
+    peer_t *oldest = NULL;
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (p->visitor && (oldest == NULL || p->used_ms < oldest->used_ms)) {
+            oldest = p;
+        }
+    }
+    if (oldest == NULL || now - oldest->used_ms < NODE_EVICT_VISITOR_MS) {
+        return false;
+    }
+    node_send_error(n, TRANSPORT_IN, oldest->key, 0, WIRE_ERR_BUSY, "visitors full");
+    node_peer_forget(n, oldest, "idle visitor, and its place was needed", false);
+    return true;
+}
+
 /* HELLO from a node with no slot yet: only inbound connections get here. */
 static void
 on_first_hello(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t *m,
                const char *peer_addr)
 {
+    /* A connection that does not ask for gossip only carries DHT
+     * requests: served beside the peer slots, so a full node still answers
+     * lookups. */
+    bool visitor = (m->u.hello.caps & WIRE_CAP_GOSSIP) == 0;
+    if (visitor && !visitor_room(n)) {
+        node_send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
+        return;
+    }
     /* When full, a newcomer is still let in for a while, without gossip, so
      * it can learn other contacts (PEERS, the DHT) instead of being turned
      * away knowing no one else. */
     bool probation = false;
-    if (!node_slot_free(n, TRANSPORT_IN) && !node_evict_idle(n, TRANSPORT_IN, node_mono_ms(n))) {
+    if (!visitor && !node_slot_free(n, TRANSPORT_IN) &&
+        !node_evict_idle(n, TRANSPORT_IN, node_mono_ms(n))) {
         peertab_counts_t counts;
         peertab_counts(n->peers, &counts);
         if (counts.probation >= NODE_PROBATION_MAX) {
@@ -273,9 +309,12 @@ on_first_hello(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t 
     }
     peer_t *p = node_peer_add(n, key, TRANSPORT_IN);
     if (p == NULL) {
+        /* Out of memory, or the table is full: said, not left to time out. */
+        node_send_error(n, TRANSPORT_IN, key, m->request_id, WIRE_ERR_BUSY, "no free slot");
         return;
     }
     p->probation = probation;
+    p->visitor = visitor;
     /* Our HELLO first: taking theirs may send DHT requests at once, and the
      * other side ignores everything until it has our HELLO. We gossip on
      * the connection when the side that opened it asked to. */
@@ -319,7 +358,12 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     bool was_ready = p->state == PEER_READY;
     /* Answer first (see on_first_hello). */
     if (p->dir == TRANSPORT_IN) {
-        p->offered_gossip = !p->probation && (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
+        bool wants = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
+        if (p->visitor && wants && node_slot_free(n, TRANSPORT_IN)) {
+            /* Its side now keeps the connection: it takes a slot. */
+            p->visitor = false;
+        }
+        p->offered_gossip = !p->probation && !p->visitor && wants;
         node_send_hello(n, p, m->request_id);
     }
     if (!was_ready || p->dir == TRANSPORT_IN) {
@@ -426,8 +470,11 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         return;
     }
     if (is_answer(m->type) && !request_close(p, m, now, &rtt)) {
-        /* An ERROR that answers a HELLO (network, busy) has no request. */
-        if (m->type != WIRE_ERROR || p->state == PEER_READY) {
+        /* An ERROR that answers a HELLO (network, busy) has no request, nor
+         * one with request id 0 on a ready connection: the other side let
+         * us go (evicted, probation over), and says so. */
+        bool notice = m->type == WIRE_ERROR && (p->state != PEER_READY || m->request_id == 0);
+        if (!notice) {
             n->unsolicited++;
             return;
         }
@@ -486,6 +533,10 @@ node_tend_peer(node_t *n, peer_t *p, uint64_t now)
     }
     if (p->transient && p->dir == TRANSPORT_OUT && now - p->used_ms > NODE_IDLE_MS) {
         node_peer_forget(n, p, "idle", false);
+        return;
+    }
+    if (p->visitor && now - p->used_ms > NODE_VISITOR_IDLE_MS) {
+        node_peer_forget(n, p, "idle visitor", false);
         return;
     }
     if (now - p->last_seen_ms > NODE_PING_EVERY_MS) {

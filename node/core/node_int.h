@@ -52,10 +52,11 @@ struct node {
         uint64_t started_ms;
     } progress[NODE_PROGRESS_MAX];
     uint64_t progress_next;
-    uint8_t *dht_frame; /* WIRE_MAX_FRAME bytes: one encoded DHT message */
-    bool dht_was_empty; /* announced with an empty table: announce on the first contact */
-    uv_timer_t clock;   /* one timer for every deadline: the node's, the DHT's */
-    uint64_t clock_due; /* when it is armed for; 0 when not armed */
+    uint8_t *dht_frame;        /* WIRE_MAX_FRAME bytes: one encoded DHT message */
+    bool dht_was_empty;        /* announced with an empty table: announce on the first contact */
+    size_t dht_announced_size; /* the routing table's size at the last announce */
+    uv_timer_t clock;          /* one timer for every deadline: the node's, the DHT's */
+    uint64_t clock_due;        /* when it is armed for; 0 when not armed */
     uint64_t next_tick_ms;
     uint64_t dht_saved_ms;
     char self_endpoint[WIRE_ENDPOINT_MAX + 1]; /* where others reach us, for the DHT */
@@ -265,7 +266,7 @@ void node_dht_stop(node_t *n);
 void node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m);
 /* A peer finished its handshake / was lost. */
 void node_dht_peer_ready(node_t *n, peer_t *p);
-void node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
+void node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool failed);
 /* A contact from bootstrap.list, the saved peers or the local network. */
 void node_dht_offer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
 /* Runs the DHT's timers; returns when it wants to run next. */

@@ -128,6 +128,7 @@ peertab_counts(const peertab_t *t, peertab_counts_t *out)
         out->out += p->dir == TRANSPORT_OUT;
         out->ready += p->state == PEER_READY;
         out->probation += p->probation;
+        out->visitors += p->visitor;
         out->neighbours += p->dir == TRANSPORT_OUT && !p->transient;
         out->feed += p->feed;
     }

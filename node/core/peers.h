@@ -72,6 +72,11 @@ typedef struct {
      * (answered_ms), or after NODE_PROBATION_MS. */
     bool probation;
     uint64_t answered_ms;
+    /* Inbound, and its HELLO did not ask for gossip: the other side's
+     * transient connection, for DHT requests. It takes no peer slot (a full
+     * node still answers lookups), at most NODE_VISITORS_MAX at once, and
+     * is let go after NODE_VISITOR_IDLE_MS without use. */
+    bool visitor;
 } peer_t;
 
 typedef struct peertab peertab_t;
@@ -107,6 +112,7 @@ typedef struct {
     size_t in, out;    /* by direction, those on probation included */
     size_t ready;      /* handshake done */
     size_t probation;  /* let in past the limit (all inbound) */
+    size_t visitors;   /* inbound DHT-only connections, no slot taken */
     size_t neighbours; /* outbound and kept (not transient) */
     size_t feed;       /* kept to sync a followed feed */
 } peertab_counts_t;
