@@ -50,7 +50,8 @@ enum {
     APP_EXPORT_DATA_MAX = 64 * 1024 * 1024, /* bytes of a feed file returned in a result */
     APP_PEER_WAIT_MS = 10000,               /* peer add: default wait for the handshake */
     APP_PEER_WAIT_MAX_MS = 120000,
-    APP_SLICE_MS = 5, /* long work yields the loop after this long */
+    APP_RTT_WAIT_MS = 1000, /* peer add: after the handshake, for the first round trip */
+    APP_SLICE_MS = 5,       /* long work yields the loop after this long */
 };
 
 typedef enum {
@@ -231,7 +232,7 @@ typedef struct {
     bool outbound;
     bool ready;
     uint64_t last_seen_ms; /* wall clock */
-    int64_t rtt_ms;        /* -1 until measured */
+    int64_t rtt_us;        /* -1 until measured */
     char software[WIRE_SOFTWARE_MAX + 1];
 } app_peer_t;
 
@@ -310,7 +311,7 @@ typedef struct {
     invite_t invite;                      /* what the invite said */
     bool connected;                       /* through the running node: a handshake completed */
     char endpoint[ADDR_ENDPOINT_MAX + 1]; /* the endpoint that answered */
-    int64_t rtt_ms;                       /* connected: the first round trip, or -1 */
+    int64_t rtt_us;                       /* connected: the first round trip, or -1 */
     bool followed;                        /* the invite named an author, now followed */
     app_author_t author;
 } app_join_t;
@@ -351,7 +352,7 @@ typedef union {
     } peers;
     struct {
         bool connected; /* through the running node: the handshake completed */
-        int64_t rtt_ms; /* connected: the first round trip, or -1 */
+        int64_t rtt_us; /* connected: the first round trip, or -1 */
     } peer_add;         /* offline: saved for the next start */
     struct {
         size_t n;

@@ -106,7 +106,7 @@ on_peer_added(void *ud, app_result_t *r)
     const char *ep = res->u.join.invite.endpoints[s->next - 1];
     if (r->err == APP_OK && r->u.peer_add.connected) {
         res->u.join.connected = true;
-        res->u.join.rtt_ms = r->u.peer_add.rtt_ms;
+        res->u.join.rtt_us = r->u.peer_add.rtt_us;
         snprintf(res->u.join.endpoint, sizeof res->u.join.endpoint, "%s", ep);
         app_result_free(r);
         join_follow(s);
@@ -159,7 +159,7 @@ app_start_join(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
         cb(ud, res);
         return APP_OK;
     }
-    res->u.join.rtt_ms = -1;
+    res->u.join.rtt_us = -1;
     join_t *s = calloc(1, sizeof *s);
     app_job_t *j = s ? app_job_new(a, res, cb, ud) : NULL;
     if (j == NULL) {

@@ -865,9 +865,10 @@ typedef struct {
     uv_tcp_t tcp;
     uv_connect_t conn;
     bool timer_open, tcp_open, probing;
-    bool seen; /* the node has had a connection to the peer under way */
-    int probe; /* 0: unknown, 1: TCP connected, < 0: libuv error */
-    int open;  /* handles not closed yet */
+    bool seen;         /* the node has had a connection to the peer under way */
+    int probe;         /* 0: unknown, 1: TCP connected, < 0: libuv error */
+    int open;          /* handles not closed yet */
+    uint64_t ready_ms; /* when the handshake was seen through; 0 before */
     app_job_t *job;
 } peer_wait_t;
 
@@ -888,7 +889,7 @@ find_peer(void *ud, const node_peer_info_t *p)
     f->found = true;
     if (p->ready) {
         f->ready = true;
-        f->rtt = p->rtt_ms;
+        f->rtt = p->rtt_us;
         return false;
     }
     return true;
@@ -942,10 +943,19 @@ on_peer_tick(uv_timer_t *t)
     peer_wait_t *w = t->data;
     app_result_t *res = w->job->res;
     peer_find_t f = find(w->job->app, w->key);
-    if (f.ready) {
+    uint64_t now = uv_now(t->loop);
+    if (f.ready && w->ready_ms == 0) {
+        w->ready_ms = now;
+    }
+    /* Ready: the node pings the peer at once, so its round trip is a
+     * moment away; waited for a little, not for ever. */
+    if (f.ready && (f.rtt >= 0 || now - w->ready_ms >= APP_RTT_WAIT_MS || now >= w->deadline_ms)) {
         res->u.peer_add.connected = true;
-        res->u.peer_add.rtt_ms = f.rtt;
+        res->u.peer_add.rtt_us = f.rtt;
         peer_wait_end(w);
+        return;
+    }
+    if (f.ready) {
         return;
     }
     if (w->probe < 0) {
@@ -1030,7 +1040,7 @@ app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_do
         cb(ud, res);
         return APP_OK;
     }
-    res->u.peer_add.rtt_ms = -1;
+    res->u.peer_add.rtt_us = -1;
     peer_wait_t *w = calloc(1, sizeof *w);
     if (w == NULL) {
         app_fail(res, APP_ENOMEM, "peer add: out of memory");

@@ -614,7 +614,7 @@ collect_peer(void *ud, const node_peer_info_t *p)
     o->outbound = p->dir == TRANSPORT_OUT;
     o->ready = p->ready;
     o->last_seen_ms = p->last_seen_ms;
-    o->rtt_ms = p->rtt_ms;
+    o->rtt_us = p->rtt_us;
     return true;
 }
 

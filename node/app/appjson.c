@@ -4,6 +4,20 @@
 #include "json.h"
 #include "keytext.h"
 
+/* A round trip in µs (-1: unknown) as two fields: "rtt_ms", whole
+ * milliseconds rounded (the field scripts have read since the start), and
+ * "rtt_us", microseconds; null when unknown. */
+static void
+put_rtt(FILE *f, bool known, int64_t rtt_us)
+{
+    if (known && rtt_us >= 0) {
+        fprintf(f, ",\"rtt_ms\":%lld,\"rtt_us\":%lld", (long long)((rtt_us + 500) / 1000),
+                (long long)rtt_us);
+    } else {
+        fputs(",\"rtt_ms\":null,\"rtt_us\":null", f);
+    }
+}
+
 static void
 key(FILE *f, keytext_kind_t kind, const uint8_t *v)
 {
@@ -117,12 +131,7 @@ app_json_peer(FILE *f, const app_peer_t *p)
     fprintf(f, ",\"direction\":\"%s\"", p->outbound ? "out" : "in");
     boolean(f, "ready", p->ready, true);
     u64(f, "last_seen_ms", p->last_seen_ms, true);
-    fputs(",\"rtt_ms\":", f);
-    if (p->rtt_ms >= 0) {
-        fprintf(f, "%lld", (long long)p->rtt_ms);
-    } else {
-        fputs("null", f);
-    }
+    put_rtt(f, true, p->rtt_us);
     fputs(",\"software\":", f);
     json_string(f, p->software);
     fputc('}', f);
@@ -281,12 +290,7 @@ join(FILE *f, const app_join_t *j)
     } else {
         fputs("null", f);
     }
-    fputs(",\"rtt_ms\":", f);
-    if (j->connected && j->rtt_ms >= 0) {
-        fprintf(f, "%lld", (long long)j->rtt_ms);
-    } else {
-        fputs("null", f);
-    }
+    put_rtt(f, j->connected, j->rtt_us);
     boolean(f, "followed", j->followed, true);
 }
 
@@ -426,12 +430,7 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         break;
     case APP_OP_PEER_ADD:
         boolean(f, "connected", u->peer_add.connected, false);
-        fputs(",\"rtt_ms\":", f);
-        if (u->peer_add.connected && u->peer_add.rtt_ms >= 0) {
-            fprintf(f, "%lld", (long long)u->peer_add.rtt_ms);
-        } else {
-            fputs("null", f);
-        }
+        put_rtt(f, u->peer_add.connected, u->peer_add.rtt_us);
         break;
     case APP_OP_LOOKUP:
         fputs("\"lookups\":[", f);

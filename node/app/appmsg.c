@@ -693,7 +693,7 @@ g_join(gbuf_t *g, const app_join_t *j)
     g_invite(g, &j->invite);
     g_u8(g, j->connected);
     g_cstr(g, j->endpoint);
-    g_u64(g, (uint64_t)j->rtt_ms);
+    g_u64(g, (uint64_t)j->rtt_us);
     g_u8(g, j->followed);
     g_author(g, &j->author);
 }
@@ -705,7 +705,7 @@ r_join(rd_t *d, app_join_t *j)
     r_invite(d, text, &j->invite);
     j->connected = r_bool(d);
     r_cstr(d, j->endpoint, sizeof j->endpoint - 1);
-    j->rtt_ms = (int64_t)r_u64(d);
+    j->rtt_us = (int64_t)r_u64(d);
     j->followed = r_bool(d);
     r_author(d, &j->author);
 }
@@ -718,7 +718,7 @@ g_peer(gbuf_t *g, const app_peer_t *p)
     g_u8(g, p->outbound);
     g_u8(g, p->ready);
     g_u64(g, p->last_seen_ms);
-    g_u64(g, (uint64_t)p->rtt_ms);
+    g_u64(g, (uint64_t)p->rtt_us);
     g_cstr(g, p->software);
 }
 
@@ -730,7 +730,7 @@ r_peer(rd_t *d, app_peer_t *p)
     p->outbound = r_bool(d);
     p->ready = r_bool(d);
     p->last_seen_ms = r_u64(d);
-    p->rtt_ms = (int64_t)r_u64(d);
+    p->rtt_us = (int64_t)r_u64(d);
     r_cstr(d, p->software, WIRE_SOFTWARE_MAX);
 }
 
@@ -840,7 +840,7 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
         break;
     case APP_OP_PEER_ADD:
         g_u8(&g, u->peer_add.connected);
-        g_u64(&g, (uint64_t)u->peer_add.rtt_ms);
+        g_u64(&g, (uint64_t)u->peer_add.rtt_us);
         break;
     case APP_OP_LOOKUP:
         g_u8(&g, (uint8_t)u->lookup.n);
@@ -1023,7 +1023,7 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
         break;
     case APP_OP_PEER_ADD:
         u->peer_add.connected = r_bool(d);
-        u->peer_add.rtt_ms = (int64_t)r_u64(d);
+        u->peer_add.rtt_us = (int64_t)r_u64(d);
         break;
     case APP_OP_LOOKUP:
         u->lookup.n = r_count(d, r_u8(d), APP_LOOKUP_MAX, MIN_LOOKUP);

@@ -52,8 +52,8 @@ print_joined(cli_t *c, const app_join_t *j)
 {
     if (j->connected) {
         fprintf(c->out, "connected to %s", j->endpoint);
-        if (j->rtt_ms >= 0) {
-            fprintf(c->out, " (round trip %lld ms)", (long long)j->rtt_ms);
+        if (j->rtt_us >= 0) {
+            fprintf(c->out, " (round trip %.3f ms)", (double)j->rtt_us / 1000.0);
         }
         fputc('\n', c->out);
     } else {

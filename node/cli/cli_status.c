@@ -157,8 +157,8 @@ cli_cmd_peers(cli_t *c, cli_args_t *a)
         fprintf(c->out, "%s  %-3s  %s  %s  seen %llus ago", k, p->outbound ? "out" : "in",
                 p->endpoint[0] ? p->endpoint : "-", p->ready ? "ready" : "connecting",
                 (unsigned long long)ago);
-        if (p->rtt_ms >= 0) {
-            fprintf(c->out, "  rtt %lldms", (long long)p->rtt_ms);
+        if (p->rtt_us >= 0) {
+            fprintf(c->out, "  rtt %.3f ms", (double)p->rtt_us / 1000.0);
         }
         fputc('\n', c->out);
     }
@@ -214,8 +214,8 @@ cli_cmd_peer(cli_t *c, cli_args_t *a)
         cli_print_json(c, res, NULL);
     } else if (res->u.peer_add.connected) {
         fprintf(c->out, "connected to %s", pos[1]);
-        if (res->u.peer_add.rtt_ms >= 0) {
-            fprintf(c->out, " (round trip %lld ms)", (long long)res->u.peer_add.rtt_ms);
+        if (res->u.peer_add.rtt_us >= 0) {
+            fprintf(c->out, " (round trip %.3f ms)", (double)res->u.peer_add.rtt_us / 1000.0);
         }
         fputc('\n', c->out);
     } else {

@@ -53,6 +53,18 @@ node_mono_ms(node_t *n)
 }
 
 uint64_t
+node_mono_us(node_t *n)
+{
+    const node_clock_t *c = &n->cfg.clock;
+    if (c->mono_ms != NULL) {
+        return c->mono_ms(c->ud) * 1000u;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
 node_wall_ms(node_t *n)
 {
     const node_clock_t *c = &n->cfg.clock;
@@ -716,7 +728,7 @@ node_peers(node_t *n, node_peer_cb cb, void *ud)
         info.dir = p->dir;
         info.ready = p->state == PEER_READY;
         info.last_seen_ms = node_wall_of(n, p->last_seen_ms);
-        info.rtt_ms = p->rtt_ms;
+        info.rtt_us = p->rtt_us;
         if (!cb(ud, &info)) {
             return;
         }

@@ -125,7 +125,7 @@ typedef struct {
     transport_dir_t dir;
     bool ready;
     uint64_t last_seen_ms; /* wall clock */
-    int64_t rtt_ms;        /* -1 until measured */
+    int64_t rtt_us;        /* -1 until measured */
     char software[WIRE_SOFTWARE_MAX + 1];
 } node_peer_info_t;
 

@@ -36,14 +36,13 @@ request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
 
 /* Closes the request an answer belongs to; false when there is none. */
 static bool
-request_close(peer_t *p, const wire_msg_t *answer, uint64_t now, uint64_t *rtt_ms)
+request_close(peer_t *p, const wire_msg_t *answer)
 {
     for (int i = 0; i < NODE_PENDING_MAX; i++) {
         request_t *r = &p->pending[i];
         bool error_reply = answer->type == WIRE_ERROR;
         if (r->id != 0 && r->id == answer->request_id &&
             (error_reply || answer_type(r->type) == answer->type)) {
-            *rtt_ms = now - r->sent_ms;
             r->id = 0;
             return true;
         }
@@ -179,7 +178,18 @@ send_ping(node_t *n, peer_t *p, uint64_t now)
     wire_init(m, WIRE_PING, id);
     randombytes_buf(&p->ping_nonce, sizeof p->ping_nonce);
     m->u.ping_nonce = p->ping_nonce;
+    p->ping_sent_us = node_mono_us(n);
     node_send_msg(n, p, m);
+}
+
+/* A kept peer's round trip is measured as soon as it is ready, not only
+ * after the first quiet spell. */
+static void
+first_ping(node_t *n, peer_t *p)
+{
+    if (!p->transient && !p->visitor && p->state == PEER_READY) {
+        send_ping(n, p, node_mono_ms(n));
+    }
 }
 
 /* Where an inbound peer accepts connections: its first explicit endpoint,
@@ -323,6 +333,7 @@ on_first_hello(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const wire_msg_t 
     take_hello(n, p, &m->u.hello, peer_addr, false);
     /* Each side asks the other for contacts once HELLO is through. */
     send_peers_req(n, p);
+    first_ping(n, p);
 }
 
 static bool
@@ -373,17 +384,22 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
          * it went from transient to kept: its caps may have changed. */
         p->caps = m->u.hello.caps;
         node_gossip_check(n, p);
+        if (p->rtt_us < 0) {
+            first_ping(n, p);
+        }
     }
     if (!was_ready) {
         send_peers_req(n, p);
+        first_ping(n, p);
     }
 }
 
 static void
-on_pong(node_t *n, peer_t *p, const wire_msg_t *m, uint64_t rtt)
+on_pong(node_t *n, peer_t *p, const wire_msg_t *m)
 {
     if (m->u.ping_nonce == p->ping_nonce) {
-        p->rtt_ms = (int64_t)rtt;
+        uint64_t now = node_mono_us(n);
+        p->rtt_us = now > p->ping_sent_us ? (int64_t)(now - p->ping_sent_us) : 0;
         n->pongs++;
     }
 }
@@ -462,14 +478,13 @@ static void
 dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 {
     uint64_t now = node_mono_ms(n);
-    uint64_t rtt = 0;
     p->last_seen_ms = now;
     if (wire_is_dht(m->type)) {
         p->used_ms = now;
         node_dht_receive(n, p, &m->u.dht);
         return;
     }
-    if (is_answer(m->type) && !request_close(p, m, now, &rtt)) {
+    if (is_answer(m->type) && !request_close(p, m)) {
         /* An ERROR that answers a HELLO (network, busy) has no request, nor
          * one with request id 0 on a ready connection: the other side let
          * us go (evicted, probation over), and says so. */
@@ -492,7 +507,7 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         break;
     }
     case WIRE_PONG:
-        on_pong(n, p, m, rtt);
+        on_pong(n, p, m);
         break;
     case WIRE_PEERS_REQ:
         on_peers_req(n, p, m);

@@ -153,6 +153,8 @@ void node_proxy_forget(node_t *n);
 
 /* The monotonic clock: every deadline, timeout, rate and expiry. */
 uint64_t node_mono_ms(node_t *n);
+/* The same clock in microseconds, for round trips (a test clock's ms * 1000). */
+uint64_t node_mono_us(node_t *n);
 /* The wall clock: only what is signed (head timestamps), compared with a
  * signed time (the future-post check) or shown (last-seen times). */
 uint64_t node_wall_ms(node_t *n);

@@ -48,7 +48,8 @@ typedef struct {
     uint64_t last_seen_ms;
     uint64_t hello_sent_ms;
     uint64_t ping_nonce;
-    int64_t rtt_ms;
+    int64_t rtt_us;        /* the last PING's round trip; -1 until one is answered */
+    uint64_t ping_sent_us; /* when that PING went */
     request_t pending[NODE_PENDING_MAX];
     /* Opened only to carry DHT messages: closed once idle. */
     bool transient;

@@ -252,6 +252,18 @@ test_peer_add_reports(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "{\"connected\":true,\"rtt_ms\":"));
     tu_run_free(&r);
+    /* The round trip is measured from a PING right after the handshake,
+     * in microseconds, not after 15 s of silence. */
+    tn_cli(&r, &f->n[0], "--json", "peers", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    const char *us = strstr(r.out, "\"rtt_us\":");
+    assert_non_null(us);
+    assert_true(us[9] >= '0' && us[9] <= '9');
+    tu_run_free(&r);
+    tn_cli(&r, &f->n[0], "peers", NULL, NULL, NULL);
+    assert_non_null(strstr(r.out, " ms"));
+    printf("peers: %s", r.out);
+    tu_run_free(&r);
     /* Status says running, with the node key in its own field. */
     tn_cli(&r, &f->n[0], "--json", "status", NULL, NULL);
     assert_int_equal(r.status, 0);

@@ -390,12 +390,12 @@ full_result(app_op_t op, const keys_author_t *k)
         fill(u->peers.peers[0].key, 32, 10);
         snprintf(u->peers.peers[0].endpoint, sizeof u->peers.peers[0].endpoint, "tcp://h:1");
         u->peers.peers[0].ready = true;
-        u->peers.peers[0].rtt_ms = -1;
+        u->peers.peers[0].rtt_us = -1;
         snprintf(u->peers.peers[0].software, sizeof u->peers.peers[0].software, "samizdat/0.1");
         break;
     case APP_OP_PEER_ADD:
         u->peer_add.connected = true;
-        u->peer_add.rtt_ms = 3;
+        u->peer_add.rtt_us = 3;
         break;
     case APP_OP_LOOKUP:
         u->lookup.n = 2;
@@ -422,7 +422,7 @@ full_result(app_op_t op, const keys_author_t *k)
         invite(&u->join.invite);
         u->join.connected = true;
         snprintf(u->join.endpoint, sizeof u->join.endpoint, "tcp://192.0.2.9:7470");
-        u->join.rtt_ms = 4;
+        u->join.rtt_us = 4;
         u->join.followed = true;
         fill(u->join.author.author, 32, 16);
         break;
@@ -471,7 +471,7 @@ test_every_result(void **state)
             assert_string_equal(d->u.import.refusals[1].why, "blocked");
             break;
         case APP_OP_PEERS:
-            assert_int_equal(d->u.peers.peers[0].rtt_ms, -1);
+            assert_int_equal(d->u.peers.peers[0].rtt_us, -1);
             break;
         case APP_OP_INVITE:
             assert_string_equal(d->u.invite.text, r->u.invite.text);

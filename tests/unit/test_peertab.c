@@ -31,7 +31,7 @@ test_add_find_remove(void **state)
     assert_non_null(c);
     assert_null(peertab_add(t, k3, TRANSPORT_OUT, 400)); /* full */
     assert_int_equal(a->state, PEER_CONNECTING);
-    assert_int_equal(a->rtt_ms, -1);
+    assert_int_equal(a->rtt_us, -1);
     assert_int_equal(b->since_ms, 200);
     assert_int_equal(b->last_seen_ms, 200);
 
