@@ -552,3 +552,35 @@ node_gossip_progress(node_t *n, uint64_t now)
                  (unsigned long long)(h.seq * 100 / want));
     }
 }
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void
+node_gossip_rtt_changed(node_t *n)
+{
+    if (n->gossip == NULL) {
+        return;
+    }
+    int64_t rtt[GOSSIP_PEERS_MAX];
+    size_t k = 0;
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL && k < GOSSIP_PEERS_MAX;) {
+        if (p->gossip_up && p->rtt_us >= 0) {
+            rtt[k++] = p->rtt_us;
+        }
+    }
+    if (k == 0) {
+        return;
+    }
+    qsort(rtt, k, sizeof rtt[0], cmp_i64);
+    /* An eager copy on its way arrives about a round trip after the IHAVE
+     * (both travel one hop, from different peers): twice the median round
+     * trip, plus 10 ms for the time a hop spends in a node. */
+    uint64_t median_ms = (uint64_t)rtt[k / 2] / 1000u;
+    gossip_set_lazy_wait(n->gossip, (uint32_t)(2 * median_ms + 10));
+}

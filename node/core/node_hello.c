@@ -401,6 +401,7 @@ on_pong(node_t *n, peer_t *p, const wire_msg_t *m)
         uint64_t now = node_mono_us(n);
         p->rtt_us = now > p->ping_sent_us ? (int64_t)(now - p->ping_sent_us) : 0;
         n->pongs++;
+        node_gossip_rtt_changed(n);
     }
 }
 

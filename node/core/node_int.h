@@ -248,6 +248,8 @@ void node_gossip_receive(node_t *n, peer_t *p, const uint8_t *frame, size_t len)
 uint64_t node_gossip_tick(node_t *n, uint64_t now);
 void node_gossip_published(node_t *n, const post_t *p);
 void node_gossip_subscriptions_changed(node_t *n);
+/* A round trip was measured: the lazy wait follows the peers' median. */
+void node_gossip_rtt_changed(node_t *n);
 /* Looks up the replicas of followed feeds that have too few peers and
  * connects to some; runs from the node's clock. */
 void node_gossip_feeds(node_t *n, uint64_t now);

@@ -462,12 +462,21 @@ gossip_new(gossip_t **out, const gossip_config_t *cfg)
     g->cfg.random(g->cfg.ud, g->seen.key, sizeof g->seen.key);
     g->next_rid = gossip_random_u32(g);
     g->next_due = UINT64_MAX;
+    g->lazy_wait_ms = GOSSIP_LAZY_WAIT_MS;
     if (!load_subscriptions(g)) {
         gossip_free(g);
         return GOSSIP_ENOMEM;
     }
     *out = g;
     return GOSSIP_OK;
+}
+
+void
+gossip_set_lazy_wait(gossip_t *g, uint32_t ms)
+{
+    g->lazy_wait_ms = ms < GOSSIP_LAZY_WAIT_MIN_MS ? GOSSIP_LAZY_WAIT_MIN_MS
+                      : ms > GOSSIP_LAZY_WAIT_MS   ? GOSSIP_LAZY_WAIT_MS
+                                                   : ms;
 }
 
 void

@@ -15,7 +15,7 @@
  * - Push. A new post (our own, or received, verified and new) goes at once,
  *   whole (POST), to the peers on an eager link for its author, and as a
  *   short IHAVE to a few of the other subscribed peers. A peer that got an
- *   IHAVE and no copy within GOSSIP_LAZY_WAIT_MS fetches the post. An eager
+ *   IHAVE and no copy within the lazy wait fetches the post. An eager
  *   copy of a post already seen demotes that link (PRUNE); a post first got
  *   through an IHAVE promotes the announcer (GRAFT). Per author the eager
  *   links settle into a tree rooted at the author (Plumtree).
@@ -174,6 +174,12 @@ gossip_err_t gossip_publish(gossip_t *g, const uint8_t *raw, size_t len, uint64_
  * the set cannot be read (out of memory) the old one stays for now and
  * gossip_tick reads it again GOSSIP_RETRY_MS later, until it can. */
 void gossip_subscriptions_changed(gossip_t *g, uint64_t now_ms);
+
+/* How long an IHAVE waits for an eager copy before the post is fetched:
+ * clamped to GOSSIP_LAZY_WAIT_MIN_MS..GOSSIP_LAZY_WAIT_MS (the default). The
+ * node sets it from the round trips it measures: an eager copy that is
+ * coming arrives within about a round trip of the IHAVE. */
+void gossip_set_lazy_wait(gossip_t *g, uint32_t ms);
 
 /* Does whatever is due at now_ms (IHAVE batches, fetches after the lazy
  * wait, request timeouts, periodic HEADS, pulls) and sets *next_ms to when it

@@ -219,6 +219,7 @@ struct gossip {
     req_t reqs[GOSSIP_REQS_MAX];
     size_t n_reqs;
     uint32_t next_rid;
+    uint32_t lazy_wait_ms; /* GOSSIP_LAZY_WAIT_MIN_MS..GOSSIP_LAZY_WAIT_MS */
 
     missing_t *missing;
     size_t n_missing, cap_missing;

@@ -229,7 +229,7 @@ gossip_on_ihave(gossip_t *g, gossip_peer_t *p, const gossip_msg_t *m, uint64_t n
             g->cfg.is_blocked(g->cfg.ud, ref.author) || g->cfg.has_post(g->cfg.ud, ref.id)) {
             continue;
         }
-        gossip_missing_note(g, p, &ref, now_ms + GOSSIP_LAZY_WAIT_MS);
+        gossip_missing_note(g, p, &ref, now_ms + g->lazy_wait_ms);
     }
 }
 

@@ -67,7 +67,8 @@ enum {
     GOSSIP_FORKS_PER_SUBSCRIBE = 16,     /* and in all for one SUBSCRIBE frame */
 
     GOSSIP_IHAVE_DELAY_MS = 10,     /* IHAVEs for one peer are gathered this long */
-    GOSSIP_LAZY_WAIT_MS = 250,      /* wait for an eager copy before fetching an IHAVE */
+    GOSSIP_LAZY_WAIT_MS = 250,      /* wait for an eager copy before fetching an IHAVE ... */
+    GOSSIP_LAZY_WAIT_MIN_MS = 20,   /* ... or less, down to this, set from measured round trips */
     GOSSIP_REQ_TIMEOUT_MS = 5000,   /* a GET_RANGE unanswered this long is given up */
     GOSSIP_HEADS_PERIOD_MS = 30000, /* HEADS to each peer every 30 s ... */
     GOSSIP_HEADS_JITTER_MS = 30000, /* ... plus up to 30 s, drawn each time */

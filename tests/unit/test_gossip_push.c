@@ -86,6 +86,55 @@ drop_posts_to(void *ud, const fakeframe_t *f)
     return !(memcmp(f->to, d->victim->key, 32) == 0 && f->frame[1] == GOSSIP_POST);
 }
 
+/* The lazy wait set from measured round trips: 30 ms fetches at 30 ms,
+ * and the setting is held to GOSSIP_LAZY_WAIT_MIN_MS..GOSSIP_LAZY_WAIT_MS. */
+static void
+test_lazy_wait_set(void **state)
+{
+    (void)state;
+    fakenode_t *n[3];
+    fakenet_t *net = star(2, n);
+    drop_posts_t d = {.victim = n[2]};
+    net->filter = drop_posts_to;
+    net->filter_ud = &d;
+    static gossip_msg_t m;
+    gossip_msg_init(&m, GOSSIP_PRUNE, 0);
+    memcpy(m.u.author, n[0]->author.pk, 32);
+    assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
+    gossip_set_lazy_wait(n[2]->g, 30);
+    static uint8_t raw[POST_MAX_SIZE];
+    size_t len = 0;
+    fakenode_publish(n[0], "soon", raw, &len);
+    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
+    assert_int_equal(fakenode_stats(n[2]).ihave_received, 1);
+    fakenet_run(net, 29, 1);
+    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 0);
+    fakenet_run(net, 1, 1);
+    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 1);
+    assert_int_equal(fakenode_head(n[2], n[0]), 1);
+    /* Below the floor: the floor. */
+    gossip_set_lazy_wait(n[2]->g, 1);
+    /* The fetch grafted the link: lazy again, so the post comes as IHAVE. */
+    assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
+    fakenode_publish(n[0], "floor", raw, &len);
+    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
+    fakenet_run(net, GOSSIP_LAZY_WAIT_MIN_MS - 1, 1);
+    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 1);
+    fakenet_run(net, 1, 1);
+    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 2);
+    /* Above the ceiling: the ceiling. */
+    gossip_set_lazy_wait(n[2]->g, 100000);
+    /* The fetch grafted the link: lazy again, so the post comes as IHAVE. */
+    assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
+    fakenode_publish(n[0], "ceiling", raw, &len);
+    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
+    fakenet_run(net, GOSSIP_LAZY_WAIT_MS - 1, 1);
+    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 2);
+    fakenet_run(net, 1, 1);
+    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 3);
+    fakenet_free(net);
+}
+
 static void
 test_ihave_fetch_after_wait(void **state)
 {
@@ -381,6 +430,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eager_and_lazy),
         cmocka_unit_test(test_ihave_fetch_after_wait),
+        cmocka_unit_test(test_lazy_wait_set),
         cmocka_unit_test(test_seen_cache),
         cmocka_unit_test(test_prune_graft_converge),
         cmocka_unit_test(test_graft_bounded),
