@@ -18,7 +18,7 @@ PREFIX     ?=
 PREFIX_ARG  = $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX))
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run install uninstall test-build test test-asan release-clang fuzz fuzz-run bench demo sim attack clean
+.PHONY: all deps build run install uninstall test-build test test-asan release-clang fuzz fuzz-run bench bench-dht demo sim attack clean
 
 all: build
 
@@ -83,6 +83,10 @@ fuzz-run: fuzz
 
 bench: build
 	sh scripts/bench.sh $(BUILD)
+
+# DHT lookups on 100 processes, samizdat and hyperdht (from npm) side by side.
+bench-dht: build
+	sh scripts/bench-dht.sh $(BUILD)
 
 # A small swarm on this computer: two authors post, a third node follows them.
 demo: build
