@@ -140,6 +140,19 @@ starts(fixture_t *f, char *err, size_t cap, bool *came_up)
         e = log ? strstr(log, "Z error ") : NULL;
         snprintf(err, cap, "came up; exit status %d at stop: %.*s", status,
                  e ? (int)strcspn(e, "\n") : 0, e ? e : "");
+    } else if (!up && !exited) {
+        /* Neither up nor refused within the time: say what the log says
+         * last. */
+        const char *last = log ? strrchr(log, '\n') : NULL;
+        while (last != NULL && last > log && last[1] == '\0') {
+            const char *prev = last - 1;
+            while (prev > log && *prev != '\n') {
+                prev--;
+            }
+            last = prev;
+        }
+        snprintf(err, cap, "neither up nor refused within 20 s; log ends: %.200s",
+                 last ? last : "(empty)");
     } else {
         snprintf(err, cap, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
     }
