@@ -1,9 +1,12 @@
 #include "nodes.h"
 
+#include "control.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void
@@ -72,6 +75,14 @@ tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const cha
                     (char *)val, NULL};
     t->pid = tu_spawn(argv, env, t->log);
     double deadline = tu_now() + 30;
+    /* The control socket first: `status` before it exists would open the
+     * store itself, racing the starting node for it. */
+    char sock[600];
+    assert_true(control_socket_path(sock, sizeof sock, t->dir));
+    struct stat st;
+    while (stat(sock, &st) != 0 && tu_now() < deadline) {
+        usleep(10000);
+    }
     while (tu_now() < deadline) {
         tu_run_t r;
         tn_cli(&r, t, "--json", "status", NULL, NULL);
@@ -86,7 +97,7 @@ tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const cha
             return;
         }
         tu_run_free(&r);
-        usleep(100000);
+        usleep(20000);
     }
     fail_msg("node %s did not start; see %s", t->dir, t->log);
 }

@@ -28,9 +28,12 @@ swarm_start(swarm_t *s, int count, int posts_cap)
     assert_non_null(s->posted_ms);
     tu_mkdtemp(s->root, sizeof s->root);
     snprintf(s->network, sizeof s->network, "swarm-%08x", randombytes_random());
+    double t0 = tu_now();
     for (int i = 0; i < count; i++) {
         tn_init(&s->n[i], s->root, i);
     }
+    double t1 = tu_now();
+    s->init_s = t1 - t0;
     char empty[600];
     snprintf(empty, sizeof empty, "%s/empty.list", s->root);
     snprintf(s->list, sizeof s->list, "%s/one.list", s->root);
@@ -40,6 +43,8 @@ swarm_start(swarm_t *s, int count, int posts_cap)
     for (int i = 1; i < count; i++) {
         tn_start(&s->n[i], s->network, s->list, NULL, NULL);
     }
+    double t2 = tu_now();
+    s->start_s = t2 - t1;
     for (int i = 0; i < count; i++) {
         if (i == SWARM_AUTHOR) {
             continue;
@@ -49,6 +54,7 @@ swarm_start(swarm_t *s, int count, int posts_cap)
         assert_int_equal(r.status, 0);
         tu_run_free(&r);
     }
+    s->follow_s = tu_now() - t2;
 }
 
 void

@@ -22,6 +22,10 @@ typedef struct {
     int posts;           /* published so far */
     int posts_cap;
     uint64_t *posted_ms; /* by seq, 1..posts */
+    /* What swarm_start took, in seconds: creating the keys (samizdat init
+     * and whoami, one node after another), starting the nodes (each until
+     * its control socket answers), and the follows (one `follow` each). */
+    double init_s, start_s, follow_s;
 } swarm_t;
 
 /* Creates count nodes with fresh keys, starts them (node 0 from an empty
