@@ -136,7 +136,8 @@ struct dht {
     uint64_t expire_ms;
     uint64_t self_lookup_ms;
     bool joined;
-    bool joining; /* the first self lookup is running */
+    bool joining;          /* the first self lookup is running */
+    uint8_t join_failures; /* self lookups in a row that reached no one */
     bool in_cb;
 
     dht_stats_t st;
@@ -632,6 +633,19 @@ closest_phase(dht_t *d, lookup_t *L, size_t n, uint64_t now_ms)
     }
 }
 
+/* A self lookup that reached no one (every contact refused, busy, or
+ * gone) is tried again soon: 1 s, then doubling up to DHT_RETRY_MS, since
+ * a full bootstrap node often has room again a moment later. */
+static uint64_t
+join_retry_at(dht_t *d, uint64_t now_ms)
+{
+    uint64_t wait = DHT_JOIN_RETRY_MS << (d->join_failures < 6 ? d->join_failures : 6);
+    if (d->join_failures < UINT8_MAX) {
+        d->join_failures++;
+    }
+    return now_ms + (wait < DHT_RETRY_MS ? wait : DHT_RETRY_MS);
+}
+
 static void
 finish(dht_t *d, lookup_t *L, uint64_t now_ms)
 {
@@ -658,7 +672,12 @@ finish(dht_t *d, lookup_t *L, uint64_t now_ms)
          * join, and starts the refresh of every bucket. */
         d->joining = false;
         d->joined = d->joined || n > 0;
-        d->self_lookup_ms = n > 0 ? jittered(d, now_ms, d->p.refresh_ms) : now_ms + DHT_RETRY_MS;
+        if (n > 0) {
+            d->join_failures = 0;
+            d->self_lookup_ms = jittered(d, now_ms, d->p.refresh_ms);
+        } else {
+            d->self_lookup_ms = join_retry_at(d, now_ms);
+        }
     }
     /* Callbacks run at the end of the current call, and a freed slot may
      * let waiting work start. */

@@ -812,6 +812,43 @@ test_join_and_refresh(void **state)
     assert_int_equal(st.timeouts, 1);
 }
 
+/* A join that reached no one is tried again after 1 s, then 2 s (it was a
+ * minute: late joiners refused by a full bootstrap node sat alone). */
+static void
+test_join_retried_soon(void **state)
+{
+    fx_t *fx = *state;
+    dht_contact_t a = peer(1);
+    assert_int_equal(dht_add_contact(fx->d, &a, 0), DHT_OK);
+    uint64_t next = 0;
+    dht_tick(fx->d, 0, &next);
+    assert_int_equal(fx->nsent, 1);
+    /* Refused: the self lookup ends having reached no one. */
+    dht_msg_t e;
+    dht_msg_init(&e, DHT_MSG_ERROR, fx->sent[0].m.rid);
+    e.u.error.code = DHT_ERR_FULL;
+    assert_int_equal(dht_receive(fx->d, &a, &e, 10), DHT_OK);
+    dht_tick(fx->d, 10, &next);
+    size_t before = fx->nsent;
+    dht_tick(fx->d, 10 + DHT_JOIN_RETRY_MS - 1, &next);
+    assert_int_equal(fx->nsent, before);
+    dht_tick(fx->d, 10 + DHT_JOIN_RETRY_MS, &next);
+    assert_int_equal(fx->nsent, before + 1);
+    assert_int_equal(fx->sent[before].m.type, DHT_MSG_FIND_NODE);
+    assert_memory_equal(fx->sent[before].m.u.target, dht_id(fx->d), 32);
+    /* Refused again: the next try after 2 s. */
+    uint64_t t = 10 + DHT_JOIN_RETRY_MS;
+    dht_msg_init(&e, DHT_MSG_ERROR, fx->sent[before].m.rid);
+    e.u.error.code = DHT_ERR_FULL;
+    assert_int_equal(dht_receive(fx->d, &a, &e, t + 5), DHT_OK);
+    dht_tick(fx->d, t + 5, &next);
+    before = fx->nsent;
+    dht_tick(fx->d, t + 5 + 2 * DHT_JOIN_RETRY_MS - 1, &next);
+    assert_int_equal(fx->nsent, before);
+    dht_tick(fx->d, t + 5 + 2 * DHT_JOIN_RETRY_MS, &next);
+    assert_int_equal(fx->nsent, before + 1);
+}
+
 int
 main(void)
 {
@@ -833,6 +870,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_announce_and_put_share_a_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_records_answered_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_and_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_retried_soon, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
