@@ -38,11 +38,17 @@ node_strerror(node_err_t err)
 }
 
 static uint64_t
-clock_ms(clockid_t id)
+clock_us(clockid_t id)
 {
     struct timespec ts;
     clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t
+clock_ms(clockid_t id)
+{
+    return clock_us(id) / 1000u;
 }
 
 uint64_t
@@ -56,12 +62,7 @@ uint64_t
 node_mono_us(node_t *n)
 {
     const node_clock_t *c = &n->cfg.clock;
-    if (c->mono_ms != NULL) {
-        return c->mono_ms(c->ud) * 1000u;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return c->mono_ms != NULL ? c->mono_ms(c->ud) * 1000u : clock_us(CLOCK_MONOTONIC);
 }
 
 uint64_t

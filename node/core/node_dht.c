@@ -145,6 +145,8 @@ node_dht_stop(node_t *n)
     n->dht_frame = NULL;
 }
 
+static void announce_all(node_t *n, bool again);
+
 /* A node that started alone (no saved table, no bootstrap) announced to
  * nobody; the DHT would retry only a minute later. Its first contact is the
  * moment to announce again. And a table that has doubled since the last
@@ -162,8 +164,7 @@ after_contact(node_t *n)
     } else if (size >= 4 && size >= 2 * n->dht_announced_size &&
                n->dht_announced_size < NODE_DHT_REANNOUNCE_UPTO) {
         log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT: %zu contacts now; announcing again", size);
-        n->dht_was_empty = true; /* the head is put again, not refused as stale */
-        node_dht_announce_all(n);
+        announce_all(n, true);
     }
 }
 
@@ -281,13 +282,12 @@ put_head(node_t *n, uint64_t seq, const uint8_t id[POST_ID_SIZE], bool again)
     }
 }
 
-void
-node_dht_announce_all(node_t *n)
+/* Announces our own feed and every followed one, and puts our head; again:
+ * the head is put anew even if the same one was put before (it reached too
+ * few, or the wrong, nodes). */
+static void
+announce_all(node_t *n, bool again)
 {
-    if (n->dht == NULL) {
-        return;
-    }
-    bool again = n->dht_was_empty;
     n->dht_announced_size = dht_table_size(n->dht);
     n->dht_was_empty = n->dht_announced_size == 0;
     if (n->self_endpoint[0] == '\0') {
@@ -305,6 +305,14 @@ node_dht_announce_all(node_t *n)
         put_head(n, head.seq, head.id, again);
     }
     node_schedule(n);
+}
+
+void
+node_dht_announce_all(node_t *n)
+{
+    if (n->dht != NULL) {
+        announce_all(n, n->dht_was_empty);
+    }
 }
 
 void

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "feedfile.h"
@@ -38,14 +37,6 @@ number(const char *s)
     char *end = NULL;
     long v = strtol(s, &end, 10);
     return (end != s && *end == '\0' && v > 0 && v < 10000000) ? (int)v : 0;
-}
-
-static uint64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Signs posts 1..count of a fresh author into a feed file at path and
@@ -80,23 +71,6 @@ make_feed(const char *path, int count, char author[static KEYTEXT_BUFSZ])
     keys_author_wipe(&k);
 }
 
-/* "2026-11-23T19:07:08.123Z debug ..." -> ms since the epoch. */
-static bool
-line_time(const char *line, uint64_t *ms)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int millis = 0;
-    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7) {
-        return false;
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *ms = (uint64_t)timegm(&tm) * 1000u + (uint64_t)millis;
-    return true;
-}
-
 typedef struct {
     long stored;        /* posts of the author stored, by the log */
     uint64_t newest_ms; /* when post #count was stored, 0 if not yet */
@@ -121,7 +95,7 @@ read_progress(const tn_node_t *t, const char *author, long count, progress_t *ou
         }
         const char *at = strstr(line, "stored post #");
         uint64_t ms = 0;
-        if (at != NULL && strstr(at, want) != NULL && line_time(line, &ms)) {
+        if (at != NULL && strstr(at, want) != NULL && tu_log_time(line, &ms)) {
             long seq = strtol(at + strlen("stored post #"), NULL, 10);
             out->stored++;
             out->last_ms = ms;
@@ -223,7 +197,7 @@ main(int argc, char **argv)
         tn_node_t b;
         tn_init(&b, root, 10 + r);
         cli_ok(&b, "follow", author);
-        uint64_t t0 = wall_ms();
+        uint64_t t0 = tu_wall_ms();
         tn_start(&b, NETWORK, bs, NULL, NULL);
         ok &= wait_all(&b, author, posts, t0, &up_new[r], &up_all[r]);
         tn_stop(&b);
@@ -232,7 +206,7 @@ main(int argc, char **argv)
         tn_init(&c, root, 20 + r);
         tn_start(&c, NETWORK, bs, NULL, NULL);
         assert_true(tn_wait_peer(&c, &a, 30));
-        t0 = wall_ms();
+        t0 = tu_wall_ms();
         cli_ok(&c, "follow", author);
         ok &= wait_all(&c, author, posts, t0, &cold_new[r], &cold_all[r]);
         tn_stop(&c);

@@ -86,6 +86,29 @@ drop_posts_to(void *ud, const fakeframe_t *f)
     return !(memcmp(f->to, d->victim->key, 32) == 0 && f->frame[1] == GOSSIP_POST);
 }
 
+/* Makes victim lazy for author's feed (a fetch grafts the link, so again
+ * before each post) with the lazy wait set to `set`; author's next post
+ * then comes to victim as an IHAVE and is fetched `expect` ms after it,
+ * not before. */
+static void
+fetched_after(fakenet_t *net, fakenode_t *author, fakenode_t *victim, uint32_t set, uint64_t expect)
+{
+    static gossip_msg_t m;
+    gossip_msg_init(&m, GOSSIP_PRUNE, 0);
+    memcpy(m.u.author, author->author.pk, 32);
+    assert_int_equal(gossip_receive(author->g, victim->key, &m, net->now), GOSSIP_OK);
+    gossip_set_lazy_wait(victim->g, set);
+    uint64_t before = fakenode_stats(victim).lazy_fetches;
+    static uint8_t raw[POST_MAX_SIZE];
+    size_t len = 0;
+    fakenode_publish(author, "lazy", raw, &len);
+    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
+    fakenet_run(net, expect - 1, 1);
+    assert_int_equal(fakenode_stats(victim).lazy_fetches, before);
+    fakenet_run(net, 1, 1);
+    assert_int_equal(fakenode_stats(victim).lazy_fetches, before + 1);
+}
+
 /* The lazy wait set from measured round trips: 30 ms fetches at 30 ms,
  * and the setting is held to GOSSIP_LAZY_WAIT_MIN_MS..GOSSIP_LAZY_WAIT_MS. */
 static void
@@ -97,40 +120,12 @@ test_lazy_wait_set(void **state)
     drop_posts_t d = {.victim = n[2]};
     net->filter = drop_posts_to;
     net->filter_ud = &d;
-    static gossip_msg_t m;
-    gossip_msg_init(&m, GOSSIP_PRUNE, 0);
-    memcpy(m.u.author, n[0]->author.pk, 32);
-    assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
-    gossip_set_lazy_wait(n[2]->g, 30);
-    static uint8_t raw[POST_MAX_SIZE];
-    size_t len = 0;
-    fakenode_publish(n[0], "soon", raw, &len);
-    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
+    fetched_after(net, n[0], n[2], 30, 30);
     assert_int_equal(fakenode_stats(n[2]).ihave_received, 1);
-    fakenet_run(net, 29, 1);
-    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 0);
-    fakenet_run(net, 1, 1);
-    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 1);
     assert_int_equal(fakenode_head(n[2], n[0]), 1);
-    /* Below the floor: the floor. */
-    gossip_set_lazy_wait(n[2]->g, 1);
-    /* The fetch grafted the link: lazy again, so the post comes as IHAVE. */
-    assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
-    fakenode_publish(n[0], "floor", raw, &len);
-    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
-    fakenet_run(net, GOSSIP_LAZY_WAIT_MIN_MS - 1, 1);
-    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 1);
-    fakenet_run(net, 1, 1);
-    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 2);
-    /* Above the ceiling: the ceiling. */
-    gossip_set_lazy_wait(n[2]->g, 100000);
-    /* The fetch grafted the link: lazy again, so the post comes as IHAVE. */
-    assert_int_equal(gossip_receive(n[0]->g, n[2]->key, &m, net->now), GOSSIP_OK);
-    fakenode_publish(n[0], "ceiling", raw, &len);
-    fakenet_run(net, GOSSIP_IHAVE_DELAY_MS, 1);
-    fakenet_run(net, GOSSIP_LAZY_WAIT_MS - 1, 1);
-    assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 2);
-    fakenet_run(net, 1, 1);
+    /* Below the floor: the floor. Above the ceiling: the ceiling. */
+    fetched_after(net, n[0], n[2], 1, GOSSIP_LAZY_WAIT_MIN_MS);
+    fetched_after(net, n[0], n[2], 100000, GOSSIP_LAZY_WAIT_MS);
     assert_int_equal(fakenode_stats(n[2]).lazy_fetches, 3);
     fakenet_free(net);
 }

@@ -5,16 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static uint64_t
-now_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void
 swarm_start(swarm_t *s, int count, int posts_cap)
@@ -86,7 +77,7 @@ swarm_publish(swarm_t *s, int count)
         char text[64];
         snprintf(text, sizeof text, "post %d of the swarm", seq);
         /* Taken before the command, which signs the post after this. */
-        s->posted_ms[seq] = now_wall_ms();
+        s->posted_ms[seq] = tu_wall_ms();
         tu_run_t r;
         tn_cli(&r, &s->n[SWARM_AUTHOR], "post", text, NULL, NULL);
         assert_int_equal(r.status, 0);
@@ -127,23 +118,6 @@ swarm_wait_all(swarm_t *s, long seq, int seconds, int *behind)
     }
 }
 
-/* "2026-11-23T19:07:08.123Z debug stored post #12 of sza1..." -> ms. */
-static bool
-line_time(const char *line, uint64_t *ms)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int millis = 0;
-    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7) {
-        return false;
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *ms = (uint64_t)timegm(&tm) * 1000u + (uint64_t)millis;
-    return true;
-}
-
 typedef struct {
     unsigned *v;
     size_t n;
@@ -165,7 +139,7 @@ read_delays(swarm_t *s, const tn_node_t *t, int from_seq, int to_seq, delays_t *
         }
         const char *at = strstr(line, "stored post #");
         uint64_t ms = 0;
-        if (at != NULL && strstr(at, want) != NULL && line_time(line, &ms)) {
+        if (at != NULL && strstr(at, want) != NULL && tu_log_time(line, &ms)) {
             long seq = strtol(at + strlen("stored post #"), NULL, 10);
             if (seq >= from_seq && seq <= to_seq && d->n < d->cap) {
                 uint64_t posted = s->posted_ms[seq];

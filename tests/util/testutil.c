@@ -253,6 +253,30 @@ tu_now(void)
     return now_s();
 }
 
+uint64_t
+tu_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+bool
+tu_log_time(const char *line, uint64_t *ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int millis = 0;
+    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7) {
+        return false;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *ms = (uint64_t)timegm(&tm) * 1000u + (uint64_t)millis;
+    return true;
+}
+
 int
 tu_spawn(char *const argv[], char *const env[], const char *log_path)
 {

@@ -54,6 +54,11 @@ int tu_spawn(char *const argv[], char *const env[], const char *log_path);
 int tu_stop(int pid, int sig, int timeout_s);
 /* Seconds since an arbitrary start, monotonic. */
 double tu_now(void);
+/* The time of day in ms since the epoch: what a node's log lines say. */
+uint64_t tu_wall_ms(void);
+/* The time at the start of a node's log line ("2026-11-23T19:07:08.123Z
+ * debug ...") in ms since the epoch; false when the line has none. */
+bool tu_log_time(const char *line, uint64_t *ms);
 /* Whether SAMIZDAT_ATTACK_LONG=1 asks for the long attack runs (`make attack`). */
 bool tu_attack_long(void);
 /* Resident memory of pid in KiB, from /proc; -1 on error. */
