@@ -63,6 +63,7 @@ static const char *const OP_NAMES[] = {
     [APP_OP_PEERS] = "peers",         [APP_OP_PEER_ADD] = "peer add",
     [APP_OP_LOOKUP] = "dht lookup",   [APP_OP_FIND_NODE] = "dht find-node",
     [APP_OP_INVITE] = "invite",       [APP_OP_JOIN] = "join",
+    [APP_OP_THREAD] = "thread",
 };
 
 const char *
@@ -111,6 +112,9 @@ app_result_free(app_result_t *r)
         break;
     case APP_OP_LOOKUP:
         free(r->u.lookup.items);
+        break;
+    case APP_OP_THREAD:
+        free(r->u.thread.items);
         break;
     default:
         break;
@@ -325,6 +329,9 @@ app_new(app_t **out, uv_loop_t *loop, const app_config_t *cfg)
     a->wall_ms = cfg->wall_ms ? cfg->wall_ms : system_wall_ms;
     a->wall_ud = cfg->wall_ud;
     a->own_off = defence_off(cfg->defences_off, "own-seq");
+    if (a->node != NULL) {
+        node_set_events(a->node, app_on_node_event, a);
+    }
     *out = a;
     return APP_OK;
 }
@@ -357,6 +364,11 @@ app_close(app_t *a, void (*cb)(void *ud), void *ud)
         return;
     }
     a->closing = true;
+    if (a->node != NULL) {
+        node_set_events(a->node, NULL, NULL);
+    }
+    memset(a->watches, 0, sizeof a->watches);
+    a->n_watches = 0;
     a->close_cb = cb;
     a->close_ud = ud;
     /* Sliced jobs see `closing` at their next step and end cancelled. */

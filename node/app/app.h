@@ -51,6 +51,8 @@ enum {
     APP_PEER_WAIT_MS = 10000,               /* peer add: default wait for the handshake */
     APP_PEER_WAIT_MAX_MS = 120000,
     APP_RTT_WAIT_MS = 1000, /* peer add: after the handshake, for the first round trip */
+    APP_THREAD_MAX = 200,   /* posts of a thread: the post and its replies */
+    APP_THREAD_DEPTH = 8,   /* levels of replies below the post */
     APP_SLICE_MS = 5,       /* long work yields the loop after this long */
 };
 
@@ -105,7 +107,8 @@ typedef enum {
     APP_OP_JOIN,       /* EINVAL: not an invite (the message says why); EPEER: no
                           endpoint of the invite completed the handshake; EDENIED:
                           the invite's author is blocked */
-    APP_OP_LAST = APP_OP_JOIN,
+    APP_OP_THREAD,     /* ENOTFOUND: the post */
+    APP_OP_LAST = APP_OP_THREAD,
 } app_op_t;
 
 /* "status", "post", ...; "?" for a value out of range. */
@@ -143,7 +146,7 @@ typedef union {
     } feed;
     struct {
         uint8_t id[POST_ID_SIZE];
-    } show;
+    } show; /* SHOW, THREAD */
     struct {
         bool has_before;
         uint8_t before[POST_ID_SIZE]; /* the page continues below this post */
@@ -295,6 +298,21 @@ typedef struct {
     app_refusal_t refusals[APP_REFUSALS_MAX];
 } app_import_report_t;
 
+/* THREAD: a post, the post it replies to, and its replies below it,
+ * depth first, each level oldest first. */
+typedef struct {
+    app_post_t post;
+    uint32_t depth; /* 0: the post asked for; 1: a reply to it; ... */
+} app_thread_item_t;
+
+typedef struct {
+    bool has_parent; /* the post is a reply and what it replies to is stored */
+    app_post_t parent;
+    size_t n; /* at least 1: items[0] is the post asked for */
+    app_thread_item_t *items;
+    bool truncated; /* more replies than APP_THREAD_MAX or APP_THREAD_DEPTH */
+} app_thread_t;
+
 /* FIND_NODE: the nodes closest to a DHT id. */
 typedef struct {
     uint8_t target[DHT_KEY_SIZE];
@@ -364,6 +382,7 @@ typedef union {
         invite_t invite; /* what the text says */
     } invite;
     app_join_t join;
+    app_thread_t thread;
 } app_result_data_t;
 
 typedef struct {
@@ -429,6 +448,43 @@ void app_close(app_t *a, void (*cb)(void *ud), void *ud);
 
 /* True while calls are running. */
 bool app_busy(const app_t *a);
+
+/* ---- events: what happens while a front end watches ---- */
+
+enum { APP_WATCH_MAX = 64 /* watchers at once (web event streams and the UI's own) */ };
+
+typedef enum {
+    APP_EVENT_POST = 1, /* post: a post stored now, received or published */
+    APP_EVENT_FOLLOW,   /* author: followed */
+    APP_EVENT_UNFOLLOW, /* author */
+    APP_EVENT_BLOCK,    /* author */
+    APP_EVENT_UNBLOCK,  /* author */
+    APP_EVENT_PEER_UP,  /* key: a peer completed its handshake */
+    APP_EVENT_PEER_DOWN /* key: a peer went away */
+} app_event_kind_t;
+
+typedef struct {
+    app_event_kind_t kind;
+    const app_post_t *post;     /* APP_EVENT_POST */
+    bool timeline;              /* the post belongs on the timeline: a post or reply of
+                                   this author or of one followed */
+    const app_author_t *author; /* the follow and block events */
+    const uint8_t *key;         /* the peer events: a node key */
+} app_event_t; /* every pointer borrowed for the callback */
+
+/* "post", "follow", "unfollow", "block", "unblock", "peer-up", "peer-down". */
+const char *app_event_name(app_event_kind_t kind);
+
+typedef void (*app_event_cb)(void *ud, const app_event_t *e);
+typedef struct app_watch app_watch_t;
+
+/* Calls cb(ud, event) on the loop for each event of a local app, until
+ * app_unwatch. Post and peer events need cfg.node. EBUSY when
+ * APP_WATCH_MAX watchers are already there; EINVAL for a remote app.
+ * *out is borrowed until app_unwatch or app_close. A callback may unwatch
+ * itself or others. */
+app_err_t app_watch(app_t *a, app_event_cb cb, void *ud, app_watch_t **out);
+void app_unwatch(app_t *a, app_watch_t *w);
 
 /* ---- repair: not a call, since it needs the store to itself ---- */
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "app.h"
+#include "node.h"
 
 typedef struct app_job app_job_t;
 
@@ -28,8 +29,15 @@ struct app_job {
     app_job_t *next;
 };
 
+struct app_watch {
+    app_event_cb cb; /* NULL: a free slot */
+    void *ud;
+};
+
 struct app {
     uv_loop_t *loop;
+    struct app_watch watches[APP_WATCH_MAX];
+    size_t n_watches;
     bool remote;
     char dir[APP_PATH_MAX];
     store_t *store;
@@ -69,6 +77,12 @@ app_err_t app_author_key(app_t *a, app_result_t *res, const keys_author_t **out)
 void app_post_fill(app_t *a, app_post_t *out, const post_t *p);
 void app_author_fill(app_t *a, app_author_t *out, const uint8_t author[static KEYS_PUBLIC_SIZE],
                      uint64_t since_ms);
+
+/* The node's event listener (app_watch.c). */
+void app_on_node_event(void *ud, const node_event_t *e);
+/* Tells the watchers that an author was followed, unfollowed, blocked or
+ * unblocked. */
+void app_emit_author(app_t *a, app_event_kind_t kind, const app_author_t *author);
 
 /* Starts a job for res; the caller then sets step/state and calls
  * app_job_start_idle, or waits on the network and calls app_job_finish.

@@ -268,6 +268,98 @@ op_show(app_t *a, const app_request_t *req, app_result_t *res)
     app_post_fill(a, &res->u.show.post, &p);
 }
 
+/* THREAD: the replies below a post, depth first. */
+typedef struct {
+    app_t *a;
+    app_thread_t *t;
+    uint32_t depth;
+    post_t *kids; /* the replies of one post, read before descending */
+    size_t n_kids;
+} thread_walk_t;
+
+static bool
+collect_kid(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
+{
+    (void)raw;
+    (void)raw_len;
+    thread_walk_t *w = ud;
+    w->kids[w->n_kids++] = *p;
+    return true;
+}
+
+static bool
+note_any(void *ud, const post_t *p, const uint8_t *raw, size_t raw_len)
+{
+    (void)p;
+    (void)raw;
+    (void)raw_len;
+    *(bool *)ud = true;
+    return false;
+}
+
+static store_err_t
+thread_below(app_t *a, app_thread_t *t, const uint8_t id[static POST_ID_SIZE], uint32_t depth)
+{
+    size_t room = APP_THREAD_MAX - t->n;
+    if (room == 0 || depth > APP_THREAD_DEPTH) {
+        /* Left out: say so when there was something to leave out. */
+        bool any = false;
+        store_err_t err = store_replies(a->store, id, 1, note_any, &any);
+        t->truncated |= any;
+        return err;
+    }
+    thread_walk_t w = {.a = a, .t = t, .depth = depth, .kids = malloc((room + 1) * sizeof(post_t))};
+    if (w.kids == NULL) {
+        return STORE_ENOMEM;
+    }
+    /* One more than there is room for shows whether some are left out. */
+    store_err_t err = store_replies(a->store, id, room + 1, collect_kid, &w);
+    for (size_t i = 0; err == STORE_OK && i < w.n_kids; i++) {
+        if (t->n == APP_THREAD_MAX) {
+            t->truncated = true;
+            break;
+        }
+        app_post_fill(a, &t->items[t->n].post, &w.kids[i]);
+        t->items[t->n++].depth = depth;
+        err = thread_below(a, t, w.kids[i].id, depth + 1);
+    }
+    free(w.kids);
+    return err;
+}
+
+static void
+op_thread(app_t *a, const app_request_t *req, app_result_t *res)
+{
+    if (app_need_store(a, res) != APP_OK) {
+        return;
+    }
+    app_thread_t *t = &res->u.thread;
+    post_t p;
+    store_err_t err = store_get_post(a->store, req->u.show.id, &p, NULL, NULL);
+    if (err == STORE_OK) {
+        t->items = calloc(APP_THREAD_MAX, sizeof *t->items);
+        err = t->items != NULL ? STORE_OK : STORE_ENOMEM;
+    }
+    if (err != STORE_OK) {
+        char id[KEYTEXT_BUFSZ];
+        keytext_encode(id, KEYTEXT_POST, req->u.show.id);
+        app_store_fail(a, res, err, id);
+        return;
+    }
+    app_post_fill(a, &t->items[0].post, &p);
+    t->n = 1;
+    post_t parent;
+    if (p.kind == POST_KIND_REPLY &&
+        store_get_post(a->store, p.ref, &parent, NULL, NULL) == STORE_OK) {
+        t->has_parent = true;
+        app_post_fill(a, &t->parent, &parent);
+    }
+    err = thread_below(a, t, p.id, 1);
+    if (err != STORE_OK) {
+        app_store_fail(a, res, err, "thread");
+    }
+}
+
 typedef struct {
     app_t *a;
     app_post_t *posts;
@@ -408,6 +500,7 @@ op_follow(app_t *a, const app_request_t *req, app_result_t *res)
         return false;
     }
     app_author_fill(a, &res->u.author.author, author, since(a, author, false));
+    app_emit_author(a, APP_EVENT_FOLLOW, &res->u.author.author);
     if (a->node == NULL) {
         return false;
     }
@@ -436,6 +529,7 @@ op_unmark(app_t *a, const app_request_t *req, app_result_t *res, bool blocks)
         node_follow_changed(a->node, author, false);
     }
     app_author_fill(a, &res->u.author.author, author, 0);
+    app_emit_author(a, blocks ? APP_EVENT_UNBLOCK : APP_EVENT_UNFOLLOW, &res->u.author.author);
 }
 
 static void
@@ -460,6 +554,7 @@ op_block(app_t *a, const app_request_t *req, app_result_t *res)
     if (a->node != NULL) {
         node_follow_changed(a->node, author, false);
     }
+    app_emit_author(a, APP_EVENT_BLOCK, &res->u.author.author);
 }
 
 typedef struct {
@@ -729,6 +824,9 @@ app_quick_call(app_t *a, const app_request_t *req, app_result_t *res)
         break;
     case APP_OP_TIMELINE:
         op_timeline(a, req, res);
+        break;
+    case APP_OP_THREAD:
+        op_thread(a, req, res);
         break;
     case APP_OP_UNFOLLOW:
         op_unmark(a, req, res, false);

@@ -449,6 +449,22 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
     case APP_OP_JOIN:
         join(f, &u->join);
         break;
+    case APP_OP_THREAD:
+        fputs("\"parent\":", f);
+        if (u->thread.has_parent) {
+            app_json_post(f, &u->thread.parent);
+        } else {
+            fputs("null", f);
+        }
+        fputs(",\"items\":[", f);
+        for (size_t i = 0; i < u->thread.n; i++) {
+            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "", (unsigned)u->thread.items[i].depth);
+            app_json_post(f, &u->thread.items[i].post);
+            fputc('}', f);
+        }
+        fputs(u->thread.n ? "\n]" : "]", f);
+        boolean(f, "truncated", u->thread.truncated, true);
+        break;
     case APP_OP_FIND_NODE: {
         char hex[2 * DHT_KEY_SIZE + 1];
         bytes_to_hex(hex, u->find_node.target, DHT_KEY_SIZE);

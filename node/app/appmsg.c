@@ -295,6 +295,7 @@ appmsg_request_encode(const app_request_t *req, uint8_t **out, size_t *len)
         g_u32(&g, u->feed.limit);
         break;
     case APP_OP_SHOW:
+    case APP_OP_THREAD:
         g_put(&g, u->show.id, POST_ID_SIZE);
         break;
     case APP_OP_TIMELINE:
@@ -406,6 +407,7 @@ appmsg_request_decode(const uint8_t *buf, size_t len, app_request_t *out)
         u->feed.limit = r_u32(&d);
         break;
     case APP_OP_SHOW:
+    case APP_OP_THREAD:
         r_fixed(&d, u->show.id, POST_ID_SIZE);
         break;
     case APP_OP_TIMELINE:
@@ -865,6 +867,18 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
     case APP_OP_JOIN:
         g_join(&g, &u->join);
         break;
+    case APP_OP_THREAD:
+        g_u8(&g, u->thread.has_parent);
+        if (u->thread.has_parent) {
+            g_app_post(&g, &u->thread.parent);
+        }
+        g_u32(&g, (uint32_t)u->thread.n);
+        for (size_t i = 0; i < u->thread.n; i++) {
+            g_app_post(&g, &u->thread.items[i].post);
+            g_u32(&g, u->thread.items[i].depth);
+        }
+        g_u8(&g, u->thread.truncated);
+        break;
     }
     return g_done(&g, out, len);
 }
@@ -1051,6 +1065,22 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
         break;
     case APP_OP_JOIN:
         r_join(d, &u->join);
+        break;
+    case APP_OP_THREAD:
+        u->thread.has_parent = r_bool(d);
+        if (u->thread.has_parent) {
+            r_app_post(d, &u->thread.parent);
+        }
+        u->thread.n = r_count(d, r_u32(d), APP_THREAD_MAX, MIN_APP_POST + 4);
+        u->thread.items = r_alloc(d, u->thread.n, sizeof *u->thread.items, oom);
+        for (size_t i = 0; u->thread.items != NULL && i < u->thread.n; i++) {
+            r_app_post(d, &u->thread.items[i].post);
+            u->thread.items[i].depth = r_u32(d);
+        }
+        if (u->thread.items == NULL) {
+            u->thread.n = 0;
+        }
+        u->thread.truncated = r_bool(d);
         break;
     }
 }

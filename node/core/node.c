@@ -139,16 +139,36 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     log_line(lg(n), p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
              p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              why);
+    bool was_news = p->state == PEER_READY && !p->transient && !p->visitor;
     if (p->dir == TRANSPORT_OUT) {
         transport_disconnect(n->transport, p->key);
     }
     peertab_remove(n->peers, p);
+    if (was_news) {
+        node_emit(n, NODE_EVENT_PEER_DOWN, NULL, key);
+    }
     n->peers_dropped++;
     node_gossip_check(n, p);
     /* Whatever the reason, DHT requests on that connection will not be
      * answered: the DHT hears of it now rather than at a timeout, and
      * blames the peer only when it failed. */
     node_dht_peer_lost(n, key, failed);
+}
+
+void
+node_set_events(node_t *n, node_event_cb cb, void *ud)
+{
+    n->event_cb = cb;
+    n->event_ud = ud;
+}
+
+void
+node_emit(node_t *n, node_event_kind_t kind, const post_t *post, const uint8_t *key)
+{
+    if (n->event_cb != NULL) {
+        node_event_t e = {.kind = kind, .post = post, .key = key};
+        n->event_cb(n->event_ud, &e);
+    }
 }
 
 peer_t *

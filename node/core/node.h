@@ -225,6 +225,27 @@ node_own_t node_own_check(node_t *n, uint64_t top, uint64_t *network);
 /* The user published p (stored already): its head goes into the DHT. */
 void node_published(node_t *n, const post_t *p);
 
+/* What a front end may want to show as it happens: a post stored (taken
+ * from a peer or published here), a peer that became ready or went away. */
+typedef enum {
+    NODE_EVENT_POST = 1, /* post: stored now, new to the store */
+    NODE_EVENT_PEER_UP,  /* key: a peer completed its handshake */
+    NODE_EVENT_PEER_DOWN /* key: a ready peer was dropped */
+} node_event_kind_t;
+
+typedef struct {
+    node_event_kind_t kind;
+    const post_t *post;  /* NODE_EVENT_POST; borrowed for the callback */
+    const uint8_t *key;  /* the peer events: KEYS_PUBLIC_SIZE bytes, borrowed */
+} node_event_t;
+
+typedef void (*node_event_cb)(void *ud, const node_event_t *e);
+
+/* The one listener of events (the app); NULL cb stops them. The callback
+ * runs on the loop, inside the node's own work: it must not close the
+ * node. */
+void node_set_events(node_t *n, node_event_cb cb, void *ud);
+
 typedef struct {
     size_t table;     /* contacts in the routing table */
     size_t records;   /* records stored for others */

@@ -343,6 +343,7 @@ node_published(node_t *n, const post_t *p)
         put_head(n, p->seq, p->id, false);
     }
     node_gossip_published(n, p);
+    node_emit(n, NODE_EVENT_POST, p, NULL);
     node_schedule(n);
 }
 

@@ -103,6 +103,7 @@ g_ingest(void *ud, const post_t *p, const uint8_t *raw, size_t len, gossip_inges
         keytext_encode(a, KEYTEXT_AUTHOR, p->author);
         log_line(node_log(n), LOG_LEVEL_DEBUG, "stored post #%llu of %s",
                  (unsigned long long)p->seq, a);
+        node_emit(n, NODE_EVENT_POST, p, NULL);
     }
     if (info.result == STORE_INGEST_FORK) {
         char a[KEYTEXT_BUFSZ];

@@ -255,6 +255,9 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     node_queue_flush(n, p);
     node_dht_peer_ready(n, p);
     node_gossip_check(n, p);
+    if (!again && !p->transient && !p->visitor) {
+        node_emit(n, NODE_EVENT_PEER_UP, NULL, p->key);
+    }
     char k[24];
     node_short_key(k, p->key);
     log_line(node_log(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,

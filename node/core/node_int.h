@@ -33,6 +33,8 @@ typedef struct {
 
 struct node {
     uv_loop_t *loop;
+    node_event_cb event_cb;
+    void *event_ud;
     node_config_t cfg;
     char network[WIRE_NETWORK_MAX + 1];
     transport_t *transport;
@@ -164,6 +166,8 @@ uint64_t node_wall_of(node_t *n, uint64_t mono_ms);
 const log_t *node_log(node_t *n);
 /* A short printable name for a node key, for log lines. */
 void node_short_key(char out[24], const uint8_t key[KEYS_PUBLIC_SIZE]);
+/* Tells the event listener, if there is one. */
+void node_emit(node_t *n, node_event_kind_t kind, const post_t *post, const uint8_t *key);
 /* Re-arms the clock for the earliest deadline; call after anything that
  * may have set an earlier one. */
 void node_schedule(node_t *n);

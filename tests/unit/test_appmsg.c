@@ -79,6 +79,7 @@ test_every_request(void **state)
             req.u.feed.limit = 5;
             break;
         case APP_OP_SHOW:
+        case APP_OP_THREAD:
             fill(req.u.show.id, 32, 4);
             break;
         case APP_OP_TIMELINE:
@@ -426,6 +427,16 @@ full_result(app_op_t op, const keys_author_t *k)
         u->join.followed = true;
         fill(u->join.author.author, 32, 16);
         break;
+    case APP_OP_THREAD:
+        u->thread.has_parent = true;
+        app_post(&u->thread.parent, k, 1, POST_KIND_POST);
+        u->thread.n = 2;
+        u->thread.items = calloc(2, sizeof *u->thread.items);
+        app_post(&u->thread.items[0].post, k, 2, POST_KIND_REPLY);
+        app_post(&u->thread.items[1].post, k, 3, POST_KIND_REPLY);
+        u->thread.items[1].depth = 1;
+        u->thread.truncated = true;
+        break;
     }
     return r;
 }
@@ -481,6 +492,14 @@ test_every_result(void **state)
             assert_memory_equal(&d->u.join.invite, &r->u.join.invite, sizeof(invite_t));
             assert_string_equal(d->u.join.endpoint, "tcp://192.0.2.9:7470");
             assert_true(d->u.join.followed);
+            break;
+        case APP_OP_THREAD:
+            assert_true(d->u.thread.has_parent);
+            assert_int_equal(d->u.thread.n, 2);
+            assert_int_equal(d->u.thread.items[1].depth, 1);
+            assert_memory_equal(d->u.thread.items[1].post.post.id, r->u.thread.items[1].post.post.id,
+                                32);
+            assert_true(d->u.thread.truncated);
             break;
         default:
             break;
