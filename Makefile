@@ -49,7 +49,8 @@ install: build
 uninstall:
 	DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P cmake/uninstall.cmake
 
-test-build: deps $(BUILD)/CMakeCache.txt
+test-build: $(BUILD)/CMakeCache.txt
+	@SAMIZDAT_WANT_WEB_TESTS=1 sh scripts/deps.sh
 	cmake -S . -B $(BUILD) -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
 	cmake --build $(BUILD) -j$(JOBS)
 
@@ -57,7 +58,8 @@ test: test-build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 # The whole suite again with AddressSanitizer and UndefinedBehaviorSanitizer.
-test-asan: deps
+test-asan:
+	@SAMIZDAT_WANT_WEB_TESTS=1 sh scripts/deps.sh
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSAMIZDAT_SANITIZE=ON \
 	    -DSAMIZDAT_WERROR=ON -DSAMIZDAT_TESTS=ON
 	cmake --build $(ASAN_BUILD) -j$(JOBS)

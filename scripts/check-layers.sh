@@ -34,8 +34,8 @@ node/gossip  crypto sodium
 node/net     dht crypto node/util sodium zmq uv natpmp miniupnpc
 node/core    node/net node/gossip dht store crypto node/util sodium uv
 node/app     node/core node/net node/gossip dht store crypto node/util sodium uv
-node/cli     node/app node/core node/net dht store crypto node/util sodium uv qrencode
-node/web     node/app node/core node/net dht store crypto node/util sodium uv
+node/web     node/app node/core node/net dht store crypto node/util sodium uv qrencode microhttpd
+node/cli     node/web node/app node/core node/net dht store crypto node/util sodium uv
 '
 
 # The system libraries a layer may be allowed, by the headers they install.
@@ -48,6 +48,7 @@ uv        uv.h uv/*
 qrencode  qrencode.h
 natpmp    natpmp.h
 miniupnpc miniupnpc/*
+microhttpd microhttpd.h
 '
 
 # The C library (C11, POSIX and the Linux headers glibc ships): allowed

@@ -8,6 +8,9 @@
 # Debian/Ubuntu, Fedora and Arch, and exits 1.
 #
 # SAMIZDAT_WANT_CLANG=1 also requires clang (fuzzing, the Release check).
+# SAMIZDAT_WANT_WEB_TESTS=1 (make test) also requires Node.js, npm and
+# Chromium for the web UI's browser tests, and installs their one npm
+# package, playwright-core, at the version of tests/web/package-lock.json.
 set -eu
 
 # What the build needs: a name, how to find it, and its package on
@@ -27,7 +30,15 @@ tor           tool:tor            tor               tor                  tor
 leveldb       leveldb             libleveldb-dev    leveldb-devel        leveldb
 libnatpmp     natpmp              libnatpmp-dev     libnatpmp-devel      libnatpmp
 miniupnpc     pc:miniupnpc        libminiupnpc-dev  miniupnpc-devel      miniupnpc
+libmicrohttpd pc:libmicrohttpd    libmicrohttpd-dev libmicrohttpd-devel  libmicrohttpd
 '
+if [ "${SAMIZDAT_WANT_WEB_TESTS:-0}" = 1 ]; then
+    NEEDS="$NEEDS
+node          tool:node           nodejs            nodejs               nodejs
+npm           tool:npm            npm               npm                  npm
+chromium      tool:chromium       chromium          chromium             chromium
+"
+fi
 if [ "${SAMIZDAT_WANT_CLANG:-0}" = 1 ]; then
     NEEDS="$NEEDS
 clang         tool:clang          clang             clang                clang
@@ -92,7 +103,18 @@ done <<EOF
 $NEEDS
 EOF
 
+# The browser tests' npm package, once the tools are there. npm ci
+# installs exactly the locked version and checks its hash.
+web_tests_npm() {
+    [ "${SAMIZDAT_WANT_WEB_TESTS:-0}" = 1 ] || return 0
+    web="$(dirname "$0")/../tests/web"
+    [ -d "$web/node_modules/playwright-core" ] && return 0
+    echo "samizdat: installing the browser tests' npm package (tests/web)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [ -z "$missing" ]; then
+    web_tests_npm
     exit 0
 fi
 
@@ -115,3 +137,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $debian
+web_tests_npm

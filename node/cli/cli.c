@@ -10,6 +10,7 @@
 #include "cli_int.h"
 #include "keytext.h"
 #include "term.h"
+#include "web.h"
 
 static const cli_cmd_t COMMANDS[] = {
     {"init", cli_cmd_init, "init [--passphrase]",
@@ -26,7 +27,7 @@ static const cli_cmd_t COMMANDS[] = {
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
      "      [--no-lan] [--no-upnp] [--socks5 HOST:PORT] [--announce ENDPOINT]\n"
      "      [--tor [--tor-control HOST:PORT]] [--peers-max N] [--log-level LEVEL]\n"
-     "      [--passphrase]",
+     "      [--web ADDR:PORT | --no-web] [--web-public] [--passphrase]",
      "Start the node: create the keys on first start, listen for peers, join the\n"
      "network and serve the other commands through the control socket. Ctrl-C\n"
      "stops it cleanly; a second Ctrl-C exits at once.\n"
@@ -52,7 +53,13 @@ static const cli_cmd_t COMMANDS[] = {
      "                       address, or a guess for a listener on every address)\n"
      "  --peers-max N        at most N peer connections (default 48; a third kept\n"
      "                       for connections this node opens)\n"
-     "  --log-level LEVEL    error, warn, info (default) or debug",
+     "  --log-level LEVEL    error, warn, info (default) or debug\n"
+     "  --web ADDR:PORT      serve the web UI and API there (default "
+     WEB_DEFAULT_LISTEN ";\n"
+     "                       `samizdat open` prints its link)\n"
+     "  --no-web             no web UI and API\n"
+     "  --web-public         allow --web on an address other than loopback (anyone\n"
+     "                       who can reach it still needs the link's key or a token)",
      true},
     {"status", cli_cmd_status, "status [--json]",
      "Show the keys, the store, and, while the node runs, its endpoints, uptime and peers.",
@@ -117,6 +124,9 @@ static const cli_cmd_t COMMANDS[] = {
     {"show", cli_cmd_show, "show POST-ID [--raw] [--json]",
      "Show one post. --raw prints its encoded bytes in hex.",
      false},
+    {"thread", cli_cmd_thread, "thread POST-ID [--json]",
+     "A post, the post it replies to, and the replies below it, nested.",
+     false},
     {"timeline", cli_cmd_timeline, "timeline [--limit N] [--before POST-ID] [--json]",
      "Posts of the authors you follow and your own, newest first.\n"
      "  --limit N          posts per page (default 20)\n"
@@ -142,6 +152,19 @@ static const cli_cmd_t COMMANDS[] = {
     {"import", cli_cmd_import, "import FILE [--json]",
      "Verify and store the posts of an exported feed file ('-' for standard input).",
      false},
+    {"open", cli_cmd_open, "open [--print]",
+     "Print the link that opens the running node's web UI in a browser (it carries\n"
+     "the key that lets the browser in), and open it when there is a desktop.\n"
+     "  --print   only print it",
+     true},
+    {"token", cli_cmd_token,
+     "token create --scope SCOPE --name NAME | token list | token revoke NAME",
+     "Bearer tokens for apps that use the HTTP API (docs/API.md). A token is printed\n"
+     "once, when created; only its hash is kept.\n"
+     "  --scope SCOPE   read (see everything), post (publish), admin (all, follows\n"
+     "                  and peers too); a comma list gives several\n"
+     "  --name NAME     what the token is for, to list and revoke it by",
+     true},
 };
 
 enum { N_COMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };

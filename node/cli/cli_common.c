@@ -209,8 +209,8 @@ cli_print_json(cli_t *c, const app_result_t *res, const char *path_hint)
     fputc('\n', c->out);
 }
 
-static void
-format_time(char *out, size_t cap, uint64_t ms)
+void
+cli_format_time(char *out, size_t cap, uint64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
@@ -243,7 +243,7 @@ cli_print_post(cli_t *c, const app_post_t *ap)
     const post_t *p = &ap->post;
     char when[64], id[KEYTEXT_BUFSZ], ref[KEYTEXT_BUFSZ];
     char shown[TEXT_SAFE_SIZE(POST_NAME_MAX)]; /* a peer's name, bidi controls escaped */
-    format_time(when, sizeof when, p->timestamp_ms);
+    cli_format_time(when, sizeof when, p->timestamp_ms);
     keytext_encode(id, KEYTEXT_POST, p->id);
     keytext_encode(ref, KEYTEXT_POST, p->ref);
     text_safe(shown, sizeof shown, ap->display_name, strlen(ap->display_name), TEXT_LINE);

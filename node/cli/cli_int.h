@@ -121,6 +121,8 @@ int cli_get_limit(cli_t *c, cli_args_t *a, uint32_t *limit);
 int cli_take_args(cli_t *c, cli_args_t *a, const char *name, const char **pos, int want);
 
 /* Printing. */
+/* A wall-clock time in ms as "2026-12-04 17:20:05Z". */
+void cli_format_time(char *out, size_t cap, uint64_t ms);
 void cli_print_post(cli_t *c, const app_post_t *p);
 void cli_print_key(cli_t *c, const char *label, keytext_kind_t kind, const uint8_t *v);
 /* text as a QR code (half blocks in a UTF-8 locale, ASCII otherwise), then as text. */
@@ -154,5 +156,8 @@ int cli_cmd_dht(cli_t *c, cli_args_t *a);
 int cli_cmd_invite(cli_t *c, cli_args_t *a);
 int cli_cmd_repair(cli_t *c, cli_args_t *a);
 int cli_cmd_join(cli_t *c, cli_args_t *a);
+int cli_cmd_open(cli_t *c, cli_args_t *a);
+int cli_cmd_token(cli_t *c, cli_args_t *a);
+int cli_cmd_thread(cli_t *c, cli_args_t *a);
 
 #endif

@@ -21,6 +21,7 @@
 #include "keytext.h"
 #include "node.h"
 #include "notify.h"
+#include "web.h"
 
 /* ---- the daemon ---- */
 
@@ -28,6 +29,7 @@ typedef struct {
     node_t *node;
     app_t *app;
     control_t *control;
+    web_t *web;
     cli_tor_t tor;
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -76,7 +78,8 @@ on_signal(uv_signal_t *h, int signum)
     /* The control socket stops taking requests and the app cancels its long
      * calls (an import ends at its next slice) at once, so the answers of
      * the calls running still reach their clients; then the node. */
-    d->closing = 2;
+    d->closing = 3;
+    web_close(d->web, on_front_closed, d);
     control_close(d->control, on_front_closed, d);
     app_close(d->app, on_front_closed, d);
 }
@@ -91,6 +94,9 @@ typedef struct {
     const char *level;
     bool no_lan;
     bool no_upnp;
+    const char *web;
+    bool no_web;
+    bool web_public;
     bool tor;
     const char *tor_control;
     char onion_ep[WIRE_ENDPOINT_MAX + 1];
@@ -172,6 +178,9 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     const char *pm = cli_value(a, "--peers-max", &bad);
     o->no_lan = cli_flag(a, "--no-lan");
     o->no_upnp = cli_flag(a, "--no-upnp");
+    o->web = cli_value(a, "--web", &bad);
+    o->no_web = cli_flag(a, "--no-web");
+    o->web_public = cli_flag(a, "--web-public");
     o->tor = cli_flag(a, "--tor");
     o->tor_control = cli_value(a, "--tor-control", &bad);
     o->sealed = cli_flag(a, "--passphrase");
@@ -199,6 +208,13 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     if (o->socks5 != NULL && !socks5_valid(o->socks5)) {
         return cli_fail(c, CLI_EXIT_USAGE,
                         "--socks5 takes HOST:PORT, e.g. 127.0.0.1:9050 (Tor's default)");
+    }
+    if (o->web != NULL && o->no_web) {
+        return cli_fail(c, CLI_EXIT_USAGE, "--web and --no-web do not go together");
+    }
+    char wmsg[200];
+    if (o->web != NULL && web_listen_check(o->web, o->web_public, wmsg, sizeof wmsg) != WEB_OK) {
+        return cli_fail(c, CLI_EXIT_USAGE, "--web: %s", wmsg);
     }
     if (o->level != NULL && log_level_parse(o->level) < 0) {
         return cli_fail(c, CLI_EXIT_USAGE, "--log-level is error, warn, info or debug");
@@ -270,6 +286,36 @@ raise_file_limit(const log_t *log)
                  "connections may be refused",
                  (unsigned long long)r.rlim_cur, NODE_FILES_MIN);
     }
+}
+
+/* The web UI beside the control socket. The default port taken (another
+ * node, another program) costs only the UI, with a warning; a port the
+ * person asked for is an error. */
+static int
+start_web(cli_t *c, daemon_t *d, uv_loop_t *loop, const run_opts_t *o)
+{
+    web_config_t wcfg = {
+        .app = d->app,
+        .data_dir = c->dir,
+        .listen = o->web,
+        .allow_public = o->web_public,
+        .log = &d->log,
+    };
+    char msg[256];
+    web_err_t err = web_new(&d->web, loop, &wcfg, msg, sizeof msg);
+    if (err == WEB_EADDRINUSE && o->web == NULL) {
+        log_line(&d->log, LOG_LEVEL_WARN,
+                 "web UI off: %s (another samizdat? start with --web 127.0.0.1:PORT for "
+                 "another port)",
+                 msg);
+        return CLI_EXIT_OK;
+    }
+    if (err != WEB_OK) {
+        return cli_fail(c, err == WEB_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_ERROR, "web UI: %s", msg);
+    }
+    log_line(&d->log, LOG_LEVEL_INFO, "web UI at %s (run `samizdat open` for the link with its key)",
+             web_url(d->web));
+    return CLI_EXIT_OK;
 }
 
 static int
@@ -344,6 +390,18 @@ serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *n
         uv_loop_close(&loop);
         return cli_fail(c, CLI_EXIT_ERROR, "control socket in %s: %s", c->dir,
                         control_strerror(cerr));
+    }
+    if (!o->no_web) {
+        int wrc = start_web(c, &d, &loop, o);
+        if (wrc != CLI_EXIT_OK) {
+            control_close(d.control, NULL, NULL);
+            app_close(d.app, NULL, NULL);
+            node_close(d.node, NULL, NULL);
+            cli_tor_close(&d.tor);
+            uv_run(&loop, UV_RUN_DEFAULT);
+            uv_loop_close(&loop);
+            return wrc;
+        }
     }
     uv_signal_init(&loop, &d.sigint);
     uv_signal_init(&loop, &d.sigterm);

@@ -1,4 +1,5 @@
-/* qr: a text (an author key) as a QR code for a terminal, drawn with
+/* qr: a text (an author key, an invite) as a QR code for a terminal or a
+ * web page (SVG); the terminal drawing is drawn with
  * libqrencode's module matrix. Light modules (and the quiet zone around the
  * code) are drawn, dark ones left blank, as `qrencode -t UTF8` does: on the
  * usual light-on-dark terminal the code shows dark on light, as scanners
@@ -22,7 +23,7 @@ typedef enum {
 } qr_style_t;
 
 enum {
-    QR_QUIET = 4,      /* light modules around the code, as the QR standard asks */
+    QR_QUIET = 4,       /* light modules around the code, as the QR standard asks */
     QR_TEXT_MAX = 1024, /* longest text accepted; a key text is 62 characters, an
                            invite at most 943 */
 };
@@ -41,7 +42,12 @@ typedef struct {
  * info is unchanged. */
 qr_err_t qr_render(const char *text, qr_style_t style, char **out, qr_info_t *info);
 
-/* Frees what qr_render returned. Accepts NULL. */
+/* The same code as an SVG image (one path of dark modules on a light
+ * square, quiet zone included; viewBox in modules, so it scales). *out as
+ * for qr_render; info's lines and columns are the side in modules. */
+qr_err_t qr_svg(const char *text, char **out, qr_info_t *info);
+
+/* Frees what qr_render or qr_svg returned. Accepts NULL. */
 void qr_free(char *drawing);
 
 /* Whether the locale's character set is UTF-8, from $LC_ALL, $LC_CTYPE and

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <qrencode.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -100,6 +101,62 @@ qr_render(const char *text, qr_style_t style, char **out, qr_info_t *info)
         info->modules = q->width;
         info->lines = lines;
         info->columns = columns;
+    }
+    QRcode_free(q);
+    *out = s;
+    return QR_OK;
+}
+
+qr_err_t
+qr_svg(const char *text, char **out, qr_info_t *info)
+{
+    *out = NULL;
+    size_t len = text != NULL ? strlen(text) : 0;
+    if (len == 0) {
+        return QR_EINVAL;
+    }
+    if (len > QR_TEXT_MAX) {
+        return QR_ETOOLONG;
+    }
+    errno = 0;
+    QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+    if (q == NULL) {
+        return errno == ENOMEM ? QR_ENOMEM : errno == ERANGE ? QR_ETOOLONG : QR_EENCODE;
+    }
+    int side = q->width + 2 * QR_QUIET;
+    /* A run of dark modules is "M x y hN v1 h-N z": at most 32 bytes, and
+     * there are at most side * side / 2 runs. */
+    size_t cap = 512 + (size_t)side * (size_t)side * 16;
+    char *s = malloc(cap);
+    if (s == NULL) {
+        QRcode_free(q);
+        return QR_ENOMEM;
+    }
+    size_t o = (size_t)snprintf(s, cap,
+                                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+                                "shape-rendering=\"crispEdges\"><rect width=\"%d\" height=\"%d\" "
+                                "fill=\"#fff\"/><path fill=\"#000\" d=\"",
+                                side, side, side, side);
+    for (int y = 0; y < side; y++) {
+        for (int x = 0; x < side;) {
+            if (light(q, x, y)) {
+                x++;
+                continue;
+            }
+            int run = 1;
+            while (x + run < side && !light(q, x + run, y)) {
+                run++;
+            }
+            o += (size_t)snprintf(s + o, cap - o, "M%d %dh%dv1h-%dz", x, y, run, run);
+            x += run;
+        }
+    }
+    snprintf(s + o, cap - o, "\"/></svg>");
+    if (info != NULL) {
+        info->version = q->version;
+        info->modules = q->width;
+        info->lines = side;
+        info->columns = side;
     }
     QRcode_free(q);
     *out = s;
