@@ -273,6 +273,8 @@ typedef struct {
     uint8_t author[KEYS_PUBLIC_SIZE];
     bool stored; /* anything of the author is stored */
     uint64_t head_seq, max_seq;
+    bool has_profile;    /* the author's latest profile post is stored */
+    app_post_t profile;  /* it: name in post.name, bio in post.body */
     size_t n_forks;
     store_fork_t *forks;
     size_t n_posts;

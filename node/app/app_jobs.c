@@ -170,6 +170,11 @@ app_start_feed(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
             res->u.feed.stored = true;
             res->u.feed.head_seq = h.seq;
             res->u.feed.max_seq = h.max_seq;
+            post_t prof;
+            if (store_get_profile(a->store, author, &prof) == STORE_OK) {
+                res->u.feed.has_profile = true;
+                app_post_fill(a, &res->u.feed.profile, &prof);
+            }
             err = store_forks(a->store, author, fork_collect, res);
             if (err != STORE_OK) {
                 app_store_fail(a, res, err, "feed");

@@ -327,7 +327,13 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
             key(f, KEYTEXT_POST, k->second);
             fputc('}', f);
         }
-        fputs("],", f);
+        fputs("],\"profile\":", f);
+        if (u->feed.has_profile) {
+            app_json_post(f, &u->feed.profile);
+        } else {
+            fputs("null", f);
+        }
+        fputc(',', f);
         posts(f, u->feed.posts, u->feed.n_posts);
         fputs(",\"next_before\":", f);
         if (u->feed.more) {

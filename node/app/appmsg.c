@@ -780,6 +780,10 @@ appmsg_result_encode(const app_result_t *res, uint8_t **out, size_t *len)
         }
         g_u8(&g, u->feed.more);
         g_u64(&g, u->feed.next_before);
+        g_u8(&g, u->feed.has_profile);
+        if (u->feed.has_profile) {
+            g_app_post(&g, &u->feed.profile);
+        }
         break;
     case APP_OP_SHOW:
         g_app_post(&g, &u->show.post);
@@ -942,6 +946,10 @@ r_result_body(rd_t *d, app_result_t *res, bool *oom)
         }
         u->feed.more = r_bool(d);
         u->feed.next_before = r_u64(d);
+        u->feed.has_profile = r_bool(d);
+        if (u->feed.has_profile) {
+            r_app_post(d, &u->feed.profile);
+        }
         break;
     case APP_OP_SHOW:
         r_app_post(d, &u->show.post);

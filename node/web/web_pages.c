@@ -130,7 +130,8 @@ static void
 compose_form(wbuf_t *b, const web_t *w, const uint8_t *reply_to, const char *text,
              const char *error)
 {
-    wbuf_puts(b, "<form method=\"post\" action=\"/compose\" class=\"compose\" id=\"reply\">");
+    wbuf_printf(b, "<form method=\"post\" action=\"/compose\" class=\"compose\" id=\"%s\">",
+                reply_to != NULL ? "reply" : "compose");
     csrf_field(b, w);
     if (reply_to != NULL) {
         char ref[KEYTEXT_BUFSZ];
@@ -448,13 +449,20 @@ author_render(web_req_t *r, app_result_t *blocked)
     bool is_blocked = blocked->err == APP_OK && listed(blocked, author, &since);
     bool self = r->w->has_self && memcmp(r->w->self, author, 32) == 0;
     const app_feed_page_t *f = feed->err == APP_OK ? &feed->u.feed : NULL;
-    const char *name = f != NULL && f->n_posts > 0 ? f->posts[0].display_name : NULL;
+    const post_t *prof = f != NULL && f->has_profile ? &f->profile.post : NULL;
+    const char *name = prof != NULL ? prof->name : NULL;
     wbuf_t b;
     wbuf_init(&b, WEB_PAGE_MAX);
     page_begin(&b, self ? "You" : "An author", NULL);
     wbuf_puts(&b, "<h1><bdi>");
     wbuf_html_str(&b, name != NULL ? name : "An author");
-    wbuf_printf(&b, "</bdi></h1>\n<p class=\"key\">Author key: <code>%s</code></p>\n", at);
+    wbuf_puts(&b, "</bdi></h1>\n");
+    if (prof != NULL && prof->body_len > 0) {
+        wbuf_puts(&b, "<div class=\"body bio\" dir=\"auto\">");
+        wbuf_html(&b, prof->body, prof->body_len);
+        wbuf_puts(&b, "</div>\n");
+    }
+    wbuf_printf(&b, "<p class=\"key\">Author key: <code>%s</code></p>\n", at);
     if (self) {
         wbuf_puts(&b, "<p>This is you. <a href=\"/me\">Edit your profile</a>.</p>\n");
     } else {
@@ -705,10 +713,12 @@ author_list(wbuf_t *b, const app_result_t *res, const char *title, const char *n
 }
 
 static void
-me_render(web_req_t *r, app_result_t *invite)
+me_render(web_req_t *r, app_result_t *feed)
 {
-    web_keep(r, invite);
     const app_status_t *s = &r->keep[0]->u.status;
+    const app_result_t *invite = r->keep[3];
+    const post_t *prof =
+        feed->err == APP_OK && feed->u.feed.has_profile ? &feed->u.feed.profile.post : NULL;
     char at[KEYTEXT_BUFSZ];
     key_text(at, KEYTEXT_AUTHOR, s->author);
     wbuf_t b;
@@ -716,20 +726,20 @@ me_render(web_req_t *r, app_result_t *invite)
     page_begin(&b, "Profile", "/me");
     wbuf_puts(&b, "<h1>Your profile</h1>\n<form method=\"post\" action=\"/me\">");
     csrf_field(&b, r->w);
-    const char *err = web_arg(r, "error");
-    wbuf_printf(&b,
-                "<label for=\"me-name\">Name</label><input id=\"me-name\" name=\"name\" "
-                "type=\"text\" required maxlength=\"%d\" aria-describedby=\"me-hint\">"
-                "<label for=\"me-bio\">About you</label><textarea id=\"me-bio\" name=\"bio\" "
-                "rows=\"3\" data-max-bytes=\"%d\"></textarea><p id=\"me-hint\" class=\"hint\">"
-                "Your name (at most %d bytes) and bio are published as a signed post; "
-                "whoever follows you sees them.</p>",
-                POST_NAME_MAX, POST_BODY_MAX, POST_NAME_MAX);
-    if (err != NULL) {
-        wbuf_puts(&b, "<p class=\"error\" role=\"alert\">");
-        wbuf_html_str(&b, err);
-        wbuf_puts(&b, "</p>");
+    wbuf_puts(&b, "<label for=\"me-name\">Name</label><input id=\"me-name\" name=\"name\" "
+                  "type=\"text\" required aria-describedby=\"me-hint\" value=\"");
+    if (prof != NULL) {
+        wbuf_html_str(&b, prof->name);
     }
+    wbuf_printf(&b, "\"><label for=\"me-bio\">About you</label><textarea id=\"me-bio\" "
+                    "name=\"bio\" rows=\"3\" data-max-bytes=\"%d\">",
+                POST_BODY_MAX);
+    if (prof != NULL) {
+        wbuf_html(&b, prof->body, prof->body_len);
+    }
+    wbuf_printf(&b, "</textarea><p id=\"me-hint\" class=\"hint\">Your name (at most %d bytes) "
+                    "and bio are published as a signed post; whoever follows you sees them.</p>",
+                POST_NAME_MAX);
     wbuf_printf(&b,
                 "<button type=\"submit\">Publish profile</button></form>\n"
                 "<section><h2>Your key</h2><p>People follow you by this key: "
@@ -764,11 +774,21 @@ me_render(web_req_t *r, app_result_t *invite)
 }
 
 static void
+me_after_invite(web_req_t *r, app_result_t *res)
+{
+    web_keep(r, res);
+    app_request_t req = {.op = APP_OP_FEED};
+    req.u.feed.self = true;
+    req.u.feed.limit = 1;
+    web_call(r, &req, me_render);
+}
+
+static void
 me_after_blocked(web_req_t *r, app_result_t *res)
 {
     web_keep(r, res);
     app_request_t req = {.op = APP_OP_INVITE};
-    web_call(r, &req, me_render);
+    web_call(r, &req, me_after_invite);
 }
 
 static void

@@ -328,6 +328,8 @@ full_result(app_op_t op, const keys_author_t *k)
             app_post(&u->feed.posts[i], k, 3 - i, POST_KIND_POST);
         }
         u->feed.more = true;
+        u->feed.has_profile = true;
+        app_post(&u->feed.profile, k, 4, POST_KIND_PROFILE);
         u->feed.next_before = 1;
         break;
     case APP_OP_SHOW:
@@ -472,6 +474,8 @@ test_every_result(void **state)
             assert_memory_equal(d->u.feed.posts[1].post.id, r->u.feed.posts[1].post.id, 32);
             assert_true(d->u.feed.posts[0].deleted == r->u.feed.posts[0].deleted);
             assert_string_equal(d->u.feed.posts[2].display_name, "name 1");
+            assert_true(d->u.feed.has_profile);
+            assert_memory_equal(d->u.feed.profile.post.id, r->u.feed.profile.post.id, 32);
             break;
         case APP_OP_FOLLOW:
             assert_true(d->u.author.looked_up);
