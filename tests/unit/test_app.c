@@ -216,6 +216,101 @@ test_publish_and_read(void **state)
     assert_false(s.done);
 }
 
+static app_result_t *
+reply(fixture_t *f, const uint8_t ref[32], const char *text)
+{
+    app_request_t req = {.op = APP_OP_REPLY};
+    memcpy(req.u.reply.ref, ref, 32);
+    req.u.reply.body = (app_text_t){text, strlen(text)};
+    return call(f, f->app, &req);
+}
+
+typedef struct {
+    int n;
+    app_event_kind_t kinds[8];
+} events_t;
+
+static void
+on_event(void *ud, const app_event_t *e)
+{
+    events_t *ev = ud;
+    if (ev->n < 8) {
+        ev->kinds[ev->n++] = e->kind;
+    }
+}
+
+/* A thread: the post, its parent, replies depth first and oldest first
+ * at each level, capped; and the follow events a watcher sees. */
+static void
+test_thread(void **state)
+{
+    fixture_t *f = *state;
+    app_result_t *r = post(f, f->app, "root");
+    uint8_t root[32], a[32], b[32], a1[32];
+    memcpy(root, r->u.publish.post.id, 32);
+    app_result_free(r);
+    r = reply(f, root, "reply a");
+    memcpy(a, r->u.publish.post.id, 32);
+    app_result_free(r);
+    r = reply(f, root, "reply b");
+    memcpy(b, r->u.publish.post.id, 32);
+    app_result_free(r);
+    r = reply(f, a, "reply to a");
+    memcpy(a1, r->u.publish.post.id, 32);
+    app_result_free(r);
+    app_request_t req = {.op = APP_OP_THREAD};
+    memcpy(req.u.show.id, root, 32);
+    r = call(f, f->app, &req);
+    assert_int_equal(r->err, APP_OK);
+    assert_false(r->u.thread.has_parent);
+    assert_int_equal(r->u.thread.n, 4);
+    /* One timestamp for all (the test's clock stands still): ties go by id. */
+    bool a_first = memcmp(a, b, 32) < 0;
+    const uint8_t *want[] = {root, a_first ? a : b, a_first ? a1 : a, a_first ? b : a1};
+    uint32_t depth[] = {0, 1, a_first ? 2 : 1, a_first ? 1 : 2};
+    for (int i = 0; i < 4; i++) {
+        assert_memory_equal(r->u.thread.items[i].post.post.id, want[i], 32);
+        assert_int_equal(r->u.thread.items[i].depth, depth[i]);
+    }
+    assert_false(r->u.thread.truncated);
+    app_result_free(r);
+    /* From a reply: its parent, and what is below it. */
+    memcpy(req.u.show.id, a, 32);
+    r = call(f, f->app, &req);
+    assert_true(r->u.thread.has_parent);
+    assert_memory_equal(r->u.thread.parent.post.id, root, 32);
+    assert_int_equal(r->u.thread.n, 2);
+    app_result_free(r);
+    /* More replies than a thread holds: the rest is said to be left out. */
+    for (int i = 0; i < APP_THREAD_MAX; i++) {
+        app_result_free(reply(f, b, "many"));
+    }
+    memcpy(req.u.show.id, root, 32);
+    r = call(f, f->app, &req);
+    assert_int_equal(r->u.thread.n, APP_THREAD_MAX);
+    assert_true(r->u.thread.truncated);
+    app_result_free(r);
+    memset(req.u.show.id, 7, 32);
+    r = call(f, f->app, &req);
+    assert_int_equal(r->err, APP_ENOTFOUND);
+    app_result_free(r);
+    /* A watcher hears follows and blocks. */
+    events_t ev = {0};
+    app_watch_t *w = NULL;
+    assert_int_equal(app_watch(f->app, on_event, &ev, &w), APP_OK);
+    req = (app_request_t){.op = APP_OP_FOLLOW};
+    memcpy(req.u.author.author, f->other.pk, 32);
+    app_result_free(call(f, f->app, &req));
+    req.op = APP_OP_BLOCK;
+    app_result_free(call(f, f->app, &req));
+    app_unwatch(f->app, w);
+    req.op = APP_OP_UNBLOCK;
+    app_result_free(call(f, f->app, &req));
+    assert_int_equal(ev.n, 2);
+    assert_int_equal(ev.kinds[0], APP_EVENT_FOLLOW);
+    assert_int_equal(ev.kinds[1], APP_EVENT_BLOCK);
+}
+
 static void
 test_follow_block(void **state)
 {
@@ -426,6 +521,7 @@ main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publish_and_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_cancels_import, setup, teardown),
