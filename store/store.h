@@ -142,12 +142,12 @@ typedef struct {
 store_err_t store_timeline(store_t *s, const uint8_t *self, const store_cursor_t *cursor,
                            size_t limit, store_post_cb cb, void *ud);
 
-/* Latest PROFILE post of author: STORE_ENOTFOUND when none. */
 /* The stored replies to parent, oldest first, at most limit (0: all):
  * cb as for store_feed. Replies of blocked authors are not stored. */
 store_err_t store_replies(store_t *s, const uint8_t parent[static POST_ID_SIZE], size_t limit,
                           store_post_cb cb, void *ud);
 
+/* Latest PROFILE post of author: STORE_ENOTFOUND when none. */
 store_err_t store_get_profile(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE],
                               post_t *out);
 

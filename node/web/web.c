@@ -601,7 +601,8 @@ on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     req_free(r);
 }
 
-static void
+/* libmicrohttpd's own messages, printf-style. */
+__attribute__((format(printf, 2, 0))) static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     web_t *w = cls;

@@ -2,6 +2,7 @@
  * and a JSON body, both from any program that can reach the port. Nothing
  * may crash; a form or object that reads must give fields whose values lie
  * inside the one allocation and whose names are unique. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
