@@ -18,7 +18,7 @@ PREFIX     ?=
 PREFIX_ARG  = $(if $(PREFIX),-DCMAKE_INSTALL_PREFIX=$(PREFIX))
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build run install uninstall test-build test test-asan release-clang fuzz fuzz-run bench bench-dht demo sim attack clean
+.PHONY: all deps build run install uninstall test-build test test-asan release-clang fuzz fuzz-run bench bench-dht bench-web demo sim attack clean
 
 all: build
 
@@ -89,6 +89,11 @@ bench: build
 # DHT lookups on 100 processes, samizdat and hyperdht (from npm) side by side.
 bench-dht: build
 	sh scripts/bench-dht.sh $(BUILD)
+
+# The web UI: a 100,000-post timeline rendered, and the event stream to 10
+# headless Chromium pages (Node.js and Chromium installed first).
+bench-web: test-build
+	sh scripts/bench-web.sh $(BUILD)
 
 # A small swarm on this computer: two authors post, a third node follows them.
 demo: build
