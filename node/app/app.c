@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app_int.h"
+#include "bytes.h"
 #include "defence.h"
+#include "dhtid.h"
 #include "keytext.h"
 
 const char *
@@ -73,6 +75,17 @@ app_op_name(app_op_t op)
         return "?";
     }
     return OP_NAMES[op];
+}
+
+bool
+app_dht_id_parse(const char *text, uint8_t id[DHT_KEY_SIZE])
+{
+    uint8_t key[KEYS_PUBLIC_SIZE];
+    if (keytext_decode(key, KEYTEXT_NODE, text) == KEYTEXT_OK) {
+        dhtid_from_node_key(id, key);
+        return true;
+    }
+    return strlen(text) == 2 * DHT_KEY_SIZE && bytes_from_hex(id, DHT_KEY_SIZE, text);
 }
 
 app_result_t *
@@ -376,8 +389,7 @@ app_close(app_t *a, void (*cb)(void *ud), void *ud)
 }
 
 app_err_t
-app_repair(const char *data_dir, uint64_t now_ms, app_repair_report_t *out, char *msg,
-           size_t cap)
+app_repair(const char *data_dir, uint64_t now_ms, app_repair_report_t *out, char *msg, size_t cap)
 {
     memset(out, 0, sizeof *out);
     msg[0] = '\0';

@@ -114,6 +114,10 @@ typedef enum {
 /* "status", "post", ...; "?" for a value out of range. */
 const char *app_op_name(app_op_t op);
 
+/* A DHT id as a person gives it for FIND_NODE: a node key in text form
+ * (szn1...; its DHT id is derived) or 64 hex digits. */
+bool app_dht_id_parse(const char *text, uint8_t id[DHT_KEY_SIZE]);
+
 /* ---- requests: every pointer borrowed for the app_call ---- */
 
 typedef struct {

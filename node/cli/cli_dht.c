@@ -16,18 +16,6 @@ usage(cli_t *c)
                     "usage: samizdat dht lookup AUTHOR... | samizdat dht find-node ID");
 }
 
-/* ID: a node key in text form (its DHT id is derived) or 64 hex digits. */
-static bool
-parse_id(const char *text, uint8_t id[DHT_KEY_SIZE])
-{
-    uint8_t key[KEYS_PUBLIC_SIZE];
-    if (keytext_decode(key, KEYTEXT_NODE, text) == KEYTEXT_OK) {
-        dhtid_from_node_key(id, key);
-        return true;
-    }
-    return strlen(text) == 2 * DHT_KEY_SIZE && bytes_from_hex(id, DHT_KEY_SIZE, text);
-}
-
 static void
 print_lookup(cli_t *c, const app_lookup_t *q)
 {
@@ -93,7 +81,7 @@ cli_cmd_dht(cli_t *c, cli_args_t *a)
             return usage(c);
         }
         req.op = APP_OP_FIND_NODE;
-        if (!parse_id(pos[1], req.u.find_node.target)) {
+        if (!app_dht_id_parse(pos[1], req.u.find_node.target)) {
             return cli_fail(c, CLI_EXIT_BADINPUT,
                             "'%s' is neither a node key (szn1...) nor a 64-digit hex id", pos[1]);
         }

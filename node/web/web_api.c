@@ -395,6 +395,18 @@ r_lookup(web_req_t *r, const char *rest)
 }
 
 static void
+r_find_node(web_req_t *r, const char *rest)
+{
+    app_request_t req = {.op = APP_OP_FIND_NODE};
+    if (!app_dht_id_parse(rest, req.u.find_node.target)) {
+        web_api_error(r, MHD_HTTP_BAD_REQUEST, "invalid",
+                      "give a node key (szn1...) or a DHT id of 64 hex digits");
+        return;
+    }
+    call(r, &req);
+}
+
+static void
 r_export(web_req_t *r, const char *rest)
 {
     app_request_t req = {.op = APP_OP_EXPORT};
@@ -460,6 +472,7 @@ static const route_t ROUTES[] = {
     {"peers", WEB_GET, WEBTOK_SCOPE_READ, r_peers},
     {"peers", WEB_POST, WEBTOK_SCOPE_ADMIN, r_json},
     {"lookup/*", WEB_GET, WEBTOK_SCOPE_READ, r_lookup},
+    {"find-node/*", WEB_GET, WEBTOK_SCOPE_READ, r_find_node},
     {"invite", WEB_GET, WEBTOK_SCOPE_READ, r_invite},
     {"join", WEB_POST, WEBTOK_SCOPE_ADMIN, r_json},
     {"export/*", WEB_GET, WEBTOK_SCOPE_READ, r_export},
