@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "overlay.h"
 
 enum {
     SCHEMA_VERSION = 1,
@@ -77,6 +78,12 @@ typedef struct {
     uint64_t forks;
 } counters_t;
 
+typedef struct {
+    uint8_t author[AUTHOR_SIZE];
+    bool valid;
+    bool blocked;
+} blocked_entry_t;
+
 struct store {
     leveldb_t *db;
     leveldb_options_t *opts;
@@ -85,7 +92,24 @@ struct store {
     leveldb_readoptions_t *rd;
     leveldb_writeoptions_t *wr;      /* ingest and purge: no sync */
     leveldb_writeoptions_t *wr_sync; /* own posts and the user's decisions */
-    counters_t n;                    /* mirrors the 'm' counters on disk */
+    counters_t n;                    /* the counters, with a pending batch's posts */
+    counters_t written;              /* the 'm' counters on disk */
+    /* Batched ingest (store_batch_begin): the pending writes, readable
+     * through the overlay before they are written. */
+    bool batching;
+    bool batch_failed; /* an ingest failed halfway: the batch is dropped */
+    store_err_t batch_err;
+    leveldb_writebatch_t *pending;
+    overlay_t *ov;
+    size_t pending_posts;
+    /* Authors whose head a pending batch moved: one head record each is
+     * written at the flush, not one per post. */
+    uint8_t (*dirty_heads)[AUTHOR_SIZE];
+    size_t n_dirty;
+    /* Whether recent authors are blocked: ingest asks for every post, and
+     * blocks change only through store_block and store_unblock, which
+     * empty it. Direct-mapped by the key's first byte. */
+    blocked_entry_t blocked_cache[256];
     char error[ERROR_MAX];
 };
 
@@ -258,9 +282,25 @@ key_fork(uint8_t *key, const uint8_t author[static AUTHOR_SIZE], uint64_t seq,
 
 /* Reads key into val, which must be exactly n bytes long on disk.
  * STORE_ENOTFOUND when absent, STORE_ECORRUPT when the length differs. */
+/* A pending batch's value of key, or NULL. */
+static const uint8_t *
+pending_get(const store_t *s, const uint8_t *key, size_t klen, size_t *vlen)
+{
+    return s->batching ? ov_get(s->ov, key, klen, vlen) : NULL;
+}
+
 static store_err_t
 get_fixed(store_t *s, const uint8_t *key, size_t klen, uint8_t *val, size_t n)
 {
+    size_t plen = 0;
+    const uint8_t *pv = pending_get(s, key, klen, &plen);
+    if (pv != NULL) {
+        if (plen != n) {
+            return corrupt(s, "a value has the wrong length");
+        }
+        memcpy(val, pv, n);
+        return STORE_OK;
+    }
     char *err = NULL;
     size_t vlen = 0;
     char *v = leveldb_get(s->db, s->rd, (const char *)key, klen, &vlen, &err);
@@ -284,6 +324,16 @@ get_fixed(store_t *s, const uint8_t *key, size_t klen, uint8_t *val, size_t n)
 static store_err_t
 get_var(store_t *s, const uint8_t *key, size_t klen, uint8_t *val, size_t cap, size_t *len)
 {
+    size_t plen = 0;
+    const uint8_t *pv = pending_get(s, key, klen, &plen);
+    if (pv != NULL) {
+        if (plen > cap) {
+            return corrupt(s, "a value is too long");
+        }
+        memcpy(val, pv, plen);
+        *len = plen;
+        return STORE_OK;
+    }
     char *err = NULL;
     size_t vlen = 0;
     char *v = leveldb_get(s->db, s->rd, (const char *)key, klen, &vlen, &err);
@@ -307,6 +357,11 @@ get_var(store_t *s, const uint8_t *key, size_t klen, uint8_t *val, size_t cap, s
 static store_err_t
 exists(store_t *s, const uint8_t *key, size_t klen, bool *yes)
 {
+    size_t plen = 0;
+    if (pending_get(s, key, klen, &plen) != NULL) {
+        *yes = true;
+        return STORE_OK;
+    }
     char *err = NULL;
     size_t vlen = 0;
     char *v = leveldb_get(s->db, s->rd, (const char *)key, klen, &vlen, &err);
@@ -500,6 +555,7 @@ load_meta(store_t *s)
     if (err == STORE_OK) {
         err = load_counter(s, META_FORKS, &s->n.forks);
     }
+    s->written = s->n;
     return err;
 }
 
@@ -643,10 +699,18 @@ store_close(store_t *s)
     if (s == NULL) {
         return;
     }
+    if (s->batching && s->db != NULL) {
+        (void)store_batch_end(s); /* a batch left open is written, as its end would */
+    }
     /* The database first: it uses the cache, filter and options until closed. */
     if (s->db != NULL) {
         leveldb_close(s->db);
     }
+    if (s->pending != NULL) {
+        leveldb_writebatch_destroy(s->pending);
+    }
+    ov_free(s->ov);
+    free(s->dirty_heads);
     leveldb_writeoptions_destroy(s->wr_sync);
     leveldb_writeoptions_destroy(s->wr);
     leveldb_readoptions_destroy(s->rd);
@@ -728,6 +792,7 @@ store_get_head(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], store_
 /* ---- ingest ---------------------------------------------------------------------- */
 
 typedef struct {
+    store_t *s;
     const post_t *p;
     store_head_t head; /* zeros when the author has none */
     bool has_head;
@@ -735,6 +800,67 @@ typedef struct {
     leveldb_writebatch_t *wb;
     store_ingest_t result;
 } ingest_t;
+
+static store_err_t batch_flush(store_t *s);
+
+/* The author's head into in (zeros and has_head false when none). */
+static store_err_t
+read_head(store_t *s, ingest_t *in)
+{
+    store_err_t err = store_get_head(s, in->p->author, &in->head);
+    in->has_head = err == STORE_OK;
+    if (err == STORE_ENOTFOUND) {
+        memset(&in->head, 0, sizeof in->head);
+        err = STORE_OK;
+    }
+    return err;
+}
+
+/* Whether p extends a feed that holds nothing beyond its head: then no
+ * copy of p can be stored, in the feed or as fork evidence (evidence sits
+ * at most one past the highest seq, and there only with another prev), and
+ * the lookup for a duplicate is skipped. */
+static bool
+plain_extension(const ingest_t *in)
+{
+    const post_t *p = in->p;
+    if (!in->has_head) {
+        return true; /* nothing of the author at all */
+    }
+    return in->head.seq == in->head.max_seq && p->seq == in->head.seq + 1 &&
+           same(p->prev, in->head.id, POST_ID_SIZE);
+}
+
+/* A write of one ingest; in a batch also kept in the overlay, so the next
+ * post of the batch reads it. */
+static void
+in_put(ingest_t *in, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    batch_put(in->wb, key, klen, val, vlen);
+    if (in->s->batching && ov_put(in->s->ov, key, klen, val, vlen) != 0) {
+        in->s->batch_failed = true;
+        in->s->batch_err = STORE_ENOMEM;
+    }
+}
+
+/* A head moved in a batch: kept in the overlay for the reads of the
+ * batch, and written once at the flush. */
+static void
+head_put_pending(store_t *s, const uint8_t *key, size_t klen, const uint8_t *v)
+{
+    size_t vlen = 0;
+    bool known = ov_get(s->ov, key, klen, &vlen) != NULL;
+    if (ov_put(s->ov, key, klen, v, HEAD_VAL_LEN) != 0) {
+        s->batch_failed = true;
+        s->batch_err = STORE_ENOMEM;
+        return;
+    }
+    if (!known) {
+        /* At most one new author per post, and a flush every
+         * STORE_BATCH_POSTS posts: the list cannot overflow. */
+        memcpy(s->dirty_heads[s->n_dirty++], key + 1, AUTHOR_SIZE);
+    }
+}
 
 typedef struct {
     uint8_t kind; /* X_*; 0 = no conflict */
@@ -836,7 +962,7 @@ record_fork(ingest_t *in, const conflict_t *c)
     key_fork(key, in->p->author, c->seq, in->p->id);
     val[0] = c->kind;
     memcpy(val + 1, c->other, POST_ID_SIZE);
-    batch_put(in->wb, key, sizeof key, val, sizeof val);
+    in_put(in, key, sizeof key, val, sizeof val);
     in->n.forks++;
     in->result = STORE_INGEST_FORK;
 }
@@ -857,7 +983,7 @@ index_profile(store_t *s, ingest_t *in)
     }
     bytes_be64_put(v, p->seq);
     memcpy(v + 8, p->id, POST_ID_SIZE);
-    batch_put(in->wb, key, klen, v, sizeof v);
+    in_put(in, key, klen, v, sizeof v);
     return STORE_OK;
 }
 
@@ -873,7 +999,7 @@ index_delete(store_t *s, ingest_t *in)
     bool have = false;
     store_err_t err = exists(s, key, klen, &have);
     if (err == STORE_OK && !have) {
-        batch_put(in->wb, key, klen, p->id, POST_ID_SIZE);
+        in_put(in, key, klen, p->id, POST_ID_SIZE);
     }
     return err;
 }
@@ -883,6 +1009,23 @@ index_delete(store_t *s, ingest_t *in)
 static store_err_t
 absorb(store_t *s, const uint8_t author[static AUTHOR_SIZE], store_head_t *h)
 {
+    if (s->batching) {
+        /* An iterator would not see the batch: point reads through the
+         * overlay, one per post absorbed. */
+        while (h->seq < h->max_seq) {
+            uint8_t id[POST_ID_SIZE];
+            store_err_t err = feed_id(s, author, h->seq + 1, id);
+            if (err == STORE_ENOTFOUND) {
+                return STORE_OK;
+            }
+            if (err != STORE_OK) {
+                return err;
+            }
+            h->seq++;
+            memcpy(h->id, id, POST_ID_SIZE);
+        }
+        return STORE_OK;
+    }
     uint8_t key[SEQ_KEY_LEN];
     leveldb_iterator_t *it = new_iter(s);
     leveldb_iter_seek(it, (const char *)key, key_seq(key, T_FEED, author, h->seq + 1));
@@ -929,7 +1072,12 @@ update_head(store_t *s, ingest_t *in)
     }
     uint8_t key[AUTHOR_KEY_LEN], v[HEAD_VAL_LEN];
     headrec_pack(v, &h);
-    batch_put(in->wb, key, key_of(key, T_HEAD, p->author, AUTHOR_SIZE), v, sizeof v);
+    size_t klen = key_of(key, T_HEAD, p->author, AUTHOR_SIZE);
+    if (s->batching) {
+        head_put_pending(s, key, klen, v);
+    } else {
+        in_put(in, key, klen, v, sizeof v);
+    }
     if (!in->has_head) {
         in->n.authors++;
     }
@@ -942,12 +1090,12 @@ index_post(store_t *s, ingest_t *in)
 {
     const post_t *p = in->p;
     uint8_t key[KEY_MAX];
-    batch_put(in->wb, key, key_seq(key, T_FEED, p->author, p->seq), p->id, POST_ID_SIZE);
+    in_put(in, key, key_seq(key, T_FEED, p->author, p->seq), p->id, POST_ID_SIZE);
     if (p->kind == POST_KIND_POST || p->kind == POST_KIND_REPLY) {
-        batch_put(in->wb, key, key_time(key, p->timestamp_ms, p->id), p->author, AUTHOR_SIZE);
+        in_put(in, key, key_time(key, p->timestamp_ms, p->id), p->author, AUTHOR_SIZE);
     }
     if (p->kind == POST_KIND_REPLY) {
-        batch_put(in->wb, key, key_reply(key, p), p->author, AUTHOR_SIZE);
+        in_put(in, key, key_reply(key, p), p->author, AUTHOR_SIZE);
     }
     store_err_t err = STORE_OK;
     if (p->kind == POST_KIND_PROFILE) {
@@ -962,14 +1110,15 @@ index_post(store_t *s, ingest_t *in)
  * future, not a duplicate): as evidence when it conflicts, else indexed. */
 static store_err_t
 store_screened(store_t *s, const post_t *p, const uint8_t *buf, size_t len, bool sync,
-               store_ingest_t *result)
+               const ingest_t *read, store_ingest_t *result)
 {
-    ingest_t in = {.p = p, .n = s->n};
-    store_err_t err = store_get_head(s, p->author, &in.head);
-    in.has_head = err == STORE_OK;
-    if (err == STORE_ENOTFOUND) {
-        memset(&in.head, 0, sizeof in.head);
-        err = STORE_OK;
+    ingest_t in = {.s = s, .p = p, .n = s->n};
+    store_err_t err = STORE_OK;
+    if (read != NULL) {
+        in.head = read->head;
+        in.has_head = read->has_head;
+    } else {
+        err = read_head(s, &in);
     }
     conflict_t c;
     if (err == STORE_OK) {
@@ -978,32 +1127,136 @@ store_screened(store_t *s, const post_t *p, const uint8_t *buf, size_t len, bool
     if (err != STORE_OK) {
         return err;
     }
-    in.wb = leveldb_writebatch_create();
+    in.wb = s->batching ? s->pending : leveldb_writebatch_create();
     uint8_t key[ID_KEY_LEN];
-    batch_put(in.wb, key, key_of(key, T_POST, p->id, POST_ID_SIZE), buf, len);
+    in_put(&in, key, key_of(key, T_POST, p->id, POST_ID_SIZE), buf, len);
     in.n.posts++;
     if (c.kind != 0) {
         record_fork(&in, &c);
     } else {
         err = index_post(s, &in);
     }
+    if (s->batching) {
+        /* Written with the batch; a failure halfway leaves part of this
+         * post in it, so the whole batch is dropped at its end. */
+        if (err != STORE_OK || s->batch_failed) {
+            s->batch_failed = true;
+            s->batch_err = err != STORE_OK ? err : s->batch_err;
+            return s->batch_err;
+        }
+        s->n = in.n;
+        s->pending_posts++;
+        *result = in.result;
+        return STORE_OK;
+    }
     if (err == STORE_OK) {
-        put_counters(in.wb, &in.n, &s->n);
+        put_counters(in.wb, &in.n, &s->written);
         err = write_batch(s, in.wb, sync);
     }
     leveldb_writebatch_destroy(in.wb);
     if (err == STORE_OK) {
-        s->n = in.n;
+        s->n = s->written = in.n;
         *result = in.result;
     }
+    return err;
+}
+
+/* Writes the pending batch with the counters, and starts an empty one. */
+static store_err_t
+batch_flush(store_t *s)
+{
+    if (s->pending_posts == 0) {
+        return STORE_OK;
+    }
+    for (size_t i = 0; i < s->n_dirty; i++) {
+        uint8_t key[AUTHOR_KEY_LEN];
+        size_t klen = key_of(key, T_HEAD, s->dirty_heads[i], AUTHOR_SIZE), vlen = 0;
+        const uint8_t *v = ov_get(s->ov, key, klen, &vlen);
+        if (v != NULL) {
+            batch_put(s->pending, key, klen, v, vlen);
+        }
+    }
+    put_counters(s->pending, &s->n, &s->written);
+    store_err_t err = write_batch(s, s->pending, false);
+    leveldb_writebatch_clear(s->pending);
+    ov_clear(s->ov);
+    s->pending_posts = 0;
+    s->n_dirty = 0;
+    if (err != STORE_OK) {
+        s->n = s->written; /* the batch's posts are not stored */
+        return err;
+    }
+    s->written = s->n;
+    return STORE_OK;
+}
+
+store_err_t
+store_batch_begin(store_t *s)
+{
+    if (s == NULL || s->batching) {
+        return STORE_EINVAL;
+    }
+    if (s->ov == NULL && ov_new(&s->ov) != 0) {
+        return STORE_ENOMEM;
+    }
+    if (s->pending == NULL) {
+        s->pending = leveldb_writebatch_create();
+    }
+    if (s->dirty_heads == NULL &&
+        (s->dirty_heads = calloc(STORE_BATCH_POSTS + 1, sizeof *s->dirty_heads)) == NULL) {
+        return STORE_ENOMEM;
+    }
+    s->n_dirty = 0;
+    s->batching = true;
+    s->batch_failed = false;
+    s->batch_err = STORE_OK;
+    s->pending_posts = 0;
+    return STORE_OK;
+}
+
+store_err_t
+store_batch_end(store_t *s)
+{
+    if (s == NULL || !s->batching) {
+        return STORE_EINVAL;
+    }
+    store_err_t err;
+    if (s->batch_failed) {
+        leveldb_writebatch_clear(s->pending);
+        ov_clear(s->ov);
+        s->pending_posts = 0;
+        s->n_dirty = 0;
+        s->n = s->written;
+        err = s->batch_err != STORE_OK ? s->batch_err : STORE_EIO;
+    } else {
+        err = batch_flush(s);
+    }
+    s->batching = false;
     return err;
 }
 
 static store_err_t
 is_blocked(store_t *s, const uint8_t author[static AUTHOR_SIZE], bool *yes)
 {
+    blocked_entry_t *c = &s->blocked_cache[author[0]];
+    if (c->valid && same(c->author, author, AUTHOR_SIZE)) {
+        *yes = c->blocked;
+        return STORE_OK;
+    }
     uint8_t key[AUTHOR_KEY_LEN];
-    return exists(s, key, key_of(key, T_BLOCK, author, AUTHOR_SIZE), yes);
+    store_err_t err = exists(s, key, key_of(key, T_BLOCK, author, AUTHOR_SIZE), yes);
+    if (err == STORE_OK) {
+        memcpy(c->author, author, AUTHOR_SIZE);
+        c->blocked = *yes;
+        c->valid = true;
+    }
+    return err;
+}
+
+static void
+blocks_changed(store_t *s)
+{
+    memset(s->blocked_cache, 0, sizeof s->blocked_cache);
 }
 
 store_err_t
@@ -1026,13 +1279,23 @@ store_ingest_decoded(store_t *s, const post_t *p, const uint8_t *buf, size_t len
         info->result = STORE_INGEST_FUTURE;
         return STORE_OK;
     }
-    uint8_t key[ID_KEY_LEN];
-    err = exists(s, key, key_of(key, T_POST, p->id, POST_ID_SIZE), &dup);
+    if (s->batching && s->pending_posts >= STORE_BATCH_POSTS) {
+        err = batch_flush(s);
+        if (err != STORE_OK) {
+            return err;
+        }
+    }
+    ingest_t head = {.s = s, .p = p};
+    err = read_head(s, &head);
+    if (err == STORE_OK && !plain_extension(&head)) {
+        uint8_t key[ID_KEY_LEN];
+        err = exists(s, key, key_of(key, T_POST, p->id, POST_ID_SIZE), &dup);
+    }
     if (err != STORE_OK || dup) {
         info->result = STORE_INGEST_DUPLICATE;
         return err;
     }
-    return store_screened(s, p, buf, len, false, &info->result);
+    return store_screened(s, p, buf, len, false, &head, &info->result);
 }
 
 store_err_t
@@ -1158,7 +1421,7 @@ store_publish(store_t *s, const keys_author_t *k, post_t *draft, post_err_t *pos
         return STORE_EINVAL;
     }
     store_ingest_t result = STORE_INGEST_INVALID;
-    err = store_screened(s, draft, buf, len, true, &result);
+    err = store_screened(s, draft, buf, len, true, NULL, &result);
     if (err == STORE_OK && result != STORE_INGEST_EXTENDED && result != STORE_INGEST_AHEAD) {
         /* Cannot happen on a consistent store: seq is above everything held. */
         return corrupt(s, "an own post conflicts with the stored feed");
@@ -1490,6 +1753,7 @@ store_following(store_t *s, store_author_cb cb, void *ud)
 store_err_t
 store_unblock(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE])
 {
+    blocks_changed(s);
     return unmark(s, T_BLOCK, author);
 }
 
@@ -1522,12 +1786,12 @@ purge_flush(purge_t *pg, bool force)
     if (pg->ops < PURGE_BATCH_OPS && !force) {
         return STORE_OK;
     }
-    put_counters(pg->wb, &pg->n, &pg->s->n);
+    put_counters(pg->wb, &pg->n, &pg->s->written);
     store_err_t err = write_batch(pg->s, pg->wb, false);
     leveldb_writebatch_clear(pg->wb);
     pg->ops = 0;
     if (err == STORE_OK) {
-        pg->s->n = pg->n;
+        pg->s->n = pg->s->written = pg->n;
     }
     return err;
 }
@@ -1652,6 +1916,7 @@ store_block(store_t *s, const uint8_t author[static KEYS_PUBLIC_SIZE], uint64_t 
     *count = 0;
     /* The block is written first: if the purge is interrupted, blocking again
      * finishes it, and nothing of the author is taken in meanwhile. */
+    blocks_changed(s);
     store_err_t err = mark(s, T_BLOCK, author, now_ms);
     if (err == STORE_OK) {
         err = store_unfollow(s, author);

@@ -88,6 +88,24 @@ store_err_t store_ingest(store_t *s, const uint8_t *buf, size_t len, uint64_t no
 store_err_t store_ingest_decoded(store_t *s, const post_t *p, const uint8_t *buf, size_t len,
                                  uint64_t now_ms, store_ingest_info_t *info);
 
+/* Batched ingest. Between store_batch_begin and store_batch_end,
+ * store_ingest and store_ingest_decoded add their writes to one pending
+ * LevelDB batch instead of writing each post: each reports its result as
+ * usual and sees the posts before it in the batch; every STORE_BATCH_POSTS
+ * posts the batch is written and another begun, and store_batch_end writes
+ * what is left. Point reads in between (a head, a post, a profile, a
+ * follow) see the batch; scans (feeds, the timeline, replies, forks, export)
+ * see the database as it was before it, and writes other than ingest are
+ * not allowed (store_close ends the batch). Writes are not synced, as ingest's never are. If a
+ * write fails, or an ingest fails halfway, the posts of the pending batch
+ * are not stored whatever their results said: store_batch_end (or the
+ * ingest that flushed) returns the error, the counters return to what is
+ * on disk, and the posts must be taken again. EINVAL: a batch is already
+ * open (begin) or none is (end). */
+enum { STORE_BATCH_POSTS = 256 };
+store_err_t store_batch_begin(store_t *s);
+store_err_t store_batch_end(store_t *s);
+
 /* Publishes one's own post: takes seq = highest seq stored for k's author + 1
  * and prev = that post's id, signs draft (see post_init; its seq and prev are
  * overwritten), and writes it with sync before returning, so a crash can never

@@ -342,7 +342,18 @@ node_gossip_receive(node_t *n, peer_t *p, const uint8_t *frame, size_t len)
         return;
     }
     p->used_ms = node_mono_ms(n);
+    /* The posts of one frame (a page of a feed) go to disk in one write. */
+    bool batched = store_batch_begin(n->cfg.store) == STORE_OK;
     (void)gossip_receive_frame(n->gossip, p->key, frame, len, node_mono_ms(n));
+    if (batched) {
+        store_err_t err = store_batch_end(n->cfg.store);
+        if (err != STORE_OK) {
+            /* Lost with the batch: the feed's head stays below them, so they
+             * are asked for again. */
+            log_line(node_log(n), LOG_LEVEL_WARN, "cannot store a page of posts: %s: %s",
+                     store_strerror(err), store_last_error(n->cfg.store));
+        }
+    }
     drop_doomed(n);
 }
 

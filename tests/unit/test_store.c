@@ -1099,6 +1099,146 @@ test_locked_other_process(void **state)
     open_store(fx);
 }
 
+/* ---- batched ingest -------------------------------------------------------- */
+
+/* Every key and value of the database in dir, in order, hashed: two stores
+ * with the same hash hold the same records. */
+static void
+db_hash(const char *dir, uint8_t out[32])
+{
+    char *err = NULL;
+    leveldb_options_t *o = leveldb_options_create();
+    leveldb_t *db = leveldb_open(o, dir, &err);
+    assert_null(err);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    leveldb_iterator_t *it = leveldb_create_iterator(db, ro);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl = 0, vl = 0;
+        const char *k = leveldb_iter_key(it, &kl);
+        const char *v = leveldb_iter_value(it, &vl);
+        uint8_t lens[4] = {(uint8_t)(kl >> 8), (uint8_t)kl, (uint8_t)(vl >> 8), (uint8_t)vl};
+        crypto_generichash_update(&st, lens, 4);
+        crypto_generichash_update(&st, (const uint8_t *)k, kl);
+        crypto_generichash_update(&st, (const uint8_t *)v, vl);
+    }
+    crypto_generichash_final(&st, out, 32);
+    leveldb_iter_destroy(it);
+    leveldb_readoptions_destroy(ro);
+    leveldb_close(db);
+    leveldb_options_destroy(o);
+}
+
+/* A hard arrival order: three authors' feeds shuffled (gaps that later
+ * fill, posts ahead, first posts last), duplicates, forks of both kinds,
+ * profiles, replies and deletes, and an invalid post. Taken one by one into
+ * one store and in batches of varied sizes (crossing STORE_BATCH_POSTS)
+ * into another: every result and every record on disk the same. */
+static void
+test_batch_same_as_one_by_one(void **state)
+{
+    fx_t *fx = *state;
+    enum { N = 300, EXTRA = 40 };
+    const keys_author_t *ks[3] = {&fx->a, &fx->b, &fx->c};
+    enc_t *all = enc_new(3 * N + EXTRA);
+    size_t n = 0;
+    for (int a = 0; a < 3; a++) {
+        enc_t *c = chain(ks[a], N, NOW_MS + (uint64_t)a);
+        memcpy(&all[n], c, N * sizeof *c);
+        n += N;
+        free(c);
+    }
+    char body[64];
+    for (int i = 0; i < EXTRA; i++) {
+        const enc_t *base = &all[(size_t)i * 7 % (3 * N)];
+        snprintf(body, sizeof body, "other %d", i);
+        const keys_author_t *k = base->p.author[0] == fx->a.pk[0]   ? &fx->a
+                                 : base->p.author[0] == fx->b.pk[0] ? &fx->b
+                                                                    : &fx->c;
+        /* Forks (another post at a taken seq), and extra kinds. */
+        if (i % 4 == 0) {
+            sign_text(&all[n], k, base->p.seq, base->p.seq > 1 ? all[n - 1].p.id : NULL,
+                      base->p.timestamp_ms, body);
+            if (base->p.seq == 1) {
+                sign_text(&all[n], k, 1, NULL, base->p.timestamp_ms + 5, body);
+            }
+        } else if (i % 4 == 1) {
+            sign_post(&all[n], k, POST_KIND_PROFILE, N + 1 + (uint64_t)i, base->p.id, NOW_MS,
+                      "bio", NULL, "name");
+        } else if (i % 4 == 2) {
+            sign_post(&all[n], k, POST_KIND_REPLY, N + 1 + (uint64_t)i, base->p.id, NOW_MS,
+                      body, base->p.id, NULL);
+        } else {
+            sign_post(&all[n], k, POST_KIND_DELETE, N + 1 + (uint64_t)i, base->p.id, NOW_MS,
+                      "", base->p.id, NULL);
+        }
+        n++;
+    }
+    /* A deterministic shuffle, then some posts again. */
+    size_t total = n + 60;
+    const enc_t **order = calloc(total, sizeof *order);
+    for (size_t i = 0; i < n; i++) {
+        order[i] = &all[i];
+    }
+    uint32_t r = 12345;
+    for (size_t i = n - 1; i > 0; i--) {
+        r = r * 1103515245u + 12345u;
+        size_t j = (r >> 8) % (i + 1);
+        const enc_t *t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (size_t i = n; i < total; i++) {
+        order[i] = order[(i * 13) % n];
+    }
+    enc_t bad = all[0];
+    bad.b[bad.len - 1] ^= 1; /* a broken signature */
+    order[total / 2] = &bad;
+
+    char dir2[512];
+    tu_mkdtemp(dir2, sizeof dir2);
+    store_t *s2 = NULL;
+    char detail[256];
+    assert_int_equal(store_open(&s2, dir2, NULL, detail, sizeof detail), STORE_OK);
+    size_t i = 0, batches = 0;
+    uint32_t sizes[] = {1, 7, 300, 2, 64, 513, 3};
+    while (i < total) {
+        size_t m = sizes[batches++ % (sizeof sizes / sizeof sizes[0])];
+        assert_int_equal(store_batch_begin(s2), STORE_OK);
+        assert_int_equal(store_batch_begin(s2), STORE_EINVAL);
+        for (size_t j = 0; j < m && i < total; j++, i++) {
+            store_ingest_info_t one, two;
+            assert_int_equal(store_ingest(fx->s, order[i]->b, order[i]->len, NOW_MS, &one),
+                             STORE_OK);
+            assert_int_equal(store_ingest(s2, order[i]->b, order[i]->len, NOW_MS, &two),
+                             STORE_OK);
+            if (one.result != two.result) {
+                fail_msg("post %zu: %s one by one, %s batched", i, store_ingest_name(one.result),
+                         store_ingest_name(two.result));
+            }
+        }
+        assert_int_equal(store_batch_end(s2), STORE_OK);
+    }
+    assert_int_equal(store_batch_end(s2), STORE_EINVAL);
+    store_stats_t a = stats(fx->s), b = stats(s2);
+    assert_int_equal(a.posts, b.posts);
+    assert_int_equal(a.authors, b.authors);
+    assert_int_equal(a.forks, b.forks);
+    assert_true(a.forks > 0);
+    store_close(fx->s);
+    fx->s = NULL;
+    store_close(s2);
+    uint8_t h1[32], h2[32];
+    db_hash(fx->dir, h1);
+    db_hash(dir2, h2);
+    assert_memory_equal(h1, h2, 32);
+    open_store(fx);
+    tu_rmtree(dir2);
+    free(order);
+    free(all);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1135,6 +1275,7 @@ main(int argc, char **argv)
         T(test_locked_same_process),
         T(test_open_missing_without_create),
         T(test_locked_other_process),
+        T(test_batch_same_as_one_by_one),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
