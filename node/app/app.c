@@ -538,6 +538,22 @@ on_idle(uv_idle_t *h)
     }
 }
 
+void
+app_job_sleep(app_job_t *j)
+{
+    if (j->idle_open && !j->finishing) {
+        uv_idle_stop(&j->idle);
+    }
+}
+
+void
+app_job_wake(app_job_t *j)
+{
+    if (j->idle_open && !j->finishing) {
+        uv_idle_start(&j->idle, on_idle);
+    }
+}
+
 app_err_t
 app_job_start_idle(app_job_t *j)
 {

@@ -90,6 +90,10 @@ void app_emit_author(app_t *a, app_event_kind_t kind, const app_author_t *author
 app_job_t *app_job_new(app_t *a, app_result_t *res, app_done_cb cb, void *ud);
 /* Runs j->step on the loop until it returns true. */
 app_err_t app_job_start_idle(app_job_t *j);
+/* A job waiting for something other than the loop (the thread pool) stops
+ * its idle, and is woken to go on. */
+void app_job_sleep(app_job_t *j);
+void app_job_wake(app_job_t *j);
 /* Finishes the job: the callback runs from the loop once its handle closed. */
 void app_job_finish(app_job_t *j);
 

@@ -209,29 +209,84 @@ app_start_feed(app_t *a, const app_request_t *req, app_result_t *res, app_done_c
 
 /* ---- import ---- */
 
-enum { IMPORT_CHUNK = 4096 }; /* bytes read from the file at a time */
+/* An import reads the file in batches of posts; each batch's signatures
+ * are checked on libuv's thread pool, split between IMPORT_WORKERS work
+ * items, while the loop stores the batch before it (store_batch_begin), so
+ * the checks use every core and the loop stays free for the node's peers.
+ * Batches are stored in file order. */
+enum {
+    IMPORT_CHUNK = 4096,      /* bytes read from the file at a time */
+    IMPORT_BATCH_POSTS = 512, /* posts of one batch */
+    IMPORT_BATCHES = 2,       /* batches checked or waiting at once */
+    IMPORT_WORKERS = 2,       /* work items a batch is split into */
+};
 
 typedef struct {
+    uint8_t bytes[POST_MAX_SIZE];
+    uint16_t len;
+    post_t post;
+    post_err_t err; /* of decoding and checking the signature */
+} import_rec_t;
+
+typedef struct import_state import_state_t;
+
+typedef struct {
+    import_state_t *st;
+    import_rec_t *recs;
+    size_t n;
+    uint64_t order; /* the batch's place in the file */
+    uv_work_t work[IMPORT_WORKERS];
+    int pending; /* work items not back yet */
+    bool filled; /* holds records, checked or being checked */
+} import_batch_t;
+
+struct import_state {
     FILE *f;
     uint8_t *data; /* a copy of the request's data, read through f */
     feedfile_reader_t *reader;
     uint8_t chunk[IMPORT_CHUNK];
     size_t chunk_len; /* bytes in chunk */
     size_t chunk_off; /* of which the reader has taken this many */
-} import_state_t;
+    import_batch_t batches[IMPORT_BATCHES];
+    uint64_t next_fill, next_store; /* batch order numbers */
+    bool at_end;                    /* the reader is done: eof, malformed, or a read error */
+    feedfile_err_t end_err;         /* how it ended */
+    feedfile_problem_t problem;
+    int read_errno;
+    int in_flight;  /* work items queued and not back */
+    bool orphan;    /* the job ended while work was in flight: the last frees */
+    app_job_t *job; /* to wake its idle when a batch is checked */
+    uv_loop_t *loop;
+};
+
+static void
+import_free(import_state_t *st)
+{
+    if (st->f != NULL) {
+        fclose(st->f);
+    }
+    free(st->data);
+    feedfile_reader_free(st->reader);
+    for (int i = 0; i < IMPORT_BATCHES; i++) {
+        free(st->batches[i].recs);
+    }
+    free(st);
+}
 
 static void
 import_cleanup(app_job_t *j)
 {
     import_state_t *st = j->state;
-    if (st != NULL && st->f != NULL) {
-        fclose(st->f);
+    if (st == NULL) {
+        return;
     }
-    if (st != NULL) {
-        free(st->data);
-        feedfile_reader_free(st->reader);
+    if (st->in_flight > 0) {
+        /* Workers still read the batches: the last one back frees them. */
+        st->orphan = true;
+        st->job = NULL;
+        return;
     }
-    free(st);
+    import_free(st);
 }
 
 /* The next record of the file, through the feed-file reader (which checks
@@ -283,72 +338,194 @@ note_refusal(app_result_t *res, const store_ingest_info_t *info)
     }
 }
 
-static bool
-import_slice(app_job_t *j)
+/* ---- the pipeline ---- */
+
+static void st_next_store(void *state);
+
+static void
+verify_work(uv_work_t *w)
 {
-    import_state_t *st = j->state;
-    app_result_t *res = j->res;
-    app_import_report_t *im = &res->u.import;
-    uint64_t start = uv_hrtime();
-    do {
-        feedfile_record_t rec;
-        feedfile_problem_t problem;
-        bool got = false;
-        feedfile_err_t ferr = import_next(st, &rec, &got, &problem);
-        if (ferr == FEEDFILE_EIO) {
-            app_fail(res, APP_EIO, "read error: %s", strerror(errno));
-            return true;
-        }
-        if (ferr != FEEDFILE_OK) {
-            feedfile_problem_describe(im->malformed, sizeof im->malformed, &problem);
-            return true;
-        }
-        if (!got) {
-            im->complete = true;
-            return true;
-        }
-        store_ingest_info_t info;
-        store_err_t err = store_ingest(j->app->store, rec.post, rec.len, app_now_ms(j->app), &info);
-        if (err != STORE_OK) {
-            app_store_fail(j->app, res, err, "import");
-            return true;
-        }
-        im->records++;
-        switch (info.result) {
-        case STORE_INGEST_EXTENDED:
-        case STORE_INGEST_AHEAD:
-            im->added++;
-            break;
-        case STORE_INGEST_DUPLICATE:
-            im->duplicates++;
-            break;
-        case STORE_INGEST_FORK:
-            im->forks++;
-            break;
-        default:
-            note_refusal(res, &info);
-            break;
-        }
-    } while (!slice_over(start));
-    return false;
+    import_batch_t *b = w->data;
+    size_t k = (size_t)(w - b->work);
+    size_t from = b->n * k / IMPORT_WORKERS, to = b->n * (k + 1) / IMPORT_WORKERS;
+    for (size_t i = from; i < to; i++) {
+        import_rec_t *r = &b->recs[i];
+        r->err = post_decode(&r->post, r->bytes, r->len, POST_VERIFY);
+    }
 }
 
-/* One slice of an import, its posts written as one batch (store_batch_begin):
- * a LevelDB write per slice instead of one per post. */
+static void
+verify_done(uv_work_t *w, int status)
+{
+    (void)status;
+    import_batch_t *b = w->data;
+    import_state_t *st = b->st;
+    b->pending--;
+    st->in_flight--;
+    if (st->orphan) {
+        if (st->in_flight == 0) {
+            import_free(st);
+        }
+        return;
+    }
+    if (b->pending == 0 && st->job != NULL) {
+        app_job_wake(st->job);
+    }
+}
+
+/* Reads up to IMPORT_BATCH_POSTS records into b; notes the end of the file
+ * (or where it stopped making sense) in st. */
+static void
+fill_batch(import_state_t *st, import_batch_t *b)
+{
+    b->n = 0;
+    while (b->n < IMPORT_BATCH_POSTS && !st->at_end) {
+        feedfile_record_t rec;
+        bool got = false;
+        feedfile_err_t err = import_next(st, &rec, &got, &st->problem);
+        if (err != FEEDFILE_OK || !got) {
+            st->at_end = true;
+            st->end_err = err;
+            st->read_errno = errno;
+            break;
+        }
+        import_rec_t *r = &b->recs[b->n++];
+        memcpy(r->bytes, rec.post, rec.len);
+        r->len = (uint16_t)rec.len;
+    }
+}
+
+/* Fills the free batches and hands their checks to the thread pool. */
+static app_err_t
+start_batches(import_state_t *st)
+{
+    for (int i = 0; i < IMPORT_BATCHES && !st->at_end; i++) {
+        import_batch_t *b = &st->batches[(st->next_fill) % IMPORT_BATCHES];
+        if (b->filled) {
+            break;
+        }
+        fill_batch(st, b);
+        if (b->n == 0) {
+            break;
+        }
+        b->filled = true;
+        b->order = st->next_fill++;
+        for (int k = 0; k < IMPORT_WORKERS; k++) {
+            b->work[k].data = b;
+            if (uv_queue_work(st->loop, &b->work[k], verify_work, verify_done) != 0) {
+                /* Checked here instead: slower, but nothing is lost. */
+                verify_work(&b->work[k]);
+                continue;
+            }
+            b->pending++;
+            st->in_flight++;
+        }
+    }
+    return APP_OK;
+}
+
+static void
+count_result(app_result_t *res, const store_ingest_info_t *info)
+{
+    app_import_report_t *im = &res->u.import;
+    switch (info->result) {
+    case STORE_INGEST_EXTENDED:
+    case STORE_INGEST_AHEAD:
+        im->added++;
+        break;
+    case STORE_INGEST_DUPLICATE:
+        im->duplicates++;
+        break;
+    case STORE_INGEST_FORK:
+        im->forks++;
+        break;
+    default:
+        note_refusal(res, info);
+        break;
+    }
+}
+
+/* Stores a checked batch, in one store batch. */
+static bool
+store_batch(app_job_t *j, import_batch_t *b)
+{
+    app_t *a = j->app;
+    app_result_t *res = j->res;
+    bool batched = store_batch_begin(a->store) == STORE_OK;
+    store_err_t err = STORE_OK;
+    for (size_t i = 0; i < b->n && err == STORE_OK; i++) {
+        import_rec_t *r = &b->recs[i];
+        store_ingest_info_t info;
+        memset(&info, 0, sizeof info);
+        if (r->err != POST_OK) {
+            info.result = STORE_INGEST_INVALID;
+            info.post_err = r->err;
+        } else {
+            err = store_ingest_decoded(a->store, &r->post, r->bytes, r->len, app_now_ms(a), &info);
+        }
+        if (err == STORE_OK) {
+            res->u.import.records++;
+            count_result(res, &info);
+        }
+    }
+    if (batched) {
+        store_err_t end = store_batch_end(a->store);
+        err = err != STORE_OK ? err : end;
+    }
+    b->filled = false;
+    st_next_store(j->state);
+    if (err != STORE_OK) {
+        app_store_fail(a, res, err, "import");
+        return false;
+    }
+    return true;
+}
+static void
+st_next_store(void *state)
+{
+    ((import_state_t *)state)->next_store++;
+}
+
+/* The report's end: a clean end of the file, or where it stopped. */
+static void
+import_end(import_state_t *st, app_result_t *res)
+{
+    app_import_report_t *im = &res->u.import;
+    if (st->end_err == FEEDFILE_EIO) {
+        app_fail(res, APP_EIO, "read error: %s", strerror(st->read_errno));
+    } else if (st->end_err != FEEDFILE_OK) {
+        feedfile_problem_describe(im->malformed, sizeof im->malformed, &st->problem);
+    } else {
+        im->complete = true;
+    }
+}
+
 static bool
 import_step(app_job_t *j)
 {
-    store_t *s = j->app->store;
-    bool batched = store_batch_begin(s) == STORE_OK;
-    bool done = import_slice(j);
-    if (batched) {
-        store_err_t err = store_batch_end(s);
-        if (err != STORE_OK && j->res->err == APP_OK) {
-            app_store_fail(j->app, j->res, err, "import");
+    import_state_t *st = j->state;
+    /* The next batches' checks first, so they run while this one is stored. */
+    start_batches(st);
+    import_batch_t *b = &st->batches[st->next_store % IMPORT_BATCHES];
+    if (b->filled && b->order == st->next_store && b->pending == 0) {
+        if (!store_batch(j, b)) {
             return true;
         }
+        start_batches(st);
+        b = &st->batches[st->next_store % IMPORT_BATCHES];
     }
-    return done;
+    if (!b->filled) {
+        if (st->at_end && st->in_flight == 0) {
+            import_end(st, j->res);
+            return true;
+        }
+        return false;
+    }
+    if (b->pending > 0) {
+        /* Nothing to store until the pool is back: sleep, not spin. */
+        app_job_sleep(j);
+    }
+    return false;
 }
 
 /* Opens the source of an import: the file, or a copy of the request's data
@@ -434,8 +611,26 @@ app_start_import(app_t *a, const app_request_t *req, app_result_t *res, app_done
         cb(ud, res);
         return APP_OK;
     }
+    for (int i = 0; i < IMPORT_BATCHES && res->err == APP_OK; i++) {
+        st->batches[i].st = st;
+        st->batches[i].recs = calloc(IMPORT_BATCH_POSTS, sizeof *st->batches[i].recs);
+        if (st->batches[i].recs == NULL) {
+            app_fail(res, APP_ENOMEM, "import: out of memory");
+        }
+    }
+    if (res->err != APP_OK) {
+        app_job_t tmp = {.state = st};
+        import_cleanup(&tmp);
+        cb(ud, res);
+        return APP_OK;
+    }
+    st->loop = a->loop;
     app_job_t *j = make_job(a, res, cb, ud, st, import_cleanup, import_step);
-    return j == NULL ? APP_OK : app_job_start_idle(j);
+    if (j == NULL) {
+        return APP_OK;
+    }
+    st->job = j;
+    return app_job_start_idle(j);
 }
 
 /* ---- export ---- */
