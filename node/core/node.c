@@ -143,6 +143,9 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
         transport_disconnect(n->transport, p->key);
     }
     peertab_remove(n->peers, p);
+    if (p->dir == TRANSPORT_OUT && p->state != PEER_READY) {
+        node_dialback_failed(n, p); /* a dial that never met the key */
+    }
     n->peers_dropped++;
     node_gossip_check(n, p);
     /* Whatever the reason, DHT requests on that connection will not be
@@ -387,6 +390,7 @@ node_tick(node_t *n, uint64_t now)
         node_tend_peer(n, p, now);
     }
     node_dial_more(n, now);
+    node_dialback_tick(n, now);
     node_alone_check(n, now);
     node_peer_log_flush(n);
     node_own_tick(n, now);
@@ -622,6 +626,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->own.off = defence_off(cfg->defences_off, "own-seq");
     n->budget_off = defence_off(cfg->defences_off, "msg-budget");
     n->claims_trusted = defence_off(cfg->defences_off, "observed-address");
+    n->db.off = defence_off(cfg->defences_off, "dialback");
     randombytes_buf(n->budget_salt, sizeof n->budget_salt);
     n->peers = peers;
     n->peers_max = max;
@@ -649,6 +654,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     node_portmap_start(n);
     node_proxy_probe(n);
     node_load_contacts(n);
+    node_dialback_start(n);
     node_dht_announce_all(n);
     uv_timer_init(loop, &n->clock);
     n->clock.data = n;
@@ -760,6 +766,7 @@ node_status(node_t *n, node_status_t *out)
     out->pongs = n->pongs;
     out->peers_dropped = n->peers_dropped;
     transport_stats(n->transport, &out->transport);
+    node_dialback_status(n, out);
 }
 
 store_t *

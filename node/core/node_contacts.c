@@ -145,6 +145,16 @@ node_connect(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
     return connect_to(n, key, endpoint, false, node_mono_ms(n));
 }
 
+peer_t *
+node_connect_transient(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
+{
+    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_endpoint_valid(endpoint) ||
+        peertab_find(n->peers, key, TRANSPORT_OUT) != NULL) {
+        return NULL;
+    }
+    return connect_to(n, key, endpoint, true, node_mono_ms(n));
+}
+
 static void
 dial(node_t *n, contact_t *c, uint64_t now)
 {

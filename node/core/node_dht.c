@@ -101,8 +101,15 @@ node_dht_start(node_t *n)
         log_line(node_log(n), LOG_LEVEL_WARN, "cannot read the saved routing table: %s",
                  store_last_error(n->cfg.store));
     }
-    log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
-             dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
+    if (node_dialback_on(n)) {
+        log_line(node_log(n), LOG_LEVEL_INFO,
+                 "DHT: %zu contacts from the last run; endpoints announced once peers dial "
+                 "them back",
+                 dht_table_size(n->dht));
+    } else {
+        log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
+                 dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
+    }
     n->dht_saved_ms = node_mono_ms(n);
     return NODE_OK;
 }
@@ -291,8 +298,12 @@ announce_all(node_t *n, bool again)
     n->dht_announced_size = dht_table_size(n->dht);
     n->dht_was_empty = n->dht_announced_size == 0;
     if (n->self_endpoint[0] == '\0') {
-        log_line(node_log(n), LOG_LEVEL_WARN,
-                 "DHT: no endpoint others can reach; this node will not announce its feeds");
+        /* Before the dial-back check has said anything, not a warning: the
+         * feeds are announced as soon as a peer has dialled us back. */
+        bool checking = node_dialback_state(n) == NODE_REACH_CHECKING;
+        log_line(node_log(n), checking ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+                 "DHT: no endpoint others can reach; this node will not announce its feeds%s",
+                 checking ? " until a peer has dialled it back" : "");
     } else {
         announce(n, n->cfg.author->pk);
         if (store_following(n->cfg.store, on_followed, n) != STORE_OK) {

@@ -13,13 +13,20 @@
 static uint8_t
 answer_type(uint8_t request_type)
 {
-    return request_type == WIRE_PING ? WIRE_PONG : WIRE_PEERS;
+    switch (request_type) {
+    case WIRE_PING:
+        return WIRE_PONG;
+    case WIRE_DIAL_REQ:
+        return WIRE_DIAL_RESULT;
+    default:
+        return WIRE_PEERS;
+    }
 }
 
 /* Takes a request id and remembers it. False when the peer already has
  * NODE_PENDING_MAX requests out: the caller does not send. */
-static bool
-request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
+bool
+node_request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
 {
     for (int i = 0; i < NODE_PENDING_MAX; i++) {
         if (p->pending[i].id == 0) {
@@ -123,6 +130,10 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
     /* Caps are per connection: gossip is offered only where it may run. */
     h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
+    if (node_dialback_on(n)) {
+        node_dialback_hello(n, h); /* only what peers dialled back */
+        return;
+    }
     if (n->cfg.announce != NULL && addr_endpoint_valid(n->cfg.announce)) {
         memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
     }
@@ -158,7 +169,7 @@ send_peers_req(node_t *n, peer_t *p)
 {
     uint32_t id = 0;
     if (request_pending(p, WIRE_PEERS_REQ) ||
-        !request_open(n, p, WIRE_PEERS_REQ, node_mono_ms(n), &id)) {
+        !node_request_open(n, p, WIRE_PEERS_REQ, node_mono_ms(n), &id)) {
         return;
     }
     wire_msg_t *m = n->tx;
@@ -171,7 +182,7 @@ static void
 send_ping(node_t *n, peer_t *p, uint64_t now)
 {
     uint32_t id = 0;
-    if (request_pending(p, WIRE_PING) || !request_open(n, p, WIRE_PING, now, &id)) {
+    if (request_pending(p, WIRE_PING) || !node_request_open(n, p, WIRE_PING, now, &id)) {
         return;
     }
     wire_msg_t *m = n->tx;
@@ -192,14 +203,28 @@ first_ping(node_t *n, peer_t *p)
     }
 }
 
-/* Where an inbound peer accepts connections: its first explicit endpoint,
- * else the address its connection comes from with its listen port. */
+static bool endpoint_observed(const char *endpoint, const char *peer_addr);
+
+/* Where an inbound peer accepts connections: its first explicit endpoint
+ * at the address its connection comes from, else that address with its
+ * listen port, else its first explicit endpoint (a node behind a NAT may
+ * name its mapped address, which its connections do not come from). */
 static bool
 inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t cap)
 {
-    if (h->n_endpoints > 0) {
-        snprintf(out, cap, "%s", h->endpoints[0].s);
-        return true;
+    out[0] = '\0';
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        if (endpoint_observed(h->endpoints[i].s, peer_addr)) {
+            snprintf(out, cap, "%s", h->endpoints[i].s);
+            return true;
+        }
+    }
+    if (h->listen_port == 0 || peer_addr[0] == '\0') {
+        if (h->n_endpoints > 0) {
+            snprintf(out, cap, "%s", h->endpoints[0].s);
+            return true;
+        }
+        return false;
     }
     if (h->listen_port == 0 || peer_addr[0] == '\0') {
         return false;
@@ -208,6 +233,10 @@ inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t
     if (addr_from_ip(peer_addr, h->listen_port, &a) != ADDR_OK ||
         addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
         out[0] = '\0';
+        if (h->n_endpoints > 0) {
+            snprintf(out, cap, "%s", h->endpoints[0].s);
+            return true;
+        }
         return false;
     }
     return true;
@@ -245,8 +274,13 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     snprintf(p->software, sizeof p->software, "%s", h->software);
     if (p->dir == TRANSPORT_IN) {
         (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
+        /* At the address its connection comes from (never a dial to a
+         * third party on a stranger's word), and then dialled by us. */
         p->endpoint_verified = p->endpoint[0] != '\0' &&
-                               (n->claims_trusted || endpoint_observed(p->endpoint, peer_addr));
+                               (n->claims_trusted || (endpoint_observed(p->endpoint, peer_addr) &&
+                                                      node_dialback_verified(n, p)));
+    } else {
+        node_dialback_connected(n, p); /* the dial reached its key */
     }
     if (p->endpoint[0] != '\0') {
         node_contact_note(n, p->key, p->endpoint);
@@ -255,6 +289,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     node_queue_flush(n, p);
     node_dht_peer_ready(n, p);
     node_gossip_check(n, p);
+    node_dialback_tick(n, node_mono_ms(n)); /* a peer to ask, maybe */
     char k[24];
     node_short_key(k, p->key);
     log_line(node_log(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
@@ -367,12 +402,15 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         return;
     }
     bool was_ready = p->state == PEER_READY;
+    bool kept_now = false;
     /* Answer first (see on_first_hello). */
     if (p->dir == TRANSPORT_IN) {
         bool wants = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
         if (p->visitor && wants && node_slot_free(n, TRANSPORT_IN)) {
-            /* Its side now keeps the connection: it takes a slot. */
+            /* Its side now keeps the connection (a dial-back or a lookup's
+             * connection it made a neighbour): it takes a slot. */
             p->visitor = false;
+            kept_now = true;
         }
         p->offered_gossip = !p->probation && !p->visitor && wants;
         node_send_hello(n, p, m->request_id);
@@ -391,6 +429,8 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     if (!was_ready) {
         send_peers_req(n, p);
         first_ping(n, p);
+    } else if (kept_now && p->rtt_us < 0) {
+        first_ping(n, p); /* measured as for any kept peer */
     }
 }
 
@@ -468,11 +508,13 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
     }
 }
 
-/* PONG, PEERS and ERROR answer a request of ours, or are dropped. */
+/* PONG, PEERS, DIAL_RESULT and ERROR answer a request of ours, or are
+ * dropped. */
 static bool
 is_answer(uint8_t type)
 {
-    return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR;
+    return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR ||
+           type == WIRE_DIAL_RESULT;
 }
 
 static void
@@ -518,6 +560,11 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         break;
     case WIRE_ERROR:
         on_error_msg(n, p, m);
+        break;
+    case WIRE_DIAL_REQ:
+    case WIRE_DIAL_BACK:
+    case WIRE_DIAL_RESULT:
+        node_dialback_receive(n, p, m, peer_addr);
         break;
     default:
         break;

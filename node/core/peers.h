@@ -42,6 +42,12 @@ typedef struct {
      * inbound peer's connection comes from its address. Only then does it
      * go to the DHT (routing table, provider records). */
     bool endpoint_verified;
+    /* Inbound, its endpoint at its connection's address but not dialled
+     * yet: the check waits for a free place (node_dialback.c). */
+    bool verify_wanted;
+    /* DIAL_REQs from this peer in the minute that began at dial_window_ms. */
+    uint64_t dial_window_ms;
+    unsigned dial_reqs;
     char software[WIRE_SOFTWARE_MAX + 1];
     uint32_t caps;
     uint64_t since_ms;
