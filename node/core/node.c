@@ -116,7 +116,7 @@ node_slot_free(node_t *n, transport_dir_t dir)
     peertab_counts(n->peers, &c);
     size_t reserved = (n->peers_max + 2) / 3;
     size_t aside = c.probation + c.visitors; /* inbound, holding no slot */
-    if (c.all - aside >= n->peers_max) {
+    if (c.all - aside - c.dialbacks >= n->peers_max) {
         return false;
     }
     return dir == TRANSPORT_OUT || c.in - aside < n->peers_max - reserved;
@@ -135,8 +135,10 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     node_short_key(k, p->key);
     uint8_t key[KEYS_PUBLIC_SIZE];
     memcpy(key, p->key, KEYS_PUBLIC_SIZE);
-    /* Transient connections come and go with every lookup: not news. */
-    log_line(lg(n), p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
+    bool dialback_only = p->dialback && p->state == PEER_READY;
+    /* Transient connections, ours and others' (visitors), come and go
+     * with every lookup and dial-back: not news. */
+    log_line(lg(n), p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
              p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              why);
     if (p->dir == TRANSPORT_OUT) {
@@ -150,8 +152,11 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     node_gossip_check(n, p);
     /* Whatever the reason, DHT requests on that connection will not be
      * answered: the DHT hears of it now rather than at a timeout, and
-     * blames the peer only when it failed. */
-    node_dht_peer_lost(n, key, failed);
+     * blames the peer only when it failed. A dial-back connection carried
+     * none (one the DHT uses is no longer one). */
+    if (!dialback_only) {
+        node_dht_peer_lost(n, key, failed);
+    }
 }
 
 peer_t *

@@ -80,6 +80,9 @@ enum {
     NODE_REACH_BUSY_MS = 2000,              /* a peer was busy: asked again */
     NODE_REACH_RESCAN_MS = 10 * 1000,       /* the candidates are listed again */
     NODE_DIALS_PENDING_MAX = 8,
+    NODE_DIALBACK_CONNS_MAX = 16,  /* dial-back connections open at once (no peer slot) */
+    NODE_DIALBACK_LINGER_MS = 2000, /* and how long one stays after its handshake */
+    NODE_HELD_MAX = 4, /* ANNOUNCEs of a peer held while its endpoint is dialled */
     NODE_DIAL_TIMEOUT_MS = 5000,
     NODE_DIAL_REQS_PER_MIN = 8,
     NODE_VERIFIED_MAX = 128, /* (key, endpoint) pairs remembered as dialled or failed */
@@ -200,14 +203,15 @@ typedef struct {
 
 void node_status(node_t *n, node_status_t *out);
 
-/* The endpoints an invite names (node_reach.c): --announce, listeners on
- * one address, then this host's addresses for a listener on every address
- * (public first; loopback and link-local only when nothing else). Writes at
- * most max into out; returns how many. */
 /* A node with no peer says so this long after its start, and again every
  * NODE_ALONE_AGAIN_MS while it stays alone. */
 enum { NODE_ALONE_FIRST_MS = 15000, NODE_ALONE_AGAIN_MS = 300000 };
 
+/* The endpoints an invite names (node_reach.c): those peers dialled back
+ * first, then --announce, the mapped port, listeners on one address, then
+ * this host's addresses for a listener on every address (public first;
+ * loopback and link-local only when nothing else). Writes at most max into
+ * out; returns how many. */
 size_t node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
 
 /* ---- the DHT, for the CLI ---- */

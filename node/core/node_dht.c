@@ -181,6 +181,17 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     if (n->dht == NULL) {
         return;
     }
+    /* A provider record needs the endpoint that is being dialled now: the
+     * ANNOUNCE waits for the result rather than be refused for want of it. */
+    if (m->type == DHT_MSG_ANNOUNCE && p->held < NODE_HELD_MAX && node_dialback_checking(n, p)) {
+        if (p->held == 0) {
+            p->held_ms = node_mono_ms(n);
+        }
+        p->held_rid[p->held] = m->rid;
+        memcpy(p->held_key[p->held], m->u.key, KEYS_PUBLIC_SIZE);
+        p->held++;
+        return;
+    }
     /* An endpoint not known to reach the peer is not given: the DHT then
      * answers it and forgets it. */
     dht_contact_t from;
@@ -191,6 +202,19 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
                  dht_msg_type_name(m->type), dht_strerror(err));
     }
     after_contact(n);
+}
+
+void
+node_dht_release(node_t *n, peer_t *p)
+{
+    unsigned held = p->held;
+    p->held = 0;
+    for (unsigned i = 0; i < held && n->dht != NULL; i++) {
+        dht_msg_t *m = &n->db.replay;
+        dht_msg_init(m, DHT_MSG_ANNOUNCE, p->held_rid[i]);
+        memcpy(m->u.key, p->held_key[i], KEYS_PUBLIC_SIZE);
+        node_dht_receive(n, p, m);
+    }
 }
 
 void

@@ -151,6 +151,7 @@ mark_inbound(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
         in->verify_wanted = false;
         n->db.verified_ok++;
         node_dht_peer_ready(n, in);
+        node_dht_release(n, in);
     }
 }
 
@@ -170,6 +171,7 @@ verify_done(node_t *n, verify_t *v, bool ok, uint64_t now)
         peer_t *in = peertab_find(n->peers, v->key, TRANSPORT_IN);
         if (in != NULL && strcmp(in->endpoint, v->endpoint) == 0) {
             in->verify_wanted = false;
+            node_dht_release(n, in); /* refused: no endpoint */
         }
     }
     send_result(n, v, ok ? WIRE_DIAL_OK : WIRE_DIAL_FAILED);
@@ -293,9 +295,30 @@ node_dialback_failed(node_t *n, const peer_t *p)
 
 /* ---- the dialler: DIAL_REQ ---- */
 
+static const char *
+status_word(uint8_t status)
+{
+    switch (status) {
+    case WIRE_DIAL_OK:
+        return "dialled";
+    case WIRE_DIAL_FAILED:
+        return "failed";
+    case WIRE_DIAL_REFUSED:
+        return "refused";
+    case WIRE_DIAL_BUSY:
+        return "busy";
+    default:
+        return "unknown status";
+    }
+}
+
 static void
 answer(node_t *n, peer_t *p, uint32_t rid, wire_dial_status_t status)
 {
+    char k[24];
+    node_short_key(k, p->key);
+    log_line(node_log(n), LOG_LEVEL_DEBUG, "dial-back: %s asked; answered %s", k,
+             status_word(status));
     wire_msg_t *m = n->tx;
     wire_init(m, WIRE_DIAL_RESULT, rid);
     m->u.dial.status = (uint8_t)status;
@@ -492,6 +515,10 @@ on_dial_result(node_t *n, peer_t *p, const wire_msg_t *m)
     if (c == NULL) {
         return; /* the nonce came first, or the check was given up */
     }
+    char k[24];
+    node_short_key(k, p->key);
+    log_line(node_log(n), LOG_LEVEL_DEBUG, "dial-back: %s says %s for %s", k,
+             status_word(m->u.dial.status), c->endpoint);
     switch (m->u.dial.status) {
     case WIRE_DIAL_OK:
         c->said_ok_ms = now; /* the nonce is still to come */
@@ -647,6 +674,9 @@ ask(node_t *n, reach_cand_t *c, uint64_t now)
     m->u.dial.nonce = c->nonce;
     snprintf(m->u.dial.endpoint.s, sizeof m->u.dial.endpoint.s, "%s", c->endpoint);
     node_send_msg(n, p, m);
+    char k[24];
+    node_short_key(k, p->key);
+    log_line(node_log(n), LOG_LEVEL_DEBUG, "dial-back: asking %s to dial %s", k, c->endpoint);
 }
 
 static void
@@ -665,6 +695,8 @@ asker_tick(node_t *n, uint64_t now)
                 /* It said it dialled; nothing came: it did not, or not here. */
                 set_verdict(n, c, NODE_EP_UNREACHABLE, now);
             } else if (c->said_ok_ms == 0 && now - c->asked_ms > NODE_REQUEST_TIMEOUT_MS) {
+                log_line(node_log(n), LOG_LEVEL_DEBUG, "dial-back: no answer about %s",
+                         c->endpoint);
                 give_up(n, c, false, now);
             }
             continue;
@@ -700,7 +732,11 @@ checker_tick(node_t *n, uint64_t now)
             p->endpoint_verified = node_dialback_verified(n, p);
             if (p->endpoint_verified) {
                 node_dht_peer_ready(n, p);
+                node_dht_release(n, p);
             }
+        }
+        if (p->held > 0 && now - p->held_ms > NODE_DIAL_TIMEOUT_MS) {
+            node_dht_release(n, p); /* no dial could be started: not held for ever */
         }
     }
 }
@@ -740,6 +776,31 @@ node_dialback_hello(node_t *n, wire_hello_t *h)
             h->listen_port = wild;
         }
     }
+}
+
+bool
+node_dialback_checking(node_t *n, const peer_t *p)
+{
+    if (n->db.off || p->dir != TRANSPORT_IN || p->endpoint[0] == '\0' || p->endpoint_verified) {
+        return false;
+    }
+    if (p->verify_wanted) {
+        return true;
+    }
+    const verify_t *v = verify_find(n, p->key, p->endpoint);
+    return v != NULL && v->state == VERIFY_PENDING;
+}
+
+bool
+node_dialback_reachable(node_t *n, const char *endpoint)
+{
+    for (size_t i = 0; i < n->db.n_cands; i++) {
+        if (n->db.cands[i].verdict == NODE_EP_REACHABLE &&
+            strcmp(n->db.cands[i].endpoint, endpoint) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 node_reach_t

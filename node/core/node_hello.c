@@ -269,6 +269,9 @@ endpoint_observed(const char *endpoint, const char *peer_addr)
 static void
 take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, bool again)
 {
+    if (p->state != PEER_READY) {
+        p->ready_ms = node_mono_ms(n);
+    }
     p->state = PEER_READY;
     p->caps = h->caps;
     snprintf(p->software, sizeof p->software, "%s", h->software);
@@ -292,7 +295,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     node_dialback_tick(n, node_mono_ms(n)); /* a peer to ask, maybe */
     char k[24];
     node_short_key(k, p->key);
-    log_line(node_log(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+    log_line(node_log(n), again || p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
              "peer %s ready%s (%s, %s, %s)", k, again ? " again" : "",
              p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
@@ -429,8 +432,14 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     if (!was_ready) {
         send_peers_req(n, p);
         first_ping(n, p);
-    } else if (kept_now && p->rtt_us < 0) {
-        first_ping(n, p); /* measured as for any kept peer */
+    } else if (kept_now) {
+        char k[24];
+        node_short_key(k, p->key);
+        log_line(node_log(n), LOG_LEVEL_INFO, "peer %s kept (inbound, %s)", k,
+                 p->endpoint[0] ? p->endpoint : "no listen address");
+        if (p->rtt_us < 0) {
+            first_ping(n, p); /* measured as for any kept peer */
+        }
     }
 }
 
@@ -592,6 +601,10 @@ node_tend_peer(node_t *n, peer_t *p, uint64_t now)
     }
     if (now - p->last_seen_ms > NODE_PEER_TIMEOUT_MS) {
         node_peer_forget(n, p, "silent for a minute", true);
+        return;
+    }
+    if (p->dialback && now - p->ready_ms > NODE_DIALBACK_LINGER_MS) {
+        node_peer_forget(n, p, "dial-back done", false);
         return;
     }
     if (p->transient && p->dir == TRANSPORT_OUT && now - p->used_ms > NODE_IDLE_MS) {

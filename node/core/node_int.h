@@ -142,6 +142,7 @@ struct node {
         char said[NODE_REACH_CANDIDATES * (WIRE_ENDPOINT_MAX + 2) + 1];
         uint64_t dial_backs; /* DIAL_BACKs sent for others */
         uint64_t verified_ok, verified_failed; /* inbound endpoints dialled */
+        dht_msg_t replay;                      /* a held ANNOUNCE, handled at last */
     } db;
     int closing_parts;
     void (*close_cb)(void *ud);
@@ -206,6 +207,11 @@ void node_dialback_tick(node_t *n, uint64_t now);
 /* Fills the endpoints and listen port of our HELLO: those found reachable
  * (all candidates, as before the check, when it is off). */
 void node_dialback_hello(node_t *n, wire_hello_t *h);
+/* Whether p is inbound and its endpoint is being dialled (or waits for a
+ * free place to be): its ANNOUNCEs wait for the result. */
+bool node_dialback_checking(node_t *n, const peer_t *p);
+/* Whether endpoint is a candidate of ours a peer dialled back. */
+bool node_dialback_reachable(node_t *n, const char *endpoint);
 /* The overall state: reachable when a candidate is. */
 node_reach_t node_dialback_state(node_t *n);
 /* Copies the candidates and the overall state into the status. */
@@ -350,8 +356,11 @@ void node_find_replicas(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE]);
 node_err_t node_dht_start(node_t *n);
 /* Saves the table and frees the DHT (unfinished lookups are cancelled). */
 void node_dht_stop(node_t *n);
-/* A DHT message from a ready peer. */
+/* A DHT message from a ready peer. An ANNOUNCE from a peer whose endpoint
+ * is being dialled is held (up to NODE_HELD_MAX) until node_dht_release. */
 void node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m);
+/* The dial of p's endpoint ended: its held ANNOUNCEs are handled now. */
+void node_dht_release(node_t *n, peer_t *p);
 /* A peer finished its handshake / was lost. */
 void node_dht_peer_ready(node_t *n, peer_t *p);
 void node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool failed);

@@ -45,6 +45,12 @@ typedef struct {
     /* Inbound, its endpoint at its connection's address but not dialled
      * yet: the check waits for a free place (node_dialback.c). */
     bool verify_wanted;
+    /* ANNOUNCEs (request id, record key) held while its endpoint is being
+     * dialled: answered once the dial has said whether it reaches it. */
+    unsigned held;
+    uint64_t held_ms; /* when the first was held */
+    uint32_t held_rid[NODE_HELD_MAX];
+    uint8_t held_key[NODE_HELD_MAX][KEYS_PUBLIC_SIZE];
     /* DIAL_REQs from this peer in the minute that began at dial_window_ms. */
     uint64_t dial_window_ms;
     unsigned dial_reqs;
@@ -59,6 +65,12 @@ typedef struct {
     request_t pending[NODE_PENDING_MAX];
     /* Opened only to carry DHT messages: closed once idle. */
     bool transient;
+    /* Outbound, opened for a dial-back or to check an endpoint: it takes
+     * no peer slot (node_dialback.c caps them) and is closed
+     * NODE_DIALBACK_LINGER_MS after its handshake, unless something else
+     * uses it (it then becomes an ordinary transient connection). */
+    bool dialback;
+    uint64_t ready_ms; /* when its handshake finished */
     /* Last time a message other than a keep-alive went either way. */
     uint64_t used_ms;
     /* Frames waiting for the handshake to finish (DHT requests to a node
@@ -120,6 +132,7 @@ typedef struct {
     size_t ready;      /* handshake done */
     size_t probation;  /* let in past the limit (all inbound) */
     size_t visitors;   /* inbound DHT-only connections, no slot taken */
+    size_t dialbacks;  /* outbound dial-back connections, no slot taken */
     size_t neighbours; /* outbound and kept (not transient) */
     size_t feed;       /* kept to sync a followed feed */
 } peertab_counts_t;
