@@ -192,7 +192,7 @@ verify_start(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
         /* One outbound connection per key: an earlier dial-back's, done
          * with, makes room; any other is in the way for now. */
         verify_t *old = verify_find(n, key, out->endpoint);
-        if (!out->transient || (old != NULL && old->state == VERIFY_PENDING)) {
+        if (!out->dialback || (old != NULL && old->state == VERIFY_PENDING)) {
             return WIRE_DIAL_BUSY;
         }
         node_peer_forget(n, out, "another endpoint of it to dial back", false);
