@@ -474,20 +474,50 @@ set_verdict(node_t *n, reach_cand_t *c, node_ep_verdict_t v, uint64_t now)
     reach_changed(n);
 }
 
+/* Whether p may be asked to dial us back: ready, neither another node's
+ * lookup (a visitor) nor a dial-back connection of ours (closed soon). */
+static bool
+may_ask(const peer_t *p)
+{
+    return p->state == PEER_READY && !p->visitor && !p->dialback;
+}
+
+/* The index-th peer that may be asked. */
+static peer_t *
+askable(node_t *n, uint32_t index, size_t *count)
+{
+    size_t c = 0, it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        c += may_ask(p);
+    }
+    *count = c;
+    if (c == 0) {
+        return NULL;
+    }
+    size_t want = index % c, k = 0;
+    it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (may_ask(p) && k++ == want) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
 /* Not an answer about the endpoint. Busy: asked again soon, of the next
  * peer. Refused (it cannot check this endpoint) or no answer: the next
  * peer on the next tick, or after a while when all have been asked. */
 static void
 give_up(node_t *n, reach_cand_t *c, bool busy, uint64_t now)
 {
-    peertab_counts_t pc;
-    peertab_counts(n->peers, &pc);
+    size_t askable_count = 0;
+    (void)askable(n, 0, &askable_count);
     c->checking = false;
     c->said_ok_ms = 0;
     c->cursor++;
     if (busy) {
         c->next_ms = now + NODE_REACH_BUSY_MS;
-    } else if (++c->refusals >= pc.ready) {
+    } else if (++c->refusals >= askable_count) {
         c->refusals = 0;
         c->next_ms = now + NODE_REACH_IDLE_MS;
     } else {
@@ -556,7 +586,7 @@ rescan(node_t *n, uint64_t now)
 {
     char eps[NODE_REACH_CANDIDATES][ADDR_ENDPOINT_MAX + 1];
     size_t ne = node_dial_endpoints(n, eps, NODE_REACH_CANDIDATES);
-    reach_cand_t fresh[NODE_REACH_CANDIDATES];
+    reach_cand_t *fresh = n->db.scratch;
     bool lost = false;
     for (size_t i = 0; i < n->db.n_cands; i++) {
         bool kept = false;
@@ -609,28 +639,6 @@ node_dialback_start(node_t *n)
     }
     rescan(n, node_mono_ms(n));
     reach_changed(n);
-}
-
-/* The index-th ready peer that is not a visitor (another node's lookup). */
-static peer_t *
-askable(node_t *n, uint32_t index, size_t *count)
-{
-    size_t c = 0, it = 0;
-    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
-        c += p->state == PEER_READY && !p->visitor;
-    }
-    *count = c;
-    if (c == 0) {
-        return NULL;
-    }
-    size_t want = index % c, k = 0;
-    it = 0;
-    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
-        if (p->state == PEER_READY && !p->visitor && k++ == want) {
-            return p;
-        }
-    }
-    return NULL;
 }
 
 /* Whether a DIAL_REQ of ours to key is out: one at a time per peer, so

@@ -136,6 +136,7 @@ struct node {
         bool off;                /* test only: the "dialback" defence is off */
         verify_t verified[NODE_VERIFIED_MAX];
         reach_cand_t cands[NODE_REACH_CANDIDATES];
+        reach_cand_t scratch[NODE_REACH_CANDIDATES]; /* rescan's new list */
         size_t n_cands;
         uint64_t scanned_ms; /* when the candidates were last listed */
         /* The reachable endpoints last logged, ", "-separated; "-": none. */
