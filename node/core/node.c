@@ -135,7 +135,13 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     node_short_key(k, p->key);
     uint8_t key[KEYS_PUBLIC_SIZE];
     memcpy(key, p->key, KEYS_PUBLIC_SIZE);
-    bool dialback_only = p->dialback && p->state == PEER_READY;
+    /* A dial-back connection, or a visitor beside another connection to
+     * the same node, carried no DHT request (node_send_frame prefers the
+     * other): its end fails none. */
+    peer_t *other = peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT
+                                                                       : TRANSPORT_IN);
+    bool carried_none = (p->dialback && p->state == PEER_READY) ||
+                        (p->visitor && other != NULL && other->state == PEER_READY);
     /* Transient connections, ours and others' (visitors), come and go
      * with every lookup and dial-back: not news. */
     log_line(lg(n), p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
@@ -152,9 +158,8 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     node_gossip_check(n, p);
     /* Whatever the reason, DHT requests on that connection will not be
      * answered: the DHT hears of it now rather than at a timeout, and
-     * blames the peer only when it failed. A dial-back connection carried
-     * none (one the DHT uses is no longer one). */
-    if (!dialback_only) {
+     * blames the peer only when it failed. */
+    if (!carried_none) {
         node_dht_peer_lost(n, key, failed);
     }
 }

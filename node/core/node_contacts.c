@@ -241,6 +241,14 @@ node_send_frame(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endp
 {
     uint64_t now = node_mono_ms(n);
     peer_t *p = node_peer_ready(n, key);
+    if (p != NULL && (p->visitor || p->dialback)) {
+        /* Those close soon: the other connection, if there is one. */
+        peer_t *other = peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT
+                                                                          : TRANSPORT_IN);
+        if (other != NULL && other->state == PEER_READY && !other->visitor && !other->dialback) {
+            p = other;
+        }
+    }
     if (p != NULL) {
         p->dialback = false; /* used: no longer closed when the dial-back is done */
         p->used_ms = now;

@@ -615,7 +615,10 @@ node_tend_peer(node_t *n, peer_t *p, uint64_t now)
         node_peer_forget(n, p, "idle visitor", false);
         return;
     }
-    if (now - p->last_seen_ms > NODE_PING_EVERY_MS) {
+    /* A visitor is the other side's connection: it pings, and may close it
+     * at any moment (a dial-back's within seconds), so nothing goes on it
+     * unasked. */
+    if (now - p->last_seen_ms > NODE_PING_EVERY_MS && !p->visitor) {
         send_ping(n, p, now);
     }
 }
