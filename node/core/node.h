@@ -76,7 +76,7 @@ enum {
     NODE_REACH_NONCE_WAIT_MS = 2000,
     NODE_REACH_RECHECK_MS = 30 * 60 * 1000, /* a reachable endpoint is checked again */
     NODE_REACH_RETRY_MS = 60 * 1000,        /* an unreachable one */
-    NODE_REACH_IDLE_MS = 30 * 1000,         /* every ready peer refused */
+    NODE_REACH_IDLE_MS = 30 * 1000, /* every peer refused: again after this, doubling */
     NODE_REACH_BUSY_MS = 2000,              /* a peer was busy: asked again */
     NODE_REACH_RESCAN_MS = 10 * 1000,       /* the candidates are listed again */
     NODE_DIALS_PENDING_MAX = 8,

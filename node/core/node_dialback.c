@@ -468,6 +468,7 @@ set_verdict(node_t *n, reach_cand_t *c, node_ep_verdict_t v, uint64_t now)
     c->checking = false;
     c->said_ok_ms = 0;
     c->refusals = 0;
+    c->rounds = 0;
     c->verdict = v;
     c->next_ms = now + (v == NODE_EP_REACHABLE ? NODE_REACH_RECHECK_MS : NODE_REACH_RETRY_MS);
     c->cursor++;
@@ -518,8 +519,19 @@ give_up(node_t *n, reach_cand_t *c, bool busy, uint64_t now)
     if (busy) {
         c->next_ms = now + NODE_REACH_BUSY_MS;
     } else if (++c->refusals >= askable_count) {
+        /* No peer we know can check it (none is where its connections
+         * come from, or none answers): nobody we know reaches it. Asked
+         * again later, less often each round, in case a peer that can
+         * check it comes. */
         c->refusals = 0;
-        c->next_ms = now + NODE_REACH_IDLE_MS;
+        unsigned shift = c->rounds < 6 ? c->rounds : 6;
+        uint64_t wait = (uint64_t)NODE_REACH_IDLE_MS << shift;
+        c->next_ms = now + (wait < NODE_REACH_RECHECK_MS ? wait : NODE_REACH_RECHECK_MS);
+        c->rounds++;
+        if (c->verdict == NODE_EP_UNKNOWN) {
+            c->verdict = NODE_EP_UNREACHABLE;
+            reach_changed(n);
+        }
     } else {
         c->next_ms = now;
     }

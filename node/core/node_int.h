@@ -62,7 +62,8 @@ typedef struct {
     uint64_t said_ok_ms; /* the peer answered OK; the nonce is awaited */
     uint64_t next_ms;    /* when to ask (again) */
     uint32_t cursor;     /* which ready peer to ask next */
-    unsigned refusals;   /* refused or busy in a row */
+    unsigned refusals;   /* refused (or not answered) in a row */
+    unsigned rounds;     /* times every peer refused, since the last verdict */
 } reach_cand_t;
 
 struct node {
