@@ -572,8 +572,7 @@ op_status(app_t *a, app_result_t *res)
     s->reach = (uint8_t)ns.reach;
     s->n_reach = ns.n_reach < APP_REACH_MAX ? ns.n_reach : APP_REACH_MAX;
     for (size_t i = 0; i < s->n_reach; i++) {
-        memcpy(s->reach_eps[i].endpoint, ns.reach_eps[i].endpoint,
-               sizeof s->reach_eps[i].endpoint);
+        memcpy(s->reach_eps[i].endpoint, ns.reach_eps[i].endpoint, sizeof s->reach_eps[i].endpoint);
         s->reach_eps[i].verdict = (uint8_t)ns.reach_eps[i].verdict;
         s->reach_eps[i].onion = ns.reach_eps[i].onion;
     }

@@ -58,8 +58,9 @@ print_reach(FILE *f, const app_status_t *s)
     for (int onion = 0; onion < 2; onion++) {
         for (size_t i = 0; i < s->n_reach; i++) {
             if (s->reach_eps[i].verdict == APP_EP_REACHABLE && s->reach_eps[i].onion == onion) {
-                fprintf(f, "%s%s %s\n", any ? "            " : "reachable:  ",
-                        onion ? "as onion" : "directly at", s->reach_eps[i].endpoint);
+                fprintf(f, "%s%s %s\n",
+                        any ? "            " : "reachable:  ", onion ? "as onion" : "directly at",
+                        s->reach_eps[i].endpoint);
                 any = true;
             }
         }

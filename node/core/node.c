@@ -138,15 +138,15 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     /* A dial-back connection, or a visitor beside another connection to
      * the same node, carried no DHT request (node_send_frame prefers the
      * other): its end fails none. */
-    peer_t *other = peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT
-                                                                       : TRANSPORT_IN);
+    peer_t *other =
+        peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT : TRANSPORT_IN);
     bool carried_none = (p->dialback && p->state == PEER_READY) ||
                         (p->visitor && other != NULL && other->state == PEER_READY);
     /* Transient connections, ours and others' (visitors), come and go
      * with every lookup and dial-back: not news. */
-    log_line(lg(n), p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
-             p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
-             why);
+    log_line(lg(n), p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+             "peer %s (%s%s) gone: %s", k, p->transient ? "transient " : "",
+             p->dir == TRANSPORT_OUT ? "outbound" : "inbound", why);
     if (p->dir == TRANSPORT_OUT) {
         transport_disconnect(n->transport, p->key);
     }
@@ -347,6 +347,7 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SI
         return;
     }
     handle_msg(n, dir, key, peer_addr, data, len);
+    node_dialback_reap(n);
     node_schedule(n);
 }
 

@@ -76,13 +76,13 @@ enum {
     NODE_REACH_NONCE_WAIT_MS = 2000,
     NODE_REACH_RECHECK_MS = 30 * 60 * 1000, /* a reachable endpoint is checked again */
     NODE_REACH_RETRY_MS = 60 * 1000,        /* an unreachable one */
-    NODE_REACH_IDLE_MS = 30 * 1000, /* every peer refused: again after this, doubling */
+    NODE_REACH_IDLE_MS = 30 * 1000,         /* every peer refused: again after this, doubling */
     NODE_REACH_BUSY_MS = 2000,              /* a peer was busy: asked again */
     NODE_REACH_RESCAN_MS = 10 * 1000,       /* the candidates are listed again */
     NODE_DIALS_PENDING_MAX = 8,
-    NODE_DIALBACK_CONNS_MAX = 16,  /* dial-back connections open at once (no peer slot) */
+    NODE_DIALBACK_CONNS_MAX = 16,   /* dial-back connections open at once (no peer slot) */
     NODE_DIALBACK_LINGER_MS = 2000, /* and how long one stays after its handshake */
-    NODE_HELD_MAX = 4, /* ANNOUNCEs of a peer held while its endpoint is dialled */
+    NODE_HELD_MAX = 4,              /* ANNOUNCEs of a peer held while its endpoint is dialled */
     NODE_DIAL_TIMEOUT_MS = 5000,
     NODE_DIAL_REQS_PER_MIN = 8,
     NODE_VERIFIED_MAX = 128, /* (key, endpoint) pairs remembered as dialled or failed */

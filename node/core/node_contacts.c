@@ -243,8 +243,8 @@ node_send_frame(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endp
     peer_t *p = node_peer_ready(n, key);
     if (p != NULL && (p->visitor || p->dialback)) {
         /* Those close soon: the other connection, if there is one. */
-        peer_t *other = peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT
-                                                                          : TRANSPORT_IN);
+        peer_t *other =
+            peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT : TRANSPORT_IN);
         if (other != NULL && other->state == PEER_READY && !other->visitor && !other->dialback) {
             p = other;
         }

@@ -107,8 +107,9 @@ node_dht_start(node_t *n)
                  "them back",
                  dht_table_size(n->dht));
     } else {
-        log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
-                 dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
+        log_line(node_log(n), LOG_LEVEL_INFO,
+                 "DHT: %zu contacts from the last run; reachable at %s", dht_table_size(n->dht),
+                 n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
     }
     n->dht_saved_ms = node_mono_ms(n);
     return NODE_OK;

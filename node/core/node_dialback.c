@@ -138,7 +138,6 @@ send_nonce(node_t *n, peer_t *p, verify_t *v)
     m->u.dial.nonce = v->nonce;
     node_send_msg(n, p, m);
     p->used_ms = node_mono_ms(n);
-    n->db.dial_backs++;
 }
 
 static void
@@ -149,7 +148,6 @@ mark_inbound(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
         strcmp(in->endpoint, endpoint) == 0) {
         in->endpoint_verified = true;
         in->verify_wanted = false;
-        n->db.verified_ok++;
         node_dht_peer_ready(n, in);
         node_dht_release(n, in);
     }
@@ -167,7 +165,6 @@ verify_done(node_t *n, verify_t *v, bool ok, uint64_t now)
     if (ok) {
         mark_inbound(n, v->key, v->endpoint);
     } else {
-        n->db.verified_failed++;
         peer_t *in = peertab_find(n->peers, v->key, TRANSPORT_IN);
         if (in != NULL && strcmp(in->endpoint, v->endpoint) == 0) {
             in->verify_wanted = false;
@@ -281,6 +278,16 @@ node_dialback_connected(node_t *n, peer_t *p)
     if (v->asked) {
         send_nonce(n, p, v);
     }
+    if (p->dialback) {
+        /* With a nonce sent, a PING behind it: its PONG says the nonce has
+         * arrived, and the connection is closed then. Without one, it is
+         * closed at once (after the handler: node_dialback_reap). */
+        if (v->asked) {
+            node_send_ping(n, p);
+        } else {
+            p->dialback_done = true;
+        }
+    }
     verify_done(n, v, true, now);
 }
 
@@ -371,6 +378,9 @@ on_dial_req(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
             answer(n, p, m->request_id, WIRE_DIAL_BUSY);
             return;
         }
+        /* Not closed under it: an ordinary transient connection now. */
+        out->dialback = false;
+        out->dialback_done = false;
         send_nonce(n, out, v);
         send_result(n, v, WIRE_DIAL_OK);
     }
@@ -809,6 +819,17 @@ node_dialback_checking(node_t *n, const peer_t *p)
     }
     const verify_t *v = verify_find(n, p->key, p->endpoint);
     return v != NULL && v->state == VERIFY_PENDING;
+}
+
+void
+node_dialback_reap(node_t *n)
+{
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (p->dialback && p->dialback_done) {
+            node_peer_forget(n, p, "dial-back done", false);
+        }
+    }
 }
 
 bool

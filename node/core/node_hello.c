@@ -226,9 +226,6 @@ inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t
         }
         return false;
     }
-    if (h->listen_port == 0 || peer_addr[0] == '\0') {
-        return false;
-    }
     addr_t a;
     if (addr_from_ip(peer_addr, h->listen_port, &a) != ADDR_OK ||
         addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
@@ -430,7 +427,9 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         }
     }
     if (!was_ready) {
-        send_peers_req(n, p);
+        if (!p->dialback) { /* a dial-back connection closes at once */
+            send_peers_req(n, p);
+        }
         first_ping(n, p);
     } else if (kept_now) {
         char k[24];
@@ -451,7 +450,16 @@ on_pong(node_t *n, peer_t *p, const wire_msg_t *m)
         p->rtt_us = now > p->ping_sent_us ? (int64_t)(now - p->ping_sent_us) : 0;
         n->pongs++;
         node_gossip_rtt_changed(n);
+        /* On a dial-back connection: what went before the PING (DIAL_BACK)
+         * has arrived, so it can close now. */
+        p->dialback_done = p->dialback;
     }
+}
+
+void
+node_send_ping(node_t *n, peer_t *p)
+{
+    send_ping(n, p, node_mono_ms(n));
 }
 
 /* Answers with a random choice of ready peers with verified endpoints: a

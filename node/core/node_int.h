@@ -134,7 +134,7 @@ struct node {
         uint64_t dht_seq; /* the highest verified head of ours the DHT gave */
     } own;
     struct {
-        bool off;                /* test only: the "dialback" defence is off */
+        bool off; /* test only: the "dialback" defence is off */
         verify_t verified[NODE_VERIFIED_MAX];
         reach_cand_t cands[NODE_REACH_CANDIDATES];
         reach_cand_t scratch[NODE_REACH_CANDIDATES]; /* rescan's new list */
@@ -142,8 +142,6 @@ struct node {
         uint64_t scanned_ms; /* when the candidates were last listed */
         /* The reachable endpoints last logged, ", "-separated; "-": none. */
         char said[NODE_REACH_CANDIDATES * (WIRE_ENDPOINT_MAX + 2) + 1];
-        uint64_t dial_backs; /* DIAL_BACKs sent for others */
-        uint64_t verified_ok, verified_failed; /* inbound endpoints dialled */
         dht_msg_t replay;                      /* a held ANNOUNCE, handled at last */
     } db;
     int closing_parts;
@@ -216,6 +214,9 @@ bool node_dialback_checking(node_t *n, const peer_t *p);
 bool node_dialback_reachable(node_t *n, const char *endpoint);
 /* The overall state: reachable when a candidate is. */
 node_reach_t node_dialback_state(node_t *n);
+/* Closes the dial-back connections whose work is done; called after each
+ * message is handled, never from inside a handler of that peer. */
+void node_dialback_reap(node_t *n);
 /* Copies the candidates and the overall state into the status. */
 void node_dialback_status(node_t *n, node_status_t *out);
 
@@ -278,6 +279,8 @@ void node_send_msg(node_t *n, peer_t *p, const wire_msg_t *m);
 /* An ERROR to a connection that may have no entry in the table. */
 void node_send_error(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
                      uint32_t rid, wire_error_code_t code, const char *text);
+/* A PING to p (unless one is out or p has NODE_PENDING_MAX requests). */
+void node_send_ping(node_t *n, peer_t *p);
 /* Our HELLO, with gossip offered when p->offered_gossip. */
 void node_send_hello(node_t *n, peer_t *p, uint32_t rid);
 /* A decoded message (not gossip) from the connection (dir, key). */

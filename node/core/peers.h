@@ -70,7 +70,8 @@ typedef struct {
      * NODE_DIALBACK_LINGER_MS after its handshake, unless something else
      * uses it (it then becomes an ordinary transient connection). */
     bool dialback;
-    uint64_t ready_ms; /* when its handshake finished */
+    bool dialback_done; /* nothing more to do on it: node_dialback_reap closes it */
+    uint64_t ready_ms;  /* when its handshake finished */
     /* Last time a message other than a keep-alive went either way. */
     uint64_t used_ms;
     /* Frames waiting for the handshake to finish (DHT requests to a node
