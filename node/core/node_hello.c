@@ -494,8 +494,9 @@ on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
 }
 
 static void
-on_peers(node_t *n, const wire_msg_t *m)
+on_peers(node_t *n, peer_t *p, const wire_msg_t *m)
 {
+    p->peers_given = m->u.peers.n;
     for (uint8_t i = 0; i < m->u.peers.n; i++) {
         node_contact_note(n, m->u.peers.contacts[i].node_key, m->u.peers.contacts[i].endpoint.s);
     }
@@ -510,12 +511,15 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
              m->u.error.text);
     if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
         /* Refused at HELLO for want of a slot: soon again. Let go after
-         * probation, or evicted, we have its contacts: not soon. The DHT's
-         * transient connections hear the same refusals; they do not move
-         * the schedule of the connection the node keeps. */
+         * probation, or evicted, we have its contacts: not soon, unless it
+         * gave none (in a crowd, a full node may know no peer it has
+         * dialled back yet). The DHT's transient connections hear the
+         * same refusals; they do not move the schedule of the connection
+         * the node keeps. */
         bool busy = m->u.error.code == WIRE_ERR_BUSY;
         if (!(busy && p->transient)) {
-            node_contact_refused(n, p->key, busy && p->state != PEER_READY);
+            node_contact_refused(n, p->key,
+                                 busy && (p->state != PEER_READY || p->peers_given == 0));
         }
         node_peer_forget(n, p, "refused us", m->u.error.code == WIRE_ERR_NETWORK);
     } else if (m->u.error.code == WIRE_ERR_HELLO && p->state == PEER_READY) {
@@ -573,7 +577,7 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         on_peers_req(n, p, m);
         break;
     case WIRE_PEERS:
-        on_peers(n, m);
+        on_peers(n, p, m);
         break;
     case WIRE_ERROR:
         on_error_msg(n, p, m);

@@ -142,7 +142,7 @@ struct node {
         uint64_t scanned_ms; /* when the candidates were last listed */
         /* The reachable endpoints last logged, ", "-separated; "-": none. */
         char said[NODE_REACH_CANDIDATES * (WIRE_ENDPOINT_MAX + 2) + 1];
-        dht_msg_t replay;                      /* a held ANNOUNCE, handled at last */
+        dht_msg_t replay; /* a held ANNOUNCE, handled at last */
     } db;
     int closing_parts;
     void (*close_cb)(void *ud);

@@ -97,6 +97,8 @@ typedef struct {
      * node still answers lookups), at most NODE_VISITORS_MAX at once, and
      * is let go after NODE_VISITOR_IDLE_MS without use. */
     bool visitor;
+    /* Contacts in its last PEERS answer; 0 until one came. */
+    unsigned peers_given;
 } peer_t;
 
 typedef struct peertab peertab_t;
