@@ -87,7 +87,7 @@ enum {
     NODE_DIAL_REQS_PER_MIN = 8,
     NODE_VERIFIED_MAX = 128, /* (key, endpoint) pairs remembered as dialled or failed */
     NODE_VERIFIED_OK_MS = 60 * 60 * 1000,
-    NODE_VERIFIED_FAILED_MS = 10 * 60 * 1000,
+    NODE_VERIFIED_FAILED_MS = 2 * 60 * 1000,
 };
 
 /* What this node knows of its own reachability. */

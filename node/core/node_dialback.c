@@ -248,7 +248,10 @@ node_dialback_verified(node_t *n, peer_t *p)
         return true;
     }
     if (v != NULL && v->state == VERIFY_FAILED && v->until_ms > now) {
-        return false; /* tried lately: not again until it is forgotten */
+        /* Tried lately: not again until that is forgotten, and then again
+         * (a dial that timed out on a busy host may reach it next time). */
+        p->verify_wanted = true;
+        return false;
     }
     if (verify_start(n, p->key, p->endpoint, &v) != WIRE_DIAL_OK || v == NULL) {
         p->verify_wanted = true; /* the tick tries again */
@@ -758,7 +761,7 @@ checker_tick(node_t *n, uint64_t now)
     size_t it = 0;
     for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
         if (p->verify_wanted && p->state == PEER_READY && !p->endpoint_verified &&
-            pending_count(n) < NODE_DIALS_PENDING_MAX) {
+            p->dir == TRANSPORT_IN && pending_count(n) < NODE_DIALS_PENDING_MAX) {
             p->endpoint_verified = node_dialback_verified(n, p);
             if (p->endpoint_verified) {
                 node_dht_peer_ready(n, p);
