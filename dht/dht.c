@@ -1594,6 +1594,17 @@ list_room(void **items, size_t n, size_t *cap, size_t max, size_t elem)
 }
 
 dht_err_t
+dht_set_endpoint(dht_t *d, const char *endpoint)
+{
+    if (endpoint == NULL || (endpoint[0] != '\0' && !dht_msg_endpoint_ok(endpoint))) {
+        return DHT_EINVAL;
+    }
+    memset(d->endpoint, 0, sizeof d->endpoint);
+    memcpy(d->endpoint, endpoint, strlen(endpoint));
+    return DHT_OK;
+}
+
+dht_err_t
 dht_announce(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], uint64_t now_ms)
 {
     if (d->endpoint[0] == '\0') {

@@ -223,6 +223,12 @@ dht_err_t dht_get_providers(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZ
 dht_err_t dht_get_head(dht_t *d, const uint8_t author_pk[static DHT_KEY_SIZE], dht_result_cb cb,
                        void *ud, uint64_t now_ms);
 
+/* Where we accept connections from now on ("" for nowhere): the node's
+ * reachability check found it, or lost it. Our own provider records take
+ * it at the next announce; dht_announce needs one. DHT_EINVAL (nothing
+ * changed) when endpoint is NULL or not acceptable. */
+dht_err_t dht_set_endpoint(dht_t *d, const char *endpoint);
+
 /* Announces this node as a provider of the author's feed: finds the k
  * closest nodes to the author record key and sends them ANNOUNCE, now and
  * every reannounce_ms until dht_unannounce. Needs our own endpoint

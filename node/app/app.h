@@ -243,7 +243,21 @@ typedef struct {
     char software[WIRE_SOFTWARE_MAX + 1];
 } app_peer_t;
 
-enum { APP_LISTEN_MAX = 4, APP_LISTEN_LEN = 160 };
+enum { APP_LISTEN_MAX = 4, APP_LISTEN_LEN = 160, APP_REACH_MAX = 8 };
+
+/* Reachability (app_status_t.reach) and one endpoint's verdict: the values
+ * of node_reach_t and node_ep_verdict_t (node/core/node.h). */
+enum {
+    APP_REACH_UNCHECKED = 0,
+    APP_REACH_CHECKING = 1,
+    APP_REACH_REACHABLE = 2,
+    APP_REACH_UNREACHABLE = 3,
+};
+enum {
+    APP_EP_UNKNOWN = 0,
+    APP_EP_REACHABLE = 1,
+    APP_EP_UNREACHABLE = 2,
+};
 
 typedef struct {
     bool running;
@@ -270,6 +284,16 @@ typedef struct {
     uint32_t portmap_lifetime_s;
     bool portmap_behind_nat;           /* mapped, but the router's public address is private */
     char portmap_why[PORTMAP_WHY_MAX]; /* failed: in words */
+    /* The dial-back check: APP_REACH_*, and this node's candidate
+     * endpoints with what peers found (APP_EP_*), an onion service of ours
+     * marked. */
+    uint8_t reach;
+    size_t n_reach;
+    struct {
+        char endpoint[ADDR_ENDPOINT_MAX + 1];
+        uint8_t verdict;
+        bool onion;
+    } reach_eps[APP_REACH_MAX];
 } app_status_t;
 
 /* FEED: one page of an author's feed, newest first. */

@@ -660,6 +660,17 @@ op_status(app_t *a, app_result_t *res)
         s->portmap_behind_nat = ns.portmap.behind_nat;
         memcpy(s->portmap_why, ns.portmap.why, sizeof s->portmap_why);
     }
+    _Static_assert(APP_REACH_UNREACHABLE == (int)NODE_REACH_UNREACHABLE &&
+                       APP_REACH_CHECKING == (int)NODE_REACH_CHECKING &&
+                       APP_EP_UNREACHABLE == (int)NODE_EP_UNREACHABLE,
+                   "app and node reachability values differ");
+    s->reach = (uint8_t)ns.reach;
+    s->n_reach = ns.n_reach < APP_REACH_MAX ? ns.n_reach : APP_REACH_MAX;
+    for (size_t i = 0; i < s->n_reach; i++) {
+        memcpy(s->reach_eps[i].endpoint, ns.reach_eps[i].endpoint, sizeof s->reach_eps[i].endpoint);
+        s->reach_eps[i].verdict = (uint8_t)ns.reach_eps[i].verdict;
+        s->reach_eps[i].onion = ns.reach_eps[i].onion;
+    }
     node_dht_status_t ds;
     node_dht_status(a->node, &ds);
     s->dht_table = ds.table;

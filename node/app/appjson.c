@@ -174,6 +174,56 @@ posts(FILE *f, const app_post_t *v, size_t n)
     fputs(n ? "\n]" : "]", f);
 }
 
+const char *
+app_reach_word(uint8_t reach)
+{
+    switch (reach) {
+    case APP_REACH_UNCHECKED:
+        return "unchecked";
+    case APP_REACH_CHECKING:
+        return "checking";
+    case APP_REACH_REACHABLE:
+        return "reachable";
+    case APP_REACH_UNREACHABLE:
+        return "not reachable";
+    default:
+        return "unknown";
+    }
+}
+
+/* "reachability": the state, the endpoints found reachable directly and
+ * as an onion service, and every candidate with its verdict. */
+static void
+reachability(FILE *f, const app_status_t *s)
+{
+    static const char *const verdicts[] = {"unknown", "reachable", "not reachable"};
+    fputs(",\"reachability\":{\"state\":", f);
+    json_string(f, app_reach_word(s->reach));
+    for (int onion = 0; onion < 2; onion++) {
+        fputs(onion ? ",\"onion\":[" : ",\"direct\":[", f);
+        bool first = true;
+        for (size_t i = 0; i < s->n_reach; i++) {
+            if (s->reach_eps[i].verdict == APP_EP_REACHABLE && s->reach_eps[i].onion == onion) {
+                fputs(first ? "" : ",", f);
+                json_string(f, s->reach_eps[i].endpoint);
+                first = false;
+            }
+        }
+        fputc(']', f);
+    }
+    fputs(",\"endpoints\":[", f);
+    for (size_t i = 0; i < s->n_reach; i++) {
+        fputs(i ? ",{\"endpoint\":" : "{\"endpoint\":", f);
+        json_string(f, s->reach_eps[i].endpoint);
+        fputs(",\"verdict\":", f);
+        json_string(f, s->reach_eps[i].verdict <= APP_EP_UNREACHABLE
+                           ? verdicts[s->reach_eps[i].verdict]
+                           : "unknown");
+        fputc('}', f);
+    }
+    fputs("]}", f);
+}
+
 static void
 status(FILE *f, const app_status_t *s)
 {
@@ -233,6 +283,7 @@ status(FILE *f, const app_status_t *s)
     u64(f, "dropped_multipart", s->dropped_multipart, true);
     u64(f, "timeouts", s->timeouts, true);
     u64(f, "flood_cuts", s->flood_cuts, true);
+    reachability(f, s);
     fputs(",\"port_mapping\":", f);
     if (s->portmap == 0) {
         fputs("null", f);

@@ -20,5 +20,8 @@ void app_json_result(FILE *f, const app_result_t *res, const char *path_hint);
 
 /* The words of a DHT status ("ok", "not found", ...). */
 const char *app_dht_status_word(int status);
+/* The words of a reachability state (app_status_t.reach): "reachable",
+ * "not reachable", "checking", "unchecked". */
+const char *app_reach_word(uint8_t reach);
 
 #endif

@@ -624,6 +624,14 @@ g_status(gbuf_t *g, const app_status_t *s)
     g_u32(g, s->portmap_lifetime_s);
     g_u8(g, s->portmap_behind_nat);
     g_cstr(g, s->portmap_why);
+    g_u8(g, s->reach);
+    size_t nr = s->n_reach < APP_REACH_MAX ? s->n_reach : APP_REACH_MAX;
+    g_u8(g, (uint8_t)nr);
+    for (size_t i = 0; i < nr; i++) {
+        g_cstr(g, s->reach_eps[i].endpoint);
+        g_u8(g, s->reach_eps[i].verdict);
+        g_u8(g, s->reach_eps[i].onion);
+    }
 }
 
 static void
@@ -667,6 +675,19 @@ r_status(rd_t *d, app_status_t *s)
     s->portmap_lifetime_s = r_u32(d);
     s->portmap_behind_nat = r_bool(d);
     r_cstr(d, s->portmap_why, sizeof s->portmap_why - 1);
+    s->reach = r_u8(d);
+    if (s->reach > APP_REACH_UNREACHABLE) {
+        d->bad = true;
+    }
+    s->n_reach = r_count(d, r_u8(d), APP_REACH_MAX, 5);
+    for (size_t i = 0; i < s->n_reach; i++) {
+        r_cstr(d, s->reach_eps[i].endpoint, sizeof s->reach_eps[i].endpoint - 1);
+        s->reach_eps[i].verdict = r_u8(d);
+        if (s->reach_eps[i].verdict > APP_EP_UNREACHABLE) {
+            d->bad = true;
+        }
+        s->reach_eps[i].onion = r_bool(d);
+    }
 }
 
 /* An invite travels as its text (an empty text for none). */

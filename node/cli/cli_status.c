@@ -45,6 +45,40 @@ print_portmap(FILE *f, const app_status_t *s)
     }
 }
 
+/* What the dial-back check found: reachable directly at X, as onion Z,
+ * or not reachable (relays are not built yet). */
+static void
+print_reach(FILE *f, const app_status_t *s)
+{
+    if (s->reach == APP_REACH_UNCHECKED) {
+        fputs("reachable:  not checked (the dial-back check is switched off)\n", f);
+        return;
+    }
+    bool any = false;
+    for (int onion = 0; onion < 2; onion++) {
+        for (size_t i = 0; i < s->n_reach; i++) {
+            if (s->reach_eps[i].verdict == APP_EP_REACHABLE && s->reach_eps[i].onion == onion) {
+                fprintf(f, "%s%s %s\n",
+                        any ? "            " : "reachable:  ", onion ? "as onion" : "directly at",
+                        s->reach_eps[i].endpoint);
+                any = true;
+            }
+        }
+    }
+    if (any) {
+        return;
+    }
+    if (s->reach == APP_REACH_CHECKING) {
+        fputs("reachable:  not known yet: asking peers to dial this node back\n", f);
+    } else {
+        fputs("reachable:  not reachable: no peer could dial this node back", f);
+        for (size_t i = 0; i < s->n_reach; i++) {
+            fprintf(f, "%s%s", i ? ", " : " at ", s->reach_eps[i].endpoint);
+        }
+        fputs("\n            (it still uses the network, but others cannot connect to it)\n", f);
+    }
+}
+
 static void
 status_text(cli_t *c, const app_status_t *s)
 {
@@ -83,6 +117,7 @@ status_text(cli_t *c, const app_status_t *s)
     if (s->peers == 0) {
         fputs(ALONE_HINT, f);
     }
+    print_reach(f, s);
     print_portmap(f, s);
     fprintf(f,
             "dht:        %llu %s in the routing table, %llu %s kept for others, "

@@ -116,7 +116,7 @@ node_slot_free(node_t *n, transport_dir_t dir)
     peertab_counts(n->peers, &c);
     size_t reserved = (n->peers_max + 2) / 3;
     size_t aside = c.probation + c.visitors; /* inbound, holding no slot */
-    if (c.all - aside >= n->peers_max) {
+    if (c.all - aside - c.dialbacks >= n->peers_max) {
         return false;
     }
     return dir == TRANSPORT_OUT || c.in - aside < n->peers_max - reserved;
@@ -135,11 +135,19 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     node_short_key(k, p->key);
     uint8_t key[KEYS_PUBLIC_SIZE];
     memcpy(key, p->key, KEYS_PUBLIC_SIZE);
-    /* Transient connections come and go with every lookup: not news. */
-    log_line(lg(n), p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "peer %s (%s%s) gone: %s", k,
-             p->transient ? "transient " : "", p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
-             why);
-    bool was_news = p->state == PEER_READY && !p->transient && !p->visitor;
+    /* A dial-back connection, or a visitor beside another connection to
+     * the same node, carried no DHT request (node_send_frame prefers the
+     * other): its end fails none. */
+    peer_t *other =
+        peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT : TRANSPORT_IN);
+    bool carried_none = (p->dialback && p->state == PEER_READY) ||
+                        (p->visitor && other != NULL && other->state == PEER_READY);
+    /* Transient connections, ours and others' (visitors), come and go
+     * with every lookup and dial-back: not news. */
+    log_line(lg(n), p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+             "peer %s (%s%s) gone: %s", k, p->transient ? "transient " : "",
+             p->dir == TRANSPORT_OUT ? "outbound" : "inbound", why);
+    bool was_news = p->state == PEER_READY && !p->transient && !p->visitor && !p->dialback;
     if (p->dir == TRANSPORT_OUT) {
         transport_disconnect(n->transport, p->key);
     }
@@ -147,12 +155,17 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
     if (was_news) {
         node_emit(n, NODE_EVENT_PEER_DOWN, NULL, key);
     }
+    if (p->dir == TRANSPORT_OUT && p->state != PEER_READY) {
+        node_dialback_failed(n, p); /* a dial that never met the key */
+    }
     n->peers_dropped++;
     node_gossip_check(n, p);
     /* Whatever the reason, DHT requests on that connection will not be
      * answered: the DHT hears of it now rather than at a timeout, and
      * blames the peer only when it failed. */
-    node_dht_peer_lost(n, key, failed);
+    if (!carried_none) {
+        node_dht_peer_lost(n, key, failed);
+    }
 }
 
 void
@@ -354,6 +367,7 @@ on_transport_msg(void *ud, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SI
         return;
     }
     handle_msg(n, dir, key, peer_addr, data, len);
+    node_dialback_reap(n);
     node_schedule(n);
 }
 
@@ -407,6 +421,7 @@ node_tick(node_t *n, uint64_t now)
         node_tend_peer(n, p, now);
     }
     node_dial_more(n, now);
+    node_dialback_tick(n, now);
     node_alone_check(n, now);
     node_peer_log_flush(n);
     node_own_tick(n, now);
@@ -642,6 +657,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     n->own.off = defence_off(cfg->defences_off, "own-seq");
     n->budget_off = defence_off(cfg->defences_off, "msg-budget");
     n->claims_trusted = defence_off(cfg->defences_off, "observed-address");
+    n->db.off = defence_off(cfg->defences_off, "dialback");
     randombytes_buf(n->budget_salt, sizeof n->budget_salt);
     n->peers = peers;
     n->peers_max = max;
@@ -669,6 +685,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
     node_portmap_start(n);
     node_proxy_probe(n);
     node_load_contacts(n);
+    node_dialback_start(n);
     node_dht_announce_all(n);
     uv_timer_init(loop, &n->clock);
     n->clock.data = n;
@@ -780,6 +797,7 @@ node_status(node_t *n, node_status_t *out)
     out->pongs = n->pongs;
     out->peers_dropped = n->peers_dropped;
     transport_stats(n->transport, &out->transport);
+    node_dialback_status(n, out);
 }
 
 store_t *

@@ -64,6 +64,52 @@ enum {
     NODE_PROGRESS_EVERY_MS = 5000,
 };
 
+/* The dial-back check (node_dialback.c; PROTOCOL.md 6, "Dial-back"). As
+ * the asker: candidate endpoints of this node checked, the wait for the
+ * nonce after a peer said it dialled, and when an endpoint is checked
+ * again. As the dialler, and as the checker of inbound peers' endpoints:
+ * dials under way at once (past it DIAL_REQ is answered BUSY and inbound
+ * endpoints wait for a free place), the time one may take, DIAL_REQs one
+ * peer may send a minute, and how long a result is remembered. */
+enum {
+    NODE_REACH_CANDIDATES = 8,
+    NODE_REACH_NONCE_WAIT_MS = 2000,
+    NODE_REACH_RECHECK_MS = 30 * 60 * 1000, /* a reachable endpoint is checked again */
+    NODE_REACH_RETRY_MS = 60 * 1000,        /* an unreachable one */
+    NODE_REACH_IDLE_MS = 30 * 1000,         /* every peer refused: again after this, doubling */
+    NODE_REACH_BUSY_MS = 2000,              /* a peer was busy: asked again */
+    NODE_REACH_RESCAN_MS = 10 * 1000,       /* the candidates are listed again */
+    NODE_DIALS_PENDING_MAX = 8,
+    NODE_DIALBACK_CONNS_MAX = 16,   /* dial-back connections open at once (no peer slot) */
+    NODE_DIALBACK_LINGER_MS = 2000, /* and how long one stays after its handshake */
+    NODE_HELD_MAX = 4,              /* ANNOUNCEs of a peer held while its endpoint is dialled */
+    NODE_DIAL_TIMEOUT_MS = 5000,
+    NODE_DIAL_REQS_PER_MIN = 8,
+    NODE_VERIFIED_MAX = 128, /* (key, endpoint) pairs remembered as dialled or failed */
+    NODE_VERIFIED_OK_MS = 60 * 60 * 1000,
+    NODE_VERIFIED_FAILED_MS = 2 * 60 * 1000,
+};
+
+/* What this node knows of its own reachability. */
+typedef enum {
+    NODE_REACH_UNCHECKED = 0, /* the check is off (test only): endpoints announced unchecked */
+    NODE_REACH_CHECKING,      /* no endpoint found reachable yet, and some not tried */
+    NODE_REACH_REACHABLE,     /* a peer dialled back at least one endpoint */
+    NODE_REACH_UNREACHABLE,   /* every candidate failed, or there is none */
+} node_reach_t;
+
+typedef enum {
+    NODE_EP_UNKNOWN = 0, /* not dialled back yet */
+    NODE_EP_REACHABLE,
+    NODE_EP_UNREACHABLE,
+} node_ep_verdict_t;
+
+typedef struct {
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    node_ep_verdict_t verdict;
+    bool onion; /* an onion service of ours: reachable through Tor, not dialled back */
+} node_reach_ep_t;
+
 typedef struct node node_t;
 
 /* The node's two clocks, in milliseconds. mono_ms drives every deadline,
@@ -150,18 +196,22 @@ typedef struct {
     transport_stats_t transport;
     bool has_portmap; /* the router is asked to forward a port */
     portmap_info_t portmap;
+    node_reach_t reach; /* the dial-back check: this node's candidate endpoints */
+    size_t n_reach;
+    node_reach_ep_t reach_eps[NODE_REACH_CANDIDATES];
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);
 
-/* The endpoints an invite names (node_reach.c): --announce, listeners on
- * one address, then this host's addresses for a listener on every address
- * (public first; loopback and link-local only when nothing else). Writes at
- * most max into out; returns how many. */
 /* A node with no peer says so this long after its start, and again every
  * NODE_ALONE_AGAIN_MS while it stays alone. */
 enum { NODE_ALONE_FIRST_MS = 15000, NODE_ALONE_AGAIN_MS = 300000 };
 
+/* The endpoints an invite names (node_reach.c): those peers dialled back
+ * first, then --announce, the mapped port, listeners on one address, then
+ * this host's addresses for a listener on every address (public first;
+ * loopback and link-local only when nothing else). Writes at most max into
+ * out; returns how many. */
 size_t node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
 
 /* ---- the DHT, for the CLI ---- */

@@ -104,13 +104,19 @@ node_contact_count(node_t *n)
  * or the connect fails. */
 static peer_t *
 connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint, bool transient,
-           uint64_t now)
+           bool dialback, uint64_t now)
 {
     if (transport_banned(n->transport, key)) {
         return NULL; /* misbehaved: not dialled until the ban ends */
     }
-    if (!node_slot_free(n, TRANSPORT_OUT) &&
-        !(transient && node_evict_idle(n, TRANSPORT_OUT, now))) {
+    if (dialback) {
+        peertab_counts_t c;
+        peertab_counts(n->peers, &c);
+        if (c.dialbacks >= NODE_DIALBACK_CONNS_MAX) {
+            return NULL;
+        }
+    } else if (!node_slot_free(n, TRANSPORT_OUT) &&
+               !(transient && node_evict_idle(n, TRANSPORT_OUT, now))) {
         return NULL;
     }
     if (transport_connect(n->transport, key, endpoint) != TRANSPORT_OK) {
@@ -122,6 +128,7 @@ connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
         return NULL;
     }
     p->transient = transient;
+    p->dialback = dialback;
     p->endpoint_verified = true; /* the handshake proves the key is there */
     p->offered_gossip = !transient;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
@@ -142,7 +149,17 @@ node_connect(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
         node_keep_peer(n, p);
         return p;
     }
-    return connect_to(n, key, endpoint, false, node_mono_ms(n));
+    return connect_to(n, key, endpoint, false, false, node_mono_ms(n));
+}
+
+peer_t *
+node_connect_transient(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
+{
+    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_endpoint_valid(endpoint) ||
+        peertab_find(n->peers, key, TRANSPORT_OUT) != NULL) {
+        return NULL;
+    }
+    return connect_to(n, key, endpoint, true, true, node_mono_ms(n));
 }
 
 static void
@@ -153,7 +170,7 @@ dial(node_t *n, contact_t *c, uint64_t now)
      * soon, and a dead one costs little. */
     uint32_t f = c->failures < 7 ? c->failures : 7;
     c->next_try_ms = now + (5000u << f);
-    if (connect_to(n, c->key, c->endpoint, false, now) == NULL) {
+    if (connect_to(n, c->key, c->endpoint, false, false, now) == NULL) {
         c->failures++;
     }
 }
@@ -165,6 +182,7 @@ node_keep_peer(node_t *n, peer_t *p)
         return;
     }
     p->transient = false;
+    p->dialback = false; /* a neighbour now: it holds a slot like any */
     p->offered_gossip = true;
     /* A new HELLO offers gossip on the connection; the answer brings it up. */
     if (p->state == PEER_READY) {
@@ -223,17 +241,29 @@ node_send_frame(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endp
 {
     uint64_t now = node_mono_ms(n);
     peer_t *p = node_peer_ready(n, key);
+    if (p != NULL && (p->visitor || p->dialback)) {
+        /* Those close soon: the other connection, if there is one. */
+        peer_t *other =
+            peertab_find(n->peers, key, p->dir == TRANSPORT_IN ? TRANSPORT_OUT : TRANSPORT_IN);
+        if (other != NULL && other->state == PEER_READY && !other->visitor && !other->dialback) {
+            p = other;
+        }
+    }
     if (p != NULL) {
+        p->dialback = false; /* used: no longer closed when the dial-back is done */
         p->used_ms = now;
         return transport_send(n->transport, p->dir, p->key, frame, len) == TRANSPORT_OK ? 0 : -1;
     }
     p = peertab_find(n->peers, key, TRANSPORT_OUT);
+    if (p != NULL) {
+        p->dialback = false;
+    }
     if (p == NULL) {
         if (endpoint == NULL || !addr_endpoint_valid(endpoint) ||
             memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0) {
             return -1;
         }
-        p = connect_to(n, key, endpoint, true, now);
+        p = connect_to(n, key, endpoint, true, false, now);
         if (p == NULL) {
             return -1;
         }

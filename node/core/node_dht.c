@@ -101,8 +101,16 @@ node_dht_start(node_t *n)
         log_line(node_log(n), LOG_LEVEL_WARN, "cannot read the saved routing table: %s",
                  store_last_error(n->cfg.store));
     }
-    log_line(node_log(n), LOG_LEVEL_INFO, "DHT: %zu contacts from the last run; reachable at %s",
-             dht_table_size(n->dht), n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
+    if (node_dialback_on(n)) {
+        log_line(node_log(n), LOG_LEVEL_INFO,
+                 "DHT: %zu contacts from the last run; endpoints announced once peers dial "
+                 "them back",
+                 dht_table_size(n->dht));
+    } else {
+        log_line(node_log(n), LOG_LEVEL_INFO,
+                 "DHT: %zu contacts from the last run; reachable at %s", dht_table_size(n->dht),
+                 n->self_endpoint[0] ? n->self_endpoint : "(nowhere)");
+    }
     n->dht_saved_ms = node_mono_ms(n);
     return NODE_OK;
 }
@@ -174,6 +182,17 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     if (n->dht == NULL) {
         return;
     }
+    /* A provider record needs the endpoint that is being dialled now: the
+     * ANNOUNCE waits for the result rather than be refused for want of it. */
+    if (m->type == DHT_MSG_ANNOUNCE && p->held < NODE_HELD_MAX && node_dialback_checking(n, p)) {
+        if (p->held == 0) {
+            p->held_ms = node_mono_ms(n);
+        }
+        p->held_rid[p->held] = m->rid;
+        memcpy(p->held_key[p->held], m->u.key, KEYS_PUBLIC_SIZE);
+        p->held++;
+        return;
+    }
     /* An endpoint not known to reach the peer is not given: the DHT then
      * answers it and forgets it. */
     dht_contact_t from;
@@ -184,6 +203,19 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
                  dht_msg_type_name(m->type), dht_strerror(err));
     }
     after_contact(n);
+}
+
+void
+node_dht_release(node_t *n, peer_t *p)
+{
+    unsigned held = p->held;
+    p->held = 0;
+    for (unsigned i = 0; i < held && n->dht != NULL; i++) {
+        dht_msg_t *m = &n->db.replay;
+        dht_msg_init(m, DHT_MSG_ANNOUNCE, p->held_rid[i]);
+        memcpy(m->u.key, p->held_key[i], KEYS_PUBLIC_SIZE);
+        node_dht_receive(n, p, m);
+    }
 }
 
 void
@@ -291,8 +323,12 @@ announce_all(node_t *n, bool again)
     n->dht_announced_size = dht_table_size(n->dht);
     n->dht_was_empty = n->dht_announced_size == 0;
     if (n->self_endpoint[0] == '\0') {
-        log_line(node_log(n), LOG_LEVEL_WARN,
-                 "DHT: no endpoint others can reach; this node will not announce its feeds");
+        /* Before the dial-back check has said anything, not a warning: the
+         * feeds are announced as soon as a peer has dialled us back. */
+        bool checking = node_dialback_state(n) == NODE_REACH_CHECKING;
+        log_line(node_log(n), checking ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+                 "DHT: no endpoint others can reach; this node will not announce its feeds%s",
+                 checking ? " until a peer has dialled it back" : "");
     } else {
         announce(n, n->cfg.author->pk);
         if (store_following(n->cfg.store, on_followed, n) != STORE_OK) {

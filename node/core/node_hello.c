@@ -13,13 +13,20 @@
 static uint8_t
 answer_type(uint8_t request_type)
 {
-    return request_type == WIRE_PING ? WIRE_PONG : WIRE_PEERS;
+    switch (request_type) {
+    case WIRE_PING:
+        return WIRE_PONG;
+    case WIRE_DIAL_REQ:
+        return WIRE_DIAL_RESULT;
+    default:
+        return WIRE_PEERS;
+    }
 }
 
 /* Takes a request id and remembers it. False when the peer already has
  * NODE_PENDING_MAX requests out: the caller does not send. */
-static bool
-request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
+bool
+node_request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id)
 {
     for (int i = 0; i < NODE_PENDING_MAX; i++) {
         if (p->pending[i].id == 0) {
@@ -123,6 +130,10 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
     /* Caps are per connection: gossip is offered only where it may run. */
     h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
+    if (node_dialback_on(n)) {
+        node_dialback_hello(n, h); /* only what peers dialled back */
+        return;
+    }
     if (n->cfg.announce != NULL && addr_endpoint_valid(n->cfg.announce)) {
         memcpy(h->endpoints[h->n_endpoints++].s, n->cfg.announce, strlen(n->cfg.announce) + 1);
     }
@@ -158,7 +169,7 @@ send_peers_req(node_t *n, peer_t *p)
 {
     uint32_t id = 0;
     if (request_pending(p, WIRE_PEERS_REQ) ||
-        !request_open(n, p, WIRE_PEERS_REQ, node_mono_ms(n), &id)) {
+        !node_request_open(n, p, WIRE_PEERS_REQ, node_mono_ms(n), &id)) {
         return;
     }
     wire_msg_t *m = n->tx;
@@ -171,7 +182,7 @@ static void
 send_ping(node_t *n, peer_t *p, uint64_t now)
 {
     uint32_t id = 0;
-    if (request_pending(p, WIRE_PING) || !request_open(n, p, WIRE_PING, now, &id)) {
+    if (request_pending(p, WIRE_PING) || !node_request_open(n, p, WIRE_PING, now, &id)) {
         return;
     }
     wire_msg_t *m = n->tx;
@@ -192,22 +203,37 @@ first_ping(node_t *n, peer_t *p)
     }
 }
 
-/* Where an inbound peer accepts connections: its first explicit endpoint,
- * else the address its connection comes from with its listen port. */
+static bool endpoint_observed(const char *endpoint, const char *peer_addr);
+
+/* Where an inbound peer accepts connections: its first explicit endpoint
+ * at the address its connection comes from, else that address with its
+ * listen port, else its first explicit endpoint (a node behind a NAT may
+ * name its mapped address, which its connections do not come from). */
 static bool
 inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t cap)
 {
-    if (h->n_endpoints > 0) {
-        snprintf(out, cap, "%s", h->endpoints[0].s);
-        return true;
+    out[0] = '\0';
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        if (endpoint_observed(h->endpoints[i].s, peer_addr)) {
+            snprintf(out, cap, "%s", h->endpoints[i].s);
+            return true;
+        }
     }
     if (h->listen_port == 0 || peer_addr[0] == '\0') {
+        if (h->n_endpoints > 0) {
+            snprintf(out, cap, "%s", h->endpoints[0].s);
+            return true;
+        }
         return false;
     }
     addr_t a;
     if (addr_from_ip(peer_addr, h->listen_port, &a) != ADDR_OK ||
         addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
         out[0] = '\0';
+        if (h->n_endpoints > 0) {
+            snprintf(out, cap, "%s", h->endpoints[0].s);
+            return true;
+        }
         return false;
     }
     return true;
@@ -240,13 +266,21 @@ endpoint_observed(const char *endpoint, const char *peer_addr)
 static void
 take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, bool again)
 {
+    if (p->state != PEER_READY) {
+        p->ready_ms = node_mono_ms(n);
+    }
     p->state = PEER_READY;
     p->caps = h->caps;
     snprintf(p->software, sizeof p->software, "%s", h->software);
     if (p->dir == TRANSPORT_IN) {
         (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
+        /* At the address its connection comes from (never a dial to a
+         * third party on a stranger's word), and then dialled by us. */
         p->endpoint_verified = p->endpoint[0] != '\0' &&
-                               (n->claims_trusted || endpoint_observed(p->endpoint, peer_addr));
+                               (n->claims_trusted || (endpoint_observed(p->endpoint, peer_addr) &&
+                                                      node_dialback_verified(n, p)));
+    } else {
+        node_dialback_connected(n, p); /* the dial reached its key */
     }
     if (p->endpoint[0] != '\0') {
         node_contact_note(n, p->key, p->endpoint);
@@ -255,12 +289,13 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     node_queue_flush(n, p);
     node_dht_peer_ready(n, p);
     node_gossip_check(n, p);
-    if (!again && !p->transient && !p->visitor) {
+    if (!again && !p->transient && !p->visitor && !p->dialback) {
         node_emit(n, NODE_EVENT_PEER_UP, NULL, p->key);
     }
+    node_dialback_tick(n, node_mono_ms(n)); /* a peer to ask, maybe */
     char k[24];
     node_short_key(k, p->key);
-    log_line(node_log(n), again || p->transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+    log_line(node_log(n), again || p->transient || p->visitor ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
              "peer %s ready%s (%s, %s, %s)", k, again ? " again" : "",
              p->dir == TRANSPORT_OUT ? "outbound" : "inbound",
              p->endpoint[0] ? p->endpoint : "no listen address", p->software);
@@ -370,12 +405,15 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         return;
     }
     bool was_ready = p->state == PEER_READY;
+    bool kept_now = false;
     /* Answer first (see on_first_hello). */
     if (p->dir == TRANSPORT_IN) {
         bool wants = (m->u.hello.caps & WIRE_CAP_GOSSIP) != 0;
         if (p->visitor && wants && node_slot_free(n, TRANSPORT_IN)) {
-            /* Its side now keeps the connection: it takes a slot. */
+            /* Its side now keeps the connection (a dial-back or a lookup's
+             * connection it made a neighbour): it takes a slot. */
             p->visitor = false;
+            kept_now = true;
         }
         p->offered_gossip = !p->probation && !p->visitor && wants;
         node_send_hello(n, p, m->request_id);
@@ -392,8 +430,18 @@ on_hello(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         }
     }
     if (!was_ready) {
-        send_peers_req(n, p);
+        if (!p->dialback) { /* a dial-back connection closes at once */
+            send_peers_req(n, p);
+        }
         first_ping(n, p);
+    } else if (kept_now) {
+        char k[24];
+        node_short_key(k, p->key);
+        log_line(node_log(n), LOG_LEVEL_INFO, "peer %s kept (inbound, %s)", k,
+                 p->endpoint[0] ? p->endpoint : "no listen address");
+        if (p->rtt_us < 0) {
+            first_ping(n, p); /* measured as for any kept peer */
+        }
     }
 }
 
@@ -405,7 +453,16 @@ on_pong(node_t *n, peer_t *p, const wire_msg_t *m)
         p->rtt_us = now > p->ping_sent_us ? (int64_t)(now - p->ping_sent_us) : 0;
         n->pongs++;
         node_gossip_rtt_changed(n);
+        /* On a dial-back connection: what went before the PING (DIAL_BACK)
+         * has arrived, so it can close now. */
+        p->dialback_done = p->dialback;
     }
+}
+
+void
+node_send_ping(node_t *n, peer_t *p)
+{
+    send_ping(n, p, node_mono_ms(n));
 }
 
 /* Answers with a random choice of ready peers with verified endpoints: a
@@ -440,8 +497,9 @@ on_peers_req(node_t *n, peer_t *p, const wire_msg_t *m)
 }
 
 static void
-on_peers(node_t *n, const wire_msg_t *m)
+on_peers(node_t *n, peer_t *p, const wire_msg_t *m)
 {
+    p->peers_given = m->u.peers.n;
     for (uint8_t i = 0; i < m->u.peers.n; i++) {
         node_contact_note(n, m->u.peers.contacts[i].node_key, m->u.peers.contacts[i].endpoint.s);
     }
@@ -456,12 +514,15 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
              m->u.error.text);
     if (m->u.error.code == WIRE_ERR_NETWORK || m->u.error.code == WIRE_ERR_BUSY) {
         /* Refused at HELLO for want of a slot: soon again. Let go after
-         * probation, or evicted, we have its contacts: not soon. The DHT's
-         * transient connections hear the same refusals; they do not move
-         * the schedule of the connection the node keeps. */
+         * probation, or evicted, we have its contacts: not soon, unless it
+         * gave none (in a crowd, a full node may know no peer it has
+         * dialled back yet). The DHT's transient connections hear the
+         * same refusals; they do not move the schedule of the connection
+         * the node keeps. */
         bool busy = m->u.error.code == WIRE_ERR_BUSY;
         if (!(busy && p->transient)) {
-            node_contact_refused(n, p->key, busy && p->state != PEER_READY);
+            node_contact_refused(n, p->key,
+                                 busy && (p->state != PEER_READY || p->peers_given == 0));
         }
         node_peer_forget(n, p, "refused us", m->u.error.code == WIRE_ERR_NETWORK);
     } else if (m->u.error.code == WIRE_ERR_HELLO && p->state == PEER_READY) {
@@ -471,11 +532,13 @@ on_error_msg(node_t *n, peer_t *p, const wire_msg_t *m)
     }
 }
 
-/* PONG, PEERS and ERROR answer a request of ours, or are dropped. */
+/* PONG, PEERS, DIAL_RESULT and ERROR answer a request of ours, or are
+ * dropped. */
 static bool
 is_answer(uint8_t type)
 {
-    return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR;
+    return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR ||
+           type == WIRE_DIAL_RESULT;
 }
 
 static void
@@ -517,10 +580,15 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         on_peers_req(n, p, m);
         break;
     case WIRE_PEERS:
-        on_peers(n, m);
+        on_peers(n, p, m);
         break;
     case WIRE_ERROR:
         on_error_msg(n, p, m);
+        break;
+    case WIRE_DIAL_REQ:
+    case WIRE_DIAL_BACK:
+    case WIRE_DIAL_RESULT:
+        node_dialback_receive(n, p, m, peer_addr);
         break;
     default:
         break;
@@ -550,6 +618,10 @@ node_tend_peer(node_t *n, peer_t *p, uint64_t now)
         node_peer_forget(n, p, "silent for a minute", true);
         return;
     }
+    if (p->dialback && now - p->ready_ms > NODE_DIALBACK_LINGER_MS) {
+        node_peer_forget(n, p, "dial-back done", false);
+        return;
+    }
     if (p->transient && p->dir == TRANSPORT_OUT && now - p->used_ms > NODE_IDLE_MS) {
         node_peer_forget(n, p, "idle", false);
         return;
@@ -558,7 +630,10 @@ node_tend_peer(node_t *n, peer_t *p, uint64_t now)
         node_peer_forget(n, p, "idle visitor", false);
         return;
     }
-    if (now - p->last_seen_ms > NODE_PING_EVERY_MS) {
+    /* A visitor is the other side's connection: it pings, and may close it
+     * at any moment (a dial-back's within seconds), so nothing goes on it
+     * unasked. */
+    if (now - p->last_seen_ms > NODE_PING_EVERY_MS && !p->visitor) {
         send_ping(n, p, now);
     }
 }

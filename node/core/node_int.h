@@ -31,6 +31,41 @@ typedef struct {
     uint32_t failures;
 } contact_t;
 
+/* An endpoint of another node, dialled or being dialled to learn whether
+ * it reaches that node's key (node_dialback.c). */
+typedef enum { VERIFY_FREE = 0, VERIFY_PENDING, VERIFY_OK, VERIFY_FAILED } verify_state_t;
+typedef struct {
+    verify_state_t state;
+    uint8_t key[KEYS_PUBLIC_SIZE];
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    uint64_t until_ms; /* pending: the deadline; else when it is forgotten */
+    /* The node at key asked for this dial (DIAL_REQ): its answer is owed on
+     * the connection (asker_dir, key) with request id rid, and DIAL_BACK
+     * with nonce goes to the endpoint. */
+    bool asked;
+    transport_dir_t asker_dir;
+    uint32_t rid;
+    uint64_t nonce;
+} verify_t;
+
+/* One candidate endpoint of this node and what peers found (the asker's
+ * side of the dial-back check). */
+typedef struct {
+    char endpoint[WIRE_ENDPOINT_MAX + 1];
+    node_ep_verdict_t verdict;
+    bool onion;
+    bool checking; /* a DIAL_REQ is out */
+    uint64_t nonce;
+    uint8_t asked[KEYS_PUBLIC_SIZE];
+    uint32_t rid;
+    uint64_t asked_ms;
+    uint64_t said_ok_ms; /* the peer answered OK; the nonce is awaited */
+    uint64_t next_ms;    /* when to ask (again) */
+    uint32_t cursor;     /* which ready peer to ask next */
+    unsigned refusals;   /* refused (or not answered) in a row */
+    unsigned rounds;     /* times every peer refused, since the last verdict */
+} reach_cand_t;
+
 struct node {
     uv_loop_t *loop;
     node_event_cb event_cb;
@@ -100,6 +135,17 @@ struct node {
         int dht;          /* OWN_DHT_*: the lookup of our own head */
         uint64_t dht_seq; /* the highest verified head of ours the DHT gave */
     } own;
+    struct {
+        bool off; /* test only: the "dialback" defence is off */
+        verify_t verified[NODE_VERIFIED_MAX];
+        reach_cand_t cands[NODE_REACH_CANDIDATES];
+        reach_cand_t scratch[NODE_REACH_CANDIDATES]; /* rescan's new list */
+        size_t n_cands;
+        uint64_t scanned_ms; /* when the candidates were last listed */
+        /* The reachable endpoints last logged, ", "-separated; "-": none. */
+        char said[NODE_REACH_CANDIDATES * (WIRE_ENDPOINT_MAX + 2) + 1];
+        dht_msg_t replay; /* a held ANNOUNCE, handled at last */
+    } db;
     int closing_parts;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -136,6 +182,45 @@ enum { OWN_DHT_IDLE = 0, OWN_DHT_RUNNING, OWN_DHT_DONE };
 
 /* Starts the lookup of our own head once the DHT has contacts. */
 void node_own_tick(node_t *n, uint64_t now);
+
+/* ---- node_dialback.c ---- */
+
+/* Whether the dial-back check is on (it is unless a test turned it off). */
+bool node_dialback_on(node_t *n);
+/* Lists the candidates and takes our own onion as reachable; from
+ * node_new, before the first announce. */
+void node_dialback_start(node_t *n);
+/* Whether the endpoint an inbound peer claims (already known to be at its
+ * connection's address) has been dialled and reached its key. When not,
+ * a dial is started (or p->verify_wanted set, when the dials are at their
+ * cap); node_dialback_connected then marks it. */
+bool node_dialback_verified(node_t *n, peer_t *p);
+/* An outbound connection finished its handshake: its endpoint reaches its
+ * key. Marks the inbound peer with that key and endpoint verified, sends a
+ * DIAL_BACK that waited for it and answers the DIAL_REQ. */
+void node_dialback_connected(node_t *n, peer_t *p);
+/* An outbound connection that never became ready is being forgotten. */
+void node_dialback_failed(node_t *n, const peer_t *p);
+/* DIAL_REQ, DIAL_BACK or DIAL_RESULT (already matched to a request) from p. */
+void node_dialback_receive(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr);
+/* Asks peers to dial back candidates that are due, and times out dials;
+ * from the tick and when a peer becomes ready. */
+void node_dialback_tick(node_t *n, uint64_t now);
+/* Fills the endpoints and listen port of our HELLO: those found reachable
+ * (all candidates, as before the check, when it is off). */
+void node_dialback_hello(node_t *n, wire_hello_t *h);
+/* Whether p is inbound and its endpoint is being dialled (or waits for a
+ * free place to be): its ANNOUNCEs wait for the result. */
+bool node_dialback_checking(node_t *n, const peer_t *p);
+/* Whether endpoint is a candidate of ours a peer dialled back. */
+bool node_dialback_reachable(node_t *n, const char *endpoint);
+/* The overall state: reachable when a candidate is. */
+node_reach_t node_dialback_state(node_t *n);
+/* Closes the dial-back connections whose work is done; called after each
+ * message is handled, never from inside a handler of that peer. */
+void node_dialback_reap(node_t *n);
+/* Copies the candidates and the overall state into the status. */
+void node_dialback_status(node_t *n, node_status_t *out);
 
 /* ---- node_reach.c ---- */
 
@@ -190,11 +275,16 @@ peer_t *node_peer_ready(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
 
 /* ---- node_hello.c ---- */
 
+/* Takes a request id for a request of type to p and remembers it (the
+ * answer must match it). False when p has NODE_PENDING_MAX out. */
+bool node_request_open(node_t *n, peer_t *p, uint8_t type, uint64_t now, uint32_t *id);
 /* Encodes m and sends it to p. */
 void node_send_msg(node_t *n, peer_t *p, const wire_msg_t *m);
 /* An ERROR to a connection that may have no entry in the table. */
 void node_send_error(node_t *n, transport_dir_t dir, const uint8_t key[KEYS_PUBLIC_SIZE],
                      uint32_t rid, wire_error_code_t code, const char *text);
+/* A PING to p (unless one is out or p has NODE_PENDING_MAX requests). */
+void node_send_ping(node_t *n, peer_t *p);
 /* Our HELLO, with gossip offered when p->offered_gossip. */
 void node_send_hello(node_t *n, peer_t *p, uint32_t rid);
 /* A decoded message (not gossip) from the connection (dir, key). */
@@ -227,6 +317,11 @@ void node_queue_flush(node_t *n, peer_t *p);
  * (no endpoint, no free slot, queue full). frame borrowed for the call. */
 int node_send_frame(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
                     const uint8_t *frame, size_t len);
+/* Opens a transient outbound connection (no gossip, closed when idle) to
+ * check an endpoint or dial a node back; frames may be queued on it until
+ * its handshake is done. NULL when there is no slot or the connect fails. */
+peer_t *node_connect_transient(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE],
+                               const char *endpoint);
 /* Drops a peer that failed or misbehaved; its contact backs off. */
 void node_drop_peer(node_t *n, peer_t *p, const char *why);
 /* Keeps an outbound transient connection open and offers gossip on it. */
@@ -270,8 +365,11 @@ void node_find_replicas(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE]);
 node_err_t node_dht_start(node_t *n);
 /* Saves the table and frees the DHT (unfinished lookups are cancelled). */
 void node_dht_stop(node_t *n);
-/* A DHT message from a ready peer. */
+/* A DHT message from a ready peer. An ANNOUNCE from a peer whose endpoint
+ * is being dialled is held (up to NODE_HELD_MAX) until node_dht_release. */
 void node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m);
+/* The dial of p's endpoint ended: its held ANNOUNCEs are handled now. */
+void node_dht_release(node_t *n, peer_t *p);
 /* A peer finished its handshake / was lost. */
 void node_dht_peer_ready(node_t *n, peer_t *p);
 void node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool failed);

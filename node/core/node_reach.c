@@ -1,8 +1,8 @@
-/* Where this node can be dialled, for invites: what a person hands to
- * another must name addresses the other can reach, and this node cannot
- * know which of its addresses that is (the dial-back check of the
- * reachability work will tell). So it names, in order: the --announce
- * endpoint, listeners on one address, then for a listener on every address
+/* Where this node can be dialled, for invites and as the candidates of the
+ * dial-back check: what a person hands to another must name addresses the
+ * other can reach. So it names, in order: the endpoints peers dialled back
+ * (node_dialback.c), then the rest of: the --announce endpoint, the mapped
+ * port, listeners on one address, then for a listener on every address
  * the host's own addresses, public before private, loopback and link-local
  * only when there is nothing else. */
 #include <stdio.h>
@@ -98,6 +98,16 @@ node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
         if (l.n == 0) {
             add_interfaces(&l, wild_port, ADDR_LINK_LOCAL);
             add_interfaces(&l, wild_port, ADDR_LOOPBACK);
+        }
+    }
+    /* Those a peer dialled back first, the rest in the order above. */
+    for (size_t i = 0, front = 0; i < l.n; i++) {
+        if (node_dialback_reachable(n, out[i])) {
+            char ep[ADDR_ENDPOINT_MAX + 1];
+            memcpy(ep, out[i], sizeof ep);
+            memmove(out[front + 1], out[front], (i - front) * sizeof out[0]);
+            memcpy(out[front], ep, sizeof ep);
+            front++;
         }
     }
     return l.n;

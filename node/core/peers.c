@@ -129,6 +129,7 @@ peertab_counts(const peertab_t *t, peertab_counts_t *out)
         out->ready += p->state == PEER_READY;
         out->probation += p->probation;
         out->visitors += p->visitor;
+        out->dialbacks += p->dialback;
         out->neighbours += p->dir == TRANSPORT_OUT && !p->transient;
         out->feed += p->feed;
     }

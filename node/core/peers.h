@@ -42,6 +42,18 @@ typedef struct {
      * inbound peer's connection comes from its address. Only then does it
      * go to the DHT (routing table, provider records). */
     bool endpoint_verified;
+    /* Inbound, its endpoint at its connection's address but not dialled
+     * yet: the check waits for a free place (node_dialback.c). */
+    bool verify_wanted;
+    /* ANNOUNCEs (request id, record key) held while its endpoint is being
+     * dialled: answered once the dial has said whether it reaches it. */
+    unsigned held;
+    uint64_t held_ms; /* when the first was held */
+    uint32_t held_rid[NODE_HELD_MAX];
+    uint8_t held_key[NODE_HELD_MAX][KEYS_PUBLIC_SIZE];
+    /* DIAL_REQs from this peer in the minute that began at dial_window_ms. */
+    uint64_t dial_window_ms;
+    unsigned dial_reqs;
     char software[WIRE_SOFTWARE_MAX + 1];
     uint32_t caps;
     uint64_t since_ms;
@@ -53,6 +65,13 @@ typedef struct {
     request_t pending[NODE_PENDING_MAX];
     /* Opened only to carry DHT messages: closed once idle. */
     bool transient;
+    /* Outbound, opened for a dial-back or to check an endpoint: it takes
+     * no peer slot (node_dialback.c caps them) and is closed
+     * NODE_DIALBACK_LINGER_MS after its handshake, unless something else
+     * uses it (it then becomes an ordinary transient connection). */
+    bool dialback;
+    bool dialback_done; /* nothing more to do on it: node_dialback_reap closes it */
+    uint64_t ready_ms;  /* when its handshake finished */
     /* Last time a message other than a keep-alive went either way. */
     uint64_t used_ms;
     /* Frames waiting for the handshake to finish (DHT requests to a node
@@ -78,6 +97,8 @@ typedef struct {
      * node still answers lookups), at most NODE_VISITORS_MAX at once, and
      * is let go after NODE_VISITOR_IDLE_MS without use. */
     bool visitor;
+    /* Contacts in its last PEERS answer; 0 until one came. */
+    unsigned peers_given;
 } peer_t;
 
 typedef struct peertab peertab_t;
@@ -114,6 +135,7 @@ typedef struct {
     size_t ready;      /* handshake done */
     size_t probation;  /* let in past the limit (all inbound) */
     size_t visitors;   /* inbound DHT-only connections, no slot taken */
+    size_t dialbacks;  /* outbound dial-back connections, no slot taken */
     size_t neighbours; /* outbound and kept (not transient) */
     size_t feed;       /* kept to sync a followed feed */
 } peertab_counts_t;

@@ -44,6 +44,12 @@ wire_type_name(uint8_t type)
         return "peers";
     case WIRE_ERROR:
         return "error";
+    case WIRE_DIAL_REQ:
+        return "dial_req";
+    case WIRE_DIAL_BACK:
+        return "dial_back";
+    case WIRE_DIAL_RESULT:
+        return "dial_result";
     default:
         return wire_is_dht(type) ? dht_msg_type_name(type) : "unknown";
     }
@@ -58,7 +64,7 @@ wire_is_dht(uint8_t type)
 static bool
 type_known(uint8_t type)
 {
-    return (type >= WIRE_HELLO && type <= WIRE_ERROR) || wire_is_dht(type);
+    return (type >= WIRE_HELLO && type <= WIRE_DIAL_RESULT) || wire_is_dht(type);
 }
 
 static wire_err_t
@@ -195,6 +201,9 @@ check_caps(const wire_msg_t *m)
     case WIRE_ERROR:
         return field_len(m->u.error.text, WIRE_ERROR_TEXT_MAX) == SIZE_MAX ? WIRE_ETOOLARGE
                                                                            : WIRE_OK;
+    case WIRE_DIAL_REQ:
+        return field_len(m->u.dial.endpoint.s, WIRE_ENDPOINT_MAX) == SIZE_MAX ? WIRE_ETOOLARGE
+                                                                              : WIRE_OK;
     default:
         return WIRE_OK;
     }
@@ -238,6 +247,8 @@ check_rules(const wire_msg_t *m)
         return peers_rules(&m->u.peers);
     case WIRE_ERROR:
         return printable(m->u.error.text, strlen(m->u.error.text));
+    case WIRE_DIAL_REQ:
+        return wire_endpoint_valid(m->u.dial.endpoint.s);
     default:
         return true;
     }
@@ -308,6 +319,16 @@ decode_payload(bytes_fields_t *d, wire_msg_t *m)
     case WIRE_ERROR:
         m->u.error.code = bytes_get_u16(&d->r);
         bytes_get_string(d, m->u.error.text, WIRE_ERROR_TEXT_MAX);
+        break;
+    case WIRE_DIAL_REQ:
+        m->u.dial.nonce = bytes_get_u64(&d->r);
+        bytes_get_string(d, m->u.dial.endpoint.s, WIRE_ENDPOINT_MAX);
+        break;
+    case WIRE_DIAL_BACK:
+        m->u.dial.nonce = bytes_get_u64(&d->r);
+        break;
+    case WIRE_DIAL_RESULT:
+        m->u.dial.status = bytes_get_u8(&d->r);
         break;
     default:
         break;
@@ -411,6 +432,16 @@ encode_payload(bytes_writer_t *w, const wire_msg_t *m)
     case WIRE_ERROR:
         bytes_put_u16(w, m->u.error.code);
         put_string(w, m->u.error.text);
+        break;
+    case WIRE_DIAL_REQ:
+        bytes_put_u64(w, m->u.dial.nonce);
+        put_string(w, m->u.dial.endpoint.s);
+        break;
+    case WIRE_DIAL_BACK:
+        bytes_put_u64(w, m->u.dial.nonce);
+        break;
+    case WIRE_DIAL_RESULT:
+        bytes_put_u8(w, m->u.dial.status);
         break;
     default:
         break;

@@ -44,7 +44,23 @@ typedef enum {
     WIRE_PEERS_REQ = 4, /* "send me some contacts" */
     WIRE_PEERS = 5,
     WIRE_ERROR = 6, /* a reply saying why a request was refused */
+    /* The dial-back check (PROTOCOL.md 6, "Dial-back"): "dial me back at
+     * this endpoint and say this nonce there"; the nonce, on the new
+     * connection; and the answer to the request. */
+    WIRE_DIAL_REQ = 7,
+    WIRE_DIAL_BACK = 8,
+    WIRE_DIAL_RESULT = 9,
 } wire_type_t;
+
+/* Outcomes in WIRE_DIAL_RESULT. Every value decodes: a newer node may add
+ * some, and an unknown one means "not dialled". */
+typedef enum {
+    WIRE_DIAL_OK = 0,      /* connected to the endpoint, with the requester's key, and sent
+                              DIAL_BACK there */
+    WIRE_DIAL_FAILED = 1,  /* could not connect, or the handshake failed */
+    WIRE_DIAL_REFUSED = 2, /* the endpoint is not at the address the request came from */
+    WIRE_DIAL_BUSY = 3,    /* too many dial-backs now, or asked too often: ask later */
+} wire_dial_status_t;
 
 /* Capability bits in HELLO. Unknown bits are ignored. */
 enum {
@@ -95,6 +111,13 @@ typedef struct {
         uint64_t ping_nonce; /* PING and PONG: echoed unchanged */
         uint8_t peers_max;   /* PEERS_REQ: at most this many, 1..WIRE_PEERS_MAX */
         wire_peers_t peers;
+        /* DIAL_REQ: nonce and endpoint; DIAL_BACK: nonce; DIAL_RESULT:
+         * status (wire_dial_status_t). */
+        struct {
+            uint64_t nonce;
+            uint8_t status;
+            wire_endpoint_t endpoint;
+        } dial;
         struct {
             uint16_t code; /* wire_error_code_t */
             char text[WIRE_ERROR_TEXT_MAX + 1];

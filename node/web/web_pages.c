@@ -847,6 +847,34 @@ page_me(web_req_t *r)
 
 /* ---- peers and status ---- */
 
+/* What the dial-back check found, as `samizdat status` says it. */
+static void
+reach_html(wbuf_t *b, const app_status_t *s)
+{
+    if (s->reach == APP_REACH_UNCHECKED) {
+        wbuf_puts(b, "not checked");
+        return;
+    }
+    if (s->reach == APP_REACH_CHECKING) {
+        wbuf_puts(b, "not known yet: asking peers to dial this node back");
+        return;
+    }
+    bool any = false;
+    for (size_t i = 0; i < s->n_reach; i++) {
+        if (s->reach_eps[i].verdict == APP_EP_REACHABLE) {
+            wbuf_printf(b, "%s%s <code>", any ? "; " : "",
+                        s->reach_eps[i].onion ? "as onion" : "directly at");
+            wbuf_html_str(b, s->reach_eps[i].endpoint);
+            wbuf_puts(b, "</code>");
+            any = true;
+        }
+    }
+    if (!any) {
+        wbuf_puts(b, "not reachable: no peer could dial this node back (it still connects out "
+                     "and follows; a forwarded port or an invite through a reachable node helps)");
+    }
+}
+
 static void
 peers_render(web_req_t *r, app_result_t *res)
 {
@@ -866,6 +894,8 @@ peers_render(web_req_t *r, app_result_t *res)
         wbuf_html_str(&b, s->listen[i]);
         wbuf_puts(&b, "</code>");
     }
+    wbuf_puts(&b, "</dd><dt>Reachable</dt><dd>");
+    reach_html(&b, s);
     wbuf_puts(&b, "</dd><dt>Router</dt><dd>");
     switch (s->portmap) {
     case 0:

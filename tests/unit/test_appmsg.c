@@ -303,6 +303,15 @@ full_result(app_op_t op, const keys_author_t *k)
         snprintf(u->status.portmap_external, sizeof u->status.portmap_external,
                  "tcp://192.0.2.44:7470");
         u->status.portmap_lifetime_s = 7200;
+        u->status.reach = APP_REACH_REACHABLE;
+        u->status.n_reach = 2;
+        snprintf(u->status.reach_eps[0].endpoint, sizeof u->status.reach_eps[0].endpoint,
+                 "tcp://192.0.2.44:7470");
+        u->status.reach_eps[0].verdict = APP_EP_UNREACHABLE;
+        snprintf(u->status.reach_eps[1].endpoint, sizeof u->status.reach_eps[1].endpoint,
+                 "tcp://%056d.onion:7470", 0);
+        u->status.reach_eps[1].verdict = APP_EP_REACHABLE;
+        u->status.reach_eps[1].onion = true;
         break;
     case APP_OP_POST:
     case APP_OP_REPLY:
@@ -468,6 +477,10 @@ test_every_result(void **state)
             assert_int_equal(d->u.status.flood_cuts, 4);
             assert_string_equal(d->u.status.portmap_external, "tcp://192.0.2.44:7470");
             assert_int_equal(d->u.status.portmap_lifetime_s, 7200);
+            assert_int_equal(d->u.status.reach, APP_REACH_REACHABLE);
+            assert_int_equal(d->u.status.n_reach, 2);
+            assert_int_equal(d->u.status.reach_eps[0].verdict, APP_EP_UNREACHABLE);
+            assert_true(d->u.status.reach_eps[1].onion);
             break;
         case APP_OP_FEED:
             assert_int_equal(d->u.feed.n_posts, 3);
