@@ -731,14 +731,16 @@ me_render(web_req_t *r, app_result_t *feed)
     if (prof != NULL) {
         wbuf_html_str(&b, prof->name);
     }
-    wbuf_printf(&b, "\"><label for=\"me-bio\">About you</label><textarea id=\"me-bio\" "
-                    "name=\"bio\" rows=\"3\" data-max-bytes=\"%d\">",
+    wbuf_printf(&b,
+                "\"><label for=\"me-bio\">About you</label><textarea id=\"me-bio\" "
+                "name=\"bio\" rows=\"3\" data-max-bytes=\"%d\">",
                 POST_BODY_MAX);
     if (prof != NULL) {
         wbuf_html(&b, prof->body, prof->body_len);
     }
-    wbuf_printf(&b, "</textarea><p id=\"me-hint\" class=\"hint\">Your name (at most %d bytes) "
-                    "and bio are published as a signed post; whoever follows you sees them.</p>",
+    wbuf_printf(&b,
+                "</textarea><p id=\"me-hint\" class=\"hint\">Your name (at most %d bytes) "
+                "and bio are published as a signed post; whoever follows you sees them.</p>",
                 POST_NAME_MAX);
     wbuf_printf(&b,
                 "<button type=\"submit\">Publish profile</button></form>\n"
@@ -847,6 +849,12 @@ page_me(web_req_t *r)
 
 /* ---- peers and status ---- */
 
+static const char *
+plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 /* What the dial-back check found, as `samizdat status` says it. */
 static void
 reach_html(wbuf_t *b, const app_status_t *s)
@@ -914,16 +922,19 @@ peers_render(web_req_t *r, app_result_t *res)
         wbuf_html_str(&b, s->portmap_why);
         break;
     }
+    wbuf_printf(&b, "</dd><dt>Uptime</dt><dd>%llu min</dd>",
+                (unsigned long long)(s->uptime_ms / 60000));
+    wbuf_printf(&b, "<dt>Stored</dt><dd>%llu post%s of %llu author%s; you follow %llu</dd>",
+                (unsigned long long)s->posts, plural(s->posts), (unsigned long long)s->authors,
+                plural(s->authors), (unsigned long long)s->following);
     wbuf_printf(&b,
-                "</dd><dt>Uptime</dt><dd>%llu min</dd>"
-                "<dt>Stored</dt><dd>%llu posts of %llu authors; you follow %llu</dd>"
-                "<dt>Received</dt><dd>%llu posts from peers, %llu new, %llu duplicates, "
-                "%llu invalid</dd><dt>Network table</dt><dd>%llu contacts</dd></dl></section>\n",
-                (unsigned long long)(s->uptime_ms / 60000), (unsigned long long)s->posts,
-                (unsigned long long)s->authors, (unsigned long long)s->following,
-                (unsigned long long)s->g_received, (unsigned long long)s->g_stored,
-                (unsigned long long)s->g_duplicates, (unsigned long long)s->g_invalid,
-                (unsigned long long)s->dht_table);
+                "<dt>Received</dt><dd>%llu post%s from peers, %llu new, %llu duplicate%s, "
+                "%llu invalid</dd>",
+                (unsigned long long)s->g_received, plural(s->g_received),
+                (unsigned long long)s->g_stored, (unsigned long long)s->g_duplicates,
+                plural(s->g_duplicates), (unsigned long long)s->g_invalid);
+    wbuf_printf(&b, "<dt>Network table</dt><dd>%llu contact%s</dd></dl></section>\n",
+                (unsigned long long)s->dht_table, plural(s->dht_table));
     wbuf_printf(&b, "<section><h2>%zu peer%s</h2>", res->err == APP_OK ? res->u.peers.n : 0,
                 res->err == APP_OK && res->u.peers.n == 1 ? "" : "s");
     if (res->err != APP_OK) {
