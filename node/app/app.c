@@ -78,6 +78,27 @@ app_op_name(app_op_t op)
 }
 
 bool
+app_key_parse(const char *text, keytext_kind_t kind, uint8_t out[static KEYTEXT_VALUE_SIZE],
+              char *msg, size_t cap)
+{
+    static const char *const names[] = {"an author key", "a node key", "a post id"};
+    keytext_err_t err = keytext_decode(out, kind, text);
+    if (err == KEYTEXT_OK) {
+        return true;
+    }
+    /* Name the mix-up when someone passes one kind of key for another. */
+    uint8_t tmp[KEYTEXT_VALUE_SIZE];
+    for (int k = KEYTEXT_AUTHOR; k <= KEYTEXT_POST; k++) {
+        if (k != (int)kind && keytext_decode(tmp, (keytext_kind_t)k, text) == KEYTEXT_OK) {
+            snprintf(msg, cap, "'%s' is %s, not %s", text, names[k], names[kind]);
+            return false;
+        }
+    }
+    snprintf(msg, cap, "'%s' is not %s: %s", text, names[kind], keytext_strerror(err));
+    return false;
+}
+
+bool
 app_dht_id_parse(const char *text, uint8_t id[DHT_KEY_SIZE])
 {
     uint8_t key[KEYS_PUBLIC_SIZE];

@@ -28,6 +28,7 @@
 #include "dht.h"
 #include "invite.h"
 #include "keys.h"
+#include "keytext.h"
 #include "portmap.h"
 #include "post.h"
 #include "repair.h"
@@ -113,6 +114,13 @@ typedef enum {
 
 /* "status", "post", ...; "?" for a value out of range. */
 const char *app_op_name(app_op_t op);
+
+/* Parses the text form of a key or post id of kind into out. On failure
+ * msg (cap bytes) says why in the words every front end uses: which other
+ * kind of key the text is ("'szn1...' is a node key, not an author key"),
+ * else what is wrong with it (a mistyped or missing character). */
+bool app_key_parse(const char *text, keytext_kind_t kind, uint8_t out[static KEYTEXT_VALUE_SIZE],
+                   char *msg, size_t cap);
 
 /* A DHT id as a person gives it for FIND_NODE: a node key in text form
  * (szn1...; its DHT id is derived) or 64 hex digits. */

@@ -125,34 +125,24 @@ cli_ensure_keys(cli_t *c, bool sealed, bool *created)
 }
 
 static int
-parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static KEYS_PUBLIC_SIZE],
-           const char *what)
+parse_text(cli_t *c, const char *text, keytext_kind_t kind, uint8_t out[static KEYS_PUBLIC_SIZE])
 {
-    keytext_err_t err = keytext_decode(out, kind, text);
-    if (err == KEYTEXT_OK) {
-        return CLI_EXIT_OK;
-    }
-    /* Name the mix-up when someone passes one kind of key for another. */
-    uint8_t tmp[KEYS_PUBLIC_SIZE];
-    for (int k = KEYTEXT_AUTHOR; k <= KEYTEXT_POST; k++) {
-        if (k != (int)kind && keytext_decode(tmp, (keytext_kind_t)k, text) == KEYTEXT_OK) {
-            const char *names[] = {"an author key", "a node key", "a post id"};
-            return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is %s, not %s", text, names[k], what);
-        }
-    }
-    return cli_fail(c, CLI_EXIT_BADINPUT, "'%s' is not %s: %s", text, what, keytext_strerror(err));
+    char msg[1024];
+    return app_key_parse(text, kind, out, msg, sizeof msg)
+               ? CLI_EXIT_OK
+               : cli_fail(c, CLI_EXIT_BADINPUT, "%s", msg);
 }
 
 int
 cli_parse_author(cli_t *c, const char *text, uint8_t out[static KEYS_PUBLIC_SIZE])
 {
-    return parse_text(c, text, KEYTEXT_AUTHOR, out, "an author key");
+    return parse_text(c, text, KEYTEXT_AUTHOR, out);
 }
 
 int
 cli_parse_post_id(cli_t *c, const char *text, uint8_t out[static POST_ID_SIZE])
 {
-    return parse_text(c, text, KEYTEXT_POST, out, "a post id");
+    return parse_text(c, text, KEYTEXT_POST, out);
 }
 
 void

@@ -56,10 +56,10 @@ put(char **p, const char *s)
     *p += n;
 }
 
-qr_err_t
-qr_render(const char *text, qr_style_t style, char **out, qr_info_t *info)
+/* text at error correction level M, byte mode, the smallest version. */
+static qr_err_t
+encode(const char *text, QRcode **out)
 {
-    *out = NULL;
     size_t len = text != NULL ? strlen(text) : 0;
     if (len == 0) {
         return QR_EINVAL;
@@ -68,9 +68,21 @@ qr_render(const char *text, qr_style_t style, char **out, qr_info_t *info)
         return QR_ETOOLONG;
     }
     errno = 0;
-    QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
-    if (q == NULL) {
+    *out = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
+    if (*out == NULL) {
         return errno == ENOMEM ? QR_ENOMEM : errno == ERANGE ? QR_ETOOLONG : QR_EENCODE;
+    }
+    return QR_OK;
+}
+
+qr_err_t
+qr_render(const char *text, qr_style_t style, char **out, qr_info_t *info)
+{
+    *out = NULL;
+    QRcode *q = NULL;
+    qr_err_t err = encode(text, &q);
+    if (err != QR_OK) {
+        return err;
     }
     int side = q->width + 2 * QR_QUIET;
     int lines = style == QR_UTF8 ? (side + 1) / 2 : side;
@@ -111,17 +123,10 @@ qr_err_t
 qr_svg(const char *text, char **out, qr_info_t *info)
 {
     *out = NULL;
-    size_t len = text != NULL ? strlen(text) : 0;
-    if (len == 0) {
-        return QR_EINVAL;
-    }
-    if (len > QR_TEXT_MAX) {
-        return QR_ETOOLONG;
-    }
-    errno = 0;
-    QRcode *q = QRcode_encodeString8bit(text, 0, QR_ECLEVEL_M);
-    if (q == NULL) {
-        return errno == ENOMEM ? QR_ENOMEM : errno == ERANGE ? QR_ETOOLONG : QR_EENCODE;
+    QRcode *q = NULL;
+    qr_err_t err = encode(text, &q);
+    if (err != QR_OK) {
+        return err;
     }
     int side = q->width + 2 * QR_QUIET;
     /* A run of dark modules is "M x y hN v1 h-N z": at most 32 bytes, and

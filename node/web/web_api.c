@@ -101,7 +101,7 @@ str_field(web_req_t *r, const char *name, bool required, bool *ok)
 static bool
 parse_key(web_req_t *r, const char *text, keytext_kind_t kind, uint8_t out[static 32])
 {
-    static const char *const names[] = {"an author key", "a node key", "a post id"};
+    /* The key is one part of a path: up to the next '/'. */
     char t[KEYTEXT_BUFSZ];
     size_t n = strcspn(text, "/");
     if (n >= sizeof t) {
@@ -109,19 +109,8 @@ parse_key(web_req_t *r, const char *text, keytext_kind_t kind, uint8_t out[stati
     }
     memcpy(t, text, n);
     t[n] = '\0';
-    keytext_err_t err = keytext_decode(out, kind, t);
-    if (err == KEYTEXT_OK) {
-        return true;
-    }
-    char msg[160];
-    snprintf(msg, sizeof msg, "'%s' is not %s: %s", t, names[kind], keytext_strerror(err));
-    for (int k = KEYTEXT_AUTHOR; k <= KEYTEXT_POST; k++) {
-        uint8_t tmp[32];
-        if (k != (int)kind && keytext_decode(tmp, (keytext_kind_t)k, t) == KEYTEXT_OK) {
-            snprintf(msg, sizeof msg, "'%s' is %s, not %s", t, names[k], names[kind]);
-        }
-    }
-    return bad(r, msg);
+    char msg[192];
+    return app_key_parse(t, kind, out, msg, sizeof msg) || bad(r, msg);
 }
 
 static bool

@@ -673,17 +673,8 @@ follow_post(web_req_t *r)
         return;
     }
     app_request_t req = {.op = APP_OP_FOLLOW};
-    keytext_err_t err = keytext_decode(req.u.author.author, KEYTEXT_AUTHOR, text);
-    if (err != KEYTEXT_OK) {
-        static const char *const names[] = {"an author key", "a node key", "a post id"};
-        uint8_t tmp[32];
-        char msg[256];
-        snprintf(msg, sizeof msg, "That is not an author key: %s.", keytext_strerror(err));
-        for (int k = KEYTEXT_NODE; k <= KEYTEXT_POST; k++) {
-            if (keytext_decode(tmp, (keytext_kind_t)k, text) == KEYTEXT_OK) {
-                snprintf(msg, sizeof msg, "That is %s, not an author key.", names[k]);
-            }
-        }
+    char msg[APP_MSG_MAX];
+    if (!app_key_parse(text, KEYTEXT_AUTHOR, req.u.author.author, msg, sizeof msg)) {
         follow_form(r, raw, msg, MHD_HTTP_BAD_REQUEST);
         return;
     }

@@ -118,6 +118,19 @@ url_decode(char *out, const char *s, size_t n)
     return (long)o;
 }
 
+/* An empty list for an input of len bytes, with the memory its values
+ * need: decoded values are never longer than the input; one NUL each. */
+static webin_err_t
+begin(webin_t *out, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    if (len > WEBIN_INPUT_MAX) {
+        return WEBIN_ETOOBIG;
+    }
+    out->mem = malloc(len + WEBIN_FIELDS_MAX + 1);
+    return out->mem != NULL ? WEBIN_OK : WEBIN_ENOMEM;
+}
+
 static webin_err_t
 form_pair(webin_t *in, const char *s, size_t n, char **mem)
 {
@@ -145,14 +158,9 @@ form_pair(webin_t *in, const char *s, size_t n, char **mem)
 webin_err_t
 webin_form(webin_t *out, const char *s, size_t len)
 {
-    memset(out, 0, sizeof *out);
-    if (len > WEBIN_INPUT_MAX) {
-        return WEBIN_ETOOBIG;
-    }
-    /* Decoded values are never longer than the input; one NUL each. */
-    out->mem = malloc(len + WEBIN_FIELDS_MAX + 1);
-    if (out->mem == NULL) {
-        return WEBIN_ENOMEM;
+    webin_err_t err0 = begin(out, len);
+    if (err0 != WEBIN_OK) {
+        return err0;
     }
     char *mem = out->mem;
     webin_err_t err = WEBIN_OK;
@@ -375,13 +383,9 @@ json_member(jr_t *r, webin_t *in, char **mem)
 webin_err_t
 webin_json(webin_t *out, const char *s, size_t len)
 {
-    memset(out, 0, sizeof *out);
-    if (len > WEBIN_INPUT_MAX) {
-        return WEBIN_ETOOBIG;
-    }
-    out->mem = malloc(len + WEBIN_FIELDS_MAX + 1);
-    if (out->mem == NULL) {
-        return WEBIN_ENOMEM;
+    webin_err_t err0 = begin(out, len);
+    if (err0 != WEBIN_OK) {
+        return err0;
     }
     char *mem = out->mem;
     jr_t r = {.s = s, .len = len};

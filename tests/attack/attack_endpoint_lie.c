@@ -74,22 +74,6 @@ teardown(void **state)
     return 0;
 }
 
-static int
-closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Whether a lookup of `target`'s id from t has target among the nodes
  * that answered: some routing table held it. */
 static bool
@@ -138,7 +122,7 @@ run(fixture_t *f, bool defence, const char *label)
     snprintf(empty, sizeof empty, "%s/empty%d.list", f->root, f->runs);
     snprintf(boot_a, sizeof boot_a, "%s/a%d.list", f->root, f->runs);
     snprintf(boot_ab, sizeof boot_ab, "%s/ab%d.list", f->root, f->runs);
-    snprintf(lie, sizeof lie, "tcp://127.0.0.1:%d", closed_port());
+    snprintf(lie, sizeof lie, "tcp://127.0.0.1:%d", tu_closed_port());
     tu_write_file(empty, "", 0);
     start(f, A, empty, NULL, NULL, env);
     tn_write_bootstrap(boot_a, &f->n[A], 1);
@@ -169,7 +153,7 @@ run(fixture_t *f, bool defence, const char *label)
     f->n[L].pid = tu_spawn(argv, liar_env, f->n[L].log);
     if (defence) {
         char bad[64];
-        snprintf(bad, sizeof bad, "tcp://127.0.0.1:%d", closed_port());
+        snprintf(bad, sizeof bad, "tcp://127.0.0.1:%d", tu_closed_port());
         start(f, M, boot_ab, "--announce", bad, NULL);
     }
     int honest = defence ? 3 : 2; /* others in A's table: B, H (and M) */

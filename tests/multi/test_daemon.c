@@ -193,23 +193,6 @@ test_cli_through_control_socket(void **state)
     tu_run_free(&r);
 }
 
-/* A TCP port on loopback that nothing listens on. */
-static int
-closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* `peer add` through a running node waits for the handshake and says how it
  * ended, with an exit code. */
 static void
@@ -239,7 +222,7 @@ test_peer_add_reports(void **state)
     tu_run_free(&r);
     /* Nobody listening. */
     char ep[64];
-    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", closed_port());
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", tu_closed_port());
     char *refused[] = {(char *)"peer", (char *)"add", ep, f->n[2].node_text, NULL};
     tn_cli_argv(&r, &f->n[0], refused);
     assert_int_equal(r.status, 1);

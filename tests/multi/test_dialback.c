@@ -215,22 +215,6 @@ wait_state(rawpeer_t *p, tn_node_t *t, const char *state, int seconds)
     return -1;
 }
 
-static int
-closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Sends the node a DIAL_REQ for endpoint; the status of its answer. */
 static uint8_t
 ask_node(rawpeer_t *p, const char *endpoint, uint32_t rid)
@@ -298,7 +282,7 @@ test_dialler_rules(void **state)
     int failed = 0, busy = 0;
     for (uint32_t i = 0; i < 9; i++) {
         char ep[64];
-        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", closed_port());
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", tu_closed_port());
         uint8_t st = ask_node(&p, ep, 200 + i);
         failed += st == WIRE_DIAL_FAILED;
         busy += st == WIRE_DIAL_BUSY;

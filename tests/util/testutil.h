@@ -63,5 +63,7 @@ bool tu_log_time(const char *line, uint64_t *ms);
 bool tu_attack_long(void);
 /* Resident memory of pid in KiB, from /proc; -1 on error. */
 long tu_rss_kib(int pid);
+/* A TCP port on loopback that nothing listens on (bound, read, closed). */
+int tu_closed_port(void);
 
 #endif
