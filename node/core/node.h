@@ -88,6 +88,7 @@ enum {
     NODE_VERIFIED_MAX = 128, /* (key, endpoint) pairs remembered as dialled or failed */
     NODE_VERIFIED_OK_MS = 60 * 60 * 1000,
     NODE_VERIFIED_FAILED_MS = 2 * 60 * 1000,
+    NODE_VERIFY_RETRY_MS = 5000, /* a failed check again after 5 s, 10 s, 20 s ... */
 };
 
 /* What this node knows of its own reachability. */

@@ -162,13 +162,21 @@ verify_done(node_t *n, verify_t *v, bool ok, uint64_t now)
              ok ? "reached its key" : "not reached");
     v->state = ok ? VERIFY_OK : VERIFY_FAILED;
     v->until_ms = now + (ok ? NODE_VERIFIED_OK_MS : NODE_VERIFIED_FAILED_MS);
+    /* One dial that timed out on a busy host must not keep an honest node
+     * out of our table for minutes; a liar costs a dial at 5 s, 10 s, 20 s
+     * ... at most one per NODE_VERIFIED_FAILED_MS. */
+    v->fails = ok ? 0 : v->fails + 1;
+    uint64_t wait = (uint64_t)NODE_VERIFY_RETRY_MS << (v->fails < 6 ? v->fails - 1 : 5);
+    v->retry_ms = ok ? 0 : now + (wait < NODE_VERIFIED_FAILED_MS ? wait : NODE_VERIFIED_FAILED_MS);
     if (ok) {
         mark_inbound(n, v->key, v->endpoint);
     } else {
         peer_t *in = peertab_find(n->peers, v->key, TRANSPORT_IN);
         if (in != NULL && strcmp(in->endpoint, v->endpoint) == 0) {
-            in->verify_wanted = false;
-            node_dht_release(n, in); /* refused: no endpoint */
+            /* Its held DHT messages go on without an endpoint; the tick
+             * dials again when the back-off ends, while it stays. */
+            in->verify_wanted = true;
+            node_dht_release(n, in);
         }
     }
     send_result(n, v, ok ? WIRE_DIAL_OK : WIRE_DIAL_FAILED);
@@ -247,8 +255,8 @@ node_dialback_verified(node_t *n, peer_t *p)
     if (v != NULL && v->state == VERIFY_OK && v->until_ms > now) {
         return true;
     }
-    if (v != NULL && v->state == VERIFY_FAILED && v->until_ms > now) {
-        /* Tried lately: not again until that is forgotten, and then again
+    if (v != NULL && v->state == VERIFY_FAILED && v->retry_ms > now) {
+        /* Tried lately: not again until the back-off ends, and then again
          * (a dial that timed out on a busy host may reach it next time). */
         p->verify_wanted = true;
         return false;

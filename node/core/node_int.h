@@ -39,6 +39,8 @@ typedef struct {
     uint8_t key[KEYS_PUBLIC_SIZE];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
     uint64_t until_ms; /* pending: the deadline; else when it is forgotten */
+    uint64_t retry_ms; /* failed: not dialled again before then */
+    unsigned fails;    /* failed dials in a row, for the back-off */
     /* The node at key asked for this dial (DIAL_REQ): its answer is owed on
      * the connection (asker_dir, key) with request id rid, and DIAL_BACK
      * with nonce goes to the endpoint. */

@@ -18,7 +18,7 @@
 
 #include "nodes.h"
 
-enum { POSTS = 40 };
+enum { POSTS = 40, START_WAIT_S = 40 };
 
 typedef struct {
     char root[400];
@@ -111,17 +111,27 @@ damage(const char *store, damage_t how)
 static bool
 starts(fixture_t *f, char *err, size_t cap, bool *came_up)
 {
-    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", f->n.dir, (char *)"run",
-                    (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan",
-                    (char *)"--bootstrap", (char *)"/dev/null", NULL};
+    char *argv[] = {(char *)SAMIZDAT_BINARY,
+                    (char *)"--data",
+                    f->n.dir,
+                    (char *)"run",
+                    (char *)"--listen",
+                    (char *)"tcp://127.0.0.1:0",
+                    (char *)"--no-lan",
+                    (char *)"--bootstrap",
+                    (char *)"/dev/null",
+                    NULL};
     int pid = tu_spawn(argv, NULL, f->n.log);
-    double end = tu_now() + 20;
+    /* Long enough for a node under AddressSanitizer on a loaded host. */
+    double end = tu_now() + START_WAIT_S;
     bool up = false, exited = false;
     int status = -1;
+    char said[300] = "";
     while (!up && !exited && tu_now() < end) {
         tu_run_t r;
         tn_cli(&r, &f->n, "--json", "status", NULL, NULL);
         up = r.status == 0 && strstr(r.out, "\"running\":true") != NULL;
+        snprintf(said, sizeof said, "exit %d: %.120s%.120s", r.status, r.out, r.err);
         tu_run_free(&r);
         int ws = 0;
         exited = !up && waitpid(pid, &ws, WNOHANG) == pid; /* refused to start */
@@ -141,18 +151,21 @@ starts(fixture_t *f, char *err, size_t cap, bool *came_up)
         snprintf(err, cap, "came up; exit status %d at stop: %.*s", status,
                  e ? (int)strcspn(e, "\n") : 0, e ? e : "");
     } else if (!up && !exited) {
-        /* Neither up nor refused within the time: say what the log says
-         * last. */
-        const char *last = log ? strrchr(log, '\n') : NULL;
-        while (last != NULL && last > log && last[1] == '\0') {
-            const char *prev = last - 1;
-            while (prev > log && *prev != '\n') {
-                prev--;
+        /* Neither up nor refused within the time: say what the last
+         * status said and how the log ends. */
+        const char *last = log;
+        size_t len = log ? strlen(log) : 0;
+        for (int lines = 0; last != NULL && len > 0 && lines < 8; lines++) {
+            while (len > 0 && log[len - 1] == '\n') {
+                len--;
             }
-            last = prev;
+            while (len > 0 && log[len - 1] != '\n') {
+                len--;
+            }
+            last = log + len;
         }
-        snprintf(err, cap, "neither up nor refused within 20 s; log ends: %.200s",
-                 last ? last : "(empty)");
+        snprintf(err, cap, "neither up nor refused within %d s; last status: %s; log ends: %.600s",
+                 START_WAIT_S, said, last ? last : "(empty)");
     } else {
         snprintf(err, cap, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
     }
@@ -194,7 +207,7 @@ run_case(fixture_t *f, damage_t how, int *failed_before, int *ok_after)
     char store[600];
     snprintf(store, sizeof store, "%s/store", f->n.dir);
     damage(store, how);
-    char err[512];
+    char err[1500];
     bool came_up = false;
     bool before = starts(f, err, sizeof err, &came_up);
     *failed_before += !before;
@@ -204,7 +217,7 @@ run_case(fixture_t *f, damage_t how, int *failed_before, int *ok_after)
     char out[512];
     snprintf(out, sizeof out, "%.*s", (int)strcspn(r.out, "\n"), r.out);
     tu_run_free(&r);
-    char err2[512];
+    char err2[1500] = "";
     bool after = rc == 0 && starts(f, err2, sizeof err2, NULL);
     *ok_after += after;
     long kept = feed_count(f);
@@ -214,6 +227,9 @@ run_case(fixture_t *f, damage_t how, int *failed_before, int *ok_after)
            after ? "yes" : "no", kept, POSTS);
     if (!came_up) {
         assert_non_null(strstr(err, "samizdat repair"));
+    }
+    if (rc == 0 && !after) {
+        printf("attack_corrupt_store: %s: after repair: %s\n", NAMES[how], err2);
     }
     assert_int_equal(rc, 0);
     assert_true(after);

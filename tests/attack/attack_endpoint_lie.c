@@ -100,6 +100,23 @@ wait_table(tn_node_t *t, long want, int seconds)
     return false;
 }
 
+/* When a table did not fill, what the node's dial-back did, for the log
+ * of a failed run (the test directory is gone by the time one looks). */
+static void
+show_dialbacks(const tn_node_t *t, const char *name)
+{
+    size_t len = 0;
+    char *log = tu_read_file(t->log, &len);
+    for (char *line = log, *end; line != NULL && *line != '\0'; line = end) {
+        end = strchr(line, '\n');
+        end = end != NULL ? end + 1 : line + strlen(line);
+        if (strstr(line, "dial-back") != NULL && (size_t)(end - line) < 400) {
+            printf("attack_endpoint_lie: %s: %.*s", name, (int)(end - line), line);
+        }
+    }
+    free(log);
+}
+
 static void
 start(fixture_t *f, int i, const char *boot, const char *opt, const char *val, char *const env[])
 {
@@ -182,6 +199,10 @@ run(fixture_t *f, bool defence, const char *label)
            "3; of the honest newcomer's: %d of 3\n",
            label, lie, fig.table_a, fig.table_b, honest, filled ? "" : " (not all came in)",
            fig.liar_found, fig.honest_found);
+    if (!filled) {
+        show_dialbacks(&f->n[A], "A");
+        show_dialbacks(&f->n[B], "B");
+    }
     if (defence) {
         tu_run_t r;
         tn_cli(&r, &f->n[M], "status", NULL, NULL, NULL);
