@@ -166,8 +166,11 @@ verify_done(node_t *n, verify_t *v, bool ok, uint64_t now)
      * out of our table for minutes; a liar costs a dial at 5 s, 10 s, 20 s
      * ... at most one per NODE_VERIFIED_FAILED_MS. */
     v->fails = ok ? 0 : v->fails + 1;
-    uint64_t wait = (uint64_t)NODE_VERIFY_RETRY_MS << (v->fails < 6 ? v->fails - 1 : 5);
-    v->retry_ms = ok ? 0 : now + (wait < NODE_VERIFIED_FAILED_MS ? wait : NODE_VERIFIED_FAILED_MS);
+    v->retry_ms = 0;
+    if (!ok) {
+        uint64_t wait = (uint64_t)NODE_VERIFY_RETRY_MS << (v->fails < 6 ? v->fails - 1 : 5);
+        v->retry_ms = now + (wait < NODE_VERIFIED_FAILED_MS ? wait : NODE_VERIFIED_FAILED_MS);
+    }
     if (ok) {
         mark_inbound(n, v->key, v->endpoint);
     } else {
