@@ -45,10 +45,12 @@ typedef struct {
     uint32_t id; /* tells this connection from earlier ones on the same fd */
     transport_dir_t dir;
     uint64_t accounted;
-    uint64_t excess;   /* received beyond accounted, at the last check */
-    uint64_t received; /* the kernel's count at the last check */
-    bool busy;         /* data came since it was last found still: checked every 20 ms */
-    bool heard;        /* a complete message came on it */
+    uint64_t excess;      /* received beyond accounted, at the last check */
+    uint64_t received;    /* the kernel's count at the last check */
+    uint64_t received_ms; /* when that count last grew (or the connection came) */
+    bool pings;           /* its peer sends ZMTP heartbeats (HELLO said): silence means gone */
+    bool busy;            /* data came since the last check */
+    bool heard;           /* a complete message came on it */
     uint64_t opened_ms;
     uint64_t heard_ms; /* the last complete message */
     struct sockaddr_storage peer;
@@ -93,7 +95,7 @@ struct transport {
     zsock_t z[Z_COUNT];
     uv_idle_t idle;
     uv_timer_t flood_timer; /* every second: timers, budgets, a sweep of all */
-    uv_timer_t busy_timer;  /* every 20 ms while a connection receives */
+    uv_timer_t busy_timer;  /* without epoll: every connection every 20 ms */
     int ep;                 /* epoll of the connections' fds: which received data */
     uv_poll_t ep_poll;
     conn_t conns[TRANSPORT_CONN_MAX];
@@ -275,7 +277,9 @@ watch_conn(transport_t *t, conn_t *c, int op)
 {
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN | EPOLLET | EPOLLONESHOT;
+    /* Edge-triggered, never re-armed: every arrival of data wakes us once,
+     * and data libzmq has not read yet does not wake us again. */
+    ev.events = EPOLLIN | EPOLLET;
     ev.data.u32 = (uint32_t)(c - t->conns);
     if (t->ep >= 0 && epoll_ctl(t->ep, op, c->fd, &ev) != 0 && op == EPOLL_CTL_ADD &&
         errno == EEXIST) {
@@ -300,6 +304,7 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     c->used = true;
     c->fd = fd;
     c->opened_ms = uv_now(t->loop);
+    c->received_ms = c->opened_ms;
     c->id = ++t->next_conn_id == 0 ? ++t->next_conn_id : t->next_conn_id;
     c->dir = dir;
     watch_conn(t, c, EPOLL_CTL_ADD);
@@ -797,6 +802,18 @@ check_conn(transport_t *t, conn_t *c)
         t->stats.closed_idle += conn_close(c);
         return;
     }
+    if (c->dir == TRANSPORT_IN && c->pings &&
+        uv_now(t->loop) - c->received_ms + TRANSPORT_SWEEP_MS >= transport_heartbeat_ttl(t)) {
+        /* The side that connected sends a ZMTP PING every 2 s: not a byte
+         * for the TTL (less a sweep, so it is noticed within the TTL),
+         * and it is gone. libzmq's own TTL timer misses a peer that died
+         * after a message came behind its last PING. */
+        if (conn_close(c)) {
+            t->stats.closed_dead++;
+            in_lost(t, c->id); /* its monitor event will find it gone */
+        }
+        return;
+    }
     tcp_info_ext_t ti;
     socklen_t len = sizeof ti;
     memset(&ti, 0, sizeof ti);
@@ -810,9 +827,9 @@ check_conn(transport_t *t, conn_t *c)
         return; /* a kernel before 4.1: no counter to check */
     }
     uint64_t base = c->accounted + HANDSHAKE_ALLOWANCE;
-    if (c->busy && ti.bytes_received == c->received) {
-        c->busy = false; /* still since the last check: the edge wakes us again */
-        watch_conn(t, c, EPOLL_CTL_MOD);
+    c->busy = false; /* the next arrival wakes us again */
+    if (ti.bytes_received != c->received) {
+        c->received_ms = uv_now(t->loop);
     }
     c->received = ti.bytes_received;
     c->excess = ti.bytes_received > base ? ti.bytes_received - base : 0;
@@ -887,37 +904,32 @@ budget_memory(transport_t *t, uint64_t total)
     }
 }
 
-/* Checks the connections (all, or the busy ones), then the budgets of
- * all together. True when a connection is still busy. */
-static bool
+/* Checks the connections (all, or those data came on), then the budgets
+ * of all together. */
+static void
 check_conns(transport_t *t, bool all)
 {
     uint64_t total = 0;
-    bool busy = false;
     for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
         conn_t *c = &t->conns[i];
         if (c->used && (all || c->busy)) {
             check_conn(t, c);
         }
         total += c->used ? c->excess : 0;
-        busy = busy || (c->used && c->busy);
     }
     budget_total(t, total);
     budget_memory(t, total);
-    return busy;
 }
 
 static void
 on_busy_timer(uv_timer_t *h)
 {
     transport_t *t = h->data;
-    if (!check_conns(t, t->ep < 0) && t->ep >= 0) {
-        uv_timer_stop(h); /* every connection is still: sleep until data comes */
-    }
+    check_conns(t, true); /* without epoll: every connection, every 20 ms */
 }
 
-/* Data arrived on connections that were still: check them now, and every
- * 20 ms while it keeps coming. */
+/* Data arrived: check those connections now. A flood keeps arriving, so
+ * it keeps waking us; an idle connection's heartbeat costs one check. */
 static void
 on_conn_data(uv_poll_t *h, int status, int events)
 {
@@ -932,10 +944,7 @@ on_conn_data(uv_poll_t *h, int status, int events)
             t->conns[slot].busy = true;
         }
     }
-    if (check_conns(t, false) && !uv_is_active((uv_handle_t *)&t->busy_timer)) {
-        uv_timer_start(&t->busy_timer, on_busy_timer, TRANSPORT_FLOOD_CHECK_MS,
-                       TRANSPORT_FLOOD_CHECK_MS);
-    }
+    check_conns(t, false);
 }
 
 /* Once a second: the silent and idle timers, the memory sample, and a
@@ -945,7 +954,7 @@ on_flood_timer(uv_timer_t *h)
 {
     transport_t *t = h->data;
     kick(t);
-    (void)check_conns(t, true);
+    check_conns(t, true);
 }
 
 /* ---- setup ---- */
@@ -958,8 +967,26 @@ setopt_int(void *s, int opt, int v)
 
 /* Options both data sockets share: bounded frames and queues, no lingering,
  * heartbeats so dead peers are noticed, capped reconnects. */
+/* How long a connection may hear nothing before it counts as dead: one
+ * heartbeat interval and the time its answer may take. */
 static int
-common_opts(transport_t *t, void *s)
+heartbeat_timeout(const transport_t *t)
+{
+    return t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0'
+               ? TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS
+               : TRANSPORT_HEARTBEAT_TIMEOUT_MS;
+}
+
+uint64_t
+transport_heartbeat_ttl(const transport_t *t)
+{
+    return (uint64_t)TRANSPORT_HEARTBEAT_IVL_MS + (uint64_t)heartbeat_timeout(t);
+}
+
+/* pinger: this socket's connections send the heartbeats (the side that
+ * connected); the listening side answers them and counts the silence. */
+static int
+common_opts(transport_t *t, void *s, bool pinger)
 {
     int64_t maxmsg = (int64_t)t->cfg.max_frame;
     int rc = zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
@@ -968,13 +995,13 @@ common_opts(transport_t *t, void *s)
     rc |= setopt_int(s, ZMQ_SNDHWM, 256);
     rc |= setopt_int(s, ZMQ_RCVBUF, TRANSPORT_RCVBUF);
     rc |= setopt_int(s, ZMQ_HANDSHAKE_IVL, 5000);
-    int timeout = t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0'
-                      ? TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS
-                      : TRANSPORT_HEARTBEAT_TIMEOUT_MS;
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, TRANSPORT_HEARTBEAT_IVL_MS);
+    int timeout = heartbeat_timeout(t);
+    /* One PING every 2 s per connection, not two: half the wake-ups of an
+     * idle node, which both ends of every connection pay. */
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, pinger ? TRANSPORT_HEARTBEAT_IVL_MS : 0);
     rc |= setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, timeout);
     /* The other side closes after hearing nothing from us this long. */
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL, TRANSPORT_HEARTBEAT_IVL_MS + timeout);
+    rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL, (int)transport_heartbeat_ttl(t));
     rc |= setopt_int(s, ZMQ_RECONNECT_IVL, 1000);
     rc |= setopt_int(s, ZMQ_RECONNECT_IVL_MAX, 30000);
     rc |= setopt_int(s, ZMQ_ROUTER_MANDATORY, 1);
@@ -1045,7 +1072,7 @@ open_listen(transport_t *t)
     /* A long accept queue: a host that connects and is refused over and
      * over must not fill it, or an honest SYN is dropped and retried only
      * a second later. */
-    if (s == NULL || common_opts(t, s) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
+    if (s == NULL || common_opts(t, s, false) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
         setopt_int(s, ZMQ_BACKLOG, TRANSPORT_BACKLOG) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0 ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "samizdat", 8) != 0) {
@@ -1076,7 +1103,7 @@ open_out(transport_t *t)
      * after the handshake and then ignores ZMQ_CONNECT_ROUTING_ID, so peers
      * could not be addressed by key. Until a peer has answered HELLO the
      * node sends it nothing else, so little can queue. */
-    if (s == NULL || common_opts(t, s) != 0 ||
+    if (s == NULL || common_opts(t, s, true) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, t->cfg.key->pk, KEYS_PUBLIC_SIZE) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0) {
         return zfail(t, "outbound socket");
@@ -1428,6 +1455,16 @@ transport_ban(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], uint64_t ms)
         }
     }
     return TRANSPORT_OK;
+}
+
+void
+transport_expect_pings(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
+{
+    inpeer_t *p = in_find(t, key);
+    conn_t *c = p != NULL ? conn_by_id(t, p->conn_id) : NULL;
+    if (c != NULL) {
+        c->pings = true;
+    }
 }
 
 void
