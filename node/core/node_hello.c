@@ -129,7 +129,7 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     memcpy(h->node_key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
     /* Caps are per connection: gossip is offered only where it may run. */
-    h->caps = WIRE_CAP_DHT | WIRE_CAP_PINGS | (gossip ? WIRE_CAP_GOSSIP : 0);
+    h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
     if (node_dialback_on(n)) {
         node_dialback_hello(n, h); /* only what peers dialled back */
         return;
@@ -273,9 +273,6 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     p->caps = h->caps;
     snprintf(p->software, sizeof p->software, "%s", h->software);
     if (p->dir == TRANSPORT_IN) {
-        if ((h->caps & WIRE_CAP_PINGS) != 0) {
-            transport_expect_pings(n->transport, p->key);
-        }
         (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
         /* At the address its connection comes from (never a dial to a
          * third party on a stranger's word), and then dialled by us. */

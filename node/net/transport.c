@@ -45,12 +45,10 @@ typedef struct {
     uint32_t id; /* tells this connection from earlier ones on the same fd */
     transport_dir_t dir;
     uint64_t accounted;
-    uint64_t excess;      /* received beyond accounted, at the last check */
-    uint64_t received;    /* the kernel's count at the last check */
-    uint64_t received_ms; /* when that count last grew (or the connection came) */
-    bool pings;           /* its peer sends ZMTP heartbeats (HELLO said): silence means gone */
-    bool busy;            /* data came since the last check */
-    bool heard;           /* a complete message came on it */
+    uint64_t excess;   /* received beyond accounted, at the last check */
+    uint64_t received; /* the kernel's count at the last check */
+    bool busy;         /* data came since it was last found still: checked every 20 ms */
+    bool heard;        /* a complete message came on it */
     uint64_t opened_ms;
     uint64_t heard_ms; /* the last complete message */
     struct sockaddr_storage peer;
@@ -95,7 +93,7 @@ struct transport {
     zsock_t z[Z_COUNT];
     uv_idle_t idle;
     uv_timer_t flood_timer; /* every second: timers, budgets, a sweep of all */
-    uv_timer_t busy_timer;  /* without epoll: every connection every 20 ms */
+    uv_timer_t busy_timer;  /* every 20 ms while a connection receives */
     int ep;                 /* epoll of the connections' fds: which received data */
     uv_poll_t ep_poll;
     conn_t conns[TRANSPORT_CONN_MAX];
@@ -304,7 +302,6 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     c->used = true;
     c->fd = fd;
     c->opened_ms = uv_now(t->loop);
-    c->received_ms = c->opened_ms;
     c->id = ++t->next_conn_id == 0 ? ++t->next_conn_id : t->next_conn_id;
     c->dir = dir;
     watch_conn(t, c, EPOLL_CTL_ADD);
@@ -802,18 +799,6 @@ check_conn(transport_t *t, conn_t *c)
         t->stats.closed_idle += conn_close(c);
         return;
     }
-    if (c->dir == TRANSPORT_IN && c->pings &&
-        uv_now(t->loop) - c->received_ms + TRANSPORT_SWEEP_MS >= transport_heartbeat_ttl(t)) {
-        /* The side that connected sends a ZMTP PING every 2 s: not a byte
-         * for the TTL (less a sweep, so it is noticed within the TTL),
-         * and it is gone. libzmq's own TTL timer misses a peer that died
-         * after a message came behind its last PING. */
-        if (conn_close(c)) {
-            t->stats.closed_dead++;
-            in_lost(t, c->id); /* its monitor event will find it gone */
-        }
-        return;
-    }
     tcp_info_ext_t ti;
     socklen_t len = sizeof ti;
     memset(&ti, 0, sizeof ti);
@@ -827,9 +812,8 @@ check_conn(transport_t *t, conn_t *c)
         return; /* a kernel before 4.1: no counter to check */
     }
     uint64_t base = c->accounted + HANDSHAKE_ALLOWANCE;
-    c->busy = false; /* the next arrival wakes us again */
-    if (ti.bytes_received != c->received) {
-        c->received_ms = uv_now(t->loop);
+    if (c->busy && ti.bytes_received == c->received) {
+        c->busy = false; /* still since the last check: the next arrival wakes us */
     }
     c->received = ti.bytes_received;
     c->excess = ti.bytes_received > base ? ti.bytes_received - base : 0;
@@ -905,31 +889,37 @@ budget_memory(transport_t *t, uint64_t total)
 }
 
 /* Checks the connections (all, or those data came on), then the budgets
- * of all together. */
-static void
+ * of all together. True when a connection is still receiving. */
+static bool
 check_conns(transport_t *t, bool all)
 {
     uint64_t total = 0;
+    bool busy = false;
     for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
         conn_t *c = &t->conns[i];
         if (c->used && (all || c->busy)) {
             check_conn(t, c);
         }
         total += c->used ? c->excess : 0;
+        busy = busy || (c->used && c->busy);
     }
     budget_total(t, total);
     budget_memory(t, total);
+    return busy;
 }
 
 static void
 on_busy_timer(uv_timer_t *h)
 {
     transport_t *t = h->data;
-    check_conns(t, true); /* without epoll: every connection, every 20 ms */
+    if (!check_conns(t, t->ep < 0) && t->ep >= 0) {
+        uv_timer_stop(h); /* every connection is still: sleep until data comes */
+    }
 }
 
-/* Data arrived: check those connections now. A flood keeps arriving, so
- * it keeps waking us; an idle connection's heartbeat costs one check. */
+/* Data arrived on connections: check them now, and every 20 ms while it
+ * keeps coming (a sender whose window is full sends no new edge). An
+ * idle connection costs nothing: TCP keepalives carry no data. */
 static void
 on_conn_data(uv_poll_t *h, int status, int events)
 {
@@ -944,7 +934,10 @@ on_conn_data(uv_poll_t *h, int status, int events)
             t->conns[slot].busy = true;
         }
     }
-    check_conns(t, false);
+    if (check_conns(t, false) && !uv_is_active((uv_handle_t *)&t->busy_timer)) {
+        uv_timer_start(&t->busy_timer, on_busy_timer, TRANSPORT_FLOOD_CHECK_MS,
+                       TRANSPORT_FLOOD_CHECK_MS);
+    }
 }
 
 /* Once a second: the silent and idle timers, the memory sample, and a
@@ -954,7 +947,7 @@ on_flood_timer(uv_timer_t *h)
 {
     transport_t *t = h->data;
     kick(t);
-    check_conns(t, true);
+    (void)check_conns(t, true);
 }
 
 /* ---- setup ---- */
@@ -965,28 +958,42 @@ setopt_int(void *s, int opt, int v)
     return zmq_setsockopt(s, opt, &v, sizeof v);
 }
 
+static bool
+proxied(const transport_t *t)
+{
+    return t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0';
+}
+
+/* Dead peers: a connection whose other host no longer answers is closed
+ * by the kernel's TCP keepalives, which wake nobody while the host
+ * answers: an idle node sleeps. (ZMTP heartbeats cost every connection a
+ * wake-up of both processes, their I/O threads and ours, every interval:
+ * three quarters of an idle swarm's CPU.) Through a SOCKS5 proxy (Tor) a
+ * keepalive reaches only the proxy, so there ZMTP heartbeats do it. A
+ * process that hangs on a live host is left to the 60 s silence rule. */
+static int
+liveness_opts(const transport_t *t, void *s)
+{
+    int rc = 0;
+    if (proxied(t)) {
+        rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, TRANSPORT_HEARTBEAT_IVL_MS);
+        rc |= setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS);
+        /* The other side closes after hearing nothing from us this long. */
+        rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL,
+                         TRANSPORT_HEARTBEAT_IVL_MS + TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS);
+        return rc;
+    }
+    rc |= setopt_int(s, ZMQ_TCP_KEEPALIVE, 1);
+    rc |= setopt_int(s, ZMQ_TCP_KEEPALIVE_IDLE, TRANSPORT_KEEPALIVE_IDLE_S);
+    rc |= setopt_int(s, ZMQ_TCP_KEEPALIVE_INTVL, TRANSPORT_KEEPALIVE_INTVL_S);
+    rc |= setopt_int(s, ZMQ_TCP_KEEPALIVE_CNT, TRANSPORT_KEEPALIVE_CNT);
+    return rc;
+}
+
 /* Options both data sockets share: bounded frames and queues, no lingering,
- * heartbeats so dead peers are noticed, capped reconnects. */
-/* How long a connection may hear nothing before it counts as dead: one
- * heartbeat interval and the time its answer may take. */
+ * dead peers noticed, capped reconnects. */
 static int
-heartbeat_timeout(const transport_t *t)
-{
-    return t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0'
-               ? TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS
-               : TRANSPORT_HEARTBEAT_TIMEOUT_MS;
-}
-
-uint64_t
-transport_heartbeat_ttl(const transport_t *t)
-{
-    return (uint64_t)TRANSPORT_HEARTBEAT_IVL_MS + (uint64_t)heartbeat_timeout(t);
-}
-
-/* pinger: this socket's connections send the heartbeats (the side that
- * connected); the listening side answers them and counts the silence. */
-static int
-common_opts(transport_t *t, void *s, bool pinger)
+common_opts(transport_t *t, void *s)
 {
     int64_t maxmsg = (int64_t)t->cfg.max_frame;
     int rc = zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
@@ -995,13 +1002,7 @@ common_opts(transport_t *t, void *s, bool pinger)
     rc |= setopt_int(s, ZMQ_SNDHWM, 256);
     rc |= setopt_int(s, ZMQ_RCVBUF, TRANSPORT_RCVBUF);
     rc |= setopt_int(s, ZMQ_HANDSHAKE_IVL, 5000);
-    int timeout = heartbeat_timeout(t);
-    /* One PING every 2 s per connection, not two: half the wake-ups of an
-     * idle node, which both ends of every connection pay. */
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_IVL, pinger ? TRANSPORT_HEARTBEAT_IVL_MS : 0);
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_TIMEOUT, timeout);
-    /* The other side closes after hearing nothing from us this long. */
-    rc |= setopt_int(s, ZMQ_HEARTBEAT_TTL, (int)transport_heartbeat_ttl(t));
+    rc |= liveness_opts(t, s);
     rc |= setopt_int(s, ZMQ_RECONNECT_IVL, 1000);
     rc |= setopt_int(s, ZMQ_RECONNECT_IVL_MAX, 30000);
     rc |= setopt_int(s, ZMQ_ROUTER_MANDATORY, 1);
@@ -1072,7 +1073,7 @@ open_listen(transport_t *t)
     /* A long accept queue: a host that connects and is refused over and
      * over must not fill it, or an honest SYN is dropped and retried only
      * a second later. */
-    if (s == NULL || common_opts(t, s, false) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
+    if (s == NULL || common_opts(t, s) != 0 || setopt_int(s, ZMQ_CURVE_SERVER, 1) != 0 ||
         setopt_int(s, ZMQ_BACKLOG, TRANSPORT_BACKLOG) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0 ||
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, "samizdat", 8) != 0) {
@@ -1103,7 +1104,7 @@ open_out(transport_t *t)
      * after the handshake and then ignores ZMQ_CONNECT_ROUTING_ID, so peers
      * could not be addressed by key. Until a peer has answered HELLO the
      * node sends it nothing else, so little can queue. */
-    if (s == NULL || common_opts(t, s, true) != 0 ||
+    if (s == NULL || common_opts(t, s) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, t->cfg.key->pk, KEYS_PUBLIC_SIZE) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, t->cfg.key->sk, KEYS_NODE_SK) != 0) {
         return zfail(t, "outbound socket");
@@ -1455,16 +1456,6 @@ transport_ban(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], uint64_t ms)
         }
     }
     return TRANSPORT_OK;
-}
-
-void
-transport_expect_pings(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
-{
-    inpeer_t *p = in_find(t, key);
-    conn_t *c = p != NULL ? conn_by_id(t, p->conn_id) : NULL;
-    if (c != NULL) {
-        c->pings = true;
-    }
 }
 
 void

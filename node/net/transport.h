@@ -30,7 +30,7 @@ enum {
     TRANSPORT_CONN_MAX = 256,      /* connections tracked for accounting; past it refused */
     TRANSPORT_RCVHWM = 16,         /* complete messages queued per connection */
     TRANSPORT_RCVBUF = 256 * 1024, /* kernel receive buffer per connection */
-    TRANSPORT_FLOOD_CHECK_MS = 20, /* without epoll, every connection is checked this often */
+    TRANSPORT_FLOOD_CHECK_MS = 20, /* a connection receiving data is checked this often */
     TRANSPORT_SWEEP_MS = 1000,     /* every connection, and the timers, this often */
     TRANSPORT_BACKLOG = 1024,      /* pending TCP connections the kernel queues */
     TRANSPORT_BANS_MAX = 256,
@@ -56,17 +56,17 @@ enum { TRANSPORT_UNACCOUNTED_MAX = 12 * 1024 * 1024 };
  * address at a time, and each is closed after TRANSPORT_SILENT_MS. So one
  * host cannot hold the accounting table, and with it every slot, by
  * opening connections and keeping them alive with ZMTP heartbeats. */
-/* ZMTP heartbeats: the side that connected sends a PING every 1.5 s and
- * closes a connection that has received nothing 2.5 s after one; the
- * listening side answers and closes a connection that has received no
- * byte for 3 s (the TTL of 4 s less a sweep) when its peer said it
- * pings. So a peer that vanished without closing (a host gone, a cable
- * pulled) is noticed within 4 s on both sides, with one PING per
- * connection rather than one from each end. Through a SOCKS5 proxy (Tor)
- * round trips are longer: 10 s. */
+/* A connection whose other host stopped answering (a host gone, a cable
+ * pulled) is closed by TCP keepalives: the first probe after 2 s without
+ * traffic, then one a second, closed after 2 unanswered: within about 4 s.
+ * Through a SOCKS5 proxy (Tor), where a keepalive reaches only the proxy,
+ * ZMTP heartbeats instead: a PING every 2 s, closed when nothing came
+ * 10 s after one. */
 enum {
-    TRANSPORT_HEARTBEAT_IVL_MS = 1500,
-    TRANSPORT_HEARTBEAT_TIMEOUT_MS = 2500,
+    TRANSPORT_KEEPALIVE_IDLE_S = 2,
+    TRANSPORT_KEEPALIVE_INTVL_S = 1,
+    TRANSPORT_KEEPALIVE_CNT = 2,
+    TRANSPORT_HEARTBEAT_IVL_MS = 2000,
     TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS = 10000,
 };
 
@@ -204,7 +204,6 @@ typedef struct {
     uint64_t refused_address;   /* refused: too many (silent) ones from that address */
     uint64_t closed_silent;     /* closed: no complete message within TRANSPORT_SILENT_MS */
     uint64_t closed_idle;       /* closed: no complete message for the idle time */
-    uint64_t closed_dead;       /* closed: inbound, not a byte (no heartbeat) for the TTL */
     uint64_t refused_banned;    /* connections and messages refused: a banned key or address */
     uint64_t send_failures;
 } transport_stats_t;
@@ -214,7 +213,5 @@ void transport_stats(const transport_t *t, transport_stats_t *out);
  * its connection is closed after the TTL without a byte. A peer that did
  * not say so is never taken for dead for its silence alone. */
 void transport_expect_pings(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE]);
-/* How long a connection may hear nothing before it counts as dead (ms). */
-uint64_t transport_heartbeat_ttl(const transport_t *t);
 
 #endif

@@ -66,9 +66,6 @@ typedef enum {
 enum {
     WIRE_CAP_DHT = 1u << 0,
     WIRE_CAP_GOSSIP = 1u << 1,
-    /* On connections it opened, the sender sends a ZMTP PING at least
-     * every 2 s: the other side may take 3.5 s without a byte for death. */
-    WIRE_CAP_PINGS = 1u << 3,
 };
 
 /* Codes in WIRE_ERROR. */

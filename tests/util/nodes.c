@@ -58,8 +58,7 @@ tn_cli(tu_run_t *r, tn_node_t *t, const char *a1, const char *a2, const char *a3
 }
 
 void
-tn_start(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
-         const char *val)
+tn_start(tn_node_t *t, const char *network, const char *bootstrap, const char *opt, const char *val)
 {
     tn_start_env(t, network, bootstrap, opt, val, NULL);
 }
@@ -68,12 +67,30 @@ void
 tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
              const char *val, char *const env[])
 {
-    char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", t->dir, (char *)"run",
-                    (char *)"--listen", (char *)"tcp://127.0.0.1:0", (char *)"--no-lan",
-                    (char *)"--network", (char *)network, (char *)"--bootstrap",
-                    (char *)bootstrap, (char *)"--log-level", (char *)"debug", (char *)opt,
-                    (char *)val, NULL};
-    t->pid = tu_spawn(argv, env, t->log);
+    char *listen = t->listen[0] != '\0' ? t->listen : (char *)"tcp://127.0.0.1:0";
+    char *argv[] = {(char *)"/usr/sbin/ip",
+                    (char *)"netns",
+                    (char *)"exec",
+                    t->netns,
+                    (char *)SAMIZDAT_BINARY,
+                    (char *)"--data",
+                    t->dir,
+                    (char *)"run",
+                    (char *)"--listen",
+                    listen,
+                    (char *)"--no-lan",
+                    (char *)"--network",
+                    (char *)network,
+                    (char *)"--bootstrap",
+                    (char *)bootstrap,
+                    (char *)"--log-level",
+                    (char *)"debug",
+                    (char *)opt,
+                    (char *)val,
+                    NULL};
+    /* ip netns exec runs the node in its own process (exec), so the pid
+     * is the node's. */
+    t->pid = tu_spawn(t->netns[0] != '\0' ? argv : argv + 4, env, t->log);
     double deadline = tu_now() + 30;
     /* The control socket first: `status` before it exists would open the
      * store itself, racing the starting node for it. */

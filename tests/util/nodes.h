@@ -18,6 +18,12 @@ typedef struct {
     uint8_t node_pk[32];
     char endpoint[128]; /* where it listens, once started */
     int pid;            /* 0 when not running */
+    /* Set before tn_start (both optional): the network namespace it runs
+     * in (`ip netns exec`), and its --listen endpoint instead of
+     * tcp://127.0.0.1:0. Its CLI still reaches it: the control socket is
+     * a file in its data directory. */
+    char netns[32];
+    char listen[64];
 } tn_node_t;
 
 /* Creates root/n<i> with fresh keys (samizdat init) and reads them back. */
