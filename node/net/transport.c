@@ -285,6 +285,12 @@ watch_conn(transport_t *t, conn_t *c, int op)
     }
 }
 
+static bool
+proxied(const transport_t *t)
+{
+    return t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0';
+}
+
 static void
 conn_add(transport_t *t, int fd, transport_dir_t dir)
 {
@@ -304,6 +310,13 @@ conn_add(transport_t *t, int fd, transport_dir_t dir)
     c->opened_ms = uv_now(t->loop);
     c->id = ++t->next_conn_id == 0 ? ++t->next_conn_id : t->next_conn_id;
     c->dir = dir;
+    if (!proxied(t)) {
+        /* Keepalives run only while nothing is unacknowledged; data sent
+         * to a host that vanished is retried for many minutes unless this
+         * bounds it (and bounds the keepalives' give-up, liveness_opts). */
+        unsigned int ms = TRANSPORT_USER_TIMEOUT_MS;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    }
     watch_conn(t, c, EPOLL_CTL_ADD);
     c->peer_len = sizeof c->peer;
     if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0) {
@@ -956,12 +969,6 @@ static int
 setopt_int(void *s, int opt, int v)
 {
     return zmq_setsockopt(s, opt, &v, sizeof v);
-}
-
-static bool
-proxied(const transport_t *t)
-{
-    return t->cfg.socks5 != NULL && t->cfg.socks5[0] != '\0';
 }
 
 /* Dead peers: a connection whose other host no longer answers is closed

@@ -58,7 +58,9 @@ enum { TRANSPORT_UNACCOUNTED_MAX = 12 * 1024 * 1024 };
  * opening connections and keeping them alive with ZMTP heartbeats. */
 /* A connection whose other host stopped answering (a host gone, a cable
  * pulled) is closed by TCP keepalives: the first probe after 2 s without
- * traffic, then one a second, closed after 2 unanswered: within about 4 s.
+ * traffic, then one a second, closed once 4 s passed without an answer
+ * (TCP_USER_TIMEOUT, which also closes it when data sent to it stays
+ * unacknowledged that long, when keepalives do not run).
  * Through a SOCKS5 proxy (Tor), where a keepalive reaches only the proxy,
  * ZMTP heartbeats instead: a PING every 2 s, closed when nothing came
  * 10 s after one. */
@@ -66,6 +68,7 @@ enum {
     TRANSPORT_KEEPALIVE_IDLE_S = 2,
     TRANSPORT_KEEPALIVE_INTVL_S = 1,
     TRANSPORT_KEEPALIVE_CNT = 2,
+    TRANSPORT_USER_TIMEOUT_MS = 4000,
     TRANSPORT_HEARTBEAT_IVL_MS = 2000,
     TRANSPORT_HEARTBEAT_TIMEOUT_PROXIED_MS = 10000,
 };

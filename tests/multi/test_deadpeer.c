@@ -30,6 +30,8 @@ typedef struct {
     tn_node_t swarm[SWARM];
     int runs;
     char netns[32]; /* the far host's namespace, while it exists */
+    int net;        /* its subnet 10.231.NET.0/24 and links szdhNET, szdfNET */
+    int lookup;     /* a CLI run while the host is gone */
 } fixture_t;
 
 static int
@@ -51,10 +53,15 @@ kill_all(fixture_t *f)
             all[i]->pid = 0;
         }
     }
+    if (f->lookup > 0) {
+        tu_stop(f->lookup, SIGKILL, 5);
+        f->lookup = 0;
+    }
     if (f->netns[0] != '\0') {
         char cmd[128];
-        snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null", f->netns);
-        (void)system(cmd); /* takes its end of the veth pair, and so both */
+        snprintf(cmd, sizeof cmd, "ip link del szdh%d 2>/dev/null; ip netns del %s 2>/dev/null",
+                 f->net, f->netns);
+        (void)system(cmd);
         f->netns[0] = '\0';
     }
 }
@@ -89,7 +96,9 @@ start_three(fixture_t *f, bool far)
     tn_init(&f->out, f->root, base + 2);
     if (far) {
         /* Private addresses of the test's own; names unique to this run. */
-        int net = (int)(getpid() % 200) + 20;
+        /* A subnet and link names of this process and run. */
+        int net = (int)(getpid() % 100) * 2 + 20 + f->runs % 2;
+        f->net = net;
         snprintf(f->netns, sizeof f->netns, "szdp%d-%d", (int)getpid(), f->runs);
         char cmd[512];
         snprintf(cmd, sizeof cmd,
@@ -140,9 +149,17 @@ vanish(fixture_t *f, bool far, const char *how, double worst[2])
     double t0 = tu_now();
     if (far) {
         char cmd[128];
-        snprintf(cmd, sizeof cmd, "ip -n %s link set szdf%d down", f->netns,
-                 (int)(getpid() % 200) + 20);
+        snprintf(cmd, sizeof cmd, "ip -n %s link set szdf%d down", f->netns, f->net);
         assert_int_equal(system(cmd), 0);
+        /* Data on its way to the gone host: TCP retries it for many
+         * minutes, and keepalives do not run meanwhile (a lookup sends H's
+         * DHT requests to both; not waited for). */
+        char log[700];
+        snprintf(log, sizeof log, "%s/lookup%d.log", f->root, f->runs);
+        char *argv[] = {(char *)SAMIZDAT_BINARY, (char *)"--data", f->h.dir, (char *)"dht",
+                        (char *)"find-node",     f->out.node_text, NULL};
+        f->lookup = tu_spawn(argv, NULL, log);
+        assert_true(f->lookup > 0);
     } else {
         kill(f->in.pid, SIGKILL);
         kill(f->out.pid, SIGKILL);
