@@ -198,7 +198,19 @@ reachability(FILE *f, const app_status_t *s)
 {
     static const char *const verdicts[] = {"unknown", "reachable", "not reachable"};
     fputs(",\"reachability\":{\"state\":", f);
-    json_string(f, app_reach_word(s->reach));
+    /* Not reachable directly, but through relays: "through relay". */
+    bool direct = false;
+    for (size_t i = 0; i < s->n_reach; i++) {
+        direct = direct || s->reach_eps[i].verdict == APP_EP_REACHABLE;
+    }
+    json_string(f, !direct && s->n_relays > 0 ? "through relay" : app_reach_word(s->reach));
+    fputs(",\"relays\":[", f);
+    for (size_t i = 0; i < s->n_relays; i++) {
+        fputs(i ? "," : "", f);
+        json_string(f, s->relays[i]);
+    }
+    fputs("],\"relay_port\":", f);
+    fprintf(f, "%u", (unsigned)s->relay_port);
     for (int onion = 0; onion < 2; onion++) {
         fputs(onion ? ",\"onion\":[" : ",\"direct\":[", f);
         bool first = true;
@@ -283,14 +295,16 @@ status(FILE *f, const app_status_t *s)
     u64(f, "dropped_multipart", s->dropped_multipart, true);
     u64(f, "timeouts", s->timeouts, true);
     u64(f, "flood_cuts", s->flood_cuts, true);
+    u64(f, "relay_reservations", s->relay_reservations, true);
+    u64(f, "relay_circuits", s->relay_circuits, true);
     reachability(f, s);
     fputs(",\"port_mapping\":", f);
     if (s->portmap == 0) {
         fputs("null", f);
         return;
     }
-    fprintf(f, "{\"state\":\"%s\",\"method\":",
-            portmap_state_word((portmap_state_t)(s->portmap - 1)));
+    fprintf(f,
+            "{\"state\":\"%s\",\"method\":", portmap_state_word((portmap_state_t)(s->portmap - 1)));
     json_string(f, s->portmap_method);
     fputs(",\"external\":", f);
     if (s->portmap_external[0] != '\0') {
@@ -515,7 +529,8 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         }
         fputs(",\"items\":[", f);
         for (size_t i = 0; i < u->thread.n; i++) {
-            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "", (unsigned)u->thread.items[i].depth);
+            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "",
+                    (unsigned)u->thread.items[i].depth);
             app_json_post(f, &u->thread.items[i].post);
             fputc('}', f);
         }

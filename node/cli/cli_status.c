@@ -1,9 +1,9 @@
 /* status, peers, peer add. */
 
 /* What a node with no peer can do, said wherever it shows that it has none. */
-#define ALONE_HINT                                                                     \
-    "            alone: to join, run `samizdat join INVITE` with an invite from\n"    \
-    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"  \
+#define ALONE_HINT                                                                                 \
+    "            alone: to join, run `samizdat join INVITE` with an invite from\n"                 \
+    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"               \
     "            add ENDPOINT NODEKEY`, or start a node on this local network\n"
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +29,8 @@ print_portmap(FILE *f, const app_status_t *s)
         fputs("router:     asking it to forward a port (NAT-PMP, then UPnP-IGD)\n", f);
         break;
     case 1 + PORTMAP_MAPPED:
-        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n",
-                s->portmap_external, s->portmap_method, (unsigned)s->portmap_lifetime_s);
+        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n", s->portmap_external,
+                s->portmap_method, (unsigned)s->portmap_lifetime_s);
         if (s->portmap_behind_nat) {
             fputs("            but that address is private: another NAT is in front of the\n"
                   "            router, and nodes on the internet may still not reach this one\n",
@@ -46,7 +46,8 @@ print_portmap(FILE *f, const app_status_t *s)
 }
 
 /* What the dial-back check found: reachable directly at X, as onion Z,
- * or not reachable (relays are not built yet). */
+ * through relay Y (one line for each relay holding a reservation), or not
+ * reachable. */
 static void
 print_reach(FILE *f, const app_status_t *s)
 {
@@ -64,6 +65,13 @@ print_reach(FILE *f, const app_status_t *s)
                 any = true;
             }
         }
+    }
+    if (any) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_relays; i++) {
+        fprintf(f, "%sthrough relay %s\n", any ? "            " : "reachable:  ", s->relays[i]);
+        any = true;
     }
     if (any) {
         return;
