@@ -315,8 +315,8 @@ typedef struct {
     uint8_t author[KEYS_PUBLIC_SIZE];
     bool stored; /* anything of the author is stored */
     uint64_t head_seq, max_seq;
-    bool has_profile;   /* the author's latest profile post is stored */
-    app_post_t profile; /* it: name in post.name, bio in post.body */
+    bool has_profile;    /* the author's latest profile post is stored */
+    app_post_t profile;  /* it: name in post.name, bio in post.body */
     size_t n_forks;
     store_fork_t *forks;
     size_t n_posts;
@@ -514,7 +514,7 @@ typedef struct {
                                    this author or of one followed */
     const app_author_t *author; /* the follow and block events */
     const uint8_t *key;         /* the peer events: a node key */
-} app_event_t;                  /* every pointer borrowed for the callback */
+} app_event_t; /* every pointer borrowed for the callback */
 
 /* "post", "follow", "unfollow", "block", "unblock", "peer-up", "peer-down". */
 const char *app_event_name(app_event_kind_t kind);

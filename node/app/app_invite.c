@@ -43,9 +43,9 @@ app_op_invite(app_t *a, const app_request_t *req, app_result_t *res)
 typedef struct {
     app_job_t *job;
     uint32_t timeout_ms;
-    size_t next;   /* the endpoint to try next */
-    size_t saved;  /* offline: endpoints saved */
-    char why[384]; /* what each endpoint that failed said */
+    size_t next;    /* the endpoint to try next */
+    size_t saved;   /* offline: endpoints saved */
+    char why[384];  /* what each endpoint that failed said */
 } join_t;
 
 static void join_next(join_t *s);

@@ -303,8 +303,8 @@ status(FILE *f, const app_status_t *s)
         fputs("null", f);
         return;
     }
-    fprintf(f,
-            "{\"state\":\"%s\",\"method\":", portmap_state_word((portmap_state_t)(s->portmap - 1)));
+    fprintf(f, "{\"state\":\"%s\",\"method\":",
+            portmap_state_word((portmap_state_t)(s->portmap - 1)));
     json_string(f, s->portmap_method);
     fputs(",\"external\":", f);
     if (s->portmap_external[0] != '\0') {
@@ -529,8 +529,7 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         }
         fputs(",\"items\":[", f);
         for (size_t i = 0; i < u->thread.n; i++) {
-            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "",
-                    (unsigned)u->thread.items[i].depth);
+            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "", (unsigned)u->thread.items[i].depth);
             app_json_post(f, &u->thread.items[i].post);
             fputc('}', f);
         }

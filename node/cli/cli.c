@@ -59,14 +59,16 @@ static const cli_cmd_t COMMANDS[] = {
      "  --peers-max N        at most N peer connections (default 48; a third kept\n"
      "                       for connections this node opens)\n"
      "  --log-level LEVEL    error, warn, info (default) or debug\n"
-     "  --web ADDR:PORT      serve the web UI and API there (default " WEB_DEFAULT_LISTEN ";\n"
+     "  --web ADDR:PORT      serve the web UI and API there (default "
+     WEB_DEFAULT_LISTEN ";\n"
      "                       `samizdat open` prints its link)\n"
      "  --no-web             no web UI and API\n"
      "  --web-public         allow --web on an address other than loopback (anyone\n"
      "                       who can reach it still needs the link's key or a token)",
      true},
     {"status", cli_cmd_status, "status [--json]",
-     "Show the keys, the store, and, while the node runs, its endpoints, uptime and peers.", false},
+     "Show the keys, the store, and, while the node runs, its endpoints, uptime and peers.",
+     false},
     {"peers", cli_cmd_peers, "peers [--json]",
      "The running node's peers: node key, endpoint, direction, state, last seen,\n"
      "round-trip time.",
@@ -112,37 +114,49 @@ static const cli_cmd_t COMMANDS[] = {
      "Text that starts with '-' and a letter reads as an option: put -- before it\n"
      "(samizdat post -- -x); \"-5 degrees tonight\" needs nothing.",
      false},
-    {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post.", false},
+    {"reply", cli_cmd_reply, "reply POST-ID TEXT", "Publish a reply to a post.",
+     false},
     {"delete", cli_cmd_delete, "delete POST-ID",
-     "Publish a delete for one of your own posts: nodes that receive it hide its body.", false},
+     "Publish a delete for one of your own posts: nodes that receive it hide its body.",
+     false},
     {"profile", cli_cmd_profile, "profile --name NAME [--bio BIO]",
-     "Publish your display name (at most 64 bytes) and bio.", false},
+     "Publish your display name (at most 64 bytes) and bio.",
+     false},
     {"feed", cli_cmd_feed, "feed [AUTHOR] [--limit N] [--before SEQ] [--json]",
      "One author's posts, newest first (default: your own). Shows gaps and forks.\n"
      "Exit 4 when nothing of the author is stored.",
      false},
     {"show", cli_cmd_show, "show POST-ID [--raw] [--json]",
-     "Show one post. --raw prints its encoded bytes in hex.", false},
+     "Show one post. --raw prints its encoded bytes in hex.",
+     false},
     {"thread", cli_cmd_thread, "thread POST-ID [--json]",
-     "A post, the post it replies to, and the replies below it, nested.", false},
+     "A post, the post it replies to, and the replies below it, nested.",
+     false},
     {"timeline", cli_cmd_timeline, "timeline [--limit N] [--before POST-ID] [--json]",
      "Posts of the authors you follow and your own, newest first.\n"
      "  --limit N          posts per page (default 20)\n"
      "  --before POST-ID   the page after the one that ended with POST-ID",
      false},
-    {"follow", cli_cmd_follow, "follow AUTHOR", "Follow an author by key.", false},
-    {"unfollow", cli_cmd_unfollow, "unfollow AUTHOR", "Stop following an author.", false},
-    {"following", cli_cmd_following, "following [--json]", "List the authors you follow.", false},
+    {"follow", cli_cmd_follow, "follow AUTHOR", "Follow an author by key.",
+     false},
+    {"unfollow", cli_cmd_unfollow, "unfollow AUTHOR", "Stop following an author.",
+     false},
+    {"following", cli_cmd_following, "following [--json]", "List the authors you follow.",
+     false},
     {"block", cli_cmd_block, "block AUTHOR",
-     "Block an author: their stored posts are removed and new ones refused.", false},
-    {"unblock", cli_cmd_unblock, "unblock AUTHOR", "Lift a block.", false},
-    {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors.", false},
+     "Block an author: their stored posts are removed and new ones refused.",
+     false},
+    {"unblock", cli_cmd_unblock, "unblock AUTHOR", "Lift a block.",
+     false},
+    {"blocked", cli_cmd_blocked, "blocked [--json]", "List blocked authors.",
+     false},
     {"export", cli_cmd_export, "export AUTHOR FILE [--force]",
      "Write an author's feed to FILE ('-' for standard output). Exit 4, and no\n"
      "file, when nothing of the author is stored.",
      false},
     {"import", cli_cmd_import, "import FILE [--json]",
-     "Verify and store the posts of an exported feed file ('-' for standard input).", false},
+     "Verify and store the posts of an exported feed file ('-' for standard input).",
+     false},
     {"open", cli_cmd_open, "open [--print]",
      "Print the link that opens the running node's web UI in a browser (it carries\n"
      "the key that lets the browser in), and open it when there is a desktop.\n"

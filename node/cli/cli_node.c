@@ -317,8 +317,8 @@ start_web(cli_t *c, daemon_t *d, uv_loop_t *loop, const run_opts_t *o)
     if (err != WEB_OK) {
         return cli_fail(c, err == WEB_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_ERROR, "web UI: %s", msg);
     }
-    log_line(&d->log, LOG_LEVEL_INFO,
-             "web UI at %s (run `samizdat open` for the link with its key)", web_url(d->web));
+    log_line(&d->log, LOG_LEVEL_INFO, "web UI at %s (run `samizdat open` for the link with its key)",
+             web_url(d->web));
     return CLI_EXIT_OK;
 }
 

@@ -1,9 +1,9 @@
 /* status, peers, peer add. */
 
 /* What a node with no peer can do, said wherever it shows that it has none. */
-#define ALONE_HINT                                                                                 \
-    "            alone: to join, run `samizdat join INVITE` with an invite from\n"                 \
-    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"               \
+#define ALONE_HINT                                                                     \
+    "            alone: to join, run `samizdat join INVITE` with an invite from\n"    \
+    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"  \
     "            add ENDPOINT NODEKEY`, or start a node on this local network\n"
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +29,8 @@ print_portmap(FILE *f, const app_status_t *s)
         fputs("router:     asking it to forward a port (NAT-PMP, then UPnP-IGD)\n", f);
         break;
     case 1 + PORTMAP_MAPPED:
-        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n", s->portmap_external,
-                s->portmap_method, (unsigned)s->portmap_lifetime_s);
+        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n",
+                s->portmap_external, s->portmap_method, (unsigned)s->portmap_lifetime_s);
         if (s->portmap_behind_nat) {
             fputs("            but that address is private: another NAT is in front of the\n"
                   "            router, and nodes on the internet may still not reach this one\n",

@@ -303,8 +303,8 @@ typedef enum {
 
 typedef struct {
     node_event_kind_t kind;
-    const post_t *post; /* NODE_EVENT_POST; borrowed for the callback */
-    const uint8_t *key; /* the peer events: KEYS_PUBLIC_SIZE bytes, borrowed */
+    const post_t *post;  /* NODE_EVENT_POST; borrowed for the callback */
+    const uint8_t *key;  /* the peer events: KEYS_PUBLIC_SIZE bytes, borrowed */
 } node_event_t;
 
 typedef void (*node_event_cb)(void *ud, const node_event_t *e);
