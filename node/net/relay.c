@@ -767,7 +767,8 @@ relay_reserve(relay_t *r, const uint8_t key[KEYS_PUBLIC_SIZE], const char *ip, u
                 free_slot = x;
             }
         }
-        if (free_slot == NULL || (!r->caps_off && same_ip >= RELAY_RESERVATIONS_PER_IP)) {
+        if (free_slot == NULL ||
+            (!r->caps_off && ip[0] != '\0' && same_ip >= RELAY_RESERVATIONS_PER_IP)) {
             r->stats.refused++;
             out->u.reserved.status = WIRE_RESERVE_BUSY;
             return;

@@ -92,7 +92,9 @@ uint16_t relay_port(const relay_t *r);
 /* R: grants or renews key's reservation, asked from the IP address ip
  * (text, as the transport reports it). Fills *out (status, port, expiry,
  * byte cap). A renewal by the same key is always granted; a new one is
- * BUSY past RELAY_RESERVATIONS_MAX or RELAY_RESERVATIONS_PER_IP, and
+ * BUSY past RELAY_RESERVATIONS_MAX or RELAY_RESERVATIONS_PER_IP (no
+ * per-address cap for ip "": the caller's choice for this host's own
+ * addresses, which every local process shares), and
  * REFUSED when not listening. */
 void relay_reserve(relay_t *r, const uint8_t key[KEYS_PUBLIC_SIZE], const char *ip, uint64_t now_ms,
                    wire_msg_t *out);
