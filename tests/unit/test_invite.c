@@ -12,10 +12,9 @@
 
 /* The vector of PROTOCOL.md section 12: node key 0x01 x 32, author key
  * 0x02 x 32, two endpoints. */
-static const char VECTOR_TEXT[] =
-    "szi1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgzqgpq"
-    "yqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgppgarrwqaz7te38yez"
-    "uvpwxghrww3hxsmnqxr5vdcr5te0tverqvp38fjxywp68gm46w3hxsmnqfnwrtt";
+static const char VECTOR_TEXT[] = "szi1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgzqgpq"
+                                  "yqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgppgarrwqaz7te38yez"
+                                  "uvpwxghrww3hxsmnqxr5vdcr5te0tverqvp38fjxywp68gm46w3hxsmnqfnwrtt";
 
 static void
 vector_invite(invite_t *inv)
@@ -121,8 +120,7 @@ test_mistyped_and_cut_short(void **state)
     }
     text[len - 1] = '\0';
     assert_int_equal(invite_decode(text, &inv, &kerr), INVITE_ETEXT);
-    assert_true(kerr == KEYTEXT_ECHECKSUM || kerr == KEYTEXT_ELENGTH ||
-                kerr == KEYTEXT_EPADDING);
+    assert_true(kerr == KEYTEXT_ECHECKSUM || kerr == KEYTEXT_ELENGTH || kerr == KEYTEXT_EPADDING);
     assert_int_equal(invite_decode("szi1", &inv, &kerr), INVITE_ETEXT);
     assert_int_equal(kerr, KEYTEXT_ELENGTH);
     assert_int_equal(invite_decode("", &inv, &kerr), INVITE_ETEXT);
@@ -198,6 +196,14 @@ test_contents_checked(void **state)
     b[2 + KEYS_PUBLIC_SIZE] = INVITE_ENDPOINTS_MAX + 1;
     assert_int_equal(decode_bytes(b, n), INVITE_EFORMAT);
     n = good_bytes(b, 0, "tcp://0.0.0.0:7470");
+    assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);
+    /* A relayed endpoint is accepted (PROTOCOL.md 6, "Relays"); its
+     * wildcard or a scheme nobody knows is not. */
+    n = good_bytes(b, 0, "relay://198.51.100.7:7471");
+    assert_int_equal(decode_bytes(b, n), INVITE_OK);
+    n = good_bytes(b, 0, "relay://0.0.0.0:7471");
+    assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);
+    n = good_bytes(b, 0, "udp://198.51.100.7:7471");
     assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);
     n = good_bytes(b, 0, "tcp://10.0.0.1:7470");
     b[n - 3] = '\0'; /* a NUL inside */
