@@ -12,9 +12,10 @@
 
 /* The vector of PROTOCOL.md section 12: node key 0x01 x 32, author key
  * 0x02 x 32, two endpoints. */
-static const char VECTOR_TEXT[] = "szi1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgzqgpq"
-                                  "yqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgppgarrwqaz7te38yez"
-                                  "uvpwxghrww3hxsmnqxr5vdcr5te0tverqvp38fjxywp68gm46w3hxsmnqfnwrtt";
+static const char VECTOR_TEXT[] =
+    "szi1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgzqgpq"
+    "yqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgppgarrwqaz7te38yez"
+    "uvpwxghrww3hxsmnqxr5vdcr5te0tverqvp38fjxywp68gm46w3hxsmnqfnwrtt";
 
 static void
 vector_invite(invite_t *inv)
@@ -120,7 +121,8 @@ test_mistyped_and_cut_short(void **state)
     }
     text[len - 1] = '\0';
     assert_int_equal(invite_decode(text, &inv, &kerr), INVITE_ETEXT);
-    assert_true(kerr == KEYTEXT_ECHECKSUM || kerr == KEYTEXT_ELENGTH || kerr == KEYTEXT_EPADDING);
+    assert_true(kerr == KEYTEXT_ECHECKSUM || kerr == KEYTEXT_ELENGTH ||
+                kerr == KEYTEXT_EPADDING);
     assert_int_equal(invite_decode("szi1", &inv, &kerr), INVITE_ETEXT);
     assert_int_equal(kerr, KEYTEXT_ELENGTH);
     assert_int_equal(invite_decode("", &inv, &kerr), INVITE_ETEXT);
