@@ -147,7 +147,7 @@ typedef struct {
     bool no_portmap; /* do not ask the router to forward a port (--no-upnp) */
     bool no_relay;   /* do not relay for others (--no-relay) */
     /* The relay port's address: "HOST:PORT" or "PORT" (--relay-listen);
-     * NULL: the listen host and the listen port + 1, else ephemeral. */
+     * NULL: the listen host and a port the system picks. */
     const char *relay_listen;
     node_clock_t clock; /* zeroed: the system clocks */
     /* Test only: the defences to switch off (defence.h; docs/SECURITY.md).

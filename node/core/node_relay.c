@@ -39,8 +39,7 @@ on_circuit(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], uint32_t circuit,
 }
 
 /* Where the relay port goes: --relay-listen, else the first listener's
- * host with its port + 1 (ephemeral when that port was chosen by the
- * system), falling back to an ephemeral port. */
+ * host and a port the system picks. */
 static void
 relay_bind(node_t *n)
 {
@@ -68,20 +67,17 @@ relay_bind(node_t *n)
             return;
         }
         if (colon != NULL && (size_t)(colon - rl) < sizeof host) {
-            snprintf(host, sizeof host, "%.*s", (int)(colon - rl), rl);
+            /* "[::]:7471": the address without its brackets. */
+            bool br = rl[0] == '[' && colon > rl + 1 && colon[-1] == ']';
+            snprintf(host, sizeof host, "%.*s", (int)(colon - rl) - (br ? 2 : 0), rl + br);
         }
     } else {
-        bool ephemeral = false;
-        for (size_t i = 0; i < TRANSPORT_LISTEN_MAX && n->cfg.listen[i] != NULL; i++) {
-            size_t len = strlen(n->cfg.listen[i]);
-            ephemeral = ephemeral || (len >= 2 && (strcmp(n->cfg.listen[i] + len - 2, ":0") == 0 ||
-                                                   strcmp(n->cfg.listen[i] + len - 2, ":*") == 0));
-        }
-        port = ephemeral || a.port == 65535 ? 0 : a.port + 1;
+        /* A free port the system picks: the listen port + 1 would take the
+         * port of a node started next to this one on consecutive ports
+         * (tests/multi/test_partition.sh does). RESERVED says the port. */
+        port = 0;
     }
-    if (relay_listen(n->rl.relay, host, (uint16_t)port) != RELAY_OK && port != 0 && rl == NULL) {
-        (void)relay_listen(n->rl.relay, host, 0);
-    }
+    (void)relay_listen(n->rl.relay, host, (uint16_t)port);
     n->rl.offer = relay_port(n->rl.relay) != 0;
     if (n->rl.offer) {
         log_line(node_log(n), LOG_LEVEL_INFO, "relay: circuits for unreachable nodes on %s port %u",
