@@ -126,6 +126,13 @@ status_text(cli_t *c, const app_status_t *s)
         fputs(ALONE_HINT, f);
     }
     print_reach(f, s);
+    if (s->relay_port != 0) {
+        fprintf(f, "relaying:   on port %u for unreachable nodes: %llu %s, %llu %s spliced\n",
+                (unsigned)s->relay_port, (unsigned long long)s->relay_reservations,
+                cli_plural(s->relay_reservations, "reservation", "reservations"),
+                (unsigned long long)s->relay_circuits,
+                cli_plural(s->relay_circuits, "circuit", "circuits"));
+    }
     print_portmap(f, s);
     fprintf(f,
             "dht:        %llu %s in the routing table, %llu %s kept for others, "
