@@ -126,7 +126,8 @@ status_text(cli_t *c, const app_status_t *s)
         fputs(ALONE_HINT, f);
     }
     print_reach(f, s);
-    if (s->relay_port != 0) {
+    /* A node relays only while peers can dial it (PROTOCOL.md 6, "Relays"). */
+    if (s->relay_port != 0 && (s->reach == APP_REACH_REACHABLE || s->reach == APP_REACH_UNCHECKED)) {
         fprintf(f, "relaying:   on port %u for unreachable nodes: %llu %s, %llu %s spliced\n",
                 (unsigned)s->relay_port, (unsigned long long)s->relay_reservations,
                 cli_plural(s->relay_reservations, "reservation", "reservations"),
