@@ -127,7 +127,8 @@ status_text(cli_t *c, const app_status_t *s)
     }
     print_reach(f, s);
     /* A node relays only while peers can dial it (PROTOCOL.md 6, "Relays"). */
-    if (s->relay_port != 0 && (s->reach == APP_REACH_REACHABLE || s->reach == APP_REACH_UNCHECKED)) {
+    bool direct = s->reach == APP_REACH_REACHABLE || s->reach == APP_REACH_UNCHECKED;
+    if (s->relay_port != 0 && direct) {
         fprintf(f, "relaying:   on port %u for unreachable nodes: %llu %s, %llu %s spliced\n",
                 (unsigned)s->relay_port, (unsigned long long)s->relay_reservations,
                 cli_plural(s->relay_reservations, "reservation", "reservations"),
