@@ -76,6 +76,12 @@ typedef struct {
     uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[OUT_RID_LEN];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
+    /* What libzmq's monitor names its events by: the endpoint, or for a
+     * relayed connection the relay's address (libzmq reports the proxy's).
+     * Two relayed connections through one relay share it: an event then
+     * goes to the first (a disconnect seen by the wrong one only costs a
+     * reconnect). */
+    char event_ep[TRANSPORT_ENDPOINT_MAX];
 } outpeer_t;
 
 /* A banned peer: its key, and the address it came from (0 bytes: the key
@@ -433,7 +439,7 @@ out_find(transport_t *t, const uint8_t *key, const char *endpoint)
             continue;
         }
         if ((key != NULL && memcmp(o->key, key, KEYS_PUBLIC_SIZE) == 0) ||
-            (endpoint != NULL && strcmp(o->endpoint, endpoint) == 0)) {
+            (endpoint != NULL && strcmp(o->event_ep, endpoint) == 0)) {
             return o;
         }
     }
@@ -1348,6 +1354,14 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     bool relayed = false;
     addr_t ra;
     if (addr_relay_parse(endpoint, &ra) == ADDR_OK) {
+        if (t->cfg.socks5 != NULL) {
+            /* libzmq cannot chain two proxies: dialling the relay would
+             * leave the one the user chose (Tor) behind. */
+            log_line(t->cfg.log, LOG_LEVEL_WARN,
+                     "transport: not dialling %s: relayed endpoints are not used through --socks5",
+                     endpoint);
+            return TRANSPORT_EZMQ;
+        }
         char name[RELAY_SOCKS_NAME_LEN + 1];
         relay_socks_name(key, name);
         snprintf(via, sizeof via, "tcp://%s:1", name);
@@ -1385,6 +1399,11 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     memcpy(o->key, key, KEYS_PUBLIC_SIZE);
     memcpy(o->rid, rid, sizeof rid);
     snprintf(o->endpoint, sizeof o->endpoint, "%s", zep);
+    if (relayed) {
+        snprintf(o->event_ep, sizeof o->event_ep, "tcp://%s", proxy);
+    } else {
+        snprintf(o->event_ep, sizeof o->event_ep, "%s", zep);
+    }
     kick(t);
     return TRANSPORT_OK;
 }

@@ -8,7 +8,9 @@
  * U follows P and a post from P reaches U. Printed: the propagation time
  * of one post through the relay against a direct link (R1, following U
  * too, connected to U directly) in the same run. Then R1 is killed: U
- * keeps R2, and P, joining U's new invite, reaches U through R2. */
+ * keeps R2, and P, joining U's new invite, reaches U through R2. P
+ * listens on 127.0.0.4, so it cannot be dialled back either: the two are
+ * like two homes behind NAT routers, and neither can dial the other. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -157,7 +159,9 @@ test_relay_end_to_end(void **state)
     tn_start(&f->n[R1], f->network, f->empty, NULL, NULL);
     tn_start(&f->n[R2], f->network, f->empty, NULL, NULL);
     tn_write_bootstrap(f->relays, &f->n[R1], 2);
-    /* P does not relay, so U can only be reached through R1 and R2. */
+    /* P is behind no dial-back either (another home): neither can dial
+     * the other, so what passes between them goes through a relay. */
+    snprintf(f->n[P].listen, sizeof f->n[P].listen, "tcp://127.0.0.4:0");
     tn_start(&f->n[P], f->network, f->empty, "--no-relay", NULL);
     snprintf(f->n[U].listen, sizeof f->n[U].listen, "tcp://127.0.0.3:0");
     tn_start(&f->n[U], f->network, f->relays, NULL, NULL);
@@ -207,12 +211,22 @@ test_relay_end_to_end(void **state)
     bool one = wait_relays(&f->n[U], 1, 30, st, sizeof st);
     printf("after R1 was killed (%.1f s), U's status:\n%s", tu_now() - t0, st);
     assert_true(one);
+    /* P notices that its circuit through R1 is gone (heartbeats), then
+     * joins U's new invite, which names R2. */
+    t0 = tu_now();
+    while (tn_has_peer(&f->n[P], &f->n[U]) && tu_now() - t0 < 20) {
+        usleep(100000);
+    }
+    printf("relay: P lost U %.1f s after R1 was killed\n", tu_now() - t0);
+    assert_false(tn_has_peer(&f->n[P], &f->n[U]));
     join(&f->n[P], &f->n[U], NULL);
     assert_true(tn_wait_peer(&f->n[P], &f->n[U], 20));
     double again = -1;
     propagate(&f->n[U], "after the relay died", &f->n[P], &again, NULL, NULL);
-    printf("relay: after R1 died, U->P through R2 %.2f s\n", again);
+    long r2 = tn_status_count(&f->n[R2], "relay_circuits");
+    printf("relay: after R1 died, U->P through R2 %.2f s (R2 spliced %ld circuits)\n", again, r2);
     assert_true(again >= 0);
+    assert_true(r2 >= 1);
 }
 
 int
