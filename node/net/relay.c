@@ -838,7 +838,13 @@ relay_claim(relay_t *r, const struct sockaddr *relay_addr, uint32_t circuit,
     if (r->closing) {
         return RELAY_ECLOSED;
     }
-    if (circuits_of(r, NULL) + r->n_inbound >= RELAY_CONNS_MAX) {
+    /* A relay that sends CONNECT after CONNECT cannot make us open
+     * connections without end: every connection of ours counts. */
+    size_t conns = 0;
+    for (const conn_t *c = r->conns; c != NULL; c = c->next) {
+        conns++;
+    }
+    if (conns >= RELAY_CONNS_MAX) {
         return RELAY_EBUSY;
     }
     size_t llen = local_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
