@@ -251,7 +251,7 @@ typedef struct {
     char software[WIRE_SOFTWARE_MAX + 1];
 } app_peer_t;
 
-enum { APP_LISTEN_MAX = 4, APP_LISTEN_LEN = 160, APP_REACH_MAX = 8 };
+enum { APP_LISTEN_MAX = 4, APP_LISTEN_LEN = 160, APP_REACH_MAX = 8, APP_RELAYS_MAX = 3 };
 
 /* Reachability (app_status_t.reach) and one endpoint's verdict: the values
  * of node_reach_t and node_ep_verdict_t (node/core/node.h). */
@@ -302,6 +302,12 @@ typedef struct {
         uint8_t verdict;
         bool onion;
     } reach_eps[APP_REACH_MAX];
+    /* Relays: the relayed endpoints this node holds reservations at, and
+     * what it relays for others (relay_port 0: it does not). */
+    size_t n_relays;
+    char relays[APP_RELAYS_MAX][ADDR_ENDPOINT_MAX + 1];
+    uint16_t relay_port;
+    uint64_t relay_reservations, relay_circuits;
 } app_status_t;
 
 /* FEED: one page of an author's feed, newest first. */

@@ -27,7 +27,7 @@ app_op_invite(app_t *a, const app_request_t *req, app_result_t *res)
             return;
         }
     }
-    inv->n_endpoints = node_dial_endpoints(a->node, inv->endpoints, INVITE_ENDPOINTS_MAX);
+    inv->n_endpoints = node_invite_endpoints(a->node, inv->endpoints, INVITE_ENDPOINTS_MAX);
     if (inv->n_endpoints == 0) {
         app_fail(res, APP_ENOTFOUND,
                  "this node has no address others could dial (start it with --announce "

@@ -1242,7 +1242,7 @@ app_err_t
 app_start_peer_add(app_t *a, const app_request_t *req, app_result_t *res, app_done_cb cb, void *ud)
 {
     const char *ep = req->u.peer_add.endpoint;
-    if (ep == NULL || !wire_endpoint_valid(ep)) {
+    if (ep == NULL || !addr_dialable(ep)) {
         app_fail(res, APP_EINVAL, "'%s' is not an endpoint like tcp://192.0.2.1:7470",
                  ep ? ep : "");
         cb(ud, res);

@@ -671,6 +671,13 @@ op_status(app_t *a, app_result_t *res)
         s->reach_eps[i].verdict = (uint8_t)ns.reach_eps[i].verdict;
         s->reach_eps[i].onion = ns.reach_eps[i].onion;
     }
+    s->n_relays = ns.n_relays < APP_RELAYS_MAX ? ns.n_relays : APP_RELAYS_MAX;
+    for (size_t i = 0; i < s->n_relays; i++) {
+        snprintf(s->relays[i], sizeof s->relays[i], "%s", ns.relays[i]);
+    }
+    s->relay_port = ns.relay_port;
+    s->relay_reservations = ns.relay_reservations;
+    s->relay_circuits = ns.relay_circuits;
     node_dht_status_t ds;
     node_dht_status(a->node, &ds);
     s->dht_table = ds.table;
@@ -744,7 +751,7 @@ static void
 op_peer_save(app_t *a, const app_request_t *req, app_result_t *res)
 {
     const char *ep = req->u.peer_add.endpoint;
-    if (ep == NULL || !wire_endpoint_valid(ep)) {
+    if (ep == NULL || !addr_dialable(ep)) {
         app_fail(res, APP_EINVAL, "'%s' is not an endpoint like tcp://192.0.2.1:7470",
                  ep ? ep : "");
         return;

@@ -198,7 +198,19 @@ reachability(FILE *f, const app_status_t *s)
 {
     static const char *const verdicts[] = {"unknown", "reachable", "not reachable"};
     fputs(",\"reachability\":{\"state\":", f);
-    json_string(f, app_reach_word(s->reach));
+    /* Not reachable directly, but through relays: "through relay". */
+    bool direct = false;
+    for (size_t i = 0; i < s->n_reach; i++) {
+        direct = direct || s->reach_eps[i].verdict == APP_EP_REACHABLE;
+    }
+    json_string(f, !direct && s->n_relays > 0 ? "through relay" : app_reach_word(s->reach));
+    fputs(",\"relays\":[", f);
+    for (size_t i = 0; i < s->n_relays; i++) {
+        fputs(i ? "," : "", f);
+        json_string(f, s->relays[i]);
+    }
+    fputs("],\"relay_port\":", f);
+    fprintf(f, "%u", (unsigned)s->relay_port);
     for (int onion = 0; onion < 2; onion++) {
         fputs(onion ? ",\"onion\":[" : ",\"direct\":[", f);
         bool first = true;
@@ -283,6 +295,8 @@ status(FILE *f, const app_status_t *s)
     u64(f, "dropped_multipart", s->dropped_multipart, true);
     u64(f, "timeouts", s->timeouts, true);
     u64(f, "flood_cuts", s->flood_cuts, true);
+    u64(f, "relay_reservations", s->relay_reservations, true);
+    u64(f, "relay_circuits", s->relay_circuits, true);
     reachability(f, s);
     fputs(",\"port_mapping\":", f);
     if (s->portmap == 0) {

@@ -632,6 +632,14 @@ g_status(gbuf_t *g, const app_status_t *s)
         g_u8(g, s->reach_eps[i].verdict);
         g_u8(g, s->reach_eps[i].onion);
     }
+    size_t nl = s->n_relays < APP_RELAYS_MAX ? s->n_relays : APP_RELAYS_MAX;
+    g_u8(g, (uint8_t)nl);
+    for (size_t i = 0; i < nl; i++) {
+        g_cstr(g, s->relays[i]);
+    }
+    g_u32(g, s->relay_port);
+    g_u64(g, s->relay_reservations);
+    g_u64(g, s->relay_circuits);
 }
 
 static void
@@ -688,6 +696,17 @@ r_status(rd_t *d, app_status_t *s)
         }
         s->reach_eps[i].onion = r_bool(d);
     }
+    s->n_relays = r_count(d, r_u8(d), APP_RELAYS_MAX, 2);
+    for (size_t i = 0; i < s->n_relays; i++) {
+        r_cstr(d, s->relays[i], sizeof s->relays[i] - 1);
+    }
+    uint32_t port = r_u32(d);
+    if (port > 65535) {
+        d->bad = true;
+    }
+    s->relay_port = (uint16_t)port;
+    s->relay_reservations = r_u64(d);
+    s->relay_circuits = r_u64(d);
 }
 
 /* An invite travels as its text (an empty text for none). */

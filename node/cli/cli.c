@@ -25,7 +25,8 @@ static const cli_cmd_t COMMANDS[] = {
      true},
     {"run", cli_cmd_run,
      "run [--port N | --listen ENDPOINT]... [--network NAME] [--bootstrap FILE]\n"
-     "      [--no-lan] [--no-upnp] [--socks5 HOST:PORT] [--announce ENDPOINT]\n"
+     "      [--no-lan] [--no-upnp] [--no-relay] [--relay-listen [HOST:]PORT]\n"
+     "      [--socks5 HOST:PORT] [--announce ENDPOINT]\n"
      "      [--tor [--tor-control HOST:PORT]] [--peers-max N] [--log-level LEVEL]\n"
      "      [--web ADDR:PORT | --no-web] [--web-public] [--passphrase]",
      "Start the node: create the keys on first start, listen for peers, join the\n"
@@ -42,6 +43,10 @@ static const cli_cmd_t COMMANDS[] = {
      "  --no-lan             no discovery on the local network\n"
      "  --no-upnp            do not ask the router to forward a port (NAT-PMP,\n"
      "                       UPnP-IGD)\n"
+     "  --no-relay           do not relay for unreachable nodes (relaying is on when\n"
+     "                       peers can dial this node: within modest caps)\n"
+     "  --relay-listen [HOST:]PORT  the relay port (default: a free port on the\n"
+     "                       listen address, which status shows)\n"
      "  --socks5 HOST:PORT   make outbound connections through a SOCKS5 proxy (Tor)\n"
      "  --tor                be reachable only as a Tor onion service and connect out\n"
      "                       only through Tor: listen on 127.0.0.1, no LAN beacon, no\n"

@@ -94,6 +94,8 @@ typedef struct {
     const char *level;
     bool no_lan;
     bool no_upnp;
+    bool no_relay;
+    const char *relay_listen;
     const char *web;
     bool no_web;
     bool web_public;
@@ -178,6 +180,8 @@ parse_run(cli_t *c, cli_args_t *a, run_opts_t *o)
     const char *pm = cli_value(a, "--peers-max", &bad);
     o->no_lan = cli_flag(a, "--no-lan");
     o->no_upnp = cli_flag(a, "--no-upnp");
+    o->no_relay = cli_flag(a, "--no-relay");
+    o->relay_listen = cli_value(a, "--relay-listen", &bad);
     o->web = cli_value(a, "--web", &bad);
     o->no_web = cli_flag(a, "--no-web");
     o->web_public = cli_flag(a, "--web-public");
@@ -338,6 +342,8 @@ serve(cli_t *c, run_opts_t *o, const keys_author_t *author, const keys_node_t *n
         .announce = o->announce,
         .lan = !o->no_lan,
         .no_portmap = o->no_upnp,
+        .no_relay = o->no_relay,
+        .relay_listen = o->relay_listen,
         .peers_max = (size_t)o->peers_max,
         .log = &d.log,
         .defences_off = getenv(DEFENCE_ENV),

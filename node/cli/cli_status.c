@@ -46,7 +46,8 @@ print_portmap(FILE *f, const app_status_t *s)
 }
 
 /* What the dial-back check found: reachable directly at X, as onion Z,
- * or not reachable (relays are not built yet). */
+ * through relay Y (one line for each relay holding a reservation), or not
+ * reachable. */
 static void
 print_reach(FILE *f, const app_status_t *s)
 {
@@ -64,6 +65,13 @@ print_reach(FILE *f, const app_status_t *s)
                 any = true;
             }
         }
+    }
+    if (any) {
+        return;
+    }
+    for (size_t i = 0; i < s->n_relays; i++) {
+        fprintf(f, "%sthrough relay %s\n", any ? "            " : "reachable:  ", s->relays[i]);
+        any = true;
     }
     if (any) {
         return;
@@ -118,6 +126,15 @@ status_text(cli_t *c, const app_status_t *s)
         fputs(ALONE_HINT, f);
     }
     print_reach(f, s);
+    /* A node relays only while peers can dial it (PROTOCOL.md 6, "Relays"). */
+    bool direct = s->reach == APP_REACH_REACHABLE || s->reach == APP_REACH_UNCHECKED;
+    if (s->relay_port != 0 && direct) {
+        fprintf(f, "relaying:   on port %u for unreachable nodes: %llu %s, %llu %s spliced\n",
+                (unsigned)s->relay_port, (unsigned long long)s->relay_reservations,
+                cli_plural(s->relay_reservations, "reservation", "reservations"),
+                (unsigned long long)s->relay_circuits,
+                cli_plural(s->relay_circuits, "circuit", "circuits"));
+    }
     print_portmap(f, s);
     fprintf(f,
             "dht:        %llu %s in the routing table, %llu %s kept for others, "

@@ -152,6 +152,7 @@ node_peer_forget(node_t *n, peer_t *p, const char *why, bool failed)
         transport_disconnect(n->transport, p->key);
     }
     peertab_remove(n->peers, p);
+    node_relay_forget(n, key);
     if (was_news) {
         node_emit(n, NODE_EVENT_PEER_DOWN, NULL, key);
     }
@@ -422,6 +423,7 @@ node_tick(node_t *n, uint64_t now)
     }
     node_dial_more(n, now);
     node_dialback_tick(n, now);
+    node_relay_tick(n, now);
     node_alone_check(n, now);
     node_peer_log_flush(n);
     node_own_tick(n, now);
@@ -681,6 +683,13 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
         *out = NULL;
         return err;
     }
+    err = node_relay_start(n);
+    if (err != NODE_OK) {
+        *out = n;
+        node_close(n, NULL, NULL);
+        *out = NULL;
+        return err;
+    }
     start_lan(n);
     node_portmap_start(n);
     node_proxy_probe(n);
@@ -744,7 +753,8 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
         n->closing_parts++;
         uv_close((uv_handle_t *)&n->clock, clock_closed);
     }
-    n->closing_parts += 3;
+    n->closing_parts += 4;
+    node_relay_close(n, part_closed, n);
     transport_close(n->transport, part_closed, n);
     lan_close(n->lan, part_closed, n);
     portmap_close(n->portmap, part_closed, n);
@@ -798,6 +808,7 @@ node_status(node_t *n, node_status_t *out)
     out->peers_dropped = n->peers_dropped;
     transport_stats(n->transport, &out->transport);
     node_dialback_status(n, out);
+    node_relay_status(n, out);
 }
 
 store_t *

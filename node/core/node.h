@@ -73,6 +73,9 @@ enum {
  * peer may send a minute, and how long a result is remembered. */
 enum {
     NODE_REACH_CANDIDATES = 8,
+    NODE_RELAYS_MAX = 3,        /* relays an unreachable node reserves at */
+    NODE_RELAYS_WANTED = 2,     /* ... and keeps at least, when it can */
+    NODE_RELAY_RETRY_MS = 5000, /* a relay that refused is asked again after this */
     NODE_REACH_NONCE_WAIT_MS = 2000,
     NODE_REACH_RECHECK_MS = 30 * 60 * 1000, /* a reachable endpoint is checked again */
     NODE_REACH_RETRY_MS = 60 * 1000,        /* an unreachable one */
@@ -141,7 +144,11 @@ typedef struct {
     uint16_t lan_port;                        /* 0: NODE_LAN_PORT */
     size_t peers_max;                         /* 0: NODE_PEERS_MAX */
     const log_t *log;
-    bool no_portmap;    /* do not ask the router to forward a port (--no-upnp) */
+    bool no_portmap; /* do not ask the router to forward a port (--no-upnp) */
+    bool no_relay;   /* do not relay for others (--no-relay) */
+    /* The relay port's address: "HOST:PORT" or "PORT" (--relay-listen);
+     * NULL: the listen host and a port the system picks. */
+    const char *relay_listen;
     node_clock_t clock; /* zeroed: the system clocks */
     /* Test only: the defences to switch off (defence.h; docs/SECURITY.md).
      * NULL: all on. Borrowed until the node is closed. */
@@ -200,6 +207,13 @@ typedef struct {
     node_reach_t reach; /* the dial-back check: this node's candidate endpoints */
     size_t n_reach;
     node_reach_ep_t reach_eps[NODE_REACH_CANDIDATES];
+    /* Relays: the relayed endpoints this node holds a reservation at, and
+     * what it relays for others (port 0: it does not). */
+    size_t n_relays;
+    char relays[NODE_RELAYS_MAX][WIRE_ENDPOINT_MAX + 1];
+    uint16_t relay_port;
+    size_t relay_reservations;
+    uint64_t relay_circuits;
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);
@@ -214,6 +228,9 @@ enum { NODE_ALONE_FIRST_MS = 15000, NODE_ALONE_AGAIN_MS = 300000 };
  * loopback and link-local only when nothing else). Writes at most max into
  * out; returns how many. */
 size_t node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
+/* What an invite names: while no endpoint was dialled back, the relayed
+ * endpoints held (relay://HOST:PORT) first; then node_dial_endpoints. */
+size_t node_invite_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
 
 /* ---- the DHT, for the CLI ---- */
 

@@ -66,7 +66,7 @@ node_contact_refused(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool busy)
 void
 node_contact_note(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
-    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_endpoint_valid(endpoint)) {
+    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_dialable(endpoint)) {
         return;
     }
     contact_t *c = contact_find(n, key);
@@ -129,7 +129,10 @@ connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
     }
     p->transient = transient;
     p->dialback = dialback;
-    p->endpoint_verified = true; /* the handshake proves the key is there */
+    /* The handshake proves the key is there; but a relayed endpoint
+     * reaches it only while its reservation lasts, and never goes to the
+     * DHT as a contact for lookups. */
+    p->endpoint_verified = !addr_relay_valid(endpoint);
     p->offered_gossip = !transient;
     snprintf(p->endpoint, sizeof p->endpoint, "%s", endpoint);
     log_line(node_log(n), transient ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "connecting to %s",
@@ -141,7 +144,7 @@ connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
 peer_t *
 node_connect(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
-    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_endpoint_valid(endpoint)) {
+    if (memcmp(key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE) == 0 || !addr_dialable(endpoint)) {
         return NULL;
     }
     peer_t *p = peertab_find(n->peers, key, TRANSPORT_OUT);
@@ -336,7 +339,7 @@ node_load_contacts(node_t *n)
 node_err_t
 node_add_peer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
-    if (!addr_endpoint_valid(endpoint)) {
+    if (!addr_dialable(endpoint)) {
         return NODE_EINVAL;
     }
     node_contact_note(n, key, endpoint);

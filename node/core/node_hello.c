@@ -18,6 +18,8 @@ answer_type(uint8_t request_type)
         return WIRE_PONG;
     case WIRE_DIAL_REQ:
         return WIRE_DIAL_RESULT;
+    case WIRE_RESERVE:
+        return WIRE_RESERVED;
     default:
         return WIRE_PEERS;
     }
@@ -129,7 +131,8 @@ fill_hello(node_t *n, wire_msg_t *m, uint32_t rid, bool gossip)
     memcpy(h->node_key, n->cfg.node_key->pk, KEYS_PUBLIC_SIZE);
     snprintf(h->software, sizeof h->software, "samizdat/%s", SAMIZDAT_VERSION);
     /* Caps are per connection: gossip is offered only where it may run. */
-    h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0);
+    h->caps = WIRE_CAP_DHT | (gossip ? WIRE_CAP_GOSSIP : 0) |
+              (node_relay_offers(n) ? WIRE_CAP_RELAY : 0);
     if (node_dialback_on(n)) {
         node_dialback_hello(n, h); /* only what peers dialled back */
         return;
@@ -538,7 +541,7 @@ static bool
 is_answer(uint8_t type)
 {
     return type == WIRE_PONG || type == WIRE_PEERS || type == WIRE_ERROR ||
-           type == WIRE_DIAL_RESULT;
+           type == WIRE_DIAL_RESULT || type == WIRE_RESERVED;
 }
 
 static void
@@ -589,6 +592,11 @@ dispatch(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     case WIRE_DIAL_BACK:
     case WIRE_DIAL_RESULT:
         node_dialback_receive(n, p, m, peer_addr);
+        break;
+    case WIRE_RESERVE:
+    case WIRE_RESERVED:
+    case WIRE_CONNECT:
+        node_relay_receive(n, p, m, peer_addr);
         break;
     default:
         break;

@@ -148,6 +148,24 @@ struct node {
         char said[NODE_REACH_CANDIDATES * (WIRE_ENDPOINT_MAX + 2) + 1];
         dht_msg_t replay; /* a held ANNOUNCE, handled at last */
     } db;
+    struct {
+        struct relay *relay; /* both roles: relaying for others, claiming our circuits */
+        bool offer;          /* relaying on (not --no-relay) and the port is bound */
+        struct {
+            bool used;
+            bool granted;
+            uint8_t key[KEYS_PUBLIC_SIZE];
+            char endpoint[WIRE_ENDPOINT_MAX + 1]; /* relay://HOST:PORT once granted */
+            uint64_t asked_ms;
+            uint64_t renew_ms; /* when to send RESERVE again */
+            uint64_t until_ms; /* when the reservation ends */
+        } held[NODE_RELAYS_MAX];
+        struct {
+            uint8_t key[KEYS_PUBLIC_SIZE];
+            uint64_t until_ms;
+        } refused[8]; /* relays that refused lately: not asked again before until_ms */
+        size_t refused_next;
+    } rl;
     int closing_parts;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -223,6 +241,25 @@ node_reach_t node_dialback_state(node_t *n);
 void node_dialback_reap(node_t *n);
 /* Copies the candidates and the overall state into the status. */
 void node_dialback_status(node_t *n, node_status_t *out);
+
+/* ---- node_relay.c ---- */
+
+/* Creates the relay object and binds the relay port unless --no-relay. */
+node_err_t node_relay_start(node_t *n);
+/* Closes it; part_closed(ud) when done. */
+void node_relay_close(node_t *n, void (*cb)(void *ud), void *ud);
+/* Whether HELLO offers relaying (cap WIRE_CAP_RELAY). */
+bool node_relay_offers(node_t *n);
+/* RESERVE, RESERVED (matched to our request) or CONNECT from p. */
+void node_relay_receive(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr);
+/* Reserves at relays while not reachable directly, renews, replaces. */
+void node_relay_tick(node_t *n, uint64_t now);
+/* A connection of key was forgotten: when none is left, its reservation
+ * at our relay goes (node_relay_tick replaces our reservation there). */
+void node_relay_forget(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE]);
+/* The relayed endpoints held now; returns how many written. */
+size_t node_relay_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max);
+void node_relay_status(node_t *n, node_status_t *out);
 
 /* ---- node_reach.c ---- */
 

@@ -113,6 +113,18 @@ node_dial_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
     return l.n;
 }
 
+size_t
+node_invite_endpoints(node_t *n, char (*out)[ADDR_ENDPOINT_MAX + 1], size_t max)
+{
+    /* Not reachable directly: the relays come first, since they are what
+     * works (a joiner tries the endpoints in order). */
+    size_t k = 0;
+    if (node_dialback_state(n) != NODE_REACH_REACHABLE) {
+        k = node_relay_endpoints(n, out, max);
+    }
+    return k + node_dial_endpoints(n, out + k, max - k);
+}
+
 void
 node_alone_check(node_t *n, uint64_t now)
 {

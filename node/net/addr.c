@@ -268,6 +268,46 @@ addr_endpoint_valid(const char *endpoint)
     return addr_parse(endpoint, &a) == ADDR_OK && a.kind != ADDR_WILDCARD;
 }
 
+addr_err_t
+addr_relay_parse(const char *endpoint, addr_t *out)
+{
+    memset(out, 0, sizeof *out);
+    static const char prefix[] = "relay://";
+    if (endpoint == NULL || strncmp(endpoint, prefix, sizeof prefix - 1) != 0) {
+        return ADDR_ESYNTAX;
+    }
+    /* The same HOST:PORT rules as a tcp endpoint, and the same length cap
+     * for the whole text. */
+    size_t n = strnlen(endpoint, ADDR_ENDPOINT_MAX + 1);
+    if (n > ADDR_ENDPOINT_MAX) {
+        return ADDR_ETOOLONG;
+    }
+    char tcp[ADDR_ENDPOINT_MAX + 1];
+    int k = snprintf(tcp, sizeof tcp, "%s%s", TCP_PREFIX, endpoint + sizeof prefix - 1);
+    if (k < 0 || (size_t)k >= sizeof tcp) {
+        return ADDR_ETOOLONG;
+    }
+    addr_err_t err = addr_parse(tcp, out);
+    if (err == ADDR_OK && out->kind == ADDR_WILDCARD) {
+        memset(out, 0, sizeof *out);
+        return ADDR_EHOST;
+    }
+    return err;
+}
+
+bool
+addr_relay_valid(const char *endpoint)
+{
+    addr_t a;
+    return addr_relay_parse(endpoint, &a) == ADDR_OK;
+}
+
+bool
+addr_dialable(const char *endpoint)
+{
+    return addr_endpoint_valid(endpoint) || addr_relay_valid(endpoint);
+}
+
 /* ---- classification ---- */
 
 static addr_class_t

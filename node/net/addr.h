@@ -63,6 +63,17 @@ addr_err_t addr_parse(const char *endpoint, addr_t *out);
  * its host is not a wildcard. */
 bool addr_endpoint_valid(const char *endpoint);
 
+/* A relayed endpoint, "relay://HOST:PORT": the node is reached through
+ * the relay at HOST:PORT (its relay port), asking in SOCKS5 for the node's
+ * key (docs/PROTOCOL.md, "Endpoints" and "Relays"). HOST and PORT follow
+ * the tcp rules, wildcards refused. *out gets the relay's address. Such
+ * an endpoint is for dialling one known node (invites, peer add) and never
+ * goes where a tcp endpoint is required (HELLO, PEERS, the DHT). */
+addr_err_t addr_relay_parse(const char *endpoint, addr_t *out);
+bool addr_relay_valid(const char *endpoint);
+/* addr_endpoint_valid or addr_relay_valid: what a node can dial. */
+bool addr_dialable(const char *endpoint);
+
 addr_class_t addr_class(const addr_t *a);
 /* An IPv4 address written as IPv6 ([::ffff:a.b.c.d]) becomes ADDR_IPV4. */
 void addr_unmap(addr_t *a);

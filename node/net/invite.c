@@ -7,7 +7,7 @@
 static bool
 endpoint_ok(const char *ep, size_t len)
 {
-    return len > 0 && len <= ADDR_ENDPOINT_MAX && addr_endpoint_valid(ep);
+    return len > 0 && len <= ADDR_ENDPOINT_MAX && addr_dialable(ep);
 }
 
 invite_err_t

@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "bytes.h"
 #include "defence.h"
+#include "relay.h"
 
 enum { Z_LISTEN, Z_OUT, Z_ZAP, Z_MON_LISTEN, Z_MON_OUT, Z_COUNT };
 enum { RID_MAX = 255, ZAP_FRAMES = 7, PER_MSG_OVERHEAD = 64, HANDSHAKE_ALLOWANCE = 8192 };
@@ -75,6 +76,12 @@ typedef struct {
     uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[OUT_RID_LEN];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
+    /* What libzmq's monitor names its events by: the endpoint, or for a
+     * relayed connection the relay's address (libzmq reports the proxy's).
+     * Two relayed connections through one relay share it: an event then
+     * goes to the first (a disconnect seen by the wrong one only costs a
+     * reconnect). */
+    char event_ep[TRANSPORT_ENDPOINT_MAX];
 } outpeer_t;
 
 /* A banned peer: its key, and the address it came from (0 bytes: the key
@@ -432,7 +439,7 @@ out_find(transport_t *t, const uint8_t *key, const char *endpoint)
             continue;
         }
         if ((key != NULL && memcmp(o->key, key, KEYS_PUBLIC_SIZE) == 0) ||
-            (endpoint != NULL && strcmp(o->endpoint, endpoint) == 0)) {
+            (endpoint != NULL && strcmp(o->event_ep, endpoint) == 0)) {
             return o;
         }
     }
@@ -1337,18 +1344,66 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     rid[33] = (uint8_t)(gen >> 16);
     rid[34] = (uint8_t)(gen >> 8);
     rid[35] = (uint8_t)gen;
+    /* A relayed endpoint: libzmq's own SOCKS5 client asks the relay for
+     * the node's key as a domain name (PROTOCOL.md, "Relays"). The proxy
+     * option, like the server key, is copied at each connect, so it is set
+     * for this one and put back at once. */
+    char via[TRANSPORT_ENDPOINT_MAX];
+    char proxy[ADDR_HOST_MAX + 10];
+    const char *zep = endpoint;
+    bool relayed = false;
+    addr_t ra;
+    if (addr_relay_parse(endpoint, &ra) == ADDR_OK) {
+        if (t->cfg.socks5 != NULL) {
+            /* libzmq cannot chain two proxies: dialling the relay would
+             * leave the one the user chose (Tor) behind. */
+            log_line(t->cfg.log, LOG_LEVEL_WARN,
+                     "transport: not dialling %s: relayed endpoints are not used through --socks5",
+                     endpoint);
+            return TRANSPORT_EZMQ;
+        }
+        char name[RELAY_SOCKS_NAME_LEN + 1];
+        relay_socks_name(key, name);
+        snprintf(via, sizeof via, "tcp://%s:1", name);
+        snprintf(proxy, sizeof proxy, ra.kind == ADDR_IPV6 ? "[%s]:%u" : "%s:%u", ra.host,
+                 (unsigned)ra.port);
+        zep = via;
+        relayed = true;
+    }
+    if (strlen(zep) >= sizeof o->endpoint) {
+        return TRANSPORT_EFULL;
+    }
     /* The server key and the routing id apply to the next connect only. */
-    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, KEYS_PUBLIC_SIZE) != 0 ||
-        zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, rid, sizeof rid) != 0 ||
-        zmq_connect(s, endpoint) != 0) {
+    int rc = 0;
+    if (relayed) {
+        rc = zmq_setsockopt(s, ZMQ_SOCKS_PROXY, proxy, strlen(proxy));
+    }
+    if (rc == 0) {
+        rc = zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, KEYS_PUBLIC_SIZE) != 0 ||
+                     zmq_setsockopt(s, ZMQ_CONNECT_ROUTING_ID, rid, sizeof rid) != 0 ||
+                     zmq_connect(s, zep) != 0
+                 ? -1
+                 : 0;
+    }
+    int saved_errno = zmq_errno();
+    if (relayed) {
+        const char *back = t->cfg.socks5;
+        (void)zmq_setsockopt(s, ZMQ_SOCKS_PROXY, back, back != NULL ? strlen(back) : 0);
+    }
+    if (rc != 0) {
         log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: cannot connect to %s: %s", endpoint,
-                 zmq_strerror(zmq_errno()));
+                 zmq_strerror(saved_errno));
         return TRANSPORT_EZMQ;
     }
     o->used = true;
     memcpy(o->key, key, KEYS_PUBLIC_SIZE);
     memcpy(o->rid, rid, sizeof rid);
-    snprintf(o->endpoint, sizeof o->endpoint, "%s", endpoint);
+    snprintf(o->endpoint, sizeof o->endpoint, "%s", zep);
+    if (relayed) {
+        snprintf(o->event_ep, sizeof o->event_ep, "tcp://%s", proxy);
+    } else {
+        snprintf(o->event_ep, sizeof o->event_ep, "%s", zep);
+    }
     kick(t);
     return TRANSPORT_OK;
 }

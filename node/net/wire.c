@@ -50,6 +50,12 @@ wire_type_name(uint8_t type)
         return "dial_back";
     case WIRE_DIAL_RESULT:
         return "dial_result";
+    case WIRE_RESERVE:
+        return "reserve";
+    case WIRE_RESERVED:
+        return "reserved";
+    case WIRE_CONNECT:
+        return "connect";
     default:
         return wire_is_dht(type) ? dht_msg_type_name(type) : "unknown";
     }
@@ -64,7 +70,7 @@ wire_is_dht(uint8_t type)
 static bool
 type_known(uint8_t type)
 {
-    return (type >= WIRE_HELLO && type <= WIRE_DIAL_RESULT) || wire_is_dht(type);
+    return (type >= WIRE_HELLO && type <= WIRE_CONNECT) || wire_is_dht(type);
 }
 
 static wire_err_t
@@ -330,6 +336,16 @@ decode_payload(bytes_fields_t *d, wire_msg_t *m)
     case WIRE_DIAL_RESULT:
         m->u.dial.status = bytes_get_u8(&d->r);
         break;
+    case WIRE_RESERVED:
+        m->u.reserved.status = bytes_get_u8(&d->r);
+        m->u.reserved.port = bytes_get_u16(&d->r);
+        m->u.reserved.expires_s = bytes_get_u32(&d->r);
+        m->u.reserved.byte_cap = bytes_get_u64(&d->r);
+        break;
+    case WIRE_CONNECT:
+        m->u.connect.circuit = bytes_get_u32(&d->r);
+        bytes_get(&d->r, m->u.connect.nonce, WIRE_CIRCUIT_NONCE);
+        break;
     default:
         break;
     }
@@ -442,6 +458,16 @@ encode_payload(bytes_writer_t *w, const wire_msg_t *m)
         break;
     case WIRE_DIAL_RESULT:
         bytes_put_u8(w, m->u.dial.status);
+        break;
+    case WIRE_RESERVED:
+        bytes_put_u8(w, m->u.reserved.status);
+        bytes_put_u16(w, m->u.reserved.port);
+        bytes_put_u32(w, m->u.reserved.expires_s);
+        bytes_put_u64(w, m->u.reserved.byte_cap);
+        break;
+    case WIRE_CONNECT:
+        bytes_put_u32(w, m->u.connect.circuit);
+        bytes_put(w, m->u.connect.nonce, WIRE_CIRCUIT_NONCE);
         break;
     default:
         break;

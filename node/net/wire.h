@@ -50,7 +50,23 @@ typedef enum {
     WIRE_DIAL_REQ = 7,
     WIRE_DIAL_BACK = 8,
     WIRE_DIAL_RESULT = 9,
+    /* Circuit relays (PROTOCOL.md 6, "Relays"): an unreachable node asks a
+     * relay for a reservation; the relay answers; and the relay tells the
+     * holder of a reservation that a circuit waits for it on the relay port. */
+    WIRE_RESERVE = 10,
+    WIRE_RESERVED = 11,
+    WIRE_CONNECT = 12,
 } wire_type_t;
+
+/* Outcomes in WIRE_RESERVED. Every value decodes; an unknown one means
+ * "no reservation". */
+typedef enum {
+    WIRE_RESERVE_OK = 0,
+    WIRE_RESERVE_REFUSED = 1, /* this node does not relay, or not for this key */
+    WIRE_RESERVE_BUSY = 2,    /* at a cap now (reservations in all or per address): ask later */
+} wire_reserve_status_t;
+
+enum { WIRE_CIRCUIT_NONCE = 16 };
 
 /* Outcomes in WIRE_DIAL_RESULT. Every value decodes: a newer node may add
  * some, and an unknown one means "not dialled". */
@@ -66,6 +82,8 @@ typedef enum {
 enum {
     WIRE_CAP_DHT = 1u << 0,
     WIRE_CAP_GOSSIP = 1u << 1,
+    /* The sender relays circuits for unreachable nodes (RESERVE). */
+    WIRE_CAP_RELAY = 1u << 2,
 };
 
 /* Codes in WIRE_ERROR. */
@@ -118,6 +136,20 @@ typedef struct {
             uint8_t status;
             wire_endpoint_t endpoint;
         } dial;
+        /* RESERVED: status (wire_reserve_status_t), the relay's TCP port
+         * for circuits, seconds the reservation lasts, and the bytes one
+         * circuit may carry (both ways together). RESERVE has no payload. */
+        struct {
+            uint8_t status;
+            uint16_t port;
+            uint32_t expires_s;
+            uint64_t byte_cap;
+        } reserved;
+        /* CONNECT: which circuit waits, and the nonce that claims it. */
+        struct {
+            uint32_t circuit;
+            uint8_t nonce[WIRE_CIRCUIT_NONCE];
+        } connect;
         struct {
             uint16_t code; /* wire_error_code_t */
             char text[WIRE_ERROR_TEXT_MAX + 1];

@@ -53,6 +53,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
     }
+    /* A relayed endpoint is never a tcp one, is at most the cap, and
+     * names no wildcard. */
+    addr_t r;
+    if (addr_relay_parse(text, &r) == ADDR_OK) {
+        if (valid || strlen(text) > ADDR_ENDPOINT_MAX || r.port == 0 || r.kind == ADDR_WILDCARD ||
+            !addr_dialable(text)) {
+            abort();
+        }
+    }
     free(text);
     return 0;
 }

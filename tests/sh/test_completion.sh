@@ -43,7 +43,7 @@ expect "unfollow" unf
 expect "whoami" --data /tmp wh
 expect "add" peer ""
 expect "find-node lookup" dht ""
-expect "--no-lan --no-upnp --no-web" run --no
+expect "--no-lan --no-relay --no-upnp --no-web" run --no
 expect "--force --help" export --
 expect "--help --json --raw" show --
 expect "--data --help --json --version" --

@@ -239,13 +239,58 @@ test_other_forms(void **state)
     assert_int_equal(addr_from_sockaddr((const struct sockaddr *)&ss, 1, &b), ADDR_EHOST);
 }
 
+/* Relayed endpoints: the tcp rules for HOST:PORT, after "relay://"; they
+ * are dialable, but not tcp endpoints (never in HELLO, PEERS, the DHT). */
+static void
+test_relay_endpoints(void **state)
+{
+    (void)state;
+    addr_t a;
+    assert_int_equal(addr_relay_parse("relay://198.51.100.7:7471", &a), ADDR_OK);
+    assert_int_equal(a.kind, ADDR_IPV4);
+    assert_int_equal(a.port, 7471);
+    assert_int_equal(addr_relay_parse("relay://[2001:db8::7]:1", &a), ADDR_OK);
+    assert_int_equal(a.kind, ADDR_IPV6);
+    assert_int_equal(addr_relay_parse("relay://relay.example.org:65535", &a), ADDR_OK);
+    const char *bad[] = {"relay://",
+                         "relay://0.0.0.0:1",
+                         "relay://*:1",
+                         "relay://1.2.3.4",
+                         "relay://1.2.3.4:0",
+                         "relay://1.2.3.4:07",
+                         "RELAY://1.2.3.4:1",
+                         "tcp://1.2.3.4:1",
+                         "relay://host name:1",
+                         NULL};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_not_equal(addr_relay_parse(bad[i], &a), ADDR_OK);
+        assert_false(addr_relay_valid(bad[i]));
+    }
+    assert_true(addr_dialable("relay://198.51.100.7:7471"));
+    assert_true(addr_dialable("tcp://198.51.100.7:7470"));
+    assert_false(addr_endpoint_valid("relay://198.51.100.7:7471"));
+    char longest[ADDR_ENDPOINT_MAX + 2];
+    memset(longest, 'a', sizeof longest);
+    memcpy(longest, "relay://", 8);
+    memcpy(longest + ADDR_ENDPOINT_MAX - 2, ":1", 3);
+    assert_int_equal(strlen(longest), ADDR_ENDPOINT_MAX);
+    /* Labels of 63: a name of many labels up to the cap. */
+    for (size_t i = 8 + 60; i < ADDR_ENDPOINT_MAX - 2; i += 61) {
+        longest[i] = '.';
+    }
+    assert_true(addr_relay_valid(longest));
+    longest[ADDR_ENDPOINT_MAX] = '1';
+    longest[ADDR_ENDPOINT_MAX + 1] = '\0';
+    assert_int_equal(addr_relay_parse(longest, &a), ADDR_ETOOLONG);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds),       cmocka_unit_test(test_refused),
         cmocka_unit_test(test_classes),     cmocka_unit_test(test_equal_and_format),
-        cmocka_unit_test(test_other_forms),
+        cmocka_unit_test(test_other_forms), cmocka_unit_test(test_relay_endpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

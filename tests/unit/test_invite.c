@@ -199,6 +199,14 @@ test_contents_checked(void **state)
     assert_int_equal(decode_bytes(b, n), INVITE_EFORMAT);
     n = good_bytes(b, 0, "tcp://0.0.0.0:7470");
     assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);
+    /* A relayed endpoint is accepted (PROTOCOL.md 6, "Relays"); its
+     * wildcard or a scheme nobody knows is not. */
+    n = good_bytes(b, 0, "relay://198.51.100.7:7471");
+    assert_int_equal(decode_bytes(b, n), INVITE_OK);
+    n = good_bytes(b, 0, "relay://0.0.0.0:7471");
+    assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);
+    n = good_bytes(b, 0, "udp://198.51.100.7:7471");
+    assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);
     n = good_bytes(b, 0, "tcp://10.0.0.1:7470");
     b[n - 3] = '\0'; /* a NUL inside */
     assert_int_equal(decode_bytes(b, n), INVITE_EENDPOINT);

@@ -246,7 +246,7 @@ test_version_and_type(void **state)
         assert_int_equal(wire_decode(&fx->d, fx->buf, fx->len + 3), WIRE_EVERSION);
         assert_int_equal(fx->d.type, 200);
     }
-    const uint8_t types[] = {0, 10, 15, 200, 255};
+    const uint8_t types[] = {0, 13, 15, 200, 255};
     for (size_t i = 0; i < sizeof types; i++) {
         const uint8_t frame[] = {1, types[i], 0x12, 0x34, 0x56, 0x78, 0xff};
         for (size_t n = WIRE_HEADER_SIZE; n <= sizeof frame; n++) {
@@ -619,7 +619,7 @@ test_encoder_refusals(void **state)
     m->version = 2;
     assert_int_equal(wire_encode(m, fx->buf, WIRE_MAX_FRAME, &len), WIRE_EVERSION);
     small_hello(m);
-    m->type = 10;
+    m->type = 13;
     assert_int_equal(wire_encode(m, fx->buf, WIRE_MAX_FRAME, &len), WIRE_ETYPE);
     small_hello(m);
     set_str(m->u.hello.network, sizeof m->u.hello.network, "UPPER");
@@ -876,6 +876,62 @@ test_dial_vectors(void **state)
     assert_int_equal(v.seen, 4);
 }
 
+/* ---- the relay messages, and their vectors in docs/PROTOCOL.md ---- */
+
+static void
+on_relay_vector(void *ud, const char *name, const char *value)
+{
+    dial_vectors_t *v = ud;
+    fx_t *fx = v->fx;
+    wire_msg_t *m = &fx->m;
+    if (strcmp(name, "reserve") == 0) {
+        wire_init(m, WIRE_RESERVE, 7);
+    } else if (strcmp(name, "reserved") == 0) {
+        wire_init(m, WIRE_RESERVED, 7);
+        m->u.reserved.status = WIRE_RESERVE_OK;
+        m->u.reserved.port = 7471;
+        m->u.reserved.expires_s = 3600;
+        m->u.reserved.byte_cap = 16777216;
+    } else if (strcmp(name, "reserved_busy") == 0) {
+        wire_init(m, WIRE_RESERVED, 8);
+        m->u.reserved.status = WIRE_RESERVE_BUSY;
+    } else if (strcmp(name, "connect") == 0) {
+        wire_init(m, WIRE_CONNECT, 0);
+        m->u.connect.circuit = 5;
+        for (int i = 0; i < WIRE_CIRCUIT_NONCE; i++) {
+            m->u.connect.nonce[i] = (uint8_t)i;
+        }
+    } else {
+        fail_msg("unknown vector %s", name);
+    }
+    check_example(fx, value);
+    size_t n = parse_hex(fx->buf, sizeof fx->buf, value);
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(wire_decode(&fx->d, fx->buf, k), WIRE_ETRUNCATED);
+    }
+    fx->buf[n] = 0;
+    assert_int_equal(wire_decode(&fx->d, fx->buf, n + 1), WIRE_ETRAILING);
+    v->seen++;
+}
+
+static void
+test_relay_vectors(void **state)
+{
+    dial_vectors_t v = {*state, 0};
+    char *doc = tu_read_file(SAMIZDAT_SOURCE_DIR "/docs/PROTOCOL.md", NULL);
+    assert_non_null(doc);
+    tu_doc_vectors(doc, "relay-vectors", on_relay_vector, &v);
+    free(doc);
+    assert_int_equal(v.seen, 4);
+    /* Every status decodes: an unknown one means no reservation. */
+    for (unsigned st = 0; st <= 255; st++) {
+        const uint8_t frame[] = {
+            1, WIRE_RESERVED, 0, 0, 0, 2, (uint8_t)st, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+        assert_int_equal(wire_decode(&v.fx->d, frame, sizeof frame), WIRE_OK);
+        assert_int_equal(v.fx->d.u.reserved.status, st);
+    }
+}
+
 /* DIAL_REQ's endpoint follows the endpoint rules; its length is a claim;
  * every status decodes (a newer node may add some). */
 static void
@@ -931,7 +987,10 @@ test_names_and_init(void **state)
     assert_string_equal(wire_type_name(WIRE_DIAL_REQ), "dial_req");
     assert_string_equal(wire_type_name(WIRE_DIAL_BACK), "dial_back");
     assert_string_equal(wire_type_name(WIRE_DIAL_RESULT), "dial_result");
-    assert_string_equal(wire_type_name(10), "unknown");
+    assert_string_equal(wire_type_name(WIRE_RESERVE), "reserve");
+    assert_string_equal(wire_type_name(WIRE_RESERVED), "reserved");
+    assert_string_equal(wire_type_name(WIRE_CONNECT), "connect");
+    assert_string_equal(wire_type_name(13), "unknown");
 
     memset(&fx->m, 0xa5, sizeof fx->m);
     wire_init(&fx->m, WIRE_PEERS, 77);
@@ -971,6 +1030,7 @@ main(void)
         WIRE_TEST(test_doc_examples),
         WIRE_TEST(test_doc_examples_damaged),
         WIRE_TEST(test_dial_vectors),
+        WIRE_TEST(test_relay_vectors),
         WIRE_TEST(test_dial_rules),
         WIRE_TEST(test_names_and_init),
     };

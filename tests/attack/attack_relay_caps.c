@@ -1,0 +1,168 @@
+/* A stranger tries to take a relay's capacity (docs/PROTOCOL.md 6,
+ * "Relays"; defence "relaycaps", docs/SECURITY.md): from one IP address it
+ * asks for many reservations, and it opens many circuits to one reserved
+ * node (left unclaimed, so each holds a slot until its handshake times
+ * out). With the caps, the third reservation from the address is BUSY and
+ * the fifth circuit to one node is refused (SOCKS5 reply 4); with
+ * SAMIZDAT_DEFENCE_OFF=relaycaps (the relay's config string, as the node
+ * passes it from the environment) every one is granted. Runs the relay in
+ * process, on loopback, with a real SOCKS5 client. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "relay.h"
+
+enum { ASKS = 8 };
+
+static void
+pump(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_NOWAIT);
+    usleep(1000);
+}
+
+/* Asks the relay for name in SOCKS5; the reply code, or -1 when none came
+ * in 300 ms (the circuit waits for its claim). The connection stays open. */
+static int
+socks_ask(uv_loop_t *loop, uint16_t port, const char *name, int *fd_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", port, &sa);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    uint8_t req[300] = {5, 1, 0, 5, 1, 0, 3};
+    size_t n = strlen(name);
+    req[7] = (uint8_t)n;
+    memcpy(req + 8, name, n);
+    req[8 + n] = 0;
+    req[9 + n] = 1;
+    assert_int_equal(send(fd, req, 10 + n, 0), (ssize_t)(10 + n));
+    uint8_t got[12];
+    size_t have = 0;
+    double end = tu_now() + 0.3;
+    while (tu_now() < end && have < sizeof got) {
+        pump(loop);
+        ssize_t k = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
+        if (k > 0) {
+            have += (size_t)k;
+        } else if (k == 0) {
+            break;
+        }
+    }
+    *fd_out = fd;
+    return have >= 4 ? got[3] : -1;
+}
+
+static void
+on_circuit(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], uint32_t circuit,
+           const uint8_t nonce[WIRE_CIRCUIT_NONCE])
+{
+    (void)key;
+    (void)circuit;
+    (void)nonce;
+    (*(int *)ud)++; /* the reserved node never claims: each circuit holds its slot */
+}
+
+static void
+on_closed(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+/* Runs both attacks; *granted gets the reservations granted to one address
+ * out of ASKS, *waiting the circuits accepted to one node out of ASKS. */
+static void
+attack(const char *defences_off, int *granted, int *waiting)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    int circuits = 0;
+    relay_config_t rc = {.on_circuit = on_circuit, .ud = &circuits, .defences_off = defences_off};
+    relay_t *r = NULL;
+    assert_int_equal(relay_new(&r, &loop, &rc), RELAY_OK);
+    assert_int_equal(relay_listen(r, "127.0.0.1", 0), RELAY_OK);
+
+    uint8_t keys[ASKS][KEYS_PUBLIC_SIZE];
+    *granted = 0;
+    for (int i = 0; i < ASKS; i++) {
+        randombytes_buf(keys[i], KEYS_PUBLIC_SIZE);
+        wire_msg_t m;
+        wire_init(&m, WIRE_RESERVED, 1);
+        relay_reserve(r, keys[i], "192.0.2.7", uv_now(&loop), &m);
+        *granted += m.u.reserved.status == WIRE_RESERVE_OK;
+        if (i >= RELAY_RESERVATIONS_PER_IP && defences_off == NULL) {
+            assert_int_equal(m.u.reserved.status, WIRE_RESERVE_BUSY);
+        }
+    }
+    /* Another address is not held back by this one. */
+    uint8_t other[KEYS_PUBLIC_SIZE];
+    randombytes_buf(other, sizeof other);
+    wire_msg_t m;
+    relay_reserve(r, other, "198.51.100.1", uv_now(&loop), &m);
+    assert_int_equal(m.u.reserved.status, WIRE_RESERVE_OK);
+
+    char name[RELAY_SOCKS_NAME_LEN + 1];
+    relay_socks_name(keys[0], name);
+    int fds[ASKS];
+    *waiting = 0;
+    for (int i = 0; i < ASKS; i++) {
+        int code = socks_ask(&loop, relay_port(r), name, &fds[i]);
+        *waiting += code == -1;
+        if (defences_off == NULL) {
+            assert_int_equal(code, i < RELAY_CIRCUITS_PER_RESERVATION ? -1 : 4);
+        }
+    }
+    assert_int_equal(circuits, *waiting);
+    /* A name with no reservation is refused either way. */
+    uint8_t none[KEYS_PUBLIC_SIZE];
+    randombytes_buf(none, sizeof none);
+    relay_socks_name(none, name);
+    int fd = -1;
+    assert_int_equal(socks_ask(&loop, relay_port(r), name, &fd), 4);
+    close(fd);
+    for (int i = 0; i < ASKS; i++) {
+        close(fds[i]);
+    }
+    int closed = 0;
+    relay_close(r, on_closed, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void
+test_relay_caps(void **state)
+{
+    (void)state;
+    int granted = 0, waiting = 0;
+    attack(NULL, &granted, &waiting);
+    printf("relaycaps on:  %d of %d reservations from one address granted, %d of %d circuits "
+           "to one node accepted\n",
+           granted, ASKS, waiting, ASKS);
+    assert_int_equal(granted, RELAY_RESERVATIONS_PER_IP);
+    assert_int_equal(waiting, RELAY_CIRCUITS_PER_RESERVATION);
+    attack("relaycaps", &granted, &waiting);
+    printf("relaycaps off: %d of %d reservations from one address granted, %d of %d circuits "
+           "to one node accepted\n",
+           granted, ASKS, waiting, ASKS);
+    assert_int_equal(granted, ASKS);
+    assert_int_equal(waiting, ASKS);
+}
+
+int
+main(void)
+{
+    assert_int_equal(sodium_init() >= 0, 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relay_caps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
