@@ -632,6 +632,9 @@ g_status(gbuf_t *g, const app_status_t *s)
         g_u8(g, s->reach_eps[i].verdict);
         g_u8(g, s->reach_eps[i].onion);
     }
+    g_cstr(g, s->socks5);
+    g_u8(g, s->circuit_per_peer);
+    g_cstr(g, s->circuits_why);
 }
 
 static void
@@ -688,6 +691,9 @@ r_status(rd_t *d, app_status_t *s)
         }
         s->reach_eps[i].onion = r_bool(d);
     }
+    r_cstr(d, s->socks5, sizeof s->socks5 - 1);
+    s->circuit_per_peer = r_bool(d);
+    r_cstr(d, s->circuits_why, sizeof s->circuits_why - 1);
 }
 
 /* An invite travels as its text (an empty text for none). */
