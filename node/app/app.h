@@ -251,7 +251,14 @@ typedef struct {
     char software[WIRE_SOFTWARE_MAX + 1];
 } app_peer_t;
 
-enum { APP_LISTEN_MAX = 4, APP_LISTEN_LEN = 160, APP_REACH_MAX = 8, APP_RELAYS_MAX = 3 };
+enum {
+    APP_LISTEN_MAX = 4,
+    APP_LISTEN_LEN = 160,
+    APP_REACH_MAX = 8,
+    APP_RELAYS_MAX = 3,
+    APP_SOCKS5_MAX = 64,
+    APP_CIRCUITS_WHY_MAX = 128,
+};
 
 /* Reachability (app_status_t.reach) and one endpoint's verdict: the values
  * of node_reach_t and node_ep_verdict_t (node/core/node.h). */
@@ -308,6 +315,12 @@ typedef struct {
     char relays[APP_RELAYS_MAX][ADDR_ENDPOINT_MAX + 1];
     uint16_t relay_port;
     uint64_t relay_reservations, relay_circuits;
+    /* Connections out through a SOCKS5 proxy (--socks5, --tor): the proxy,
+     * "" when direct; whether each peer gets a Tor circuit of its own, and
+     * when not, why in words. */
+    char socks5[APP_SOCKS5_MAX];
+    bool circuit_per_peer;
+    char circuits_why[APP_CIRCUITS_WHY_MAX];
 } app_status_t;
 
 /* FEED: one page of an author's feed, newest first. */
@@ -315,8 +328,8 @@ typedef struct {
     uint8_t author[KEYS_PUBLIC_SIZE];
     bool stored; /* anything of the author is stored */
     uint64_t head_seq, max_seq;
-    bool has_profile;    /* the author's latest profile post is stored */
-    app_post_t profile;  /* it: name in post.name, bio in post.body */
+    bool has_profile;   /* the author's latest profile post is stored */
+    app_post_t profile; /* it: name in post.name, bio in post.body */
     size_t n_forks;
     store_fork_t *forks;
     size_t n_posts;
@@ -514,7 +527,7 @@ typedef struct {
                                    this author or of one followed */
     const app_author_t *author; /* the follow and block events */
     const uint8_t *key;         /* the peer events: a node key */
-} app_event_t; /* every pointer borrowed for the callback */
+} app_event_t;                  /* every pointer borrowed for the callback */
 
 /* "post", "follow", "unfollow", "block", "unblock", "peer-up", "peer-down". */
 const char *app_event_name(app_event_kind_t kind);

@@ -678,6 +678,12 @@ op_status(app_t *a, app_result_t *res)
     s->relay_port = ns.relay_port;
     s->relay_reservations = ns.relay_reservations;
     s->relay_circuits = ns.relay_circuits;
+    _Static_assert(sizeof s->socks5 == sizeof ns.socks5 &&
+                       sizeof s->circuits_why == sizeof ns.circuits_why,
+                   "app and node proxy fields differ");
+    memcpy(s->socks5, ns.socks5, sizeof s->socks5);
+    s->circuit_per_peer = ns.circuit_per_peer;
+    memcpy(s->circuits_why, ns.circuits_why, sizeof s->circuits_why);
     node_dht_status_t ds;
     node_dht_status(a->node, &ds);
     s->dht_table = ds.table;

@@ -236,6 +236,34 @@ reachability(FILE *f, const app_status_t *s)
     fputs("]}", f);
 }
 
+/* "proxy": null when connections go out directly; else the SOCKS5 proxy,
+ * our onion endpoint (or null) and whether each peer has a circuit of its
+ * own ("per-peer") or not ("shared", with why). */
+static void
+proxy(FILE *f, const app_status_t *s)
+{
+    fputs(",\"proxy\":", f);
+    if (s->socks5[0] == '\0') {
+        fputs("null", f);
+        return;
+    }
+    fputs("{\"socks5\":", f);
+    json_string(f, s->socks5);
+    fputs(",\"onion\":", f);
+    const char *onion = NULL;
+    for (size_t i = 0; i < s->n_reach && onion == NULL; i++) {
+        onion = s->reach_eps[i].onion ? s->reach_eps[i].endpoint : NULL;
+    }
+    if (onion != NULL) {
+        json_string(f, onion);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\"circuits\":\"%s\",\"why\":", s->circuit_per_peer ? "per-peer" : "shared");
+    json_string(f, s->circuits_why);
+    fputc('}', f);
+}
+
 static void
 status(FILE *f, const app_status_t *s)
 {
@@ -298,13 +326,14 @@ status(FILE *f, const app_status_t *s)
     u64(f, "relay_reservations", s->relay_reservations, true);
     u64(f, "relay_circuits", s->relay_circuits, true);
     reachability(f, s);
+    proxy(f, s);
     fputs(",\"port_mapping\":", f);
     if (s->portmap == 0) {
         fputs("null", f);
         return;
     }
-    fprintf(f, "{\"state\":\"%s\",\"method\":",
-            portmap_state_word((portmap_state_t)(s->portmap - 1)));
+    fprintf(f,
+            "{\"state\":\"%s\",\"method\":", portmap_state_word((portmap_state_t)(s->portmap - 1)));
     json_string(f, s->portmap_method);
     fputs(",\"external\":", f);
     if (s->portmap_external[0] != '\0') {
@@ -529,7 +558,8 @@ app_json_result(FILE *f, const app_result_t *res, const char *path_hint)
         }
         fputs(",\"items\":[", f);
         for (size_t i = 0; i < u->thread.n; i++) {
-            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "", (unsigned)u->thread.items[i].depth);
+            fprintf(f, "%s\n{\"depth\":%u,\"post\":", i ? "," : "",
+                    (unsigned)u->thread.items[i].depth);
             app_json_post(f, &u->thread.items[i].post);
             fputc('}', f);
         }

@@ -640,6 +640,9 @@ g_status(gbuf_t *g, const app_status_t *s)
     g_u32(g, s->relay_port);
     g_u64(g, s->relay_reservations);
     g_u64(g, s->relay_circuits);
+    g_cstr(g, s->socks5);
+    g_u8(g, s->circuit_per_peer);
+    g_cstr(g, s->circuits_why);
 }
 
 static void
@@ -707,6 +710,9 @@ r_status(rd_t *d, app_status_t *s)
     s->relay_port = (uint16_t)port;
     s->relay_reservations = r_u64(d);
     s->relay_circuits = r_u64(d);
+    r_cstr(d, s->socks5, sizeof s->socks5 - 1);
+    s->circuit_per_peer = r_bool(d);
+    r_cstr(d, s->circuits_why, sizeof s->circuits_why - 1);
 }
 
 /* An invite travels as its text (an empty text for none). */

@@ -1,9 +1,9 @@
 /* status, peers, peer add. */
 
 /* What a node with no peer can do, said wherever it shows that it has none. */
-#define ALONE_HINT                                                                     \
-    "            alone: to join, run `samizdat join INVITE` with an invite from\n"    \
-    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"  \
+#define ALONE_HINT                                                                                 \
+    "            alone: to join, run `samizdat join INVITE` with an invite from\n"                 \
+    "            someone who runs samizdat (`samizdat invite`), or `samizdat peer\n"               \
     "            add ENDPOINT NODEKEY`, or start a node on this local network\n"
 #include <stdio.h>
 #include <string.h>
@@ -29,8 +29,8 @@ print_portmap(FILE *f, const app_status_t *s)
         fputs("router:     asking it to forward a port (NAT-PMP, then UPnP-IGD)\n", f);
         break;
     case 1 + PORTMAP_MAPPED:
-        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n",
-                s->portmap_external, s->portmap_method, (unsigned)s->portmap_lifetime_s);
+        fprintf(f, "router:     forwards %s to this node (%s, lease %u s)\n", s->portmap_external,
+                s->portmap_method, (unsigned)s->portmap_lifetime_s);
         if (s->portmap_behind_nat) {
             fputs("            but that address is private: another NAT is in front of the\n"
                   "            router, and nodes on the internet may still not reach this one\n",
@@ -87,6 +87,32 @@ print_reach(FILE *f, const app_status_t *s)
     }
 }
 
+/* Through a proxy: the onion service (--tor) or the proxy (--socks5),
+ * and whether peers share Tor circuits, which lets whoever watches one
+ * link them to each other. */
+static void
+print_proxy(FILE *f, const app_status_t *s)
+{
+    if (s->socks5[0] == '\0') {
+        return;
+    }
+    const char *onion = NULL;
+    for (size_t i = 0; i < s->n_reach && onion == NULL; i++) {
+        onion = s->reach_eps[i].onion ? s->reach_eps[i].endpoint : NULL;
+    }
+    if (onion != NULL) {
+        const char *host = strstr(onion, "://");
+        fprintf(f, "tor:        onion %s; ", host != NULL ? host + 3 : onion);
+    } else {
+        fprintf(f, "proxy:      SOCKS5 %s; ", s->socks5);
+    }
+    if (s->circuit_per_peer) {
+        fputs("a circuit per peer\n", f);
+    } else {
+        fprintf(f, "circuits shared between peers (%s)\n", s->circuits_why);
+    }
+}
+
 static void
 status_text(cli_t *c, const app_status_t *s)
 {
@@ -135,6 +161,7 @@ status_text(cli_t *c, const app_status_t *s)
                 (unsigned long long)s->relay_circuits,
                 cli_plural(s->relay_circuits, "circuit", "circuits"));
     }
+    print_proxy(f, s);
     print_portmap(f, s);
     fprintf(f,
             "dht:        %llu %s in the routing table, %llu %s kept for others, "

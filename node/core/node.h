@@ -186,6 +186,8 @@ typedef struct {
 typedef bool (*node_peer_cb)(void *ud, const node_peer_info_t *p);
 void node_peers(node_t *n, node_peer_cb cb, void *ud);
 
+enum { NODE_SOCKS5_MAX = 64, NODE_CIRCUITS_WHY_MAX = 128 };
+
 typedef struct {
     uint64_t uptime_ms;
     size_t peers_ready;
@@ -214,6 +216,13 @@ typedef struct {
     uint16_t relay_port;
     size_t relay_reservations;
     uint64_t relay_circuits;
+    /* Connections out through a SOCKS5 proxy (--socks5, --tor): the proxy
+     * ("" when direct), and whether each peer gets a Tor circuit of its
+     * own; when not, why, in words, since shared circuits let whoever
+     * watches one link this node's peers to each other. */
+    char socks5[NODE_SOCKS5_MAX];
+    bool circuit_per_peer;
+    char circuits_why[NODE_CIRCUITS_WHY_MAX];
 } node_status_t;
 
 void node_status(node_t *n, node_status_t *out);
@@ -303,8 +312,8 @@ typedef enum {
 
 typedef struct {
     node_event_kind_t kind;
-    const post_t *post;  /* NODE_EVENT_POST; borrowed for the callback */
-    const uint8_t *key;  /* the peer events: KEYS_PUBLIC_SIZE bytes, borrowed */
+    const post_t *post; /* NODE_EVENT_POST; borrowed for the callback */
+    const uint8_t *key; /* the peer events: KEYS_PUBLIC_SIZE bytes, borrowed */
 } node_event_t;
 
 typedef void (*node_event_cb)(void *ud, const node_event_t *e);

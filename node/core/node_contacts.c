@@ -100,6 +100,16 @@ node_contact_count(node_t *n)
     return c;
 }
 
+bool
+node_dialable(const node_t *n, const char *endpoint)
+{
+    addr_t a;
+    if (addr_parse(endpoint, &a) != ADDR_OK) {
+        return false;
+    }
+    return !addr_is_onion(&a) || (n->cfg.socks5 != NULL && n->cfg.socks5[0] != '\0');
+}
+
 /* Opens an outbound connection and sends HELLO. NULL when there is no slot
  * or the connect fails. */
 static peer_t *
@@ -108,6 +118,9 @@ connect_to(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
 {
     if (transport_banned(n->transport, key)) {
         return NULL; /* misbehaved: not dialled until the ban ends */
+    }
+    if (!node_dialable(n, endpoint)) {
+        return NULL;
     }
     if (dialback) {
         peertab_counts_t c;

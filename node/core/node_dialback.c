@@ -33,11 +33,7 @@ static bool
 is_onion(const char *endpoint)
 {
     addr_t a;
-    if (addr_parse(endpoint, &a) != ADDR_OK || a.kind != ADDR_NAME) {
-        return false;
-    }
-    size_t len = strlen(a.host);
-    return len > 6 && strcmp(a.host + len - 6, ".onion") == 0;
+    return addr_parse(endpoint, &a) == ADDR_OK && addr_is_onion(&a);
 }
 
 /* Whether endpoint names an IP address, the one the connection comes from
@@ -252,6 +248,9 @@ node_dialback_verified(node_t *n, peer_t *p)
     p->verify_wanted = false;
     if (n->db.off) {
         return true;
+    }
+    if (!node_dialable(n, p->endpoint)) {
+        return false; /* an onion without Tor: never checked, not wanted again */
     }
     uint64_t now = node_mono_ms(n);
     verify_t *v = verify_find(n, p->key, p->endpoint);

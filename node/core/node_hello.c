@@ -254,9 +254,7 @@ endpoint_observed(const char *endpoint, const char *peer_addr)
     }
     addr_unmap(&claimed);
     if (claimed.kind == ADDR_NAME) {
-        size_t len = strlen(claimed.host);
-        bool onion = len > 6 && strcmp(claimed.host + len - 6, ".onion") == 0;
-        return onion && addr_from_ip(peer_addr, 1, &seen) == ADDR_OK &&
+        return addr_is_onion(&claimed) && addr_from_ip(peer_addr, 1, &seen) == ADDR_OK &&
                addr_class(&seen) == ADDR_LOOPBACK;
     }
     if (addr_from_ip(peer_addr, claimed.port, &seen) != ADDR_OK) {

@@ -356,6 +356,13 @@ void node_queue_flush(node_t *n, peer_t *p);
  * (no endpoint, no free slot, queue full). frame borrowed for the call. */
 int node_send_frame(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
                     const uint8_t *frame, size_t len);
+/* Whether this node can dial endpoint: not an onion service without a
+ * SOCKS5 proxy (Tor). libzmq would look the .onion name up in the DNS, in
+ * its I/O thread: every connection of the node waits for the resolver's
+ * timeouts (a 35 s stall, issue 11), and the DNS server learns the onion
+ * address. */
+bool node_dialable(const node_t *n, const char *endpoint);
+
 /* Opens a transient outbound connection (no gossip, closed when idle) to
  * check an endpoint or dial a node back; frames may be queued on it until
  * its handshake is done. NULL when there is no slot or the connect fails. */

@@ -351,6 +351,13 @@ addr_class(const addr_t *a)
     }
 }
 
+bool
+addr_is_onion(const addr_t *a)
+{
+    size_t len = strnlen(a->host, sizeof a->host);
+    return a->kind == ADDR_NAME && len > 6 && strcasecmp(a->host + len - 6, ".onion") == 0;
+}
+
 void
 addr_unmap(addr_t *a)
 {

@@ -75,6 +75,9 @@ bool addr_relay_valid(const char *endpoint);
 bool addr_dialable(const char *endpoint);
 
 addr_class_t addr_class(const addr_t *a);
+/* A name ending in ".onion" (any case): a Tor onion service, reachable
+ * only through Tor, and never to be looked up in the DNS. */
+bool addr_is_onion(const addr_t *a);
 /* An IPv4 address written as IPv6 ([::ffff:a.b.c.d]) becomes ADDR_IPV4. */
 void addr_unmap(addr_t *a);
 /* Same host and port: addresses by their bytes (an IPv4-mapped IPv6

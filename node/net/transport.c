@@ -71,8 +71,22 @@ typedef struct {
  * zmq_disconnect has not finished tearing down, or libzmq 4.3.4 aborts
  * (router.cpp: "!has_out_pipe (routing_id)"). */
 enum { OUT_RID_LEN = KEYS_PUBLIC_SIZE + 4 };
+/* Through a SOCKS5 proxy, a refused CONNECT leaves libzmq's socks_connecter
+ * (4.3.4, and 4.3.5's is the same) with a poll handle it has already
+ * removed, until its reconnect timer starts the next try; zmq_disconnect
+ * then removes it again and the process aborts ("Bad file descriptor
+ * (src/epoll.cpp:113)": a node over Tor with an onion contact that is
+ * gone died within a minute, at a disconnect that fell in that window).
+ * The monitor cannot tell which connection is in it: its events name the
+ * proxy, not the peer. So through a proxy, a connection that never
+ * delivered a message (heard) is not disconnected: the entry is doomed,
+ * its connecter left to try on (through the proxy, at most every
+ * ZMQ_RECONNECT_IVL_MAX), taken up again if the same key is dialled at
+ * the same endpoint, and ended with the process. */
 typedef struct {
     bool used;
+    bool heard;  /* a message came on it */
+    bool doomed; /* no longer the key's, but never disconnected (above) */
     uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[OUT_RID_LEN];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
@@ -423,7 +437,8 @@ static outpeer_t *
 out_find_rid(transport_t *t, const uint8_t *rid, size_t len)
 {
     for (int i = 0; len == OUT_RID_LEN && i < TRANSPORT_CONN_MAX; i++) {
-        if (t->outs[i].used && memcmp(t->outs[i].rid, rid, OUT_RID_LEN) == 0) {
+        if (t->outs[i].used && !t->outs[i].doomed &&
+            memcmp(t->outs[i].rid, rid, OUT_RID_LEN) == 0) {
             return &t->outs[i];
         }
     }
@@ -438,7 +453,7 @@ out_find(transport_t *t, const uint8_t *key, const char *endpoint)
         if (!o->used) {
             continue;
         }
-        if ((key != NULL && memcmp(o->key, key, KEYS_PUBLIC_SIZE) == 0) ||
+        if ((key != NULL && !o->doomed && memcmp(o->key, key, KEYS_PUBLIC_SIZE) == 0) ||
             (endpoint != NULL && strcmp(o->event_ep, endpoint) == 0)) {
             return o;
         }
@@ -586,6 +601,7 @@ on_data(transport_t *t, int kind)
         outpeer_t *o = out_find_rid(t, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]));
         ok = o != NULL;
         if (ok) {
+            o->heard = true;
             memcpy(key, o->key, KEYS_PUBLIC_SIZE);
         } else {
             t->stats.dropped_unknown++;
@@ -652,6 +668,9 @@ static void
 on_out_event(transport_t *t, uint16_t ev, const char *endpoint)
 {
     outpeer_t *o = out_find(t, NULL, endpoint);
+    if (o != NULL && o->doomed) {
+        return; /* nobody's any more */
+    }
     const uint8_t *key = o ? o->key : NULL;
     if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         emit(t, TRANSPORT_EV_CONNECTED, key, endpoint);
@@ -1176,11 +1195,25 @@ close_sockets(transport_t *t)
             setopt_int(t->z[k].s, ZMQ_LINGER, TRANSPORT_CLOSE_LINGER_MS);
         }
     }
+    /* A proxied connecter between a refused CONNECT and its next try
+     * would abort the process when closed (outpeer_t): then the outbound
+     * socket and the context are left for the process's exit to end. */
+    bool stale = false;
+    for (int i = 0; proxied(t) && i < TRANSPORT_CONN_MAX; i++) {
+        stale = stale || (t->outs[i].used && !t->outs[i].heard);
+    }
     for (int k = 0; k < Z_COUNT; k++) {
-        if (t->z[k].s != NULL) {
+        if (t->z[k].s != NULL && !(stale && k == Z_OUT)) {
             zmq_close(t->z[k].s);
             t->z[k].s = NULL;
         }
+    }
+    if (stale) {
+        log_line(t->cfg.log, LOG_LEVEL_DEBUG,
+                 "transport: a connection through the proxy never answered; its socket is "
+                 "left to the end of the process (libzmq might abort closing it)");
+        t->z[Z_OUT].s = NULL;
+        t->ctx = NULL;
     }
     if (t->ctx != NULL) {
         zmq_ctx_term(t->ctx);
@@ -1324,8 +1357,19 @@ transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t
 transport_err_t
 transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
+    /* A connecter left to try on (doomed, see outpeer_t) holds its
+     * endpoint: the same key dialled there takes it up again. */
+    outpeer_t *same = out_find(t, NULL, endpoint);
     if (out_find(t, key, NULL) != NULL) {
         return TRANSPORT_EEXIST;
+    }
+    if (same != NULL && same->doomed) {
+        if (memcmp(same->key, key, KEYS_PUBLIC_SIZE) != 0) {
+            return TRANSPORT_EEXIST; /* its connecter holds the endpoint */
+        }
+        same->doomed = false; /* the same key there again: its connecter serves */
+        kick(t);
+        return TRANSPORT_OK;
     }
     outpeer_t *o = NULL;
     for (int i = 0; o == NULL && i < TRANSPORT_CONN_MAX; i++) {
@@ -1415,8 +1459,15 @@ transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
     if (o == NULL) {
         return TRANSPORT_EUNKNOWN;
     }
+    if ((proxied(t) || addr_relay_valid(o->endpoint)) && !o->heard) {
+        o->doomed = true; /* see outpeer_t; a relayed connect is one through a proxy */
+        log_line(t->cfg.log, LOG_LEVEL_DEBUG,
+                 "transport: %s never answered through the proxy: left to try on", o->endpoint);
+        kick(t);
+        return TRANSPORT_OK;
+    }
     (void)zmq_disconnect(t->z[Z_OUT].s, o->endpoint);
-    o->used = false;
+    memset(o, 0, sizeof *o);
     kick(t);
     return TRANSPORT_OK;
 }

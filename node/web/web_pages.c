@@ -895,6 +895,19 @@ peers_render(web_req_t *r, app_result_t *res)
     }
     wbuf_puts(&b, "</dd><dt>Reachable</dt><dd>");
     reach_html(&b, s);
+    if (s->socks5[0] != '\0') {
+        /* As `samizdat status` says it: shared circuits link peers. */
+        wbuf_puts(&b, "</dd><dt>Proxy</dt><dd>SOCKS5 <code>");
+        wbuf_html_str(&b, s->socks5);
+        wbuf_puts(&b, "</code>; ");
+        if (s->circuit_per_peer) {
+            wbuf_puts(&b, "a Tor circuit per peer");
+        } else {
+            wbuf_puts(&b, "Tor circuits shared between peers (");
+            wbuf_html_str(&b, s->circuits_why);
+            wbuf_puts(&b, ")");
+        }
+    }
     wbuf_puts(&b, "</dd><dt>Router</dt><dd>");
     switch (s->portmap) {
     case 0:

@@ -317,6 +317,28 @@ test_onion_service_and_everything_through_the_proxy(void **state)
     assert_int_equal(s.tcp_other, 0);
     assert_true(s.tcp_allowed >= 2);
 
+    /* status says whether each peer gets its own Tor circuit, and why not. */
+    tu_run_t r;
+    tn_cli(&r, &f->a, "status", NULL, NULL, NULL);
+    assert_int_equal(r.status, 0);
+    const char *line_tor = strstr(r.out, "tor:        onion ");
+    assert_non_null(line_tor);
+    printf("tor: status says %.*s\n", (int)strcspn(line_tor, "\n"), line_tor);
+    assert_non_null(strstr(line_tor, onion + strlen("tcp://")));
+    assert_true(strstr(line_tor, "circuits shared between peers (libzmq ") != NULL ||
+                strstr(line_tor, "a circuit per peer") != NULL);
+    tu_run_free(&r);
+    tn_cli(&r, &f->a, "--json", "status", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    char want[300];
+    snprintf(want, sizeof want, "\"proxy\":{\"socks5\":\"%s\",\"onion\":\"%s\",\"circuits\":\"",
+             proxy, onion);
+    assert_non_null(strstr(r.out, want));
+    tu_run_free(&r);
+    tn_cli(&r, &f->b, "--json", "status", NULL, NULL);
+    assert_non_null(strstr(r.out, "\"proxy\":null"));
+    tu_run_free(&r);
+
     /* The same onion address after a restart: the key was kept. */
     assert_int_equal(tn_stop(&f->a), 0);
     spawn_run(&f->a, ep, more);

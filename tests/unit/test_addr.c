@@ -284,6 +284,34 @@ test_relay_endpoints(void **state)
     assert_int_equal(addr_relay_parse(longest, &a), ADDR_ETOOLONG);
 }
 
+/* An onion name (any case) is told apart from other names and addresses,
+ * so that a node without Tor never hands one to the resolver. */
+static void
+test_onion(void **state)
+{
+    (void)state;
+    const struct {
+        const char *ep;
+        bool onion;
+    } cases[] = {
+        {"tcp://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion:7470", true},
+        {"tcp://Example.ONION:1", true},
+        {"tcp://onion:7470", false},
+        {"tcp://.onion:7470", false},
+        {"tcp://example.onion.net:7470", false},
+        {"tcp://localhost:7470", false},
+        {"tcp://192.0.2.1:7470", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        addr_t a;
+        if (addr_parse(cases[i].ep, &a) != ADDR_OK) {
+            assert_false(cases[i].onion);
+            continue;
+        }
+        assert_int_equal(addr_is_onion(&a), cases[i].onion);
+    }
+}
+
 int
 main(void)
 {
@@ -291,6 +319,7 @@ main(void)
         cmocka_unit_test(test_kinds),       cmocka_unit_test(test_refused),
         cmocka_unit_test(test_classes),     cmocka_unit_test(test_equal_and_format),
         cmocka_unit_test(test_other_forms), cmocka_unit_test(test_relay_endpoints),
+        cmocka_unit_test(test_onion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,27 +67,37 @@ void
 tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
              const char *val, char *const env[])
 {
+    char *more[] = {(char *)opt, (char *)val, NULL};
+    tn_start_more(t, network, bootstrap, more, env);
+}
+
+void
+tn_start_more(tn_node_t *t, const char *network, const char *bootstrap, char *const more[],
+              char *const env[])
+{
     char *listen = t->listen[0] != '\0' ? t->listen : (char *)"tcp://127.0.0.1:0";
-    char *argv[] = {(char *)"/usr/sbin/ip",
-                    (char *)"netns",
-                    (char *)"exec",
-                    t->netns,
-                    (char *)SAMIZDAT_BINARY,
-                    (char *)"--data",
-                    t->dir,
-                    (char *)"run",
-                    (char *)"--listen",
-                    listen,
-                    (char *)"--no-lan",
-                    (char *)"--network",
-                    (char *)network,
-                    (char *)"--bootstrap",
-                    (char *)bootstrap,
-                    (char *)"--log-level",
-                    (char *)"debug",
-                    (char *)opt,
-                    (char *)val,
-                    NULL};
+    char *argv[40] = {(char *)"/usr/sbin/ip",
+                      (char *)"netns",
+                      (char *)"exec",
+                      t->netns,
+                      (char *)SAMIZDAT_BINARY,
+                      (char *)"--data",
+                      t->dir,
+                      (char *)"run",
+                      (char *)"--listen",
+                      listen,
+                      (char *)"--no-lan",
+                      (char *)"--network",
+                      (char *)network,
+                      (char *)"--bootstrap",
+                      (char *)bootstrap,
+                      (char *)"--log-level",
+                      (char *)"debug"};
+    int words = 17;
+    for (int i = 0; more[i] != NULL && words < 39; i++) {
+        argv[words++] = more[i];
+    }
+    argv[words] = NULL;
     /* ip netns exec runs the node in its own process (exec), so the pid
      * is the node's. */
     t->pid = tu_spawn(t->netns[0] != '\0' ? argv : argv + 4, env, t->log);

@@ -39,6 +39,10 @@ void tn_start(tn_node_t *t, const char *network, const char *bootstrap, const ch
  * its environment, e.g. SAMIZDAT_DEFENCE_OFF for an attack test's control. */
 void tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, const char *opt,
                   const char *val, char *const env[]);
+/* The same with any number of option words (NULL-terminated; a NULL
+ * first word: none). */
+void tn_start_more(tn_node_t *t, const char *network, const char *bootstrap, char *const more[],
+                   char *const env[]);
 /* SIGINT, then waits for the exit; returns its status. */
 int tn_stop(tn_node_t *t);
 
