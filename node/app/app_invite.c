@@ -43,9 +43,9 @@ app_op_invite(app_t *a, const app_request_t *req, app_result_t *res)
 typedef struct {
     app_job_t *job;
     uint32_t timeout_ms;
-    size_t next;    /* the endpoint to try next */
-    size_t saved;   /* offline: endpoints saved */
-    char why[384];  /* what each endpoint that failed said */
+    size_t next;   /* the endpoint to try next */
+    size_t saved;  /* offline: endpoints saved */
+    char why[384]; /* what each endpoint that failed said */
 } join_t;
 
 static void join_next(join_t *s);
@@ -105,6 +105,11 @@ on_peer_added(void *ud, app_result_t *r)
     app_result_t *res = s->job->res;
     const char *ep = res->u.join.invite.endpoints[s->next - 1];
     if (r->err == APP_OK && r->u.peer_add.connected) {
+        /* The invite's other relays: tried when this one goes away. */
+        const invite_t *inv = &res->u.join.invite;
+        for (size_t i = 0; i < inv->n_endpoints; i++) {
+            node_add_alternate(s->job->app->node, inv->node_key, inv->endpoints[i]);
+        }
         res->u.join.connected = true;
         res->u.join.rtt_us = r->u.peer_add.rtt_us;
         snprintf(res->u.join.endpoint, sizeof res->u.join.endpoint, "%s", ep);

@@ -31,6 +31,8 @@ enum {
     NODE_PEERS_MAX = 48,         /* connections, both directions */
     NODE_OUT_TARGET = 8,         /* outbound connections the node tries to keep */
     NODE_CONTACTS_MAX = 256,     /* known nodes not connected to */
+    NODE_CONTACT_ALTS = 3,       /* other relayed endpoints kept per contact */
+    NODE_ALT_RETRY_MS = 1000,    /* and the next one dialled this soon after a failure */
     NODE_SAVED_PEERS_MAX = 1024, /* peers kept in the store between runs */
     NODE_TICK_MS = 1000,
     NODE_PING_EVERY_MS = 15000,
@@ -172,6 +174,10 @@ void node_close(node_t *n, void (*cb)(void *ud), void *ud);
 
 /* Adds a contact and dials it soon. */
 node_err_t node_add_peer(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
+/* Another relayed endpoint of a known node (say, the other relays of an
+ * invite that was joined at one): tried when a dial of the one in use
+ * fails. Anything else is ignored. */
+void node_add_alternate(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint);
 
 typedef struct {
     uint8_t key[KEYS_PUBLIC_SIZE];

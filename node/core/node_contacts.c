@@ -22,6 +22,46 @@ contact_find(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
     return NULL;
 }
 
+static void
+alt_remove(contact_t *c, const char *ep)
+{
+    for (uint8_t i = 0; i < c->n_alt; i++) {
+        if (strcmp(c->alt[i], ep) == 0) {
+            memmove(c->alt[i], c->alt[i + 1], (size_t)(c->n_alt - i - 1) * sizeof c->alt[0]);
+            c->n_alt--;
+            return;
+        }
+    }
+}
+
+static void
+alt_add(contact_t *c, const char *ep)
+{
+    if (!addr_relay_valid(ep) || strcmp(c->endpoint, ep) == 0) {
+        return;
+    }
+    alt_remove(c, ep);
+    /* Full: the newest replaces the last. */
+    uint8_t i = c->n_alt < NODE_CONTACT_ALTS ? c->n_alt++ : NODE_CONTACT_ALTS - 1;
+    snprintf(c->alt[i], sizeof c->alt[i], "%s", ep);
+}
+
+/* A dial of c's endpoint failed: its first alternate is dialled next, soon
+ * (another relay, not the same one again); the failed one goes last. */
+static void
+contact_rotate(contact_t *c, uint64_t now)
+{
+    if (c->n_alt == 0) {
+        return;
+    }
+    char failed[sizeof c->endpoint];
+    memcpy(failed, c->endpoint, sizeof failed);
+    memcpy(c->endpoint, c->alt[0], sizeof c->endpoint);
+    alt_remove(c, c->endpoint);
+    alt_add(c, failed);
+    c->next_try_ms = now + NODE_ALT_RETRY_MS;
+}
+
 void
 node_drop_peer(node_t *n, peer_t *p, const char *why)
 {
@@ -29,6 +69,7 @@ node_drop_peer(node_t *n, peer_t *p, const char *why)
     if (c != NULL) {
         c->failures++;
         c->next_try_ms = node_mono_ms(n) + (5000u << (c->failures < 7 ? c->failures : 7));
+        contact_rotate(c, node_mono_ms(n));
     }
     node_peer_forget(n, p, why, true);
 }
@@ -39,6 +80,16 @@ node_contact_failed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE])
     contact_t *c = contact_find(n, key);
     if (c != NULL) {
         c->failures++;
+        contact_rotate(c, node_mono_ms(n));
+    }
+}
+
+void
+node_add_alternate(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
+{
+    contact_t *c = contact_find(n, key);
+    if (c != NULL && endpoint != NULL) {
+        alt_add(c, endpoint);
     }
 }
 
@@ -85,6 +136,10 @@ node_contact_note(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *en
     if (c == NULL) {
         return;
     }
+    if (c->used && strcmp(c->endpoint, endpoint) != 0) {
+        alt_add(c, c->endpoint); /* a relay it had stays an alternate */
+    }
+    alt_remove(c, endpoint);
     c->used = true;
     memcpy(c->key, key, KEYS_PUBLIC_SIZE);
     snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
@@ -103,6 +158,9 @@ node_contact_count(node_t *n)
 bool
 node_dialable(const node_t *n, const char *endpoint)
 {
+    if (addr_relay_valid(endpoint)) {
+        return true; /* through a relay (the transport refuses it behind a proxy) */
+    }
     addr_t a;
     if (addr_parse(endpoint, &a) != ADDR_OK) {
         return false;

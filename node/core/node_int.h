@@ -27,6 +27,11 @@ typedef struct {
     bool used;
     uint8_t key[KEYS_PUBLIC_SIZE];
     char endpoint[WIRE_ENDPOINT_MAX + 1];
+    /* Other relayed endpoints of it (an invite names each of its relays):
+     * when a dial fails, the next is tried, so a node whose relay went
+     * away is reached through another. */
+    char alt[NODE_CONTACT_ALTS][WIRE_ENDPOINT_MAX + 1];
+    uint8_t n_alt;
     uint64_t next_try_ms;
     uint32_t failures;
 } contact_t;

@@ -4,9 +4,12 @@
  * connect's callback (cancelled) before that. */
 #include "relay.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "bytes.h"
 #include "defence.h"
@@ -166,6 +169,24 @@ conn_close(conn_t *c)
     conn_close(peer);
 }
 
+/* A connection across the network (not the one to our own listener): a
+ * host that vanished is noticed as the node's own connections notice it
+ * (transport.h: keepalives, and a bound on unacknowledged data). */
+static void
+tune_keepalive(conn_t *c)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0) {
+        return;
+    }
+    int on = 1, idle = RELAY_KEEPALIVE_IDLE_S, intvl = RELAY_KEEPALIVE_INTVL_S;
+    unsigned int user_ms = RELAY_USER_TIMEOUT_MS;
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms);
+}
+
 static conn_t *
 conn_new(relay_t *r, bool inbound)
 {
@@ -177,6 +198,10 @@ conn_new(relay_t *r, bool inbound)
         free(c);
         return NULL;
     }
+    /* Spliced bytes go on at once: Nagle's wait for an ACK that the
+     * other end delays put 40 ms on every small message relayed. (libuv
+     * applies it when the socket opens.) */
+    (void)uv_tcp_nodelay(&c->tcp, 1);
     r->handles++;
     c->r = r;
     c->tcp.data = c;
@@ -629,6 +654,7 @@ on_accept(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
+    tune_keepalive(c);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
         conn_close(c);
     }
@@ -818,6 +844,7 @@ on_relay_connected(uv_connect_t *req, int status)
         conn_close(a);
         return;
     }
+    tune_keepalive(a);
     uint8_t msg[RELAY_CLAIM_SIZE];
     memcpy(msg, "SZRC", 4);
     msg[4] = (uint8_t)(a->circuit >> 24);

@@ -31,6 +31,10 @@
 #include "wire.h"
 
 /* The defaults of the caps; docs/PROTOCOL.md "Relays" shows the same. */
+/* As the node's own connections (transport.h): keepalive probes after 2 s
+ * idle, one a second, closed after 4 s without an answer. */
+enum { RELAY_KEEPALIVE_IDLE_S = 2, RELAY_KEEPALIVE_INTVL_S = 1, RELAY_USER_TIMEOUT_MS = 4000 };
+
 enum {
     RELAY_RESERVATIONS_MAX = 16,   /* reservations in all */
     RELAY_RESERVATIONS_PER_IP = 2, /* reservations from one source address */
