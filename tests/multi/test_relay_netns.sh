@@ -284,10 +284,12 @@ sz b join "$inv_a" --timeout 20 >"$tmp/join_b.out" 2>&1 ||
     fail "B could not join A's invite: $(cat "$tmp/join_b.out")"
 sed 's/^/relay:   B joins: /' "$tmp/join_b.out"
 grep -q "^connected to relay://" "$tmp/join_b.out" || fail "B did not join A through a relay"
+# A is connected to B by then (B dialled it); joining must still succeed.
 sz a join "$inv_b" --timeout 20 >"$tmp/join_a.out" 2>&1 ||
     fail "A could not join B's invite: $(cat "$tmp/join_a.out")"
 sed 's/^/relay:   A joins: /' "$tmp/join_a.out"
-grep -q "^connected to " "$tmp/join_a.out" || fail "A did not connect to B"
+key_a=$(sz a whoami --node)
+key_b=$(sz b whoami --node)
 
 author_a=$(sz a whoami)
 author_b=$(sz b whoami)
@@ -330,8 +332,15 @@ say "propagation over a direct link (R1->R2, same run):      $direct ms"
 
 # ------------------------------------------------------ the relay dies
 
-# The relay B dialled to reach A is the one their circuit goes through.
-used=$(sed -n 's|^connected to relay://\([0-9.]*\):.*|\1|p' "$tmp/join_b.out" | head -1)
+# link_of NODE KEY: NODE's line in `peers` for the node KEY.
+link_of() { sz "$1" peers 2>/dev/null | grep "^$2 " | head -1; }
+# The relay their connection goes through: the one A's peers list names for
+# B, else the one B dialled when it joined.
+say "A's link to B: $(link_of a "$key_b")"
+say "B's link to A: $(link_of b "$key_a")"
+used=$(link_of a "$key_b" | sed -n 's|.*relay://\([0-9.]*\):.*|\1|p')
+[ -n "$used" ] || used=$(link_of b "$key_a" | sed -n 's|.*relay://\([0-9.]*\):.*|\1|p')
+[ -n "$used" ] || used=$(sed -n 's|^connected to relay://\([0-9.]*\):.*|\1|p' "$tmp/join_b.out" | head -1)
 case $used in
 "$ip_r1") dead=r1; alive=r2; ip_alive=$ip_r2 ;;
 "$ip_r2") dead=r2; alive=r1; ip_alive=$ip_r1 ;;
@@ -359,6 +368,7 @@ ms_ab=$(propagate a b "$author_a" "from A after the relay died") || fail "after 
 ms_ba=$(propagate b a "$author_b" "from B after the relay died") || fail "after $dead died, B's post did not reach A"
 t_total=$(($(now_ms) - t0))
 [ "$t_total" -le $((RECOVER_S * 1000)) ] || fail "recovery took ${t_total} ms, over ${RECOVER_S} s"
+say "A's link to B now: $(link_of a "$key_b")"
 say "recovered through $alive: status names only it after ${t_status} ms;"
 say "  posts flow again both ways ${t_total} ms after the kill (A->B ${ms_ab} ms, B->A ${ms_ba} ms)"
 echo "1 passed, 0 failed"
