@@ -253,6 +253,17 @@ if ip netns exec "$ns_r1" ss -tnH state established "( src $ip_r1:$port )" | gre
 fi
 say "R1 sees home A from $ip_ga (home port -> seen ports: $(seen_ports "$ns_a" "$ip_ga"))"
 say "R1 sees home B from $ip_gb (home port -> seen ports: $(seen_ports "$ns_b" "$ip_gb"), fully random)"
+# A router's mapping lets in only the replies of the host it was made for:
+# a node that learnt it (R1 tells peers the address it sees) cannot use it.
+map_a=$(seen_ports "$ns_a" "$ip_ga" | awk '{print $3}')
+map_b=$(seen_ports "$ns_b" "$ip_gb" | awk '{print $3}')
+for ns in "$ns_b" "$ns_r1" "$ns_r2"; do
+    can_dial "$ns" "$ip_ga" "$map_a" && fail "$ns dialled home A through its mapping $ip_ga:$map_a"
+done
+for ns in "$ns_a" "$ns_r1" "$ns_r2"; do
+    can_dial "$ns" "$ip_gb" "$map_b" && fail "$ns dialled home B through its mapping $ip_gb:$map_b"
+done
+say "NAT: nobody gets in through the homes' mappings ($ip_ga:$map_a, $ip_gb:$map_b)"
 
 # ------------------------------------------------------------------ relays
 # Everything below needs the relays of issue 11 section 4; a samizdat
