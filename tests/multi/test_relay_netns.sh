@@ -179,18 +179,18 @@ echo "tcp://$ip_r1:$port $key_r1" >"$tmp/r2.list"
 # What a newcomer would be given: the two reachable nodes.
 cat "$tmp/r2.list" "$tmp/r1.list" >"$tmp/home.list"
 
-# start NAME NS LISTEN-ADDR BOOTSTRAP: the node's pid is in pid_NAME.
+# start NAME NS BOOTSTRAP: the node's pid is in pid_NAME. Every node listens
+# where a node does by default (port 7470 on every address); the homes'
+# UPnP and NAT-PMP requests find no router that answers.
 start() {
-    ip netns exec "$2" "$BIN" --data "$tmp/$1" run --listen "tcp://$3:$port" --no-lan \
-        --network "$net" --bootstrap "$4" --log-level debug --no-web >"$tmp/$1.log" 2>&1 &
+    ip netns exec "$2" "$BIN" --data "$tmp/$1" run --no-lan \
+        --network "$net" --bootstrap "$3" --log-level debug --no-web >"$tmp/$1.log" 2>&1 &
     eval "pid_$1=$!"
 }
-start r1 "$ns_r1" "$ip_r1" "$tmp/r1.list"
-start r2 "$ns_r2" "$ip_r2" "$tmp/r2.list"
-# The homes listen on their home address, as a node on a home computer
-# does; their UPnP and NAT-PMP requests find no router that answers.
-start a "$ns_a" "$ip_a" "$tmp/home.list"
-start b "$ns_b" "$ip_b" "$tmp/home.list"
+start r1 "$ns_r1" "$tmp/r1.list"
+start r2 "$ns_r2" "$tmp/r2.list"
+start a "$ns_a" "$tmp/home.list"
+start b "$ns_b" "$tmp/home.list"
 # The control sockets are files, so the CLI reaches every node from here.
 for n in r1 r2 a b; do
     wait_for 15 sz "$n" status >/dev/null 2>&1 || fail "node $n did not start"
