@@ -415,11 +415,12 @@ only_alive() {
 wait_for "$RECOVER_S" only_alive a || fail "A's status still names the dead relay or not $alive"
 wait_for "$RECOVER_S" only_alive b || fail "B's status still names the dead relay or not $alive"
 t_status=$(($(now_ms) - t0))
+say "$dead killed: A's and B's status name only $alive after ${t_status} ms"
 ms_ab=$(propagate a b "$author_a" "from A after the relay died") || fail "after $dead died, A's post did not reach B"
 ms_ba=$(propagate b a "$author_b" "from B after the relay died") || fail "after $dead died, B's post did not reach A"
 t_total=$(($(now_ms) - t0))
 [ "$t_total" -le $((RECOVER_S * 1000)) ] || fail "recovery took ${t_total} ms, over ${RECOVER_S} s"
 say "A's link to B now: $(link_of a "$key_b")"
-say "recovered through $alive: status names only it after ${t_status} ms;"
-say "  posts flow again both ways ${t_total} ms after the kill (A->B ${ms_ab} ms, B->A ${ms_ba} ms)"
+say "recovered through $alive: posts flow again both ways ${t_total} ms after the kill"
+say "  (then A->B ${ms_ab} ms, B->A ${ms_ba} ms)"
 echo "1 passed, 0 failed"
