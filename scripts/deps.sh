@@ -39,6 +39,13 @@ npm           tool:npm            npm               npm                  npm
 chromium      tool:chromium       chromium          chromium             chromium
 "
 fi
+# The network-namespace tests, which run only as root, build their NAT
+# routers with nftables (tests/multi/test_relay_netns.sh).
+if [ "$(id -u)" = 0 ]; then
+    NEEDS="$NEEDS
+nft           tool:nft            nftables          nftables             nftables
+"
+fi
 if [ "${SAMIZDAT_WANT_CLANG:-0}" = 1 ]; then
     NEEDS="$NEEDS
 clang         tool:clang          clang             clang                clang
