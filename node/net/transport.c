@@ -85,8 +85,9 @@ enum { OUT_RID_LEN = KEYS_PUBLIC_SIZE + 4 };
  * the same endpoint, and ended with the process. */
 typedef struct {
     bool used;
-    bool heard;  /* a message came on it */
-    bool doomed; /* no longer the key's, but never disconnected (above) */
+    bool heard;   /* a message came on it */
+    bool doomed;  /* no longer the key's, but never disconnected (above) */
+    bool relayed; /* through a relay: a connect through a proxy too */
     uint8_t key[KEYS_PUBLIC_SIZE];
     uint8_t rid[OUT_RID_LEN];
     char endpoint[TRANSPORT_ENDPOINT_MAX];
@@ -1417,6 +1418,21 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     if (strlen(zep) >= sizeof o->endpoint) {
         return TRANSPORT_EFULL;
     }
+    if (relayed) {
+        /* A doomed connecter of this key through this relay serves again
+         * (the one above matches by the event address, the relay's). */
+        char ev[sizeof proxy + 8];
+        snprintf(ev, sizeof ev, "tcp://%s", proxy);
+        for (int i = 0; i < TRANSPORT_CONN_MAX; i++) {
+            outpeer_t *d = &t->outs[i];
+            if (d->used && d->doomed && d->relayed && strcmp(d->event_ep, ev) == 0 &&
+                memcmp(d->key, key, KEYS_PUBLIC_SIZE) == 0) {
+                d->doomed = false;
+                kick(t);
+                return TRANSPORT_OK;
+            }
+        }
+    }
     /* The server key and the routing id apply to the next connect only. */
     int rc = 0;
     if (relayed) {
@@ -1443,6 +1459,7 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     memcpy(o->key, key, KEYS_PUBLIC_SIZE);
     memcpy(o->rid, rid, sizeof rid);
     snprintf(o->endpoint, sizeof o->endpoint, "%s", zep);
+    o->relayed = relayed;
     if (relayed) {
         snprintf(o->event_ep, sizeof o->event_ep, "tcp://%s", proxy);
     } else {
@@ -1459,7 +1476,7 @@ transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
     if (o == NULL) {
         return TRANSPORT_EUNKNOWN;
     }
-    if ((proxied(t) || addr_relay_valid(o->endpoint)) && !o->heard) {
+    if ((proxied(t) || o->relayed) && !o->heard) {
         o->doomed = true; /* see outpeer_t; a relayed connect is one through a proxy */
         log_line(t->cfg.log, LOG_LEVEL_DEBUG,
                  "transport: %s never answered through the proxy: left to try on", o->endpoint);
