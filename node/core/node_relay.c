@@ -202,7 +202,12 @@ on_reserved(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     uint64_t now = node_mono_ms(n);
     bool fresh = !n->rl.held[i].granted;
     n->rl.held[i].granted = true;
-    snprintf(n->rl.held[i].endpoint, sizeof n->rl.held[i].endpoint, "%s", ep);
+    size_t len = strlen(ep); /* at most WIRE_ENDPOINT_MAX: checked above */
+    if (len >= sizeof n->rl.held[i].endpoint) {
+        n->rl.held[i].used = false;
+        return;
+    }
+    memcpy(n->rl.held[i].endpoint, ep, len + 1);
     n->rl.held[i].until_ms = now + (uint64_t)m->u.reserved.expires_s * 1000u;
     n->rl.held[i].renew_ms = now + (uint64_t)m->u.reserved.expires_s * 500u;
     if (fresh) {

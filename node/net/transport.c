@@ -1461,7 +1461,12 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     snprintf(o->endpoint, sizeof o->endpoint, "%s", zep);
     o->relayed = relayed;
     if (relayed) {
-        snprintf(o->event_ep, sizeof o->event_ep, "tcp://%s", proxy);
+        /* A relayed endpoint is at most ADDR_ENDPOINT_MAX bytes, so its
+         * relay's address fits; a cut one would only miss its events. */
+        int w = snprintf(o->event_ep, sizeof o->event_ep, "tcp://%s", proxy);
+        if (w < 0 || (size_t)w >= sizeof o->event_ep) {
+            log_line(t->cfg.log, LOG_LEVEL_WARN, "transport: relay address too long: %s", proxy);
+        }
     } else {
         snprintf(o->event_ep, sizeof o->event_ep, "%s", zep);
     }
