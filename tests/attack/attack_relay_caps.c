@@ -18,47 +18,17 @@
 #include <uv.h>
 
 #include "relay.h"
+#include "socks5.h"
 
 enum { ASKS = 8 };
-
-static void
-pump(uv_loop_t *loop)
-{
-    uv_run(loop, UV_RUN_NOWAIT);
-    usleep(1000);
-}
 
 /* Asks the relay for name in SOCKS5; the reply code, or -1 when none came
  * in 300 ms (the circuit waits for its claim). The connection stays open. */
 static int
 socks_ask(uv_loop_t *loop, uint16_t port, const char *name, int *fd_out)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    uv_ip4_addr("127.0.0.1", port, &sa);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    uint8_t req[300] = {5, 1, 0, 5, 1, 0, 3};
-    size_t n = strlen(name);
-    req[7] = (uint8_t)n;
-    memcpy(req + 8, name, n);
-    req[8 + n] = 0;
-    req[9 + n] = 1;
-    assert_int_equal(send(fd, req, 10 + n, 0), (ssize_t)(10 + n));
-    uint8_t got[12];
-    size_t have = 0;
-    double end = tu_now() + 0.3;
-    while (tu_now() < end && have < sizeof got) {
-        pump(loop);
-        ssize_t k = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
-        if (k > 0) {
-            have += (size_t)k;
-        } else if (k == 0) {
-            break;
-        }
-    }
-    *fd_out = fd;
-    return have >= 4 ? got[3] : -1;
+    uint8_t reply[4];
+    return tu_socks5_ask(loop, port, name, 300, reply, fd_out) == 4 ? reply[3] : -1;
 }
 
 static void

@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "relay.h"
+#include "socks5.h"
 
 enum { WAIT_MS = 10000, ROUNDS = 50 };
 
@@ -98,39 +99,13 @@ round_trip(uv_loop_t *loop, void *server, void *client)
 static int
 socks_ask(uv_loop_t *loop, uint16_t port, const char *name, int ms, int *fd_out)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa;
-    uv_ip4_addr("127.0.0.1", port, &sa);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    uint8_t req[300] = {5, 1, 0, 5, 1, 0, 3};
-    size_t n = strlen(name);
-    req[7] = (uint8_t)n;
-    memcpy(req + 8, name, n);
-    req[8 + n] = 0;
-    req[9 + n] = 1;
-    assert_int_equal(send(fd, req, 10 + n, 0), (ssize_t)(10 + n));
-    uint8_t got[12];
-    size_t have = 0;
-    double end = tu_now() + ms / 1000.0;
-    while (tu_now() < end && have < sizeof got) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        ssize_t k = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
-        if (k > 0) {
-            have += (size_t)k;
-        } else if (k == 0) {
-            break;
-        } else {
-            zmq_poll(NULL, 0, 1);
-        }
-    }
-    *fd_out = fd;
-    if (have < 4) {
+    uint8_t reply[4];
+    if (tu_socks5_ask(loop, port, name, ms, reply, fd_out) < 4) {
         return -1;
     }
-    assert_int_equal(got[0], 5);
-    assert_int_equal(got[1], 0);
-    return got[3];
+    assert_int_equal(reply[0], 5);
+    assert_int_equal(reply[1], 0);
+    return reply[3];
 }
 
 static void *

@@ -2,20 +2,22 @@
  * CONNECT to an IPv4 address, an IPv6 address or a domain name. */
 #include "socks5.h"
 
+#include "testutil.h"
+
 #include <arpa/inet.h>
+#include <cmocka.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 typedef struct {
     tu_socks5_t *proxy;
@@ -190,4 +192,40 @@ tu_socks5_stop(tu_socks5_t *p)
     atomic_store(&p->stop, true);
     pthread_join(p->thread, NULL);
     close(p->listen_fd);
+}
+
+size_t
+tu_socks5_ask(uv_loop_t *loop, uint16_t port, const char *name, int ms, uint8_t reply[4],
+              int *fd_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", port, &sa);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    uint8_t req[300] = {5, 1, 0, 5, 1, 0, 3};
+    size_t n = strlen(name);
+    assert_true(n < 256);
+    req[7] = (uint8_t)n;
+    memcpy(req + 8, name, n);
+    req[8 + n] = 0;
+    req[9 + n] = 1;
+    assert_int_equal(send(fd, req, 10 + n, 0), (ssize_t)(10 + n));
+    uint8_t got[12];
+    size_t have = 0;
+    double end = tu_now() + ms / 1000.0;
+    while (tu_now() < end && have < sizeof got) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        ssize_t k = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
+        if (k > 0) {
+            have += (size_t)k;
+        } else if (k == 0) {
+            break;
+        } else {
+            usleep(1000);
+        }
+    }
+    memcpy(reply, got, have < 4 ? have : 4);
+    *fd_out = fd;
+    return have < 4 ? have : 4;
 }

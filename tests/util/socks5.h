@@ -7,16 +7,18 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
 
 typedef struct {
     int listen_fd;
-    int port;                    /* the port it listens on, on 127.0.0.1 */
+    int port; /* the port it listens on, on 127.0.0.1 */
     pthread_t thread;
     atomic_bool stop;
-    atomic_int connections;      /* CONNECT requests relayed */
-    atomic_int refused;          /* malformed requests or unreachable targets */
-    atomic_int by_name;          /* requests naming the host (no resolution by the client) */
-    atomic_int by_address;       /* requests giving an IPv4 or IPv6 address */
+    atomic_int connections; /* CONNECT requests relayed */
+    atomic_int refused;     /* malformed requests or unreachable targets */
+    atomic_int by_name;     /* requests naming the host (no resolution by the client) */
+    atomic_int by_address;  /* requests giving an IPv4 or IPv6 address */
 } tu_socks5_t;
 
 /* Starts the relay on an ephemeral loopback port. Fails the test on error. */
@@ -24,5 +26,13 @@ void tu_socks5_start(tu_socks5_t *p);
 /* Stops accepting and waits for the accept thread; relays in progress end
  * when either side closes. */
 void tu_socks5_stop(tu_socks5_t *p);
+
+/* The client side, for a relay run in the test process on loop: asks the
+ * SOCKS5 server on 127.0.0.1:port to CONNECT to the domain name, running
+ * loop while it waits up to ms for the reply's first 4 bytes (into
+ * reply). Returns how many came (fewer than 4: no reply in time); *fd_out
+ * gets the connection, left open. */
+size_t tu_socks5_ask(uv_loop_t *loop, uint16_t port, const char *name, int ms, uint8_t reply[4],
+                     int *fd_out);
 
 #endif
