@@ -107,6 +107,7 @@ struct dht {
     dht_send_cb send;
     dht_random_cb random;
     dht_endpoint_cb endpoint_ok;
+    dht_endpoint_cb route_ok;
     void *ud;
     uint8_t key[DHT_KEY_SIZE];
     uint8_t id[DHT_KEY_SIZE];
@@ -262,6 +263,7 @@ dht_new(dht_t **out, const dht_config_t *cfg)
     d->send = cfg->send;
     d->random = cfg->random;
     d->endpoint_ok = cfg->endpoint_ok;
+    d->route_ok = cfg->route_ok;
     d->ud = cfg->ud;
     memcpy(d->key, cfg->key, DHT_KEY_SIZE);
     dhtid_from_node_key(d->id, d->key);
@@ -445,10 +447,21 @@ ping_lrs(dht_t *d, const dht_rt_entry_t *lrs, uint64_t now_ms)
     }
 }
 
+static bool
+routable(const dht_t *d, const char *endpoint)
+{
+    return d->route_ok == NULL || d->route_ok(d->ud, endpoint);
+}
+
+/* A contact reached only through a relay is answered and may provide a
+ * feed, but is never a contact for lookups. */
 static void
 table_seen(dht_t *d, const uint8_t id[static DHT_KEY_SIZE], const dht_contact_t *c, bool heard,
            uint64_t now_ms)
 {
+    if (!routable(d, c->endpoint)) {
+        return;
+    }
     dht_rt_entry_t lrs;
     if (dht_rt_seen(d->rt, id, c, now_ms, heard, &lrs) == DHT_RT_PING) {
         ping_lrs(d, &lrs, now_ms);
@@ -909,16 +922,18 @@ flush(dht_t *d, uint64_t now_ms)
 /* ---- replies to our requests ---- */
 
 /* Keeps the contacts of an answer that we may pass on: endpoint accepted,
- * not ourselves. Into d->res; returns how many. */
+ * not ourselves, and (unless they are providers) routable. Into d->res;
+ * returns how many. */
 static size_t
-usable(dht_t *d, const dht_contact_t *cs, size_t n)
+usable(dht_t *d, const dht_contact_t *cs, size_t n, bool providers)
 {
     size_t m = 0;
     for (size_t i = 0; i < n && m < DHT_NODES_MAX; i++) {
         if (memcmp(cs[i].key, d->key, DHT_KEY_SIZE) == 0 || !dht_msg_endpoint_ok(cs[i].endpoint)) {
             continue;
         }
-        if (d->endpoint_ok != NULL && !d->endpoint_ok(d->ud, cs[i].endpoint)) {
+        if ((d->endpoint_ok != NULL && !d->endpoint_ok(d->ud, cs[i].endpoint)) ||
+            (!providers && !routable(d, cs[i].endpoint))) {
             continue;
         }
         d->res[m++] = cs[i];
@@ -929,7 +944,7 @@ usable(dht_t *d, const dht_contact_t *cs, size_t n)
 static void
 take_contacts(dht_t *d, lookup_t *L, const dht_contacts_t *cs, uint8_t depth)
 {
-    size_t n = usable(d, cs->c, cs->n);
+    size_t n = usable(d, cs->c, cs->n, false);
     (void)dht_sl_add_answer(&L->sl, d->res, n, depth);
 }
 
@@ -979,7 +994,7 @@ provider_keep(dht_t *d, lookup_t *L, const dht_contact_t *c,
 static void
 take_providers(dht_t *d, lookup_t *L, const dht_msg_t *m, const dht_cand_t *from, unsigned hops)
 {
-    size_t n = usable(d, m->u.providers.c, m->u.providers.n);
+    size_t n = usable(d, m->u.providers.c, m->u.providers.n, true);
     uint8_t src[DHT_RT_GROUP_SIZE];
     memset(src, 0xff, sizeof src); /* no group known: one source for all such */
     if (from->grouped) {
@@ -1347,7 +1362,7 @@ dht_err_t
 dht_add_contact(dht_t *d, const dht_contact_t *c, uint64_t now_ms)
 {
     if (d == NULL || c == NULL || memcmp(c->key, d->key, DHT_KEY_SIZE) == 0 ||
-        !dht_msg_endpoint_ok(c->endpoint)) {
+        !dht_msg_endpoint_ok(c->endpoint) || !routable(d, c->endpoint)) {
         return DHT_EINVAL;
     }
     uint8_t id[DHT_KEY_SIZE];

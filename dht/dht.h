@@ -69,7 +69,12 @@ typedef struct {
     dht_send_cb send;            /* required */
     dht_random_cb random;        /* required */
     dht_endpoint_cb endpoint_ok; /* optional */
-    void *ud;                    /* passed to the three callbacks; borrowed until dht_free */
+    /* Optional: true when a contact with this endpoint may go in the
+     * routing table and in the contacts of answers (NODES, closer); false
+     * keeps it a provider only (a node reached through a relay names the
+     * relay: no contact for lookups). NULL: every accepted endpoint. */
+    dht_endpoint_cb route_ok;
+    void *ud; /* passed to the callbacks; borrowed until dht_free */
 
     unsigned k;        /* 1..DHT_NODES_MAX */
     unsigned alpha;    /* 1..DHT_ALPHA_MAX */

@@ -674,6 +674,7 @@ node_new(node_t **out, uv_loop_t *loop, const node_config_t *cfg)
         return err;
     }
     choose_self_endpoint(n);
+    snprintf(n->dht_endpoint, sizeof n->dht_endpoint, "%s", n->self_endpoint);
     err = node_dht_start(n);
     if (err == NODE_OK) {
         err = node_gossip_start(n);

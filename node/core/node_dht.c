@@ -35,8 +35,17 @@ dht_random(void *ud, void *buf, size_t len)
     randombytes_buf(buf, len);
 }
 
+/* A provider may be named by a relayed endpoint (PROTOCOL.md 10.6.1);
+ * a contact for lookups only by a tcp one. */
 static bool
 dht_endpoint_ok(void *ud, const char *endpoint)
+{
+    (void)ud;
+    return addr_dialable(endpoint);
+}
+
+static bool
+dht_route_ok(void *ud, const char *endpoint)
 {
     (void)ud;
     return addr_endpoint_valid(endpoint);
@@ -81,6 +90,7 @@ node_dht_start(node_t *n)
         .send = dht_send,
         .random = dht_random,
         .endpoint_ok = dht_endpoint_ok,
+        .route_ok = dht_route_ok,
         .ud = n,
         .per_subnet = loopback(n->self_endpoint) ? -1 : 0,
         /* Test only: "provider-groups" off lets one group fill a key's list. */
@@ -184,7 +194,8 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
     }
     /* A provider record needs the endpoint that is being dialled now: the
      * ANNOUNCE waits for the result rather than be refused for want of it. */
-    if (m->type == DHT_MSG_ANNOUNCE && p->held < NODE_HELD_MAX && node_dialback_checking(n, p)) {
+    if (m->type == DHT_MSG_ANNOUNCE && p->held < NODE_HELD_MAX &&
+        (node_dialback_checking(n, p) || node_dialback_relay_checking(n, p))) {
         if (p->held == 0) {
             p->held_ms = node_mono_ms(n);
         }
@@ -194,9 +205,10 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
         return;
     }
     /* An endpoint not known to reach the peer is not given: the DHT then
-     * answers it and forgets it. */
+     * answers it and forgets it. A relayed one that reached it may name it
+     * as a provider; the DHT keeps it out of its table (dht_route_ok). */
     dht_contact_t from;
-    contact_of(&from, p->key, p->endpoint_verified ? p->endpoint : "");
+    contact_of(&from, p->key, p->endpoint_verified ? p->endpoint : node_dialback_relayed(n, p));
     dht_err_t err = dht_receive(n->dht, &from, m, node_mono_ms(n));
     if (err != DHT_OK) {
         log_line(node_log(n), LOG_LEVEL_DEBUG, "DHT %s from a peer not taken: %s",
@@ -322,7 +334,7 @@ announce_all(node_t *n, bool again)
 {
     n->dht_announced_size = dht_table_size(n->dht);
     n->dht_was_empty = n->dht_announced_size == 0;
-    if (n->self_endpoint[0] == '\0') {
+    if (n->dht_endpoint[0] == '\0') {
         /* Before the dial-back check has said anything, not a warning: the
          * feeds are announced as soon as a peer has dialled us back. */
         bool checking = node_dialback_state(n) == NODE_REACH_CHECKING;
@@ -344,6 +356,35 @@ announce_all(node_t *n, bool again)
 }
 
 void
+node_dht_endpoint_changed(node_t *n)
+{
+    char want[sizeof n->dht_endpoint];
+    snprintf(want, sizeof want, "%s", n->self_endpoint);
+    if (want[0] == '\0') {
+        char relayed[NODE_RELAYS_MAX][ADDR_ENDPOINT_MAX + 1];
+        if (node_relay_endpoints(n, relayed, NODE_RELAYS_MAX) > 0) {
+            snprintf(want, sizeof want, "%s", relayed[0]);
+        }
+    }
+    bool had = n->dht_endpoint[0] != '\0';
+    bool changed = strcmp(want, n->dht_endpoint) != 0;
+    snprintf(n->dht_endpoint, sizeof n->dht_endpoint, "%s", want);
+    if (changed && n->dht != NULL) {
+        (void)dht_set_endpoint(n->dht, n->dht_endpoint);
+    }
+    if (!had && want[0] != '\0') {
+        node_dht_announce_all(n);
+    }
+    /* Our HELLO names what the check found, or our relays. */
+    size_t it = 0;
+    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
+        if (p->dir == TRANSPORT_OUT && p->state == PEER_READY) {
+            node_send_hello(n, p, ++n->next_request_id);
+        }
+    }
+}
+
+void
 node_dht_announce_all(node_t *n)
 {
     if (n->dht != NULL) {
@@ -358,7 +399,7 @@ node_follow_changed(node_t *n, const uint8_t author[KEYS_PUBLIC_SIZE], bool foll
         return;
     }
     if (following) {
-        if (n->self_endpoint[0] != '\0') {
+        if (n->dht_endpoint[0] != '\0') {
             announce(n, author);
         }
         node_gossip_subscriptions_changed(n);

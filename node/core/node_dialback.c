@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "relay.h"
 
 bool
 node_dialback_on(node_t *n)
@@ -136,15 +137,37 @@ send_nonce(node_t *n, peer_t *p, verify_t *v)
     p->used_ms = node_mono_ms(n);
 }
 
+/* The index of endpoint among an inbound peer's relayed ones, or -1. */
+static int
+relayed_index(const peer_t *in, const char *endpoint)
+{
+    for (int i = 0; i < in->n_relayed; i++) {
+        if (strcmp(in->relayed[i], endpoint) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 static void
 mark_inbound(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
     peer_t *in = peertab_find(n->peers, key, TRANSPORT_IN);
-    if (in != NULL && in->state == PEER_READY && !in->endpoint_verified &&
-        strcmp(in->endpoint, endpoint) == 0) {
+    if (in == NULL || in->state != PEER_READY) {
+        return;
+    }
+    if (!in->endpoint_verified && strcmp(in->endpoint, endpoint) == 0) {
         in->endpoint_verified = true;
         in->verify_wanted = false;
         node_dht_peer_ready(n, in);
+        node_dht_release(n, in);
+        return;
+    }
+    /* A relayed endpoint: a provider record may name it; no routing
+     * table takes it (node_dht.c, dht_route_ok). */
+    int i = relayed_index(in, endpoint);
+    if (i >= 0 && in->relayed_ok < 0) {
+        in->relayed_ok = (int8_t)i;
         node_dht_release(n, in);
     }
 }
@@ -176,6 +199,8 @@ verify_done(node_t *n, verify_t *v, bool ok, uint64_t now)
              * dials again when the back-off ends, while it stays. */
             in->verify_wanted = true;
             node_dht_release(n, in);
+        } else if (in != NULL && relayed_index(in, v->endpoint) >= 0) {
+            node_dht_release(n, in); /* its next relay is tried, if any */
         }
     }
     send_result(n, v, ok ? WIRE_DIAL_OK : WIRE_DIAL_FAILED);
@@ -186,11 +211,77 @@ verify_done(node_t *n, verify_t *v, bool ok, uint64_t now)
  * dial is under way or done (v->state says which), BUSY at the cap or
  * when a connection of ours to key at another endpoint is in the way,
  * FAILED when the connect cannot even start. */
+/* A probe's answer (relay_probe): the pending check of key at a relayed
+ * endpoint ends. */
+static void
+on_probe(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], bool ok)
+{
+    node_t *n = ud;
+    for (size_t i = 0; i < NODE_VERIFIED_MAX; i++) {
+        verify_t *v = &n->db.verified[i];
+        if (v->state == VERIFY_PENDING && memcmp(v->key, key, KEYS_PUBLIC_SIZE) == 0 &&
+            addr_relay_valid(v->endpoint)) {
+            verify_done(n, v, ok, node_mono_ms(n));
+            return;
+        }
+    }
+}
+
+/* A relayed endpoint is checked by a SOCKS5 probe of its relay, not by a
+ * ZeroMQ connection: one TCP connection that ends at the answer, so a
+ * "relay" that is somebody else's server sees one connection and no
+ * retries (libzmq's connecter, once through a proxy, would keep trying;
+ * transport.c). The relay answers success only when the node holding the
+ * reservation for the key claimed the circuit. */
+static wire_dial_status_t
+verify_start_relayed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint,
+                     verify_t **vout)
+{
+    uint64_t now = node_mono_ms(n);
+    verify_t *v = verify_find(n, key, endpoint);
+    if (v != NULL && v->state == VERIFY_PENDING) {
+        *vout = v;
+        return WIRE_DIAL_OK;
+    }
+    addr_t ra;
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (addr_relay_parse(endpoint, &ra) != ADDR_OK || (ra.kind != ADDR_IPV4 && ra.kind != ADDR_IPV6) ||
+        addr_to_sockaddr(&ra, &ss, &sl) != ADDR_OK) {
+        return WIRE_DIAL_FAILED; /* a relay is named by its IP address */
+    }
+    if (n->cfg.socks5 != NULL) {
+        return WIRE_DIAL_FAILED; /* behind a proxy: no direct connection, ever */
+    }
+    if (pending_count(n) >= NODE_DIALS_PENDING_MAX || n->rl.relay == NULL) {
+        return WIRE_DIAL_BUSY;
+    }
+    if (v == NULL) {
+        v = verify_take(n, now);
+    }
+    if (v == NULL) {
+        return WIRE_DIAL_BUSY;
+    }
+    if (relay_probe(n->rl.relay, (const struct sockaddr *)&ss, key, on_probe, n) != RELAY_OK) {
+        v->state = VERIFY_FREE;
+        return WIRE_DIAL_BUSY;
+    }
+    v->state = VERIFY_PENDING;
+    memcpy(v->key, key, KEYS_PUBLIC_SIZE);
+    snprintf(v->endpoint, sizeof v->endpoint, "%s", endpoint);
+    v->until_ms = now + NODE_DIAL_TIMEOUT_MS;
+    *vout = v;
+    return WIRE_DIAL_OK;
+}
+
 static wire_dial_status_t
 verify_start(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint, verify_t **vout)
 {
     uint64_t now = node_mono_ms(n);
     *vout = NULL;
+    if (addr_relay_valid(endpoint)) {
+        return verify_start_relayed(n, key, endpoint, vout);
+    }
     peer_t *out = peertab_find(n->peers, key, TRANSPORT_OUT);
     if (out != NULL && strcmp(out->endpoint, endpoint) != 0) {
         /* One outbound connection per key: an earlier dial-back's, done
@@ -469,20 +560,8 @@ reach_changed(node_t *n)
     if (same_set) {
         return;
     }
-    bool had = n->self_endpoint[0] != '\0';
     snprintf(n->self_endpoint, sizeof n->self_endpoint, "%s", first);
-    if (n->dht != NULL) {
-        (void)dht_set_endpoint(n->dht, n->self_endpoint);
-    }
-    if (!had && first[0] != '\0') {
-        node_dht_announce_all(n);
-    }
-    size_t it = 0;
-    for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
-        if (p->dir == TRANSPORT_OUT && p->state == PEER_READY) {
-            node_send_hello(n, p, ++n->next_request_id);
-        }
-    }
+    node_dht_endpoint_changed(n);
 }
 
 static void
@@ -669,6 +748,7 @@ node_dialback_start(node_t *n)
     }
     /* Nothing is said to others before a peer has dialled it back. */
     n->self_endpoint[0] = '\0';
+    n->dht_endpoint[0] = '\0';
     if (n->dht != NULL) {
         (void)dht_set_endpoint(n->dht, "");
     }
@@ -819,6 +899,68 @@ node_dialback_hello(node_t *n, wire_hello_t *h)
             h->listen_port = wild;
         }
     }
+    if (h->n_endpoints > 0) {
+        return;
+    }
+    /* Nobody can dial us: say where our relays are, so that a node that
+     * knows only our key (a provider record) can reach us. */
+    char relayed[NODE_RELAYS_MAX][ADDR_ENDPOINT_MAX + 1];
+    size_t nr = node_relay_endpoints(n, relayed, NODE_RELAYS_MAX);
+    for (size_t i = 0; i < nr && h->n_endpoints < WIRE_ENDPOINTS_MAX; i++) {
+        if (strlen(relayed[i]) <= WIRE_ENDPOINT_MAX) {
+            memcpy(h->endpoints[h->n_endpoints++].s, relayed[i], strlen(relayed[i]) + 1);
+        }
+    }
+}
+
+const char *
+node_dialback_relayed(node_t *n, const peer_t *p)
+{
+    (void)n;
+    if (p->dir != TRANSPORT_IN || p->relayed_ok < 0 || p->relayed_ok >= p->n_relayed) {
+        return "";
+    }
+    return p->relayed[p->relayed_ok];
+}
+
+/* A relayed endpoint names a relay, a third party: it is dialled only when
+ * the peer asks for something that needs it (an ANNOUNCE from a node with
+ * no endpoint of its own), one relay at a time, and a failure is
+ * remembered with the same back-off as any dial-back. */
+bool
+node_dialback_relay_checking(node_t *n, peer_t *p)
+{
+    if (p->dir != TRANSPORT_IN || p->endpoint_verified || p->relayed_ok >= 0 ||
+        p->n_relayed == 0) {
+        return false;
+    }
+    if (n->db.off) {
+        p->relayed_ok = 0; /* claims trusted: a test network */
+        return false;
+    }
+    uint64_t now = node_mono_ms(n);
+    for (int i = 0; i < p->n_relayed; i++) {
+        verify_t *v = verify_find(n, p->key, p->relayed[i]);
+        if (v != NULL && v->state == VERIFY_OK && v->until_ms > now) {
+            p->relayed_ok = (int8_t)i;
+            return false;
+        }
+        if (v != NULL && v->state == VERIFY_PENDING) {
+            return true;
+        }
+        if (v != NULL && v->state == VERIFY_FAILED && v->retry_ms > now) {
+            continue; /* tried lately: the next relay */
+        }
+        if (verify_start(n, p->key, p->relayed[i], &v) != WIRE_DIAL_OK || v == NULL) {
+            return false; /* no dial now: answered without an endpoint */
+        }
+        if (v->state == VERIFY_OK) {
+            p->relayed_ok = (int8_t)i;
+            return false;
+        }
+        return true;
+    }
+    return false;
 }
 
 bool

@@ -208,10 +208,23 @@ first_ping(node_t *n, peer_t *p)
 
 static bool endpoint_observed(const char *endpoint, const char *peer_addr);
 
+/* The first tcp endpoint a HELLO names (relayed ones are kept apart). */
+static bool
+first_tcp(const wire_hello_t *h, char *out, size_t cap)
+{
+    for (size_t i = 0; i < h->n_endpoints; i++) {
+        if (addr_endpoint_valid(h->endpoints[i].s)) {
+            snprintf(out, cap, "%s", h->endpoints[i].s);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Where an inbound peer accepts connections: its first explicit endpoint
  * at the address its connection comes from, else that address with its
- * listen port, else its first explicit endpoint (a node behind a NAT may
- * name its mapped address, which its connections do not come from). */
+ * listen port, else its first explicit tcp endpoint (a node behind a NAT
+ * may name its mapped address, which its connections do not come from). */
 static bool
 inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t cap)
 {
@@ -223,23 +236,35 @@ inbound_endpoint(const wire_hello_t *h, const char *peer_addr, char *out, size_t
         }
     }
     if (h->listen_port == 0 || peer_addr[0] == '\0') {
-        if (h->n_endpoints > 0) {
-            snprintf(out, cap, "%s", h->endpoints[0].s);
-            return true;
-        }
-        return false;
+        return first_tcp(h, out, cap);
     }
     addr_t a;
     if (addr_from_ip(peer_addr, h->listen_port, &a) != ADDR_OK ||
         addr_format(&a, out, cap) != ADDR_OK || !addr_endpoint_valid(out)) {
         out[0] = '\0';
-        if (h->n_endpoints > 0) {
-            snprintf(out, cap, "%s", h->endpoints[0].s);
-            return true;
-        }
-        return false;
+        return first_tcp(h, out, cap);
     }
     return true;
+}
+
+/* The relayed endpoints of an inbound peer's HELLO; a change of them
+ * forgets which one was found to reach it. */
+static void
+inbound_relayed(peer_t *p, const wire_hello_t *h)
+{
+    char was[PEER_RELAYED_MAX][WIRE_ENDPOINT_MAX + 1];
+    memcpy(was, p->relayed, sizeof was);
+    uint8_t n_was = p->n_relayed;
+    memset(p->relayed, 0, sizeof p->relayed);
+    p->n_relayed = 0;
+    for (size_t i = 0; i < h->n_endpoints && p->n_relayed < PEER_RELAYED_MAX; i++) {
+        if (addr_relay_valid(h->endpoints[i].s)) {
+            snprintf(p->relayed[p->n_relayed++], WIRE_ENDPOINT_MAX + 1, "%s", h->endpoints[i].s);
+        }
+    }
+    if (n_was != p->n_relayed || memcmp(was, p->relayed, sizeof was) != 0) {
+        p->relayed_ok = -1;
+    }
 }
 
 /* Whether an inbound peer's endpoint is at the address its connection
@@ -275,6 +300,7 @@ take_hello(node_t *n, peer_t *p, const wire_hello_t *h, const char *peer_addr, b
     snprintf(p->software, sizeof p->software, "%s", h->software);
     if (p->dir == TRANSPORT_IN) {
         (void)inbound_endpoint(h, peer_addr, p->endpoint, sizeof p->endpoint);
+        inbound_relayed(p, h);
         /* At the address its connection comes from (never a dial to a
          * third party on a stranger's word), and then dialled by us. */
         p->endpoint_verified = p->endpoint[0] != '\0' &&

@@ -104,6 +104,9 @@ struct node {
     uint64_t next_tick_ms;
     uint64_t dht_saved_ms;
     char self_endpoint[WIRE_ENDPOINT_MAX + 1]; /* where others reach us, for the DHT */
+    /* What our provider records name: self_endpoint, else (not reachable
+     * directly) our first relayed endpoint, else "". */
+    char dht_endpoint[WIRE_ENDPOINT_MAX + 1];
     peertab_t *peers;                          /* entries: the limit and the probation slots */
     size_t peers_max;                          /* the limit on peers (--peers-max) */
     uint8_t *sendbuf; /* WIRE_MAX_FRAME bytes: one encoded message at a time */
@@ -237,6 +240,11 @@ void node_dialback_hello(node_t *n, wire_hello_t *h);
 /* Whether p is inbound and its endpoint is being dialled (or waits for a
  * free place to be): its ANNOUNCEs wait for the result. */
 bool node_dialback_checking(node_t *n, const peer_t *p);
+/* An inbound peer with no endpoint we reach, naming relayed ones: starts
+ * dialling them, one at a time; true while a dial is under way. */
+bool node_dialback_relay_checking(node_t *n, peer_t *p);
+/* The relayed endpoint of an inbound peer found to reach it, or "". */
+const char *node_dialback_relayed(node_t *n, const peer_t *p);
 /* Whether endpoint is a candidate of ours a peer dialled back. */
 bool node_dialback_reachable(node_t *n, const char *endpoint);
 /* The overall state: reachable when a candidate is. */
@@ -431,6 +439,10 @@ uint64_t node_dht_tick(node_t *n, uint64_t now);
 /* Announces our own author and every author followed, and puts our own
  * head (posts written while the node was down included). */
 void node_dht_announce_all(node_t *n);
+/* Our reachable endpoints or relays changed: the DHT takes the endpoint
+ * our provider records name (our feeds are announced when there was none
+ * before), and the nodes we connected to get a new HELLO. */
+void node_dht_endpoint_changed(node_t *n);
 /* When the DHT wants to run next; 0 when there is no DHT. */
 uint64_t node_dht_next(node_t *n);
 

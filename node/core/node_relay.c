@@ -8,9 +8,9 @@
  * As an unreachable node: while no endpoint of ours was dialled back, we
  * reserve at up to NODE_RELAYS_WANTED ready peers that offer the cap,
  * renew at half time, and replace a relay whose connection went away.
- * The relayed endpoints go into invites, never into HELLO or the DHT: a
- * HELLO endpoint must be a tcp endpoint for every node that reads it, and
- * a relayed endpoint is no contact for lookups. */
+ * The relayed endpoints go into invites, into our HELLO (when no endpoint
+ * of ours was dialled back) and so into our provider records; never into
+ * a routing table: a relayed endpoint is no contact for lookups. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +212,7 @@ on_reserved(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
     n->rl.held[i].renew_ms = now + (uint64_t)m->u.reserved.expires_s * 500u;
     if (fresh) {
         log_line(node_log(n), LOG_LEVEL_INFO, "relay: reachable through relay %s", ep);
+        node_dht_endpoint_changed(n);
     }
 }
 
@@ -307,6 +308,7 @@ node_relay_tick(node_t *n, uint64_t now)
 {
     bool want = !reachable_directly(n) && n->cfg.socks5 == NULL;
     size_t have = 0;
+    bool lost = false;
     for (int i = 0; i < NODE_RELAYS_MAX; i++) {
         __typeof__(n->rl.held[0]) *h = &n->rl.held[i];
         if (!h->used) {
@@ -321,6 +323,7 @@ node_relay_tick(node_t *n, uint64_t now)
             if (unanswered) {
                 refuse_for_a_while(n, h->key);
             }
+            lost = lost || h->granted;
             memset(h, 0, sizeof *h);
             continue;
         }
@@ -329,6 +332,9 @@ node_relay_tick(node_t *n, uint64_t now)
             h->renew_ms = now + RESERVE_WAIT_MS;
             send_reserve(n, p, i, now);
         }
+    }
+    if (lost) {
+        node_dht_endpoint_changed(n); /* our HELLO and records name the rest */
     }
     if (!want || have >= NODE_RELAYS_WANTED) {
         return;

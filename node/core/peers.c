@@ -48,6 +48,7 @@ peertab_add(peertab_t *t, const uint8_t key[static KEYS_PUBLIC_SIZE], transport_
             memcpy(p->key, key, KEYS_PUBLIC_SIZE);
             p->dir = dir;
             p->rtt_us = -1;
+            p->relayed_ok = -1;
             p->since_ms = p->last_seen_ms = p->used_ms = now_ms;
             return p;
         }

@@ -23,6 +23,10 @@ enum {
 
 typedef enum { PEER_CONNECTING = 0, PEER_READY = 1 } peer_state_t;
 
+enum {
+    PEER_RELAYED_MAX = 3, /* relayed endpoints kept of a peer's HELLO */
+};
+
 /* A request sent to a peer and not answered yet. Answers must match one by
  * request id and type, so nobody can push an answer we did not ask for. */
 typedef struct {
@@ -45,6 +49,13 @@ typedef struct {
     /* Inbound, its endpoint at its connection's address but not dialled
      * yet: the check waits for a free place (node_dialback.c). */
     bool verify_wanted;
+    /* Inbound, the relayed endpoints its HELLO names (a node nobody can
+     * dial, reached through relays). One of them, dialled through its
+     * relay and found to reach the key, may name it in a provider record,
+     * never in a routing table: relayed_ok is its index, -1 for none. */
+    char relayed[PEER_RELAYED_MAX][WIRE_ENDPOINT_MAX + 1];
+    uint8_t n_relayed;
+    int8_t relayed_ok;
     /* ANNOUNCEs (request id, record key) held while its endpoint is being
      * dialled: answered once the dial has said whether it reaches it. */
     unsigned held;

@@ -26,6 +26,8 @@ typedef enum {
     C_CLIENT_CLAIM, /* U: claim sent to R, waiting for its one-byte answer */
     C_CLIENT_LOCAL, /* U: connecting to its own listener */
     C_SPLICED,
+    C_PROBE_METHOD, /* a probe of ours: greeting sent, waiting for the method */
+    C_PROBE_REPLY,  /* a probe of ours: request sent, waiting for the reply */
     C_CLOSING,
 } cstate_t;
 
@@ -49,6 +51,8 @@ typedef struct conn {
     struct sockaddr_storage local; /* U: the listener to splice to */
     uint8_t *pending;              /* U: bytes from R before the local connection was up */
     size_t pending_len;
+    relay_probe_cb probe_cb; /* a probe: told once, then NULL */
+    void *probe_ud;
 } conn_t;
 
 typedef struct {
@@ -137,6 +141,17 @@ on_conn_closed(uv_handle_t *h)
     maybe_done(r);
 }
 
+/* A probe's answer, given once (never while the relay object closes). */
+static void
+probe_told(conn_t *c, bool ok)
+{
+    relay_probe_cb cb = c->probe_cb;
+    c->probe_cb = NULL;
+    if (cb != NULL && !c->r->closing) {
+        cb(c->probe_ud, c->key, ok);
+    }
+}
+
 static void
 conn_close(conn_t *c)
 {
@@ -167,6 +182,7 @@ conn_close(conn_t *c)
     }
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     conn_close(peer);
+    probe_told(c, false);
 }
 
 /* A connection across the network (not the one to our own listener): a
@@ -607,6 +623,95 @@ claim_answer(conn_t *a, const uint8_t *data, size_t n)
     }
 }
 
+/* ---- probes: is there a relay for this key at that address? ---- */
+
+static void
+probe_read(conn_t *c, const uint8_t *data, size_t n)
+{
+    if (n > sizeof c->hs - c->hs_len) {
+        conn_close(c); /* no SOCKS5 server says that much */
+        return;
+    }
+    memcpy(c->hs + c->hs_len, data, n);
+    c->hs_len += n;
+    if (c->hs_len < 2) {
+        return;
+    }
+    if (c->hs[0] != 5 || c->hs[1] != 0) {
+        conn_close(c); /* not SOCKS5, no method we offered, or refused */
+        return;
+    }
+    if (c->state == C_PROBE_REPLY) {
+        /* Accepted: the relay holds a reservation for the key, and its
+         * node claimed the circuit. Nothing is sent on it. */
+        probe_told(c, true);
+        conn_close(c);
+        return;
+    }
+    hs_consume(c, 2);
+    uint8_t req[5 + RELAY_SOCKS_NAME_LEN + 2] = {5, 1, 0, 3, RELAY_SOCKS_NAME_LEN};
+    char name[RELAY_SOCKS_NAME_LEN + 1];
+    relay_socks_name(c->key, name);
+    memcpy(req + 5, name, RELAY_SOCKS_NAME_LEN);
+    req[sizeof req - 2] = 0;
+    req[sizeof req - 1] = 1;
+    c->state = C_PROBE_REPLY;
+    (void)write_copy(c, req, sizeof req, false);
+}
+
+static void
+on_probe_connected(uv_connect_t *req, int status)
+{
+    conn_t *c = req->data;
+    if (c->state == C_CLOSING) {
+        return;
+    }
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    static const uint8_t greeting[3] = {5, 1, 0};
+    if (write_copy(c, greeting, sizeof greeting, false) &&
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        conn_close(c);
+    }
+}
+
+static size_t
+conns_count(const relay_t *r)
+{
+    size_t n = 0;
+    for (const conn_t *c = r->conns; c != NULL; c = c->next) {
+        n++;
+    }
+    return n;
+}
+
+relay_err_t
+relay_probe(relay_t *r, const struct sockaddr *relay_addr, const uint8_t key[KEYS_PUBLIC_SIZE],
+            relay_probe_cb cb, void *ud)
+{
+    if (r->closing) {
+        return RELAY_ECLOSED;
+    }
+    if (conns_count(r) >= RELAY_CONNS_MAX) {
+        return RELAY_EBUSY;
+    }
+    conn_t *c = conn_new(r, false);
+    if (c == NULL) {
+        return RELAY_ENOMEM;
+    }
+    c->state = C_PROBE_METHOD;
+    memcpy(c->key, key, KEYS_PUBLIC_SIZE);
+    if (uv_tcp_connect(&c->connect_req, &c->tcp, relay_addr, on_probe_connected) != 0) {
+        conn_close(c);
+        return RELAY_EADDR;
+    }
+    c->probe_cb = cb; /* after a failure above: the caller hears it from the return */
+    c->probe_ud = ud;
+    return RELAY_OK;
+}
+
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -624,6 +729,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     case C_CLIENT_CLAIM:
         claim_answer(c, (const uint8_t *)buf->base, (size_t)nread);
+        break;
+    case C_PROBE_METHOD:
+    case C_PROBE_REPLY:
+        probe_read(c, (const uint8_t *)buf->base, (size_t)nread);
         break;
     case C_CLIENT_LOCAL:
         /* Reading was stopped; libuv may still hand over what it had. */
@@ -867,11 +976,7 @@ relay_claim(relay_t *r, const struct sockaddr *relay_addr, uint32_t circuit,
     }
     /* A relay that sends CONNECT after CONNECT cannot make us open
      * connections without end: every connection of ours counts. */
-    size_t conns = 0;
-    for (const conn_t *c = r->conns; c != NULL; c = c->next) {
-        conns++;
-    }
-    if (conns >= RELAY_CONNS_MAX) {
+    if (conns_count(r) >= RELAY_CONNS_MAX) {
         return RELAY_EBUSY;
     }
     size_t llen = local_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)

@@ -38,7 +38,7 @@ enum { RELAY_KEEPALIVE_IDLE_S = 2, RELAY_KEEPALIVE_INTVL_S = 1, RELAY_USER_TIMEO
 enum {
     RELAY_RESERVATIONS_MAX = 16,   /* reservations in all */
     RELAY_RESERVATIONS_PER_IP = 2, /* reservations from one source address */
-    RELAY_CIRCUITS_PER_RESERVATION = 4,
+    RELAY_CIRCUITS_PER_RESERVATION = 16,
     RELAY_CIRCUITS_MAX = 64,       /* circuits in all, pending or spliced */
     RELAY_CONNS_MAX = 256,         /* TCP connections of the relay port, every state */
     RELAY_RESERVATION_S = 3600,    /* a reservation lasts this long */
@@ -69,6 +69,9 @@ typedef struct {
     uint64_t circuit_bytes;
     uint32_t reservation_s;
 } relay_config_t;
+
+/* A probe's answer: ok when the relay accepted a circuit to key. */
+typedef void (*relay_probe_cb)(void *ud, const uint8_t key[KEYS_PUBLIC_SIZE], bool ok);
 
 typedef enum {
     RELAY_OK = 0,
@@ -106,6 +109,17 @@ void relay_reserve(relay_t *r, const uint8_t key[KEYS_PUBLIC_SIZE], const char *
 void relay_unreserve(relay_t *r, const uint8_t key[KEYS_PUBLIC_SIZE]);
 /* R: reservations held now. */
 size_t relay_reservations(const relay_t *r);
+
+/* Anyone: asks the relay port at relay_addr (borrowed for the call), in
+ * SOCKS5, for a circuit to key, and closes the connection at the answer.
+ * cb(ud, key, true) when the relay accepted (it holds a reservation for
+ * key, and that node claimed the circuit: the relayed endpoint reaches
+ * it); false for a refusal, bytes that are not SOCKS5 (no relay there),
+ * a closed connection or no answer in RELAY_HANDSHAKE_MS. One connection,
+ * nothing retried. cb is called once, later, never after relay_close;
+ * not at all when this returns an error. */
+relay_err_t relay_probe(relay_t *r, const struct sockaddr *relay_addr,
+                        const uint8_t key[KEYS_PUBLIC_SIZE], relay_probe_cb cb, void *ud);
 
 /* U: claims a circuit at the relay port relay_addr and splices it to the
  * local listener at local_addr. Both borrowed for the call. */

@@ -221,8 +221,10 @@ hello_rules(const wire_hello_t *h)
     if (!wire_network_valid(h->network) || !printable(h->software, strlen(h->software))) {
         return false;
     }
+    /* HELLO alone may name relayed endpoints: a node nobody can dial says
+     * where its relays are (PROTOCOL.md 6, "Endpoints"). */
     for (size_t i = 0; i < h->n_endpoints; i++) {
-        if (!wire_endpoint_valid(h->endpoints[i].s)) {
+        if (!addr_dialable(h->endpoints[i].s)) {
             return false;
         }
     }

@@ -10,7 +10,10 @@
  *   counts.
  * - As the dialler, the node refuses an endpoint whose host is not the
  *   address the request came from (it never dials a third party), dials
- *   one that is, and answers BUSY past 8 DIAL_REQs of one peer a minute. */
+ *   one that is, and answers BUSY past 8 DIAL_REQs of one peer a minute.
+ * - A peer that names a relayed endpoint leading elsewhere (a third party,
+ *   no relay) is not stored as a provider: its ANNOUNCE is refused; with
+ *   the check off it is taken. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -295,6 +298,130 @@ test_dialler_rules(void **state)
     peer_close(&p);
 }
 
+/* A TCP listener on 127.0.0.1 standing for a third party: it takes
+ * connections, counts them and closes them. */
+typedef struct {
+    int fd;
+    int port;
+    int accepted;
+} victim_t;
+
+static void
+victim_open(victim_t *v)
+{
+    memset(v, 0, sizeof *v);
+    v->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(v->fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(v->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(v->fd, 16), 0);
+    assert_int_equal(getsockname(v->fd, (struct sockaddr *)&a, &len), 0);
+    v->port = ntohs(a.sin_port);
+}
+
+static void
+victim_poll(victim_t *v)
+{
+    for (int c; (c = accept(v->fd, NULL, NULL)) >= 0;) {
+        v->accepted++;
+        close(c);
+    }
+}
+
+/* Sends the node ANNOUNCE for a random key; the DHT reply's type (ACK or
+ * ERROR), its error code in *code. Pumps the peer meanwhile. */
+static uint8_t
+announce(rawpeer_t *p, victim_t *v, uint16_t *code)
+{
+    static wire_msg_t m;
+    wire_init(&m, (wire_type_t)DHT_MSG_ANNOUNCE, 77);
+    dht_msg_init(&m.u.dht, DHT_MSG_ANNOUNCE, 77);
+    randombytes_buf(m.u.dht.u.key, sizeof m.u.dht.u.key);
+    send_msg(p->s, &m);
+    double t0 = tu_now();
+    uint8_t buf[WIRE_MAX_FRAME];
+    while (tu_now() - t0 < 20) {
+        victim_poll(v);
+        zmq_pollitem_t it = {p->s, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 20) <= 0) {
+            continue;
+        }
+        int n = zmq_recv(p->s, buf, sizeof buf, ZMQ_DONTWAIT);
+        if (n <= 0 || wire_decode(&m, buf, (size_t)n) != WIRE_OK || m.request_id != 77) {
+            continue;
+        }
+        if (m.type == DHT_MSG_ACK || m.type == DHT_MSG_ERROR) {
+            *code = m.type == DHT_MSG_ERROR ? m.u.dht.u.error.code : 0;
+            return m.type;
+        }
+    }
+    return 0;
+}
+
+/* Issue 11: a node nobody can dial names relayed endpoints in its HELLO,
+ * and a provider record may name one. A liar names a "relay" that is a
+ * third party (here a listener that is no relay): with the check on, the
+ * node dials it once through SOCKS5, finds no key there and refuses the
+ * ANNOUNCE (no endpoint), so no lookup hands the third party out; with
+ * "dialback" off the ANNOUNCE is taken and the record names it. */
+static void
+relayed_lie(fixture_t *f, bool check, uint8_t *type, uint16_t *code, int *dials)
+{
+    tn_init(&f->n, f->root, check ? 2 : 3);
+    char *off[] = {(char *)"SAMIZDAT_DEFENCE_OFF=dialback", NULL};
+    tn_start_env(&f->n, "dialback", "/dev/null", NULL, NULL, check ? NULL : off);
+    victim_t v;
+    victim_open(&v);
+    rawpeer_t p;
+    memset(&p, 0, sizeof p);
+    p.ctx = f->ctx;
+    p.node = &f->n;
+    crypto_box_keypair(p.pk, p.sk);
+    p.s = dealer(&p);
+    wire_msg_t m;
+    wire_init(&m, WIRE_HELLO, 1);
+    snprintf(m.u.hello.network, sizeof m.u.hello.network, "dialback");
+    memcpy(m.u.hello.node_key, p.pk, 32);
+    m.u.hello.caps = WIRE_CAP_DHT;
+    m.u.hello.n_endpoints = 1;
+    snprintf(m.u.hello.endpoints[0].s, sizeof m.u.hello.endpoints[0].s, "relay://127.0.0.1:%d",
+             v.port);
+    send_msg(p.s, &m);
+    pump(&p, 300);
+    *type = announce(&p, &v, code);
+    double t0 = tu_now();
+    while (tu_now() - t0 < 5) { /* any later dials show up too */
+        victim_poll(&v);
+        pump(&p, 100);
+    }
+    *dials = v.accepted;
+    close(v.fd);
+    peer_close(&p);
+    tn_stop(&f->n);
+}
+
+static void
+test_relayed_lie(void **state)
+{
+    fixture_t *f = *state;
+    uint8_t type = 0;
+    uint16_t code = 0;
+    int dials = 0;
+    relayed_lie(f, true, &type, &code, &dials);
+    printf("test_dialback: relayed endpoint that is no relay, check on: ANNOUNCE answered %s "
+           "(code %u), the third party saw %d connection(s)\n",
+           type == DHT_MSG_ACK ? "ACK" : type == DHT_MSG_ERROR ? "ERROR" : "nothing", code, dials);
+    assert_int_equal(type, DHT_MSG_ERROR);
+    assert_int_equal(code, DHT_ERR_NO_ENDPOINT);
+    assert_true(dials <= 2);
+    relayed_lie(f, false, &type, &code, &dials);
+    printf("test_dialback: relayed endpoint that is no relay, check off: ANNOUNCE answered %s "
+           "(the record names the third party)\n",
+           type == DHT_MSG_ACK ? "ACK" : type == DHT_MSG_ERROR ? "ERROR" : "nothing");
+    assert_int_equal(type, DHT_MSG_ACK);
+}
+
 int
 main(void)
 {
@@ -304,6 +431,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_nonce_counts_not_word, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dialler_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relayed_lie, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
  * too, connected to U directly) in the same run. Then R1 is killed: U
  * keeps R2, and P reaches U through R2, the invite's other relay. P
  * listens on 127.0.0.4, so it cannot be dialled back either: the two are
- * like two homes behind NAT routers, and neither can dial the other. */
+ * like two homes behind NAT routers, and neither can dial the other.
+ * The second test: P finds U by its author key alone, through the DHT. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -232,11 +233,94 @@ test_relay_end_to_end(void **state)
     assert_true(r2 >= 1);
 }
 
+/* Runs `dht lookup AUTHOR` at t until U is named as a provider; copies
+ * the output. */
+static bool
+wait_provider(tn_node_t *t, const tn_node_t *u, int seconds, char *out, size_t cap)
+{
+    double end = tu_now() + seconds;
+    while (tu_now() < end) {
+        tu_run_t r;
+        tn_cli(&r, t, "dht", "lookup", u->author_text, NULL);
+        snprintf(out, cap, "%s", r.out);
+        bool found = strstr(r.out, u->node_text) != NULL;
+        tu_run_free(&r);
+        if (found) {
+            return true;
+        }
+        usleep(500000);
+    }
+    return false;
+}
+
+/* Issue 11, "announces its relayed endpoints": F knows U by its author key
+ * alone (no invite). U, reachable only through R1 and R2, names its relays
+ * in HELLO; the DHT nodes dial U through a relay before they store U's
+ * provider record with the relayed endpoint; F's lookup finds it, F
+ * follows U and reaches it through the relay, and U's posts come. U is in
+ * no routing table: a relayed endpoint is no contact for lookups. */
+static void
+test_relay_found_by_key(void **state)
+{
+    fixture_t *f = *state;
+    tn_start(&f->n[R1], f->network, f->empty, NULL, NULL);
+    tn_start(&f->n[R2], f->network, f->empty, NULL, NULL);
+    tn_write_bootstrap(f->relays, &f->n[R1], 2);
+    snprintf(f->n[U].listen, sizeof f->n[U].listen, "tcp://127.0.0.3:0");
+    tn_start(&f->n[U], f->network, f->relays, NULL, NULL);
+    char st[8192];
+    assert_true(wait_relays(&f->n[U], 2, 60, st, sizeof st));
+    cli_ok(&f->n[U], "post", "written before anyone followed", NULL);
+
+    snprintf(f->n[P].listen, sizeof f->n[P].listen, "tcp://127.0.0.4:0");
+    tn_start(&f->n[P], f->network, f->relays, "--no-relay", NULL);
+    double t0 = tu_now();
+    char out[4096];
+    bool found = wait_provider(&f->n[P], &f->n[U], 60, out, sizeof out);
+    printf("P's lookup of U's author key (%.1f s):\n%s", tu_now() - t0, out);
+    assert_true(found);
+    assert_non_null(strstr(out, "relay://127.0.0.1:"));
+
+    t0 = tu_now();
+    cli_ok(&f->n[P], "follow", f->n[U].author_text, NULL);
+    double got = -1;
+    while (tu_now() - t0 < 30 && got < 0) {
+        if (timeline_has(&f->n[P], "written before anyone followed")) {
+            got = tu_now() - t0;
+        }
+        usleep(50000);
+    }
+    printf("relay: P followed U by its key alone and had U's earlier post in %.2f s\n", got);
+    assert_true(got >= 0);
+    double next = -1;
+    propagate(&f->n[U], "written after P followed", &f->n[P], &next, NULL, NULL);
+    printf("relay: U's next post reached P in %.2f s\n", next);
+    assert_true(next >= 0);
+
+    /* Nobody's routing table has U: a lookup for U's own id at P, R1 and
+     * R2 does not list it. */
+    for (int i = 0; i < N; i++) {
+        if (i == U) {
+            continue;
+        }
+        tu_run_t r;
+        tn_cli(&r, &f->n[i], "dht", "find-node", f->n[U].node_text, NULL);
+        bool listed = strstr(r.out, f->n[U].node_text) != NULL &&
+                      strstr(r.out, "(the node itself)") != NULL;
+        if (listed) {
+            printf("node %d lists U as a contact:\n%s", i, r.out);
+        }
+        tu_run_free(&r);
+        assert_false(listed);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_relay_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_found_by_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

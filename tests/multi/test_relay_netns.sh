@@ -21,7 +21,8 @@
 # and R1, R2 cannot dial into the homes, while the homes can dial out.
 # Then, as a new user would: the homes start with a bootstrap list naming R1
 # and R2, and wait until `status` says they are reachable through a relay;
-# `samizdat invite` on A, `samizdat join` on B, and the other way; they
+# B's DHT lookup of A's author key names A at a relayed endpoint (found by
+# its key alone); `samizdat invite` on A, `samizdat join` on B, and the other way; they
 # follow each other, and posts flow both ways. Propagation through the relay
 # is printed against a direct link (R1 to R2) measured in the same run.
 # Then the relay whose circuit they use is killed: they must recover through
@@ -307,6 +308,15 @@ for n in a b; do
     sz "$n" --json status | grep -q '"reachability":{"state":"through relay","relays":\["relay://' ||
         fail "$n's status --json does not say \"through relay\" with its relays"
 done
+
+# Found by its key alone: A's provider record, stored by R1 and R2 after
+# their probe through A's relay, names a relayed endpoint, and B's lookup
+# of A's author key finds it (a follower who has no invite).
+node_a=$(sz a status | sed -n 's/^node key: *//p')
+author_a=$(sz a whoami)
+provider_a() { sz b dht lookup "$author_a" 2>/dev/null | grep -q "$node_a relay://"; }
+wait_for 30 provider_a || fail "B's lookup of A's author key does not name A at a relayed endpoint: $(sz b dht lookup "$author_a" 2>&1)"
+sz b dht lookup "$author_a" | grep "$node_a" | sed 's/^ */relay:   B looks up A by its author key: /'
 
 # Invites, as a new user would: A's invite joined on B, B's on A.
 inv_a=$(sz a invite 2>"$tmp/inv_a.err") || fail "samizdat invite on A failed"

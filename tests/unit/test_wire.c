@@ -895,6 +895,14 @@ on_relay_vector(void *ud, const char *name, const char *value)
     } else if (strcmp(name, "reserved_busy") == 0) {
         wire_init(m, WIRE_RESERVED, 8);
         m->u.reserved.status = WIRE_RESERVE_BUSY;
+    } else if (strcmp(name, "hello_relayed") == 0) {
+        wire_init(m, WIRE_HELLO, 9);
+        snprintf(m->u.hello.network, sizeof m->u.hello.network, "test");
+        memset(m->u.hello.node_key, 0x11, sizeof m->u.hello.node_key);
+        m->u.hello.caps = WIRE_CAP_DHT | WIRE_CAP_GOSSIP;
+        m->u.hello.n_endpoints = 1;
+        snprintf(m->u.hello.endpoints[0].s, sizeof m->u.hello.endpoints[0].s,
+                 "relay://192.0.2.7:7471");
     } else if (strcmp(name, "connect") == 0) {
         wire_init(m, WIRE_CONNECT, 0);
         m->u.connect.circuit = 5;
@@ -922,7 +930,24 @@ test_relay_vectors(void **state)
     assert_non_null(doc);
     tu_doc_vectors(doc, "relay-vectors", on_relay_vector, &v);
     free(doc);
-    assert_int_equal(v.seen, 4);
+    assert_int_equal(v.seen, 5);
+    /* A relayed endpoint goes in HELLO only: PEERS and DIAL_REQ refuse it,
+     * and in HELLO it follows the endpoint rules (no wildcard). */
+    wire_msg_t *m = &v.fx->m;
+    wire_init(m, WIRE_PEERS, 1);
+    m->u.peers.n = 1;
+    snprintf(m->u.peers.contacts[0].endpoint.s, sizeof m->u.peers.contacts[0].endpoint.s,
+             "relay://192.0.2.7:7471");
+    size_t len = 0;
+    assert_int_equal(wire_encode(m, v.fx->buf, sizeof v.fx->buf, &len), WIRE_EFIELD);
+    wire_init(m, WIRE_DIAL_REQ, 1);
+    snprintf(m->u.dial.endpoint.s, sizeof m->u.dial.endpoint.s, "relay://192.0.2.7:7471");
+    assert_int_equal(wire_encode(m, v.fx->buf, sizeof v.fx->buf, &len), WIRE_EFIELD);
+    wire_init(m, WIRE_HELLO, 1);
+    snprintf(m->u.hello.network, sizeof m->u.hello.network, "test");
+    m->u.hello.n_endpoints = 1;
+    snprintf(m->u.hello.endpoints[0].s, sizeof m->u.hello.endpoints[0].s, "relay://0.0.0.0:1");
+    assert_int_equal(wire_encode(m, v.fx->buf, sizeof v.fx->buf, &len), WIRE_EFIELD);
     /* Every status decodes: an unknown one means no reservation. */
     for (unsigned st = 0; st <= 255; st++) {
         const uint8_t frame[] = {
