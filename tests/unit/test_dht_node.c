@@ -516,6 +516,65 @@ test_announce_over_the_wire(void **state)
     assert_int_equal(last(fx)->m.u.providers.n, 0);
 }
 
+static bool
+tcp_only(void *ud, const char *endpoint)
+{
+    (void)ud;
+    return strncmp(endpoint, "tcp://", 6) == 0;
+}
+
+/* A node reached through a relay (route_ok says no to its endpoint): it
+ * is answered and may provide a feed, and it never enters the table, nor
+ * the contacts of an answer, nor a lookup's candidates. */
+static void
+test_relayed_provider_not_routed(void **state)
+{
+    fx_t *fx = *state;
+    dht_free(fx->d);
+    make_node(fx, "tcp://203.0.113.1:7470");
+    dht_free(fx->d);
+    fx->cfg.route_ok = tcp_only;
+    assert_int_equal(dht_new(&fx->d, &fx->cfg), DHT_OK);
+    dht_contact_t u = peer(1), q = peer(2);
+    snprintf(u.endpoint, sizeof u.endpoint, "relay://198.51.100.7:7471");
+    ping_from(fx, &u, 1, 10);
+    expect_reply(fx, DHT_MSG_PONG, 0);
+    assert_int_equal(dht_table_size(fx->d), 0);
+    assert_int_equal(dht_add_contact(fx->d, &u, 10), DHT_EINVAL);
+    uint8_t key[32];
+    det(key, "author-key", 0);
+    dht_msg_t m;
+    dht_msg_init(&m, DHT_MSG_ANNOUNCE, 2);
+    memcpy(m.u.key, key, 32);
+    assert_int_equal(request(fx, &u, &m, 20), DHT_OK);
+    expect_reply(fx, DHT_MSG_ACK, 0);
+    assert_int_equal(dht_table_size(fx->d), 0);
+    ping_from(fx, &q, 3, 30);
+    dht_msg_init(&m, DHT_MSG_GET_PROVIDERS, 4);
+    memcpy(m.u.key, key, 32);
+    assert_int_equal(request(fx, &q, &m, 40), DHT_OK);
+    const sent_t *s = last(fx);
+    assert_int_equal(s->m.type, DHT_MSG_PROVIDERS);
+    assert_int_equal(s->m.u.providers.n, 1);
+    assert_string_equal(s->m.u.providers.c[0].endpoint, "relay://198.51.100.7:7471");
+    assert_int_equal(s->m.u.providers.closer.n, 0); /* q is the asker; u is no contact */
+    assert_int_equal(dht_table_size(fx->d), 1);
+    /* A NODES answer naming it: the lookup does not ask it. */
+    uint8_t target[32];
+    dhtid_from_node_key(target, u.key);
+    fx->nsent = 0;
+    assert_int_equal(dht_find_node(fx->d, target, result_cb, fx, 50), DHT_OK);
+    assert_int_equal(fx->nsent, 1);
+    dht_msg_t r;
+    dht_msg_init(&r, DHT_MSG_NODES, last(fx)->m.rid);
+    r.u.nodes.n = 1;
+    r.u.nodes.c[0] = u;
+    assert_int_equal(dht_receive(fx->d, &q, &r, 60), DHT_OK);
+    assert_int_equal(fx->nsent, 1); /* nothing sent to u */
+    assert_int_equal(fx->results, 1);
+    assert_int_equal(fx->last.n_contacts, 1); /* q alone */
+}
+
 /* One peer flooding ANNOUNCEs for thousands of keys: the records stay
  * within its share, the store within its bounds, and another peer can
  * still announce. */
@@ -871,6 +930,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_own_records_answered_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_and_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_retried_soon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relayed_provider_not_routed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
