@@ -314,6 +314,7 @@ typedef struct {
     size_t n_relays;
     char relays[APP_RELAYS_MAX][ADDR_ENDPOINT_MAX + 1];
     uint16_t relay_port;
+    char relay_mapped[ADDR_ENDPOINT_MAX + 1]; /* the router forwards it to relay_port; "" */
     uint64_t relay_reservations, relay_circuits;
     /* Connections out through a SOCKS5 proxy (--socks5, --tor): the proxy,
      * "" when direct; whether each peer gets a Tor circuit of its own, and

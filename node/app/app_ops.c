@@ -676,6 +676,7 @@ op_status(app_t *a, app_result_t *res)
         snprintf(s->relays[i], sizeof s->relays[i], "%s", ns.relays[i]);
     }
     s->relay_port = ns.relay_port;
+    snprintf(s->relay_mapped, sizeof s->relay_mapped, "%s", ns.relay_mapped);
     s->relay_reservations = ns.relay_reservations;
     s->relay_circuits = ns.relay_circuits;
     _Static_assert(sizeof s->socks5 == sizeof ns.socks5 &&

@@ -211,6 +211,12 @@ reachability(FILE *f, const app_status_t *s)
     }
     fputs("],\"relay_port\":", f);
     fprintf(f, "%u", (unsigned)s->relay_port);
+    fputs(",\"relay_port_mapped\":", f);
+    if (s->relay_mapped[0] != '\0') {
+        json_string(f, s->relay_mapped);
+    } else {
+        fputs("null", f);
+    }
     for (int onion = 0; onion < 2; onion++) {
         fputs(onion ? ",\"onion\":[" : ",\"direct\":[", f);
         bool first = true;

@@ -638,6 +638,7 @@ g_status(gbuf_t *g, const app_status_t *s)
         g_cstr(g, s->relays[i]);
     }
     g_u32(g, s->relay_port);
+    g_cstr(g, s->relay_mapped);
     g_u64(g, s->relay_reservations);
     g_u64(g, s->relay_circuits);
     g_cstr(g, s->socks5);
@@ -708,6 +709,7 @@ r_status(rd_t *d, app_status_t *s)
         d->bad = true;
     }
     s->relay_port = (uint16_t)port;
+    r_cstr(d, s->relay_mapped, sizeof s->relay_mapped - 1);
     s->relay_reservations = r_u64(d);
     s->relay_circuits = r_u64(d);
     r_cstr(d, s->socks5, sizeof s->socks5 - 1);

@@ -155,8 +155,10 @@ status_text(cli_t *c, const app_status_t *s)
     /* A node relays only while peers can dial it (PROTOCOL.md 6, "Relays"). */
     bool direct = s->reach == APP_REACH_REACHABLE || s->reach == APP_REACH_UNCHECKED;
     if (s->relay_port != 0 && direct) {
-        fprintf(f, "relaying:   on port %u for unreachable nodes: %llu %s, %llu %s spliced\n",
-                (unsigned)s->relay_port, (unsigned long long)s->relay_reservations,
+        fprintf(f, "relaying:   on port %u%s%s%s for unreachable nodes: %llu %s, %llu %s spliced\n",
+                (unsigned)s->relay_port, s->relay_mapped[0] ? " (the router forwards " : "",
+                s->relay_mapped, s->relay_mapped[0] ? ")" : "",
+                (unsigned long long)s->relay_reservations,
                 cli_plural(s->relay_reservations, "reservation", "reservations"),
                 (unsigned long long)s->relay_circuits,
                 cli_plural(s->relay_circuits, "circuit", "circuits"));

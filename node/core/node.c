@@ -755,13 +755,15 @@ node_close(node_t *n, void (*cb)(void *ud), void *ud)
         n->closing_parts++;
         uv_close((uv_handle_t *)&n->clock, clock_closed);
     }
-    n->closing_parts += 4;
+    n->closing_parts += 5;
     node_relay_close(n, part_closed, n);
     transport_close(n->transport, part_closed, n);
     lan_close(n->lan, part_closed, n);
     portmap_close(n->portmap, part_closed, n);
+    portmap_close(n->relay_portmap, part_closed, n);
     node_proxy_forget(n);
     n->portmap = NULL;
+    n->relay_portmap = NULL;
     part_closed(n);
 }
 

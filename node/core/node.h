@@ -220,6 +220,8 @@ typedef struct {
     size_t n_relays;
     char relays[NODE_RELAYS_MAX][WIRE_ENDPOINT_MAX + 1];
     uint16_t relay_port;
+    /* The router forwards this endpoint to the relay port ("" when not). */
+    char relay_mapped[ADDR_ENDPOINT_MAX + 1];
     size_t relay_reservations;
     uint64_t relay_circuits;
     /* Connections out through a SOCKS5 proxy (--socks5, --tor): the proxy

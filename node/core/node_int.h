@@ -82,6 +82,7 @@ struct node {
     transport_t *transport;
     lan_t *lan;
     struct portmap *portmap;
+    struct portmap *relay_portmap; /* the relay port's own mapping */
     struct proxy_probe *probe; /* one probe of the SOCKS5 proxy under way */
     bool proxy_down;           /* the last probe failed */
     dht_t *dht;

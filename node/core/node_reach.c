@@ -197,6 +197,17 @@ node_portmap_start(node_t *n)
         log_line(node_log(n), LOG_LEVEL_WARN, "port mapping: out of memory; not asked");
         n->portmap = NULL;
     }
+    /* A relay must be reachable on its relay port too (PROTOCOL.md 6,
+     * "Relays"): the router is asked to forward it as well. */
+    node_status_t st;
+    memset(&st, 0, sizeof st);
+    node_relay_status(n, &st);
+    if (st.relay_port != 0) {
+        pc.port = st.relay_port;
+        if (portmap_new(&n->relay_portmap, n->loop, &pc) != PORTMAP_OK) {
+            n->relay_portmap = NULL;
+        }
+    }
 }
 
 /* ---- is the proxy there? ---- */

@@ -137,6 +137,25 @@ relay_host(const peer_t *p, const char *peer_addr, addr_t *out)
            (out->kind == ADDR_IPV4 || out->kind == ADDR_IPV6);
 }
 
+/* A node that came from a public address reached us through the router's
+ * forwarded port: it must dial the relay port the router forwards too,
+ * which is not always the one we listen on. A node of our own network
+ * reaches the relay port itself. */
+static void
+mapped_port(node_t *n, const addr_t *from, wire_msg_t *r)
+{
+    portmap_info_t pm;
+    addr_t ext;
+    if (r->u.reserved.status != WIRE_RESERVE_OK || n->relay_portmap == NULL ||
+        addr_class(from) != ADDR_PUBLIC) {
+        return;
+    }
+    portmap_info(n->relay_portmap, &pm);
+    if (pm.state == PORTMAP_MAPPED && addr_parse(pm.external, &ext) == ADDR_OK && ext.port != 0) {
+        r->u.reserved.port = ext.port;
+    }
+}
+
 static void
 on_reserve(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
 {
@@ -152,6 +171,7 @@ on_reserve(node_t *n, peer_t *p, const wire_msg_t *m, const char *peer_addr)
         char who[64];
         snprintf(who, sizeof who, "%s", local ? "" : peer_addr);
         relay_reserve(n->rl.relay, p->key, who, node_mono_ms(n), r);
+        mapped_port(n, &a, r);
     }
     node_send_msg(n, p, r);
 }
@@ -381,6 +401,11 @@ node_relay_status(node_t *n, node_status_t *out)
     out->n_relays = node_relay_endpoints(n, out->relays, NODE_RELAYS_MAX);
     if (n->rl.relay != NULL && n->rl.offer) {
         out->relay_port = relay_port(n->rl.relay);
+        portmap_info_t pm;
+        if (n->relay_portmap != NULL && (portmap_info(n->relay_portmap, &pm), pm.state) ==
+                                            PORTMAP_MAPPED) {
+            snprintf(out->relay_mapped, sizeof out->relay_mapped, "%s", pm.external);
+        }
         out->relay_reservations = relay_reservations(n->rl.relay);
         relay_stats_t st;
         relay_stats(n->rl.relay, &st);

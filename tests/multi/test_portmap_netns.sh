@@ -4,7 +4,8 @@
 # (RFC 6886) with a public address of the test's own (private range) and
 # leases of 4 s. The node must get its port mapped and show it in status,
 # renew the lease before it runs out, remove the mapping when it stops, and
-# ask nothing with --no-upnp. Then the router speaks only UPnP-IGD
+# ask nothing with --no-upnp. Its relay port (--relay-listen 7471) is
+# mapped, shown and removed the same way. Then the router speaks only UPnP-IGD
 # (tests/util/upnpd): the node falls back to it, maps, and removes the
 # mapping when it stops.
 # Needs root (for `ip netns`); exits 77 (ctest: skipped) otherwise.
@@ -84,7 +85,7 @@ wait_for 20 grep -q listening "$tmp/router.log" 2>/dev/null || fail "the respond
 : > "$tmp/empty.list"
 "$BIN" --data "$tmp/n" init >/dev/null
 start_node() {
-    ip netns exec "$home" "$BIN" --data "$tmp/n" run --port 7470 --no-lan \
+    ip netns exec "$home" "$BIN" --data "$tmp/n" run --port 7470 --relay-listen 7471 --no-lan \
         --network portmap-test --bootstrap "$tmp/empty.list" --log-level debug "$@" \
         >"$tmp/node.log" 2>&1 &
     node=$!
@@ -97,12 +98,21 @@ mapped() {
 maps() { grep -c "^map tcp internal=7470 external=7470 lifetime=7200" "$tmp/router.log" || true; }
 renewed() { [ "$(maps)" -ge 2 ]; }
 removed() { grep -q "^map tcp internal=7470 external=0 lifetime=0" "$tmp/router.log"; }
+relay_mapped() {
+    "$BIN" --data "$tmp/n" --json status 2>/dev/null |
+        grep -q '"relay_port":7471,"relay_port_mapped":"tcp://172.16.99.1:7471"'
+}
+relay_removed() { grep -q "^map tcp internal=7471 external=0 lifetime=0" "$tmp/router.log"; }
 status_says() { "$BIN" --data "$tmp/n" status 2>/dev/null | grep -q "$1"; }
 
 start_node
 wait_for 20 mapped || fail "status does not show the mapping"
 status_says "router:     forwards tcp://172.16.99.1:7470" || fail "status text lacks the mapping"
 echo "portmap: mapped tcp://172.16.99.1:7470 (lease 4 s)"
+wait_for 20 relay_mapped || fail "status does not show the relay port's mapping"
+grep -q "^map tcp internal=7471 external=7471 lifetime=7200" "$tmp/router.log" ||
+    fail "the relay port was not asked for"
+echo "portmap: relay port mapped too (tcp://172.16.99.1:7471)"
 "$BIN" --data "$tmp/n" --json invite | grep -q '"endpoints":\["tcp://172.16.99.1:7470"' ||
     fail "the invite does not name the mapped endpoint first"
 wait_for 20 renewed || fail "the 4 s lease was not renewed"
@@ -111,7 +121,8 @@ kill -INT "$node"
 wait "$node" || fail "the node did not stop cleanly"
 node=""
 wait_for 10 removed || fail "the mapping was not removed at exit"
-echo "portmap: removed at exit"
+wait_for 10 relay_removed || fail "the relay port's mapping was not removed at exit"
+echo "portmap: removed at exit (both ports)"
 
 before=$(wc -l <"$tmp/router.log")
 start_node --no-upnp
@@ -154,4 +165,4 @@ wait "$node" || fail "the node did not stop cleanly"
 node=""
 grep -q "^delete TCP external=7470" "$tmp/upnp.log" || fail "the UPnP mapping was not removed at exit"
 echo "portmap: UPnP mapping removed at exit"
-echo "7 passed, 0 failed"
+echo "8 passed, 0 failed"
