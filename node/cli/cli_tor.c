@@ -359,13 +359,11 @@ cli_tor_start(cli_t *c, cli_tor_t *t, uv_loop_t *loop, const log_t *log, const c
      * the path link this node's connections to each other. */
     if (!torctl_isolation_available(version, sizeof version)) {
         log_line(log, LOG_LEVEL_WARN,
-                 "tor: libzmq %s cannot give each peer its own Tor circuit (that needs "
-                 "libzmq 4.3.5 or later); connections to peers share circuits",
+                 "tor: libzmq %s cannot give each peer its own Tor circuit (it has no "
+                 "SOCKS username option); connections to peers share circuits",
                  version);
     } else {
-        log_line(log, LOG_LEVEL_WARN,
-                 "tor: a Tor circuit per peer is not built yet; "
-                 "connections to peers share circuits");
+        log_line(log, LOG_LEVEL_INFO, "tor: each peer gets a Tor circuit of its own");
     }
     return CLI_EXIT_OK;
 }

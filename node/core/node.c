@@ -815,15 +815,13 @@ node_status(node_t *n, node_status_t *out)
     node_relay_status(n, out);
     if (n->cfg.socks5 != NULL && n->cfg.socks5[0] != '\0') {
         snprintf(out->socks5, sizeof out->socks5, "%s", n->cfg.socks5);
-        char version[32];
-        /* No SOCKS username is set per connection yet, so even a libzmq
-         * that could isolate does not: say which of the two it is. */
-        if (!torctl_isolation_available(version, sizeof version)) {
+        out->circuit_per_peer = transport_circuit_per_peer(n->transport);
+        if (!out->circuit_per_peer) {
+            char version[32];
+            (void)torctl_isolation_available(version, sizeof version);
             snprintf(out->circuits_why, sizeof out->circuits_why,
-                     "libzmq %s has no SOCKS username option; 4.3.5 needed", version);
-        } else {
-            snprintf(out->circuits_why, sizeof out->circuits_why,
-                     "a SOCKS username per peer is not set yet");
+                     "libzmq %s has no SOCKS username option (a draft option of 4.3.x)",
+                     version);
         }
     }
 }

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "addr.h"
+#include "zmqdraft.h"
 
 typedef enum { S_CONNECT, S_PROTOCOLINFO, S_AUTH, S_SOCKS, S_ONION, S_READY, S_FAILED } step_t;
 
@@ -347,11 +348,18 @@ torctl_isolation_available(char *version, size_t cap)
     int major = 0, minor = 0, patch = 0;
     zmq_version(&major, &minor, &patch);
     snprintf(version, cap, "%d.%d.%d", major, minor, patch);
-#ifdef ZMQ_SOCKS_USERNAME
-    return major * 10000 + minor * 100 + patch >= 40305;
-#else
-    return false;
-#endif
+    /* A draft option in 4.3.x: whether this build has it is seen only by
+     * setting it. */
+    void *ctx = zmq_ctx_new();
+    void *s = ctx != NULL ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    bool ok = s != NULL && zmq_setsockopt(s, ZMQ_SOCKS_USERNAME, "", 0) == 0;
+    if (s != NULL) {
+        zmq_close(s);
+    }
+    if (ctx != NULL) {
+        zmq_ctx_term(ctx);
+    }
+    return ok;
 }
 
 torctl_err_t

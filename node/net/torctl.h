@@ -56,8 +56,9 @@ typedef enum {
 /* Connects and starts the exchange; cfg->ready is called from the loop. */
 torctl_err_t torctl_new(torctl_t **out, uv_loop_t *loop, const torctl_config_t *cfg);
 /* Whether the libzmq in use can give each peer its own Tor circuit (a
- * SOCKS username per connection, ZMQ_SOCKS_USERNAME, libzmq 4.3.5 and
- * later); writes the version found into version. */
+ * SOCKS username per connection, ZMQ_SOCKS_USERNAME: a draft option of
+ * libzmq 4.3.x, asked at run time); writes the version found into
+ * version. */
 bool torctl_isolation_available(char *version, size_t cap);
 
 /* Closes the control connection (Tor removes the onion service), then cb. */

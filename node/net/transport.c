@@ -17,6 +17,7 @@
 #include "bytes.h"
 #include "defence.h"
 #include "relay.h"
+#include "zmqdraft.h"
 
 enum { Z_LISTEN, Z_OUT, Z_ZAP, Z_MON_LISTEN, Z_MON_OUT, Z_COUNT };
 enum { RID_MAX = 255, ZAP_FRAMES = 7, PER_MSG_OVERHEAD = 64, HANDSHAKE_ALLOWANCE = 8192 };
@@ -111,6 +112,10 @@ typedef struct {
 struct transport {
     uv_loop_t *loop;
     transport_config_t cfg;
+    /* Through a proxy, each peer's connection carries a SOCKS5 username of
+     * its own (RFC 1929), so Tor (IsolateSOCKSAuth, on by default) gives it
+     * a circuit of its own: false when this libzmq has no such option. */
+    bool socks_auth;
     void *ctx;
     zsock_t z[Z_COUNT];
     uv_idle_t idle;
@@ -1147,6 +1152,10 @@ open_out(transport_t *t)
         zmq_setsockopt(s, ZMQ_SOCKS_PROXY, t->cfg.socks5, strlen(t->cfg.socks5)) != 0) {
         return zfail(t, "SOCKS5 proxy");
     }
+    /* ZMQ_SOCKS_USERNAME is a draft option of libzmq 4.3.x: asked at run
+     * time, since the library found may be built without it. */
+    t->socks_auth = t->cfg.socks5 != NULL && zmq_setsockopt(s, ZMQ_SOCKS_USERNAME, "", 0) == 0 &&
+                    zmq_setsockopt(s, ZMQ_SOCKS_PASSWORD, "", 0) == 0;
     return open_monitor(t, Z_OUT, Z_MON_OUT, "out");
 }
 
@@ -1355,6 +1364,25 @@ transport_bound(const transport_t *t, char out[][TRANSPORT_ENDPOINT_MAX], size_t
     *n_out = n;
 }
 
+/* The SOCKS5 username of the next connect: the peer's key in hex, so
+ * every peer gets its own Tor circuit and the same peer the same one. The
+ * password is fixed (RFC 1929 wants one; Tor isolates on both). */
+static int
+socks_user(void *s, const uint8_t key[KEYS_PUBLIC_SIZE])
+{
+    char user[2 * KEYS_PUBLIC_SIZE + 1];
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < KEYS_PUBLIC_SIZE; i++) {
+        user[2 * i] = hex[key[i] >> 4];
+        user[2 * i + 1] = hex[key[i] & 15];
+    }
+    user[2 * KEYS_PUBLIC_SIZE] = '\0';
+    return zmq_setsockopt(s, ZMQ_SOCKS_USERNAME, user, 2 * KEYS_PUBLIC_SIZE) != 0 ||
+                   zmq_setsockopt(s, ZMQ_SOCKS_PASSWORD, "samizdat", 8) != 0
+               ? -1
+               : 0;
+}
+
 transport_err_t
 transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoint)
 {
@@ -1437,6 +1465,8 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     int rc = 0;
     if (relayed) {
         rc = zmq_setsockopt(s, ZMQ_SOCKS_PROXY, proxy, strlen(proxy));
+    } else if (t->socks_auth) {
+        rc = socks_user(s, key);
     }
     if (rc == 0) {
         rc = zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, key, KEYS_PUBLIC_SIZE) != 0 ||
@@ -1472,6 +1502,12 @@ transport_connect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE], const cha
     }
     kick(t);
     return TRANSPORT_OK;
+}
+
+bool
+transport_circuit_per_peer(const transport_t *t)
+{
+    return t->socks_auth;
 }
 
 transport_err_t

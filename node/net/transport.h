@@ -191,6 +191,10 @@ bool transport_banned(const transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE])
 
 /* Drops an outbound connection so zmq stops reconnecting. */
 transport_err_t transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBLIC_SIZE]);
+/* Through a proxy: whether each peer's connection gets a SOCKS5 username
+ * of its own (a Tor circuit of its own); false when the libzmq in use has
+ * no ZMQ_SOCKS_USERNAME, and when connecting directly. */
+bool transport_circuit_per_peer(const transport_t *t);
 /* Sends one frame to a peer on the given direction's socket. */
 transport_err_t transport_send(transport_t *t, transport_dir_t dir,
                                const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *data,

@@ -10,12 +10,15 @@
 # anywhere but loopback: the authorities named are the test's own.
 #
 # Then node A runs with --tor against the first client Tor (reachable only
-# as an onion service, --no-lan), posts, and node B, with --tor against
+# as an onion service), posts, and node B, with --tor against
 # the second client Tor, joins A's invite (its onion endpoint): B fetches
 # A's post through Tor, then receives A's next post as it is published.
 # Prints the figures: time for the Tor network to bootstrap, for A's onion
 # service to be up, for B to connect, for the first post (fetched) and the
-# second (pushed). Exit 0 when both posts arrived, 77 when tor or
+# second (pushed). Throughout, `ss` is asked for the two nodes' sockets:
+# none may be UDP (a DNS lookup, a LAN beacon: --tor alone must stop them)
+# nor TCP to anything but the node's own Tor (SOCKS and control ports) or
+# from it. Exit 0 when both posts arrived and nothing leaked, 77 when tor or
 # tor-gencert is missing, 1 otherwise (the logs are kept in WORKDIR).
 set -eu
 
@@ -206,8 +209,9 @@ json_field() { # $1 key: the first string value of "key":"..."
 # A: reachable only as an onion service.
 t1=$(now)
 "$bin" --data "$work/a" run --tor --tor-control "127.0.0.1:$(ctlport 8)" --port $((base + 40)) \
-    --no-lan --no-web --network "$network" --bootstrap /dev/null --log-level debug \
+    --no-web --network "$network" --bootstrap /dev/null --log-level debug \
     >"$work/a.log" 2>&1 &
+pid_a=$!
 pids="$pids $!"
 invite=
 while [ -z "$invite" ]; do
@@ -225,14 +229,51 @@ sz a post "first post, over Tor" >/dev/null
 author_a=$(sz a --json whoami | json_field author)
 
 "$bin" --data "$work/b" run --tor --tor-control "127.0.0.1:$(ctlport 9)" --port $((base + 41)) \
-    --no-lan --no-web --network "$network" --bootstrap /dev/null --log-level debug \
+    --no-web --network "$network" --bootstrap /dev/null --log-level debug \
     >"$work/b.log" 2>&1 &
+pid_b=$!
 pids="$pids $!"
 t2=$(now)
-while ! sz b status >/dev/null 2>&1; do
+# `status` answers from the data folder while the node is not running:
+# `peers` needs the running node.
+while ! sz b peers >/dev/null 2>&1; do
     [ "$(since "$t2" | cut -d. -f1)" -lt 60 ] || { tail -n 15 "$work/b.log"; exit 1; }
     sleep 0.3
 done
+
+# leaks PID LISTEN-PORT SOCKS-PORT CONTROL-PORT: the sockets of that node
+# that go anywhere but its Tor: any UDP socket (a DNS lookup, a LAN
+# beacon, port mapping), and any TCP connection other than to its Tor's
+# SOCKS or control port or from Tor to its own listener.
+leaks() {
+    ss -tunapH 2>/dev/null | grep "pid=$1," | while read -r proto state _ _ local peer _; do
+        case "$proto:$state" in
+        udp:*) echo "UDP $local $peer" ;;
+        tcp:LISTEN) ;;
+        tcp:*)
+            [ "${local##*:}" = "$2" ] && continue
+            host=${peer%:*}
+            host=${host#\[::ffff:}
+            host=${host%\]}
+            if [ "$host" = "127.0.0.1" ] && { [ "${peer##*:}" = "$3" ] || [ "${peer##*:}" = "$4" ]; }; then
+                continue
+            fi
+            echo "TCP $local -> $peer" ;;
+        esac
+    done
+}
+checks=0
+check_leaks() {
+    la=$(leaks "$pid_a" $((base + 40)) "$(socksport 8)" "$(ctlport 8)")
+    lb=$(leaks "$pid_b" $((base + 41)) "$(socksport 9)" "$(ctlport 9)")
+    if [ -n "$la$lb" ]; then
+        echo "tor-private: a node talks to something other than its Tor ($1):"
+        [ -z "$la" ] || printf '%s\n' "$la" | sed 's/^/  A: /'
+        [ -z "$lb" ] || printf '%s\n' "$lb" | sed 's/^/  B: /'
+        exit 1
+    fi
+    checks=$((checks + 1))
+}
 
 # B joins A's invite: it dials the onion endpoint through its Tor.
 t3=$(now)
@@ -243,6 +284,7 @@ if ! sz b join "$invite" --timeout 120 >"$work/b.join" 2>&1; then
     exit 1
 fi
 echo "tor-private: B connected to A's onion service in $(since "$t3") s"
+check_leaks "after B joined"
 
 wait_post() { # $1: text; the seconds until B holds it
     start=$(now)
@@ -251,6 +293,7 @@ wait_post() { # $1: text; the seconds until B holds it
             echo "tor-private: B did not receive '$1' in 120 s"
             exit 1
         fi
+        check_leaks "while B waits for a post"
         sleep 0.2
     done
 }
@@ -261,4 +304,6 @@ sz a post "second post, over Tor" >/dev/null
 wait_post "second post, over Tor"
 echo "tor-private: A's second post reached B in $(since "$t4") s"
 echo "tor-private: B's status: $(sz b status | grep '^tor:')"
+check_leaks "at the end"
+echo "tor-private: no socket of A or B went anywhere but its own Tor ($checks looks with ss)"
 echo "tor-private: ok (bootstrap $boot s)"

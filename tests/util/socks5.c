@@ -1,5 +1,6 @@
-/* A SOCKS5 relay for tests (RFC 1928): method "no authentication" only,
- * CONNECT to an IPv4 address, an IPv6 address or a domain name. */
+/* A SOCKS5 relay for tests (RFC 1928): method "username/password" (RFC
+ * 1929, any accepted) when offered, else "no authentication"; CONNECT to
+ * an IPv4 address, an IPv6 address or a domain name. */
 #include "socks5.h"
 
 #include "testutil.h"
@@ -52,6 +53,33 @@ write_n(int fd, const uint8_t *p, size_t n)
     return true;
 }
 
+/* RFC 1929: version 1, the username, the password; any is accepted. */
+static bool
+read_user(int fd, char user[256])
+{
+    uint8_t b[256];
+    if (!read_n(fd, b, 2) || b[0] != 1 || !read_n(fd, b + 2, b[1])) {
+        return false;
+    }
+    memcpy(user, b + 2, b[1]);
+    user[b[1]] = '\0';
+    uint8_t plen = 0;
+    const uint8_t ok[2] = {1, 0};
+    return read_n(fd, &plen, 1) && read_n(fd, b, plen) && write_n(fd, ok, 2);
+}
+
+static void
+record(tu_socks5_t *proxy, const char *host, const char *user)
+{
+    pthread_mutex_lock(&proxy->lock);
+    if (proxy->n_records < TU_SOCKS5_RECORDS) {
+        snprintf(proxy->records[proxy->n_records].host, sizeof proxy->records[0].host, "%s", host);
+        snprintf(proxy->records[proxy->n_records].user, sizeof proxy->records[0].user, "%s", user);
+        proxy->n_records++;
+    }
+    pthread_mutex_unlock(&proxy->lock);
+}
+
 /* Reads the CONNECT request and connects to its target; -1 on failure. */
 static int
 connect_target(int fd, tu_socks5_t *proxy)
@@ -60,9 +88,11 @@ connect_target(int fd, tu_socks5_t *proxy)
     if (!read_n(fd, b, 2) || b[0] != 5 || !read_n(fd, b + 2, b[1])) {
         return -1;
     }
-    const uint8_t no_auth[2] = {5, 0};
-    if (memchr(b + 2, 0, b[1]) == NULL || !write_n(fd, no_auth, 2) || !read_n(fd, b, 4) ||
-        b[0] != 5 || b[1] != 1) {
+    char user[256] = "";
+    bool auth = memchr(b + 2, 2, b[1]) != NULL;
+    const uint8_t method[2] = {5, auth ? 2 : 0};
+    if ((!auth && memchr(b + 2, 0, b[1]) == NULL) || !write_n(fd, method, 2) ||
+        (auth && !read_user(fd, user)) || !read_n(fd, b, 4) || b[0] != 5 || b[1] != 1) {
         return -1;
     }
     char host[256], port[8];
@@ -85,6 +115,9 @@ connect_target(int fd, tu_socks5_t *proxy)
         return -1;
     }
     snprintf(port, sizeof port, "%u", (unsigned)(b[0] << 8 | b[1]));
+    char target[270];
+    snprintf(target, sizeof target, "%s:%s", host, port);
+    record(proxy, target, user);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, port, &hints, &ai) != 0) {
         return -1;
@@ -174,6 +207,7 @@ void
 tu_socks5_start(tu_socks5_t *p)
 {
     memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->lock, NULL);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t len = sizeof sa;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -192,6 +226,41 @@ tu_socks5_stop(tu_socks5_t *p)
     atomic_store(&p->stop, true);
     pthread_join(p->thread, NULL);
     close(p->listen_fd);
+}
+
+/* The number of distinct values among the records' host (field 0) or
+ * user (field 1). */
+static int
+distinct(tu_socks5_t *p, int field)
+{
+    int n = 0;
+    for (int i = 0; i < p->n_records; i++) {
+        const char *v = field ? p->records[i].user : p->records[i].host;
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) {
+            seen = strcmp(v, field ? p->records[j].user : p->records[j].host) == 0;
+        }
+        n += !seen;
+    }
+    return n;
+}
+
+bool
+tu_socks5_isolation(tu_socks5_t *p, int *hosts, int *users)
+{
+    pthread_mutex_lock(&p->lock);
+    *hosts = distinct(p, 0);
+    *users = distinct(p, 1);
+    bool one_to_one = true;
+    for (int i = 0; i < p->n_records; i++) {
+        for (int j = 0; j < i; j++) {
+            bool same_host = strcmp(p->records[i].host, p->records[j].host) == 0;
+            bool same_user = strcmp(p->records[i].user, p->records[j].user) == 0;
+            one_to_one = one_to_one && same_host == same_user;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return one_to_one;
 }
 
 size_t

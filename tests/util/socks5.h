@@ -1,6 +1,8 @@
-/* socks5: a small SOCKS5 relay (RFC 1928, no authentication, CONNECT only)
- * running in threads of the test process, so a test can check that a node
- * started with --socks5 really makes its connections through the proxy. */
+/* socks5: a small SOCKS5 relay (RFC 1928, CONNECT only; no authentication,
+ * or a username and password, RFC 1929, as Tor takes them to keep streams
+ * apart) running in threads of the test process, so a test can check that
+ * a node started with --socks5 really makes its connections through the
+ * proxy, and with which username each. */
 #ifndef SAMIZDAT_SOCKS5_H
 #define SAMIZDAT_SOCKS5_H
 
@@ -9,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+
+enum { TU_SOCKS5_RECORDS = 64 };
 
 typedef struct {
     int listen_fd;
@@ -19,7 +23,21 @@ typedef struct {
     atomic_int refused;     /* malformed requests or unreachable targets */
     atomic_int by_name;     /* requests naming the host (no resolution by the client) */
     atomic_int by_address;  /* requests giving an IPv4 or IPv6 address */
+    /* Each CONNECT: the target "HOST:PORT" and the username ("" without one),
+     * the first TU_SOCKS5_RECORDS of them. */
+    pthread_mutex_t lock;
+    int n_records;
+    struct {
+        char host[272];
+        char user[256];
+    } records[TU_SOCKS5_RECORDS];
 } tu_socks5_t;
+
+/* How the usernames of the CONNECTs so far split over their targets:
+ * *hosts distinct targets, *users distinct usernames; true when each target
+ * always came with one username, and no username with two targets (every
+ * peer its own Tor circuit). */
+bool tu_socks5_isolation(tu_socks5_t *p, int *hosts, int *users);
 
 /* Starts the relay on an ephemeral loopback port. Fails the test on error. */
 void tu_socks5_start(tu_socks5_t *p);
