@@ -29,7 +29,10 @@ add_text(ep_list_t *l, const char *ep)
             return;
         }
     }
-    snprintf(l->out[l->n++], ADDR_ENDPOINT_MAX + 1, "%s", ep);
+    size_t len = strlen(ep); /* a valid endpoint fits: checked, not assumed */
+    if (len <= ADDR_ENDPOINT_MAX) {
+        memcpy(l->out[l->n++], ep, len + 1);
+    }
 }
 
 static void
