@@ -418,6 +418,7 @@ on_transport_event(void *ud, transport_event_t ev, const uint8_t *key, const cha
 static void
 node_tick(node_t *n, uint64_t now)
 {
+    transport_tick(n->transport);
     size_t it = 0;
     for (peer_t *p; (p = peertab_next(n->peers, &it)) != NULL;) {
         node_tend_peer(n, p, now);
@@ -495,6 +496,7 @@ start_transport(node_t *n)
         .log = n->cfg.log,
         .defences_off = n->cfg.defences_off,
         .idle_ms = n->cfg.idle_close_ms,
+        .ticked_by_caller = true, /* node_tick: one wake-up a second for both */
     };
     static const char *const fallback = "tcp://*:7470";
     memcpy(tc.listen, n->cfg.listen, sizeof tc.listen);

@@ -35,7 +35,7 @@ enum {
     NODE_ALT_RETRY_MS = 1000,    /* and the next one dialled this soon after a failure */
     NODE_SAVED_PEERS_MAX = 1024, /* peers kept in the store between runs */
     NODE_TICK_MS = 1000,
-    NODE_PING_EVERY_MS = 15000,
+    NODE_PING_EVERY_MS = 30000, /* to a peer silent this long: half the 60 s rule */
     NODE_PEER_TIMEOUT_MS = 60000,
     NODE_CONNECT_TIMEOUT_MS = 20000,
     NODE_REQUEST_TIMEOUT_MS = 10000, /* an unanswered request is given up */

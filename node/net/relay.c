@@ -203,6 +203,17 @@ tune_keepalive(conn_t *c)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof user_ms);
 }
 
+static void on_sweep(uv_timer_t *t);
+
+/* The sweep runs while there is a connection or a reservation to time out. */
+static void
+sweep_arm(relay_t *r)
+{
+    if (!r->closing && !uv_is_active((uv_handle_t *)&r->sweep)) {
+        uv_timer_start(&r->sweep, on_sweep, RELAY_SWEEP_MS, RELAY_SWEEP_MS);
+    }
+}
+
 static conn_t *
 conn_new(relay_t *r, bool inbound)
 {
@@ -219,6 +230,7 @@ conn_new(relay_t *r, bool inbound)
      * applies it when the socket opens.) */
     (void)uv_tcp_nodelay(&c->tcp, 1);
     r->handles++;
+    sweep_arm(r);
     c->r = r;
     c->tcp.data = c;
     c->connect_req.data = c;
@@ -791,6 +803,13 @@ on_sweep(uv_timer_t *t)
             r->resv[i].used = false;
         }
     }
+    bool any = r->conns != NULL;
+    for (size_t i = 0; i < RELAY_RESERVATIONS_MAX; i++) {
+        any = any || r->resv[i].used;
+    }
+    if (!any) {
+        uv_timer_stop(t); /* nothing to time out: an idle relay sleeps */
+    }
 }
 
 relay_err_t
@@ -810,7 +829,6 @@ relay_new(relay_t **out, uv_loop_t *loop, const relay_config_t *cfg)
     }
     r->handles = 1;
     r->sweep.data = r;
-    uv_timer_start(&r->sweep, on_sweep, RELAY_SWEEP_MS, RELAY_SWEEP_MS);
     uv_unref((uv_handle_t *)&r->sweep);
     *out = r;
     return RELAY_OK;
@@ -915,6 +933,7 @@ relay_reserve(relay_t *r, const uint8_t key[KEYS_PUBLIC_SIZE], const char *ip, u
         snprintf(v->ip, sizeof v->ip, "%s", ip);
     }
     v->expires_ms = now_ms + (uint64_t)secs * 1000u;
+    sweep_arm(r);
     out->u.reserved.status = WIRE_RESERVE_OK;
     out->u.reserved.port = r->port;
     out->u.reserved.expires_s = secs;

@@ -987,12 +987,17 @@ on_conn_data(uv_poll_t *h, int status, int events)
 
 /* Once a second: the silent and idle timers, the memory sample, and a
  * sweep of every connection as a safety net should an edge ever be missed. */
+void
+transport_tick(transport_t *t)
+{
+    kick(t);
+    (void)check_conns(t, true);
+}
+
 static void
 on_flood_timer(uv_timer_t *h)
 {
-    transport_t *t = h->data;
-    kick(t);
-    (void)check_conns(t, true);
+    transport_tick(h->data);
 }
 
 /* ---- setup ---- */
@@ -1321,7 +1326,9 @@ transport_new(transport_t **out, uv_loop_t *loop, const transport_config_t *cfg)
         *out = NULL;
         return err;
     }
-    uv_timer_start(&t->flood_timer, on_flood_timer, TRANSPORT_SWEEP_MS, TRANSPORT_SWEEP_MS);
+    if (!t->cfg.ticked_by_caller) {
+        uv_timer_start(&t->flood_timer, on_flood_timer, TRANSPORT_SWEEP_MS, TRANSPORT_SWEEP_MS);
+    }
     if (t->ep < 0) {
         uv_timer_start(&t->busy_timer, on_busy_timer, TRANSPORT_FLOOD_CHECK_MS,
                        TRANSPORT_FLOOD_CHECK_MS);

@@ -153,6 +153,10 @@ typedef struct {
     const char *defences_off;
     /* Test only: TRANSPORT_IDLE_MS when 0. */
     uint64_t idle_ms;
+    /* The caller runs transport_tick about every TRANSPORT_SWEEP_MS from a
+     * timer of its own, so an idle process wakes once a second, not once
+     * per module. false: the transport keeps its own timer. */
+    bool ticked_by_caller;
 } transport_config_t;
 
 typedef enum {
@@ -195,6 +199,9 @@ transport_err_t transport_disconnect(transport_t *t, const uint8_t key[KEYS_PUBL
  * of its own (a Tor circuit of its own); false when the libzmq in use has
  * no ZMQ_SOCKS_USERNAME, and when connecting directly. */
 bool transport_circuit_per_peer(const transport_t *t);
+/* The once-a-second sweep (timers, budgets, every connection), for a
+ * caller that set ticked_by_caller. */
+void transport_tick(transport_t *t);
 /* Sends one frame to a peer on the given direction's socket. */
 transport_err_t transport_send(transport_t *t, transport_dir_t dir,
                                const uint8_t key[KEYS_PUBLIC_SIZE], const uint8_t *data,

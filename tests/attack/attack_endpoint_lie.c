@@ -184,8 +184,8 @@ run(fixture_t *f, bool defence, const char *label)
     bool filled =
         wait_table(&f->n[A], honest + !defence, 45) && wait_table(&f->n[B], honest + !defence, 45);
     /* Whatever L and the others sent A and B before now has been handled. */
-    assert_true(tn_wait_heard_again(&f->n[A], NULL, 20));
-    assert_true(tn_wait_heard_again(&f->n[B], NULL, 20));
+    assert_true(tn_wait_heard_again(&f->n[A], NULL, 40));
+    assert_true(tn_wait_heard_again(&f->n[B], NULL, 40));
     figures_t fig = {
         .table_a = tn_status_count(&f->n[A], "table"),
         .table_b = tn_status_count(&f->n[B], "table"),

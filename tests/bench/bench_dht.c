@@ -99,7 +99,9 @@ main(int argc, char **argv)
     swarm_t s;
     double t0 = tu_now();
     swarm_start(&s, nodes, 1);
-    printf("%d nodes started in %.1f s (keys %.1f s, starts %.1f s, follows %.1f s)\n", nodes,
+    printf("%d nodes started in %.1f s (keys %.1f s, starts %.1f s, follows until all peered "
+           "%.1f s)\n",
+           nodes,
            tu_now() - t0, s.init_s, s.start_s, s.follow_s);
     /* Authors are nodes 2.. (0 is the bootstrap node, 1 the swarm's author). */
     for (int j = 2; j < 2 + authors; j++) {

@@ -75,6 +75,14 @@ void
 tn_start_more(tn_node_t *t, const char *network, const char *bootstrap, char *const more[],
               char *const env[])
 {
+    tn_spawn_more(t, network, bootstrap, more, env);
+    tn_wait_started(t);
+}
+
+void
+tn_spawn_more(tn_node_t *t, const char *network, const char *bootstrap, char *const more[],
+              char *const env[])
+{
     char *listen = t->listen[0] != '\0' ? t->listen : (char *)"tcp://127.0.0.1:0";
     char *argv[40] = {(char *)"/usr/sbin/ip",
                       (char *)"netns",
@@ -101,6 +109,11 @@ tn_start_more(tn_node_t *t, const char *network, const char *bootstrap, char *co
     /* ip netns exec runs the node in its own process (exec), so the pid
      * is the node's. */
     t->pid = tu_spawn(t->netns[0] != '\0' ? argv : argv + 4, env, t->log);
+}
+
+void
+tn_wait_started(tn_node_t *t)
+{
     double deadline = tu_now() + 30;
     /* The control socket first: `status` before it exists would open the
      * store itself, racing the starting node for it. */

@@ -43,6 +43,12 @@ void tn_start_env(tn_node_t *t, const char *network, const char *bootstrap, cons
  * first word: none). */
 void tn_start_more(tn_node_t *t, const char *network, const char *bootstrap, char *const more[],
                    char *const env[]);
+/* tn_start_more in two halves, so that many nodes can start at once:
+ * spawn the process; then wait until its control socket answers and note
+ * its endpoint. */
+void tn_spawn_more(tn_node_t *t, const char *network, const char *bootstrap, char *const more[],
+                   char *const env[]);
+void tn_wait_started(tn_node_t *t);
 /* SIGINT, then waits for the exit; returns its status. */
 int tn_stop(tn_node_t *t);
 

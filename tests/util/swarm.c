@@ -31,19 +31,46 @@ swarm_start(swarm_t *s, int count, int posts_cap)
     tu_write_file(empty, "", 0);
     tn_start(&s->n[0], s->network, empty, NULL, NULL);
     tn_write_bootstrap(s->list, &s->n[0], 1);
+    /* The rest all at once, as a crowd that joins together would. */
+    char *none[] = {NULL};
     for (int i = 1; i < count; i++) {
-        tn_start(&s->n[i], s->network, s->list, NULL, NULL);
+        tn_spawn_more(&s->n[i], s->network, s->list, none, NULL);
+    }
+    for (int i = 1; i < count; i++) {
+        tn_wait_started(&s->n[i]);
     }
     double t2 = tu_now();
     s->start_s = t2 - t1;
+    /* The follows at once too, each its own `samizdat follow`. */
+    int *follow = calloc((size_t)count, sizeof *follow);
+    assert_non_null(follow);
     for (int i = 0; i < count; i++) {
-        if (i == SWARM_AUTHOR) {
-            continue;
+        if (i != SWARM_AUTHOR) {
+            char *argv[] = {(char *)SAMIZDAT_BINARY,
+                            (char *)"--data",
+                            s->n[i].dir,
+                            (char *)"follow",
+                            s->n[SWARM_AUTHOR].author_text,
+                            NULL};
+            char log[700];
+            snprintf(log, sizeof log, "%s/follow%d.log", s->root, i);
+            follow[i] = tu_spawn(argv, NULL, log);
         }
-        tu_run_t r;
-        tn_cli(&r, &s->n[i], "follow", s->n[SWARM_AUTHOR].author_text, NULL, NULL);
-        assert_int_equal(r.status, 0);
-        tu_run_free(&r);
+    }
+    for (int i = 0; i < count; i++) {
+        if (follow[i] > 0) {
+            assert_int_equal(tu_stop(follow[i], 0, 60), 0);
+        }
+    }
+    free(follow);
+    /* Started and following is not yet peered: every node has a ready
+     * peer before the swarm counts as up. */
+    double deadline = tu_now() + 60;
+    for (int i = 0; i < count; i++) {
+        while (tn_status_count(&s->n[i], "peers") < 1 && tu_now() < deadline) {
+            usleep(20000);
+        }
+        assert_true(tn_status_count(&s->n[i], "peers") >= 1);
     }
     s->follow_s = tu_now() - t2;
 }

@@ -23,8 +23,10 @@ typedef struct {
     int posts_cap;
     uint64_t *posted_ms; /* by seq, 1..posts */
     /* What swarm_start took, in seconds: creating the keys (samizdat init
-     * and whoami, one node after another), starting the nodes (each until
-     * its control socket answers), and the follows (one `follow` each). */
+     * and whoami, one node after another), starting the nodes (node 0,
+     * then all the others at once, until each control socket answers), and
+     * the follows (one `follow` process each, all at once) until every
+     * node has a ready peer. */
     double init_s, start_s, follow_s;
 } swarm_t;
 
