@@ -151,6 +151,12 @@ wire_endpoint_valid(const char *endpoint)
     return addr_endpoint_valid(endpoint);
 }
 
+bool
+wire_hello_endpoint_valid(const char *endpoint)
+{
+    return addr_dialable(endpoint);
+}
+
 /* ---- rules shared by the encoder and the decoder ---- */
 
 /* Length of a string field whose array holds max + 1 bytes; SIZE_MAX when
@@ -224,7 +230,7 @@ hello_rules(const wire_hello_t *h)
     /* HELLO alone may name relayed endpoints: a node nobody can dial says
      * where its relays are (PROTOCOL.md 6, "Endpoints"). */
     for (size_t i = 0; i < h->n_endpoints; i++) {
-        if (!addr_dialable(h->endpoints[i].s)) {
+        if (!wire_hello_endpoint_valid(h->endpoints[i].s)) {
             return false;
         }
     }

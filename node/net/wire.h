@@ -200,5 +200,8 @@ bool wire_network_valid(const char *name);
  * WIRE_ENDPOINT_MAX bytes, printable ASCII only. The same as
  * addr_endpoint_valid (addr.h), which holds the rules. */
 bool wire_endpoint_valid(const char *endpoint);
+/* An endpoint HELLO may name: a tcp endpoint, or a relayed one
+ * ("relay://HOST:PORT", PROTOCOL.md 6, "Endpoints"). */
+bool wire_hello_endpoint_valid(const char *endpoint);
 
 #endif

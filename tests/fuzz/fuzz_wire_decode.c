@@ -27,7 +27,7 @@ check_strings(const wire_msg_t *m)
             abort();
         }
         for (size_t i = 0; i < h->n_endpoints; i++) {
-            if (!wire_endpoint_valid(h->endpoints[i].s)) {
+            if (!wire_hello_endpoint_valid(h->endpoints[i].s)) {
                 abort();
             }
         }
