@@ -820,7 +820,7 @@ node_status(node_t *n, node_status_t *out)
         out->circuit_per_peer = transport_circuit_per_peer(n->transport);
         if (!out->circuit_per_peer) {
             char version[32];
-            (void)torctl_isolation_available(version, sizeof version);
+            torctl_zmq_version(version, sizeof version);
             snprintf(out->circuits_why, sizeof out->circuits_why,
                      "libzmq %s has no SOCKS username option (a draft option of 4.3.x)",
                      version);

@@ -108,6 +108,24 @@ verify_take(node_t *n, uint64_t now)
     return pick;
 }
 
+/* Records (key, endpoint) in v, or in a fresh entry when v is NULL; NULL
+ * when the table has no room. */
+static verify_t *
+verify_set(node_t *n, verify_t *v, verify_state_t state, const uint8_t key[KEYS_PUBLIC_SIZE],
+           const char *endpoint, uint64_t until_ms)
+{
+    if (v == NULL) {
+        v = verify_take(n, node_mono_ms(n));
+    }
+    if (v != NULL) {
+        v->state = state;
+        memcpy(v->key, key, KEYS_PUBLIC_SIZE);
+        snprintf(v->endpoint, sizeof v->endpoint, "%s", endpoint);
+        v->until_ms = until_ms;
+    }
+    return v;
+}
+
 static void
 send_result(node_t *n, verify_t *v, wire_dial_status_t status)
 {
@@ -256,9 +274,7 @@ verify_start_relayed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char 
     if (pending_count(n) >= NODE_DIALS_PENDING_MAX || n->rl.relay == NULL) {
         return WIRE_DIAL_BUSY;
     }
-    if (v == NULL) {
-        v = verify_take(n, now);
-    }
+    v = verify_set(n, v, VERIFY_PENDING, key, endpoint, now + NODE_DIAL_TIMEOUT_MS);
     if (v == NULL) {
         return WIRE_DIAL_BUSY;
     }
@@ -266,10 +282,6 @@ verify_start_relayed(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char 
         v->state = VERIFY_FREE;
         return WIRE_DIAL_BUSY;
     }
-    v->state = VERIFY_PENDING;
-    memcpy(v->key, key, KEYS_PUBLIC_SIZE);
-    snprintf(v->endpoint, sizeof v->endpoint, "%s", endpoint);
-    v->until_ms = now + NODE_DIAL_TIMEOUT_MS;
     *vout = v;
     return WIRE_DIAL_OK;
 }
@@ -300,18 +312,8 @@ verify_start(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
     }
     if (out != NULL && out->state == PEER_READY) {
         /* A connection of ours already reached the key there. */
-        if (v == NULL) {
-            v = verify_take(n, now);
-        }
-        if (v == NULL) {
-            return WIRE_DIAL_BUSY;
-        }
-        v->state = VERIFY_OK;
-        memcpy(v->key, key, KEYS_PUBLIC_SIZE);
-        snprintf(v->endpoint, sizeof v->endpoint, "%s", endpoint);
-        v->until_ms = now + NODE_VERIFIED_OK_MS;
-        *vout = v;
-        return WIRE_DIAL_OK;
+        *vout = verify_set(n, v, VERIFY_OK, key, endpoint, now + NODE_VERIFIED_OK_MS);
+        return *vout != NULL ? WIRE_DIAL_OK : WIRE_DIAL_BUSY;
     }
     if (pending_count(n) >= NODE_DIALS_PENDING_MAX) {
         return WIRE_DIAL_BUSY;
@@ -319,18 +321,8 @@ verify_start(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], const char *endpoin
     if (out == NULL && node_connect_transient(n, key, endpoint) == NULL) {
         return WIRE_DIAL_BUSY; /* no outbound slot now */
     }
-    if (v == NULL) {
-        v = verify_take(n, now);
-    }
-    if (v == NULL) {
-        return WIRE_DIAL_BUSY;
-    }
-    v->state = VERIFY_PENDING;
-    memcpy(v->key, key, KEYS_PUBLIC_SIZE);
-    snprintf(v->endpoint, sizeof v->endpoint, "%s", endpoint);
-    v->until_ms = now + NODE_DIAL_TIMEOUT_MS;
-    *vout = v;
-    return WIRE_DIAL_OK;
+    *vout = verify_set(n, v, VERIFY_PENDING, key, endpoint, now + NODE_DIAL_TIMEOUT_MS);
+    return *vout != NULL ? WIRE_DIAL_OK : WIRE_DIAL_BUSY;
 }
 
 bool
@@ -368,15 +360,10 @@ node_dialback_connected(node_t *n, peer_t *p)
     uint64_t now = node_mono_ms(n);
     if (v == NULL) {
         /* Dialled for another reason: remember it, it costs nothing. */
-        v = verify_take(n, now);
-        if (v == NULL) {
-            return;
+        if (verify_set(n, NULL, VERIFY_OK, p->key, p->endpoint, now + NODE_VERIFIED_OK_MS) !=
+            NULL) {
+            mark_inbound(n, p->key, p->endpoint);
         }
-        memcpy(v->key, p->key, KEYS_PUBLIC_SIZE);
-        snprintf(v->endpoint, sizeof v->endpoint, "%s", p->endpoint);
-        v->state = VERIFY_OK;
-        v->until_ms = now + NODE_VERIFIED_OK_MS;
-        mark_inbound(n, v->key, v->endpoint);
         return;
     }
     if (v->asked) {

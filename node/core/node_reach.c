@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "node_int.h"
+#include "relay.h"
 #include "transport.h"
 
 typedef struct {
@@ -202,11 +203,8 @@ node_portmap_start(node_t *n)
     }
     /* A relay must be reachable on its relay port too (PROTOCOL.md 6,
      * "Relays"): the router is asked to forward it as well. */
-    node_status_t st;
-    memset(&st, 0, sizeof st);
-    node_relay_status(n, &st);
-    if (st.relay_port != 0) {
-        pc.port = st.relay_port;
+    if (n->rl.offer) {
+        pc.port = relay_port(n->rl.relay);
         if (portmap_new(&n->relay_portmap, n->loop, &pc) != PORTMAP_OK) {
             n->relay_portmap = NULL;
         }

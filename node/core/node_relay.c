@@ -401,9 +401,11 @@ node_relay_status(node_t *n, node_status_t *out)
     out->n_relays = node_relay_endpoints(n, out->relays, NODE_RELAYS_MAX);
     if (n->rl.relay != NULL && n->rl.offer) {
         out->relay_port = relay_port(n->rl.relay);
-        portmap_info_t pm;
-        if (n->relay_portmap != NULL && (portmap_info(n->relay_portmap, &pm), pm.state) ==
-                                            PORTMAP_MAPPED) {
+        portmap_info_t pm = {.state = PORTMAP_FAILED};
+        if (n->relay_portmap != NULL) {
+            portmap_info(n->relay_portmap, &pm);
+        }
+        if (pm.state == PORTMAP_MAPPED) {
             snprintf(out->relay_mapped, sizeof out->relay_mapped, "%s", pm.external);
         }
         out->relay_reservations = relay_reservations(n->rl.relay);

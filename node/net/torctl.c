@@ -342,12 +342,18 @@ control_addr(const char *control, struct sockaddr_storage *out)
     return addr_to_sockaddr(&a, out, &len) == ADDR_OK;
 }
 
-bool
-torctl_isolation_available(char *version, size_t cap)
+void
+torctl_zmq_version(char *version, size_t cap)
 {
     int major = 0, minor = 0, patch = 0;
     zmq_version(&major, &minor, &patch);
     snprintf(version, cap, "%d.%d.%d", major, minor, patch);
+}
+
+bool
+torctl_isolation_available(char *version, size_t cap)
+{
+    torctl_zmq_version(version, cap);
     /* A draft option in 4.3.x: whether this build has it is seen only by
      * setting it. */
     void *ctx = zmq_ctx_new();

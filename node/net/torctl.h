@@ -60,6 +60,8 @@ torctl_err_t torctl_new(torctl_t **out, uv_loop_t *loop, const torctl_config_t *
  * libzmq 4.3.x, asked at run time); writes the version found into
  * version. */
 bool torctl_isolation_available(char *version, size_t cap);
+/* The version of the libzmq in use, "MAJOR.MINOR.PATCH". */
+void torctl_zmq_version(char *version, size_t cap);
 
 /* Closes the control connection (Tor removes the onion service), then cb. */
 void torctl_close(torctl_t *t, void (*cb)(void *ud), void *ud);

@@ -255,7 +255,7 @@ wait_provider(tn_node_t *t, const tn_node_t *u, int seconds, char *out, size_t c
 
 /* Issue 11, "announces its relayed endpoints": F knows U by its author key
  * alone (no invite). U, reachable only through R1 and R2, names its relays
- * in HELLO; the DHT nodes dial U through a relay before they store U's
+ * in HELLO; the DHT nodes probe U's relay before they store U's
  * provider record with the relayed endpoint; F's lookup finds it, F
  * follows U and reaches it through the relay, and U's posts come. U is in
  * no routing table: a relayed endpoint is no contact for lookups. */
