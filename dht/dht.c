@@ -40,6 +40,7 @@ typedef struct {
     uint8_t attempt; /* lookup requests: 1, then 2, 3 ... for retransmissions */
     uint8_t key[DHT_KEY_SIZE];
     uint8_t id[DHT_KEY_SIZE];
+    uint8_t author[DHT_KEY_SIZE]; /* P_STORE: whose record it stores */
     uint32_t lookup;
     uint64_t sent_ms;
     uint64_t deadline_ms;
@@ -82,6 +83,8 @@ typedef struct {
     uint8_t key[DHT_KEY_SIZE];
     uint64_t next_ms;
     bool running;
+    bool missed;          /* a node of this round's k closest did not take it */
+    uint8_t missed_rounds; /* rounds in a row with a miss: the retry's back-off */
 } announce_t;
 
 typedef struct {
@@ -357,7 +360,7 @@ stall_ms(const dht_t *d)
     if (d->srtt8 == 0) {
         return d->p.rpc_stall_ms;
     }
-    uint64_t t = d->srtt8 / 8 + d->rttvar4;
+    uint64_t t = d->srtt8 / 8 + d->rttvar4 / 2;
     uint64_t lo =
         DHT_RPC_STALL_MIN_MS < d->p.rpc_stall_ms ? DHT_RPC_STALL_MIN_MS : d->p.rpc_stall_ms;
     return t < lo ? lo : t > d->p.rpc_stall_ms ? d->p.rpc_stall_ms : t;
@@ -571,15 +574,53 @@ keep_own_head(dht_t *d, const put_t *p, uint64_t now_ms)
 static void
 announce_at_closest(dht_t *d, announce_t *a, size_t n, uint64_t now_ms)
 {
+    if (!a->missed) {
+        a->missed_rounds = 0;
+    }
+    a->missed = false;
     for (size_t i = 0; i < n; i++) {
         dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
         memcpy(d->out.u.key, a->key, DHT_KEY_SIZE);
         uint8_t id[DHT_KEY_SIZE];
         dhtid_from_node_key(id, d->res[i].key);
-        (void)issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms);
+        if (issue(d, &d->res[i], id, P_STORE, 0, 1, now_ms) == ISSUED) {
+            memcpy(pending_find(d, d->out.rid, d->res[i].key)->author, a->author, DHT_KEY_SIZE);
+        }
     }
     keep_own_provider(d, a, now_ms);
     a->next_ms = jittered(d, now_ms, d->p.reannounce_ms);
+}
+
+/* An ANNOUNCE that one of the k closest refused for want of an endpoint
+ * (it was still dialling us back, as in a crowd's start) or did not
+ * answer: the whole announce runs again within seconds rather than at the
+ * renewal half an hour later, backing off while rounds keep missing, so a
+ * node nobody can dial sends one round per renewal period at length. */
+static void
+announce_missed(dht_t *d, const uint8_t author[static DHT_KEY_SIZE], uint64_t now_ms)
+{
+    announce_t *a = announce_find(d, author);
+    if (a == NULL || a->running || a->missed) {
+        return;
+    }
+    a->missed = true;
+    uint64_t wait = DHT_ANNOUNCE_RETRY_MS << (a->missed_rounds < 16 ? a->missed_rounds : 16);
+    if (a->missed_rounds < UINT8_MAX) {
+        a->missed_rounds++;
+    }
+    if (now_ms + wait < a->next_ms) {
+        a->next_ms = now_ms + wait;
+        lower_next(d, a->next_ms);
+    }
+    d->st.announce_retries++;
+}
+
+static void
+store_missed(dht_t *d, const pending_t *p, uint64_t now_ms)
+{
+    if (p->purpose == P_STORE && p->type == DHT_MSG_ANNOUNCE) {
+        announce_missed(d, p->author, now_ms);
+    }
 }
 
 static void
@@ -716,6 +757,19 @@ prepare_query(dht_t *d, const lookup_t *L)
     }
 }
 
+/* alpha requests at a time until the lookup has converged, then the rest
+ * of the k closest at once: the final round of the Kademlia paper, since
+ * later answers rarely name a closer node and asking them alpha at a time
+ * costs a round trip each. A lookup has converged when the closest
+ * candidate in the window answered and named no one closer. Which nodes
+ * are asked, and when the lookup ends (all k closest groups answered,
+ * the Sybil defence of docs/SECURITY.md), stay as they were. */
+static unsigned
+in_flight_limit(const dht_t *d, const lookup_t *L)
+{
+    return dht_sl_settled(&L->sl, 1) ? d->p.k : d->p.alpha;
+}
+
 /* Sends what the lookup may send now, or finishes it. */
 static void
 advance(dht_t *d, lookup_t *L, uint64_t now_ms)
@@ -725,7 +779,7 @@ advance(dht_t *d, lookup_t *L, uint64_t now_ms)
             finish(d, L, now_ms);
             return;
         }
-        if (L->active >= d->p.alpha) {
+        if (L->active >= in_flight_limit(d, L)) {
             return;
         }
         int i = dht_sl_next(&L->sl);
@@ -1142,6 +1196,9 @@ request_failed(dht_t *d, pending_t *pp, failure_t why, uint64_t now_ms)
     if (why != F_REFUSED) {
         dht_rt_failed(d->rt, p.id, p.purpose == P_PING);
     }
+    if (why != F_REFUSED) {
+        store_missed(d, &p, now_ms);
+    }
     if (p.purpose == P_LOOKUP) {
         lookup_outcome(d, &p, NULL, why != F_SILENT, now_ms);
     }
@@ -1172,6 +1229,9 @@ take_reply(dht_t *d, const dht_contact_t *from, const dht_msg_t *m, uint64_t now
         return DHT_OK;
     }
     if (!right) {
+        if (m->u.error.code == DHT_ERR_NO_ENDPOINT) {
+            store_missed(d, pp, now_ms);
+        }
         request_failed(d, pp, F_REFUSED, now_ms);
         return DHT_OK;
     }
@@ -1351,6 +1411,7 @@ dht_lost(dht_t *d, const uint8_t key[static DHT_KEY_SIZE], uint64_t now_ms)
     }
     for (size_t i = 0; i < d->pcap; i++) {
         if (d->pending[i].rid != 0 && memcmp(d->pending[i].key, key, DHT_KEY_SIZE) == 0) {
+            store_missed(d, &d->pending[i], now_ms);
             request_failed(d, &d->pending[i], F_REFUSED, now_ms);
         }
     }

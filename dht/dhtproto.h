@@ -96,6 +96,7 @@ enum {
 #define DHT_REPUT_MS (30ull * 60 * 1000)            /* and are put again every 30 min */
 #define DHT_EXPIRE_SCAN_MS (60ull * 1000)           /* how often expired records go */
 #define DHT_RETRY_MS (60ull * 1000) /* an announce or put that found no one is retried */
+#define DHT_ANNOUNCE_RETRY_MS 5000ull /* an announce a close node missed: again, doubling */
 #define DHT_JOIN_RETRY_MS 1000ull   /* a join that reached no one: again after 1 s, doubling */
 
 #endif

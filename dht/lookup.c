@@ -180,12 +180,17 @@ bool
 dht_sl_done(const dht_shortlist_t *s)
 {
     bool budget = s->queries < s->queries_max;
+    bool answered = false;
     unsigned live = 0;
     for (size_t i = 0; i < s->n && live < s->k; i++) {
         uint8_t st = s->c[i].state;
-        if (st == DHT_CAND_SUSPECT && s->c[i].fresh > 0) {
-            return false; /* its last send may still be answered */
+        if (st == DHT_CAND_SUSPECT && s->c[i].fresh > 0 && !answered) {
+            /* Closer than every answer: it may be the closest node, and
+             * its last send may still be answered. A suspect behind an
+             * answer (most often a node gone offline) is passed over. */
+            return false;
         }
+        answered = answered || st == DHT_CAND_ANSWERED;
         if (!in_window(st)) {
             continue;
         }
@@ -195,4 +200,21 @@ dht_sl_done(const dht_shortlist_t *s)
         live++;
     }
     return true;
+}
+
+bool
+dht_sl_settled(const dht_shortlist_t *s, unsigned n)
+{
+    unsigned seen = 0;
+    for (size_t i = 0; i < s->n && seen < n; i++) {
+        uint8_t st = s->c[i].state;
+        if (!in_window(st)) {
+            continue;
+        }
+        if (st != DHT_CAND_ANSWERED) {
+            return false;
+        }
+        seen++;
+    }
+    return seen > 0;
 }

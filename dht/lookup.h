@@ -91,5 +91,9 @@ dht_cand_t *dht_sl_find(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE
  * query. */
 int dht_sl_next(const dht_shortlist_t *s);
 bool dht_sl_done(const dht_shortlist_t *s);
+/* True when the n closest candidates in the window have all answered
+ * (all of them, if the window holds fewer): the lookup has converged on
+ * its target, and what is left is to hear the rest of the k closest. */
+bool dht_sl_settled(const dht_shortlist_t *s, unsigned n);
 
 #endif

@@ -186,15 +186,18 @@ after_contact(node_t *n)
     }
 }
 
-void
-node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
+/* may_hold: false once an ANNOUNCE was held NODE_HOLD_MS, so the
+ * announcer hears "no endpoint" while it still waits for the answer, and
+ * tries again later (dht.c, announce_missed). */
+static void
+receive(node_t *n, peer_t *p, const dht_msg_t *m, bool may_hold)
 {
     if (n->dht == NULL) {
         return;
     }
     /* A provider record needs the endpoint that is being dialled now: the
      * ANNOUNCE waits for the result rather than be refused for want of it. */
-    if (m->type == DHT_MSG_ANNOUNCE && p->held < NODE_HELD_MAX &&
+    if (may_hold && m->type == DHT_MSG_ANNOUNCE && p->held < NODE_HELD_MAX &&
         (node_dialback_checking(n, p) || node_dialback_relay_checking(n, p))) {
         if (p->held == 0) {
             p->held_ms = node_mono_ms(n);
@@ -218,7 +221,13 @@ node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
 }
 
 void
-node_dht_release(node_t *n, peer_t *p)
+node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m)
+{
+    receive(n, p, m, true);
+}
+
+static void
+replay_held(node_t *n, peer_t *p, bool may_hold)
 {
     unsigned held = p->held;
     p->held = 0;
@@ -226,8 +235,20 @@ node_dht_release(node_t *n, peer_t *p)
         dht_msg_t *m = &n->db.replay;
         dht_msg_init(m, DHT_MSG_ANNOUNCE, p->held_rid[i]);
         memcpy(m->u.key, p->held_key[i], KEYS_PUBLIC_SIZE);
-        node_dht_receive(n, p, m);
+        receive(n, p, m, may_hold);
     }
+}
+
+void
+node_dht_release(node_t *n, peer_t *p)
+{
+    replay_held(n, p, true);
+}
+
+void
+node_dht_release_late(node_t *n, peer_t *p)
+{
+    replay_held(n, p, false);
 }
 
 void

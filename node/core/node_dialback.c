@@ -845,8 +845,8 @@ checker_tick(node_t *n, uint64_t now)
                 node_dht_release(n, p);
             }
         }
-        if (p->held > 0 && now - p->held_ms > NODE_DIAL_TIMEOUT_MS) {
-            node_dht_release(n, p); /* no dial could be started: not held for ever */
+        if (p->held > 0 && now - p->held_ms >= NODE_HOLD_MS) {
+            node_dht_release_late(n, p); /* answered before the announcer gives up */
         }
     }
 }

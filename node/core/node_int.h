@@ -430,6 +430,9 @@ void node_dht_stop(node_t *n);
 void node_dht_receive(node_t *n, peer_t *p, const dht_msg_t *m);
 /* The dial of p's endpoint ended: its held ANNOUNCEs are handled now. */
 void node_dht_release(node_t *n, peer_t *p);
+/* Its ANNOUNCEs were held NODE_HOLD_MS: handled now, without waiting more
+ * (refused for want of an endpoint unless one was verified meanwhile). */
+void node_dht_release_late(node_t *n, peer_t *p);
 /* A peer finished its handshake / was lost. */
 void node_dht_peer_ready(node_t *n, peer_t *p);
 void node_dht_peer_lost(node_t *n, const uint8_t key[KEYS_PUBLIC_SIZE], bool failed);

@@ -908,6 +908,145 @@ test_join_retried_soon(void **state)
     assert_int_equal(fx->nsent, before + 1);
 }
 
+/* The FIND_NODE for key sent at or after index from, or -1. */
+static long
+lookup_sent(fx_t *fx, const uint8_t key[static 32], size_t from)
+{
+    for (size_t i = from; i < fx->nsent; i++) {
+        if (fx->sent[i].m.type == DHT_MSG_FIND_NODE &&
+            memcmp(fx->sent[i].m.u.target, key, 32) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Answers the announce lookup sent at or after from (a knows no one
+ * closer) and returns the ANNOUNCE's request id. */
+static uint32_t
+announce_round(fx_t *fx, const dht_contact_t *a, const uint8_t key[static 32], size_t from,
+               uint64_t t)
+{
+    long i = lookup_sent(fx, key, from);
+    assert_true(i >= 0);
+    dht_msg_t r;
+    dht_msg_init(&r, DHT_MSG_NODES, fx->sent[i].m.rid);
+    size_t before = fx->nsent;
+    assert_int_equal(dht_receive(fx->d, a, &r, t), DHT_OK);
+    for (size_t j = before; j < fx->nsent; j++) {
+        if (fx->sent[j].m.type == DHT_MSG_ANNOUNCE) {
+            return fx->sent[j].m.rid;
+        }
+    }
+    fail_msg("no ANNOUNCE after the lookup");
+    return 0;
+}
+
+/* Ticks at t and says whether the announce lookup for key started again. */
+static bool
+announce_restarted(fx_t *fx, const uint8_t key[static 32], uint64_t t)
+{
+    size_t before = fx->nsent;
+    dht_tick(fx->d, t, NULL);
+    return lookup_sent(fx, key, before) >= 0;
+}
+
+/* A close node that refuses an ANNOUNCE for want of our endpoint (it was
+ * still dialling us back), or does not answer it, gets it again within
+ * seconds, backing off while rounds keep missing; a refusal for another
+ * reason (its records are full) waits for the renewal. */
+static void
+test_announce_missed_retried(void **state)
+{
+    fx_t *fx = *state;
+    dht_contact_t a = peer(1);
+    assert_int_equal(dht_add_contact(fx->d, &a, 0), DHT_OK);
+    uint8_t author[32], key[32];
+    det(author, "author", 1);
+    dhtid_from_author(key, author);
+    fx->nsent = 0;
+    assert_int_equal(dht_announce(fx->d, author, 10), DHT_OK);
+    uint32_t rid = announce_round(fx, &a, key, 0, 50);
+    dht_msg_t e;
+    dht_msg_init(&e, DHT_MSG_ERROR, rid);
+    e.u.error.code = DHT_ERR_NO_ENDPOINT;
+    assert_int_equal(dht_receive(fx->d, &a, &e, 2000), DHT_OK);
+    uint64_t t = 2000 + DHT_ANNOUNCE_RETRY_MS;
+    assert_false(announce_restarted(fx, key, t - 1));
+    size_t from = fx->nsent;
+    assert_true(announce_restarted(fx, key, t));
+    dht_stats_t st;
+    dht_get_stats(fx->d, &st);
+    assert_int_equal(st.announce_retries, 1);
+
+    /* Missed again, by silence this time: twice the wait. */
+    announce_round(fx, &a, key, from, t + 10);
+    uint64_t lost = t + 10 + DHT_RPC_TIMEOUT_MS;
+    dht_tick(fx->d, lost, NULL);
+    assert_false(announce_restarted(fx, key, lost + 2 * DHT_ANNOUNCE_RETRY_MS - 1));
+    from = fx->nsent;
+    assert_true(announce_restarted(fx, key, lost + 2 * DHT_ANNOUNCE_RETRY_MS));
+
+    /* Taken (ACK): the next round is the renewal's. */
+    t = lost + 2 * DHT_ANNOUNCE_RETRY_MS;
+    rid = announce_round(fx, &a, key, from, t + 10);
+    dht_msg_t ack;
+    dht_msg_init(&ack, DHT_MSG_ACK, rid);
+    assert_int_equal(dht_receive(fx->d, &a, &ack, t + 20), DHT_OK);
+    assert_false(announce_restarted(fx, key, t + 60 * 1000));
+    from = fx->nsent;
+    t += DHT_REANNOUNCE_MS + DHT_REANNOUNCE_MS / 5;
+    assert_true(announce_restarted(fx, key, t));
+
+    /* Refused as full: no early retry. */
+    rid = announce_round(fx, &a, key, from, t + 10);
+    dht_msg_init(&e, DHT_MSG_ERROR, rid);
+    e.u.error.code = DHT_ERR_FULL;
+    assert_int_equal(dht_receive(fx->d, &a, &e, t + 20), DHT_OK);
+    assert_false(announce_restarted(fx, key, t + 10 * 60 * 1000));
+    dht_get_stats(fx->d, &st);
+    assert_int_equal(st.announce_retries, 2);
+}
+
+static size_t
+find_nodes_sent(fx_t *fx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fx->nsent; i++) {
+        n += fx->sent[i].m.type == DHT_MSG_FIND_NODE;
+    }
+    return n;
+}
+
+/* alpha requests at a time until the closest candidate has answered and
+ * named no one closer; then the rest of the k closest are asked at once. */
+static void
+test_final_round_asks_the_rest_at_once(void **state)
+{
+    fx_t *fx = *state;
+    dht_contact_t c[8];
+    for (int i = 0; i < 8; i++) {
+        c[i] = peer((uint64_t)i + 1);
+        assert_int_equal(dht_add_contact(fx->d, &c[i], 0), DHT_OK);
+    }
+    uint8_t target[32];
+    det(target, "final round", 0);
+    fx->nsent = 0;
+    assert_int_equal(dht_find_node(fx->d, target, result_cb, fx, 10), DHT_OK);
+    assert_int_equal(find_nodes_sent(fx), DHT_ALPHA);
+    /* Sent closest first: answer the third one (nobody closer). */
+    const sent_t first = fx->sent[0], third = fx->sent[2];
+    dht_msg_t r;
+    dht_msg_init(&r, DHT_MSG_NODES, third.m.rid);
+    assert_int_equal(dht_receive(fx->d, &third.to, &r, 20), DHT_OK);
+    assert_int_equal(find_nodes_sent(fx), DHT_ALPHA + 1);
+    /* The closest answers: the four not yet asked go at once. */
+    dht_msg_init(&r, DHT_MSG_NODES, first.m.rid);
+    assert_int_equal(dht_receive(fx->d, &first.to, &r, 30), DHT_OK);
+    assert_int_equal(find_nodes_sent(fx), 8);
+    assert_int_equal(fx->results, 0);
+}
+
 int
 main(void)
 {
@@ -931,6 +1070,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_join_and_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_retried_soon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relayed_provider_not_routed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_announce_missed_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_final_round_asks_the_rest_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,6 +138,72 @@ test_sybils_hold_part_of_the_window(void **state)
     dht_sl_free(&s);
 }
 
+static dht_cand_t *
+at_dist(dht_shortlist_t *s, uint8_t dist)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->c[i].id[DHT_KEY_SIZE - 1] == dist) {
+            return &s->c[i];
+        }
+    }
+    fail_msg("no candidate at %u", dist);
+    return NULL;
+}
+
+/* settled(n): the n closest in the window answered. A suspect leaves the
+ * window, so a silent node does not hold it up. */
+static void
+test_settled(void **state)
+{
+    (void)state;
+    dht_shortlist_t s;
+    init(&s, -1);
+    for (uint8_t d = 1; d <= 6; d++) {
+        assert_true(add(&s, d, "tcp://10.0.0.1:7470"));
+    }
+    assert_false(dht_sl_settled(&s, 1));
+    at_dist(&s, 1)->state = DHT_CAND_ANSWERED;
+    assert_true(dht_sl_settled(&s, 1));
+    assert_false(dht_sl_settled(&s, 3));
+    at_dist(&s, 2)->state = DHT_CAND_SUSPECT;
+    at_dist(&s, 3)->state = DHT_CAND_ANSWERED;
+    assert_false(dht_sl_settled(&s, 3)); /* 4 is still new */
+    at_dist(&s, 4)->state = DHT_CAND_ANSWERED;
+    assert_true(dht_sl_settled(&s, 3));
+    /* A closer newcomer unsettles it again. */
+    assert_true(add(&s, 0, "tcp://10.0.0.1:7470"));
+    assert_false(dht_sl_settled(&s, 1));
+    dht_sl_free(&s);
+}
+
+/* The end waits for a suspect's send that may still be answered only when
+ * the suspect is closer than every answer (it may be the closest node); a
+ * suspect behind an answer, most often a node gone offline, does not hold
+ * the lookup up. */
+static void
+test_done_passes_suspects_behind_an_answer(void **state)
+{
+    (void)state;
+    dht_shortlist_t s;
+    init(&s, -1);
+    for (uint8_t d = 1; d <= K + 1; d++) {
+        assert_true(add(&s, d, "tcp://10.0.0.1:7470"));
+        at_dist(&s, d)->state = DHT_CAND_ANSWERED;
+    }
+    dht_cand_t *c = at_dist(&s, 2);
+    c->state = DHT_CAND_SUSPECT;
+    c->fresh = 1;
+    assert_true(dht_sl_done(&s));
+    c->state = DHT_CAND_ANSWERED;
+    c = at_dist(&s, 1);
+    c->state = DHT_CAND_SUSPECT;
+    c->fresh = 1;
+    assert_false(dht_sl_done(&s));
+    c->fresh = 0; /* its last send stalled too */
+    assert_true(dht_sl_done(&s));
+    dht_sl_free(&s);
+}
+
 int
 main(void)
 {
@@ -148,6 +214,8 @@ main(void)
         cmocka_unit_test(test_one_per_group),
         cmocka_unit_test(test_failed_frees_the_place),
         cmocka_unit_test(test_sybils_hold_part_of_the_window),
+        cmocka_unit_test(test_settled),
+        cmocka_unit_test(test_done_passes_suspects_behind_an_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
