@@ -19,6 +19,11 @@ enum {
     FIRST_LIST = 8,      /* first allocation of the announce and put lists */
     POLL_MS = 1000,      /* re-check of work that waits for a free lookup slot */
     JITTER_PERCENT = 10, /* renewals are spread by up to this much either way */
+    /* Asked beyond the k closest in a lookup's final round: they stand in
+     * for window members that turn out to be gone, without a round trip
+     * after the stall (sim_dht, 1,000 nodes at 20% churn: 1.24 s median
+     * without, 1.05 s with 3, 0.99 s with 6). */
+    FINAL_SPARES = 3,
 };
 
 _Static_assert((int)DHT_K <= (int)DHT_NODES_MAX, "k contacts fit in one NODES");
@@ -36,6 +41,7 @@ typedef struct {
     uint8_t purpose;
     uint8_t type;
     bool stalled;    /* its stall time passed */
+    bool given_up;   /* its give-up time passed */
     bool holds_slot; /* holds one of its lookup's alpha slots */
     uint8_t attempt; /* lookup requests: 1, then 2, 3 ... for retransmissions */
     uint8_t key[DHT_KEY_SIZE];
@@ -350,20 +356,36 @@ pending_alloc(dht_t *d)
 
 typedef enum { ISSUED, NO_SLOT, SEND_FAILED } issue_t;
 
-/* How long a lookup request may go unanswered before it is passed over:
- * the smoothed round trip plus four deviations, within
+/* The smoothed round trip plus `devs` mean deviations, within
  * [DHT_RPC_STALL_MIN_MS, the configured stall time]; the configured time
  * until something has been measured. */
 static uint64_t
-stall_ms(const dht_t *d)
+rtt_bound(const dht_t *d, unsigned devs)
 {
     if (d->srtt8 == 0) {
         return d->p.rpc_stall_ms;
     }
-    uint64_t t = d->srtt8 / 8 + d->rttvar4 / 2;
+    uint64_t t = d->srtt8 / 8 + d->rttvar4 * devs / 4;
     uint64_t lo =
         DHT_RPC_STALL_MIN_MS < d->p.rpc_stall_ms ? DHT_RPC_STALL_MIN_MS : d->p.rpc_stall_ms;
     return t < lo ? lo : t > d->p.rpc_stall_ms ? d->p.rpc_stall_ms : t;
+}
+
+/* How long a lookup request may go unanswered before it frees its slot
+ * and another node is asked: two deviations, since that only sends more. */
+static uint64_t
+stall_ms(const dht_t *d)
+{
+    return rtt_bound(d, 2);
+}
+
+/* How long the end of a lookup waits for a stalled node: four deviations,
+ * as TCP waits before it retransmits (RFC 6298), so a slow node that is
+ * there is still heard, and a gone one costs no more. */
+static uint64_t
+give_up_ms(const dht_t *d)
+{
+    return rtt_bound(d, 4);
 }
 
 static void
@@ -758,16 +780,16 @@ prepare_query(dht_t *d, const lookup_t *L)
 }
 
 /* alpha requests at a time until the lookup has converged, then the rest
- * of the k closest at once: the final round of the Kademlia paper, since
- * later answers rarely name a closer node and asking them alpha at a time
- * costs a round trip each. A lookup has converged when the closest
- * candidate in the window answered and named no one closer. Which nodes
- * are asked, and when the lookup ends (all k closest groups answered,
- * the Sybil defence of docs/SECURITY.md), stay as they were. */
-static unsigned
-in_flight_limit(const dht_t *d, const lookup_t *L)
+ * of the k closest at once (and FINAL_SPARES beyond them): the final round
+ * of the Kademlia paper, since later answers rarely name a closer node and
+ * asking them alpha at a time costs a round trip each. A lookup has
+ * converged when the closest candidate in the window answered and named
+ * no one closer. When the lookup ends (all k closest groups answered, the
+ * Sybil defence of docs/SECURITY.md) does not change. */
+static bool
+final_round(const lookup_t *L)
 {
-    return dht_sl_settled(&L->sl, 1) ? d->p.k : d->p.alpha;
+    return dht_sl_settled(&L->sl, 1);
 }
 
 /* Sends what the lookup may send now, or finishes it. */
@@ -779,10 +801,11 @@ advance(dht_t *d, lookup_t *L, uint64_t now_ms)
             finish(d, L, now_ms);
             return;
         }
-        if (L->active >= in_flight_limit(d, L)) {
+        bool last = final_round(L);
+        if (L->active >= (last ? d->p.k + FINAL_SPARES : d->p.alpha)) {
             return;
         }
-        int i = dht_sl_next(&L->sl);
+        int i = dht_sl_next_beyond(&L->sl, last ? FINAL_SPARES : 0);
         if (i < 0) {
             return;
         }
@@ -804,6 +827,7 @@ advance(dht_t *d, lookup_t *L, uint64_t now_ms)
         c->state = DHT_CAND_INFLIGHT;
         c->outstanding = 1;
         c->fresh = 1;
+        c->awaited = 1;
         L->inflight++;
         L->active++;
     }
@@ -838,7 +862,8 @@ stalled(dht_t *d, pending_t *p, uint64_t now_ms)
     if (c->state == DHT_CAND_INFLIGHT) {
         c->state = DHT_CAND_SUSPECT;
     }
-    if (c->state != DHT_CAND_SUSPECT || p->attempt >= d->p.attempts) {
+    if (c->state != DHT_CAND_SUSPECT || p->attempt >= d->p.attempts ||
+        dht_sl_behind_answer(&L->sl, c)) {
         return;
     }
     /* The query budget counts nodes asked; retransmissions are bounded by
@@ -848,8 +873,26 @@ stalled(dht_t *d, pending_t *p, uint64_t now_ms)
     if (issue(d, &c->c, c->id, P_LOOKUP, L->id, next, now_ms) == ISSUED) {
         c->outstanding++;
         c->fresh++;
+        c->awaited++;
         L->inflight++;
         L->messages++;
+    }
+}
+
+/* A stalled lookup request reached its give-up time: the end of its
+ * lookup no longer waits for it (dht_sl_done; dht_tick advances the
+ * lookup after). A late answer still counts. */
+static void
+given_up(dht_t *d, pending_t *p)
+{
+    p->given_up = true;
+    lookup_t *L = lookup_by_id(d, p->lookup);
+    if (L == NULL || L->finished) {
+        return;
+    }
+    dht_cand_t *c = dht_sl_find(&L->sl, p->id);
+    if (c != NULL && c->awaited > 0) {
+        c->awaited--;
     }
 }
 
@@ -1131,6 +1174,9 @@ lookup_outcome(dht_t *d, const pending_t *p, const dht_msg_t *m, bool hard, uint
     }
     if (!p->stalled && c->fresh > 0) {
         c->fresh--;
+    }
+    if (!p->given_up && c->awaited > 0) {
+        c->awaited--;
     }
     if (c->state == DHT_CAND_ANSWERED || c->state == DHT_CAND_FAILED) {
         /* The other attempt already decided; a second answer adds nothing. */
@@ -1453,6 +1499,9 @@ timeouts(dht_t *d, uint64_t now_ms)
             request_failed(d, p, F_SILENT, now_ms);
         } else if (p->purpose == P_LOOKUP && !p->stalled && p->sent_ms + stall_ms(d) <= now_ms) {
             stalled(d, p, now_ms);
+        } else if (p->purpose == P_LOOKUP && !p->given_up &&
+                   p->sent_ms + give_up_ms(d) <= now_ms) {
+            given_up(d, p);
         }
     }
 }
@@ -1539,6 +1588,8 @@ compute_next(dht_t *d, uint64_t now_ms)
             at(&next, p->deadline_ms, now_ms);
             if (p->purpose == P_LOOKUP && !p->stalled) {
                 at(&next, p->sent_ms + stall_ms(d), now_ms);
+            } else if (p->purpose == P_LOOKUP && !p->given_up) {
+                at(&next, p->sent_ms + give_up_ms(d), now_ms);
             }
         }
     }

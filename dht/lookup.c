@@ -158,13 +158,13 @@ in_window(uint8_t state)
 }
 
 int
-dht_sl_next(const dht_shortlist_t *s)
+dht_sl_next_beyond(const dht_shortlist_t *s, unsigned spare)
 {
     if (s->queries >= s->queries_max) {
         return -1;
     }
     unsigned live = 0;
-    for (size_t i = 0; i < s->n && live < s->k; i++) {
+    for (size_t i = 0; i < s->n && live < s->k + spare; i++) {
         if (!in_window(s->c[i].state)) {
             continue;
         }
@@ -176,6 +176,12 @@ dht_sl_next(const dht_shortlist_t *s)
     return -1;
 }
 
+int
+dht_sl_next(const dht_shortlist_t *s)
+{
+    return dht_sl_next_beyond(s, 0);
+}
+
 bool
 dht_sl_done(const dht_shortlist_t *s)
 {
@@ -184,10 +190,12 @@ dht_sl_done(const dht_shortlist_t *s)
     unsigned live = 0;
     for (size_t i = 0; i < s->n && live < s->k; i++) {
         uint8_t st = s->c[i].state;
-        if (st == DHT_CAND_SUSPECT && s->c[i].fresh > 0 && !answered) {
-            /* Closer than every answer: it may be the closest node, and
-             * its last send may still be answered. A suspect behind an
-             * answer (most often a node gone offline) is passed over. */
+        if (st == DHT_CAND_SUSPECT && (answered ? s->c[i].awaited : s->c[i].fresh) > 0) {
+            /* Its last send may still be answered. One closer than every
+             * answer may be the closest node: sent again, and waited for
+             * while a send is fresh. One behind an answer (most often a
+             * node gone offline) is not sent again, and waited for only
+             * until its give-up time. */
             return false;
         }
         answered = answered || st == DHT_CAND_ANSWERED;
@@ -217,4 +225,15 @@ dht_sl_settled(const dht_shortlist_t *s, unsigned n)
         seen++;
     }
     return seen > 0;
+}
+
+bool
+dht_sl_behind_answer(const dht_shortlist_t *s, const dht_cand_t *c)
+{
+    for (size_t i = 0; i < s->n && &s->c[i] != c; i++) {
+        if (s->c[i].state == DHT_CAND_ANSWERED) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -52,6 +52,7 @@ typedef struct {
     uint8_t depth;       /* 0: from our own table; d + 1: from the answer of a depth-d node */
     uint8_t outstanding; /* sends to it without an outcome (the dht keeps count) */
     uint8_t fresh;       /* of those, the ones not yet past their stall time */
+    uint8_t awaited;     /* of those, the ones not yet past their give-up time */
     bool grouped;        /* group is set (the endpoint has a group) */
     uint8_t group[DHT_RT_GROUP_SIZE];
 } dht_cand_t;
@@ -90,10 +91,15 @@ dht_cand_t *dht_sl_find(dht_shortlist_t *s, const uint8_t id[static DHT_KEY_SIZE
  * or the budget is spent). The caller marks it INFLIGHT and counts the
  * query. */
 int dht_sl_next(const dht_shortlist_t *s);
+/* The same with the window widened by spare candidates: those asked as
+ * spares stand in for window members that turn out to be gone. */
+int dht_sl_next_beyond(const dht_shortlist_t *s, unsigned spare);
 bool dht_sl_done(const dht_shortlist_t *s);
 /* True when the n closest candidates in the window have all answered
  * (all of them, if the window holds fewer): the lookup has converged on
  * its target, and what is left is to hear the rest of the k closest. */
 bool dht_sl_settled(const dht_shortlist_t *s, unsigned n);
+/* Whether a candidate closer than c (a candidate of s) has answered. */
+bool dht_sl_behind_answer(const dht_shortlist_t *s, const dht_cand_t *c);
 
 #endif

@@ -176,10 +176,9 @@ test_settled(void **state)
     dht_sl_free(&s);
 }
 
-/* The end waits for a suspect's send that may still be answered only when
- * the suspect is closer than every answer (it may be the closest node); a
- * suspect behind an answer, most often a node gone offline, does not hold
- * the lookup up. */
+/* The end waits for a suspect closer than every answer (it may be the
+ * closest node) while a send of it is fresh; for one behind an answer,
+ * most often a node gone offline, only until its give-up time. */
 static void
 test_done_passes_suspects_behind_an_answer(void **state)
 {
@@ -192,7 +191,9 @@ test_done_passes_suspects_behind_an_answer(void **state)
     }
     dht_cand_t *c = at_dist(&s, 2);
     c->state = DHT_CAND_SUSPECT;
-    c->fresh = 1;
+    c->awaited = 1;
+    assert_false(dht_sl_done(&s));
+    c->awaited = 0; /* its give-up time passed */
     assert_true(dht_sl_done(&s));
     c->state = DHT_CAND_ANSWERED;
     c = at_dist(&s, 1);
@@ -201,6 +202,27 @@ test_done_passes_suspects_behind_an_answer(void **state)
     assert_false(dht_sl_done(&s));
     c->fresh = 0; /* its last send stalled too */
     assert_true(dht_sl_done(&s));
+    dht_sl_free(&s);
+}
+
+/* Spares: next_beyond asks past the window's k, next does not. */
+static void
+test_next_beyond_the_window(void **state)
+{
+    (void)state;
+    dht_shortlist_t s;
+    init(&s, -1);
+    for (uint8_t d = 1; d <= K + 2; d++) {
+        assert_true(add(&s, d, "tcp://10.0.0.1:7470"));
+    }
+    for (uint8_t d = 1; d <= K; d++) {
+        at_dist(&s, d)->state = DHT_CAND_INFLIGHT;
+    }
+    assert_int_equal(dht_sl_next(&s), -1);
+    assert_int_equal(dht_sl_next_beyond(&s, 2), K);
+    at_dist(&s, K + 1)->state = DHT_CAND_INFLIGHT;
+    assert_int_equal(dht_sl_next_beyond(&s, 1), -1);
+    assert_int_equal(dht_sl_next_beyond(&s, 2), K + 1);
     dht_sl_free(&s);
 }
 
@@ -216,6 +238,7 @@ main(void)
         cmocka_unit_test(test_sybils_hold_part_of_the_window),
         cmocka_unit_test(test_settled),
         cmocka_unit_test(test_done_passes_suspects_behind_an_answer),
+        cmocka_unit_test(test_next_beyond_the_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
