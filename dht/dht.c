@@ -24,6 +24,12 @@ enum {
      * after the stall (sim_dht, 1,000 nodes at 20% churn: 1.24 s median
      * without, 1.05 s with 3, 0.99 s with 6). */
     FINAL_SPARES = 3,
+    /* An ANNOUNCE one of the k closest missed is sent again to that node
+     * up to STORE_TRIES times (5 s, 10 s, 20 s after); at most
+     * STORE_RETRIES_MAX wait at once (beyond that, the whole announce
+     * runs again). */
+    STORE_TRIES = 3,
+    STORE_RETRIES_MAX = 64,
 };
 
 _Static_assert((int)DHT_K <= (int)DHT_NODES_MAX, "k contacts fit in one NODES");
@@ -47,6 +53,7 @@ typedef struct {
     uint8_t key[DHT_KEY_SIZE];
     uint8_t id[DHT_KEY_SIZE];
     uint8_t author[DHT_KEY_SIZE]; /* P_STORE: whose record it stores */
+    uint8_t store_try;            /* P_STORE of an ANNOUNCE: 0, then 1, 2 ... when sent again */
     uint32_t lookup;
     uint64_t sent_ms;
     uint64_t deadline_ms;
@@ -103,6 +110,14 @@ typedef struct {
 } put_t;
 
 typedef struct {
+    dht_contact_t to;
+    uint8_t id[DHT_KEY_SIZE];
+    uint8_t author[DHT_KEY_SIZE];
+    uint64_t due_ms;
+    uint8_t try_no; /* 0: a free entry */
+} store_retry_t;
+
+typedef struct {
     unsigned k, alpha, attempts, fails_max, lookups_max, internal_max, pending_max, queries_max,
         new_max;
     unsigned announces_max, puts_max;
@@ -136,6 +151,7 @@ struct dht {
     size_t nann, ann_cap;
     put_t *puts;
     size_t nputs, puts_cap;
+    store_retry_t *retries; /* STORE_RETRIES_MAX, made at the first miss */
 
     /* Round trips of answered lookup requests (first sends only), as in
      * TCP (RFC 6298): smoothed, in eighths of a ms, and mean deviation, in
@@ -437,7 +453,9 @@ issue(dht_t *d, const dht_contact_t *to, const uint8_t id[static DHT_KEY_SIZE], 
     p->attempt = attempt;
     p->holds_slot = purpose == P_LOOKUP && attempt == 1;
     p->sent_ms = now_ms;
-    p->deadline_ms = now_ms + d->p.rpc_timeout_ms;
+    p->deadline_ms = now_ms + (purpose == P_STORE && d->p.rpc_timeout_ms < DHT_STORE_TIMEOUT_MS
+                                   ? DHT_STORE_TIMEOUT_MS
+                                   : d->p.rpc_timeout_ms);
     d->npending++;
     lower_next(d, purpose == P_LOOKUP ? now_ms + stall_ms(d) : p->deadline_ms);
     return ISSUED;
@@ -637,11 +655,75 @@ announce_missed(dht_t *d, const uint8_t author[static DHT_KEY_SIZE], uint64_t no
     d->st.announce_retries++;
 }
 
+/* Schedules the ANNOUNCE p carried to be sent to the same node again;
+ * false when that node's endpoint is not known or no entry is free. */
+static bool
+retry_store(dht_t *d, const pending_t *p, uint64_t now_ms)
+{
+    const dht_rt_entry_t *e = dht_rt_find(d->rt, p->id);
+    if (e == NULL) {
+        return false;
+    }
+    if (d->retries == NULL) {
+        d->retries = calloc(STORE_RETRIES_MAX, sizeof *d->retries);
+        if (d->retries == NULL) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < STORE_RETRIES_MAX; i++) {
+        store_retry_t *r = &d->retries[i];
+        if (r->try_no != 0) {
+            continue;
+        }
+        r->to = e->c;
+        memcpy(r->id, p->id, DHT_KEY_SIZE);
+        memcpy(r->author, p->author, DHT_KEY_SIZE);
+        r->try_no = (uint8_t)(p->store_try + 1);
+        r->due_ms = now_ms + (DHT_ANNOUNCE_RETRY_MS << p->store_try);
+        lower_next(d, r->due_ms);
+        d->st.announce_retries++;
+        return true;
+    }
+    return false;
+}
+
+/* An ANNOUNCE that one of the k closest refused for want of an endpoint
+ * (it was still dialling us back, as in a crowd's start), did not answer,
+ * or lost with its connection: sent to that node again within seconds, a
+ * few times, rather than at the renewal half an hour later. */
 static void
 store_missed(dht_t *d, const pending_t *p, uint64_t now_ms)
 {
-    if (p->purpose == P_STORE && p->type == DHT_MSG_ANNOUNCE) {
+    if (p->purpose != P_STORE || p->type != DHT_MSG_ANNOUNCE ||
+        announce_find(d, p->author) == NULL || p->store_try >= STORE_TRIES) {
+        return;
+    }
+    if (!retry_store(d, p, now_ms)) {
         announce_missed(d, p->author, now_ms);
+    }
+}
+
+/* Sends the store retries that are due. */
+static void
+send_retries(dht_t *d, uint64_t now_ms)
+{
+    for (size_t i = 0; d->retries != NULL && i < STORE_RETRIES_MAX; i++) {
+        store_retry_t r = d->retries[i];
+        if (r.try_no == 0 || r.due_ms > now_ms) {
+            continue;
+        }
+        d->retries[i].try_no = 0;
+        announce_t *a = announce_find(d, r.author);
+        if (a == NULL) {
+            continue; /* unannounced meanwhile */
+        }
+        dht_msg_init(&d->out, DHT_MSG_ANNOUNCE, 0);
+        memcpy(d->out.u.key, a->key, DHT_KEY_SIZE);
+        if (issue(d, &r.to, r.id, P_STORE, 0, 1, now_ms) == ISSUED) {
+            pending_t *p = pending_find(d, d->out.rid, r.to.key);
+            memcpy(p->author, r.author, DHT_KEY_SIZE);
+            p->store_try = r.try_no;
+        }
     }
 }
 
@@ -1616,6 +1698,11 @@ compute_next(dht_t *d, uint64_t now_ms)
             at(&next, d->puts[i].next_ms, now_ms);
         }
     }
+    for (size_t i = 0; d->retries != NULL && i < STORE_RETRIES_MAX; i++) {
+        if (d->retries[i].try_no != 0) {
+            at(&next, d->retries[i].due_ms, now_ms);
+        }
+    }
     return next;
 }
 
@@ -1647,6 +1734,7 @@ dht_tick(dht_t *d, uint64_t now_ms, uint64_t *next_ms)
             start_put(d, &d->puts[i], now_ms);
         }
     }
+    send_retries(d, now_ms);
     flush(d, now_ms);
     d->next_ms = compute_next(d, now_ms);
     if (next_ms != NULL) {
@@ -1896,6 +1984,7 @@ dht_free(dht_t *d)
     free(d->pending);
     free(d->ann);
     free(d->puts);
+    free(d->retries);
     dht_rt_free(d->rt);
     dht_rec_free(d->rec);
     free(d);

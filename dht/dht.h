@@ -266,7 +266,7 @@ typedef struct {
     uint64_t bad_replies;   /* replies of the wrong type, or a bad head */
     uint64_t lookups_started;
     uint64_t lookups_done;
-    uint64_t announce_retries; /* announce rounds run again early for a miss */
+    uint64_t announce_retries; /* ANNOUNCEs sent again (or announces run again) for a miss */
     size_t table_size;
     size_t lookups_active;
     size_t pending; /* requests in flight */

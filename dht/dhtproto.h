@@ -81,6 +81,9 @@ enum {
 
 /* Time tunables in milliseconds. Not an enum: some exceed INT_MAX. */
 #define DHT_RPC_TIMEOUT_MS 4000ull              /* a request not answered by then failed */
+/* ANNOUNCE and PUT_HEAD wait longer: a node may hold an ANNOUNCE while it
+ * dials the sender back (5 s at most in samizdat) before it answers. */
+#define DHT_STORE_TIMEOUT_MS 8000ull
 #define DHT_RPC_STALL_MS 1000ull                /* after this a slow request frees its alpha slot */
 #define DHT_RPC_STALL_MIN_MS 20ull              /* the least the measured stall time may be */
 #define DHT_REFRESH_MS (60ull * 60 * 1000)      /* refresh buckets no lookup touched for an hour */

@@ -88,7 +88,7 @@ enum {
     NODE_DIALBACK_CONNS_MAX = 16,   /* dial-back connections open at once (no peer slot) */
     NODE_DIALBACK_LINGER_MS = 2000, /* and how long one stays after its handshake */
     NODE_HELD_MAX = 4,              /* ANNOUNCEs of a peer held while its endpoint is dialled */
-    NODE_HOLD_MS = 2000,            /* at most, then refused: DHT_RPC_TIMEOUT_MS is 4 s */
+    NODE_HOLD_MS = 5000,            /* at most, then refused: within DHT_STORE_TIMEOUT_MS */
     NODE_DIAL_TIMEOUT_MS = 5000,
     NODE_DIAL_REQS_PER_MIN = 8,
     NODE_VERIFIED_MAX = 128, /* (key, endpoint) pairs remembered as dialled or failed */

@@ -187,8 +187,8 @@ after_contact(node_t *n)
 }
 
 /* may_hold: false once an ANNOUNCE was held NODE_HOLD_MS, so the
- * announcer hears "no endpoint" while it still waits for the answer, and
- * tries again later (dht.c, announce_missed). */
+ * announcer hears "no endpoint" while it still waits for the answer
+ * (DHT_STORE_TIMEOUT_MS), and tries again later (dht.c, store_missed). */
 static void
 receive(node_t *n, peer_t *p, const dht_msg_t *m, bool may_hold)
 {

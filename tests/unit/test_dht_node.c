@@ -942,19 +942,27 @@ announce_round(fx_t *fx, const dht_contact_t *a, const uint8_t key[static 32], s
     return 0;
 }
 
-/* Ticks at t and says whether the announce lookup for key started again. */
-static bool
-announce_restarted(fx_t *fx, const uint8_t key[static 32], uint64_t t)
+/* Ticks at t; the request id of an ANNOUNCE of key sent to a then, or 0. */
+static uint32_t
+announce_resent(fx_t *fx, const dht_contact_t *a, const uint8_t key[static 32], uint64_t t)
 {
     size_t before = fx->nsent;
     dht_tick(fx->d, t, NULL);
-    return lookup_sent(fx, key, before) >= 0;
+    for (size_t i = before; i < fx->nsent; i++) {
+        if (fx->sent[i].m.type == DHT_MSG_ANNOUNCE &&
+            memcmp(fx->sent[i].m.u.key, key, 32) == 0 &&
+            memcmp(fx->sent[i].to.key, a->key, 32) == 0) {
+            return fx->sent[i].m.rid;
+        }
+    }
+    return 0;
 }
 
 /* A close node that refuses an ANNOUNCE for want of our endpoint (it was
  * still dialling us back), or does not answer it, gets it again within
- * seconds, backing off while rounds keep missing; a refusal for another
- * reason (its records are full) waits for the renewal. */
+ * seconds (5 s, 10 s, 20 s after), then no more until the renewal; a
+ * refusal for another reason (its records are full) waits for the
+ * renewal. */
 static void
 test_announce_missed_retried(void **state)
 {
@@ -972,40 +980,46 @@ test_announce_missed_retried(void **state)
     e.u.error.code = DHT_ERR_NO_ENDPOINT;
     assert_int_equal(dht_receive(fx->d, &a, &e, 2000), DHT_OK);
     uint64_t t = 2000 + DHT_ANNOUNCE_RETRY_MS;
-    assert_false(announce_restarted(fx, key, t - 1));
+    assert_int_equal(announce_resent(fx, &a, key, t - 1), 0);
     size_t from = fx->nsent;
-    assert_true(announce_restarted(fx, key, t));
-    dht_stats_t st;
-    dht_get_stats(fx->d, &st);
-    assert_int_equal(st.announce_retries, 1);
+    rid = announce_resent(fx, &a, key, t);
+    assert_int_not_equal(rid, 0);
+    assert_true(lookup_sent(fx, key, from) < 0); /* to that node, no new lookup */
 
     /* Missed again, by silence this time: twice the wait. */
-    announce_round(fx, &a, key, from, t + 10);
-    uint64_t lost = t + 10 + DHT_RPC_TIMEOUT_MS;
+    uint64_t lost = t + DHT_STORE_TIMEOUT_MS;
     dht_tick(fx->d, lost, NULL);
-    assert_false(announce_restarted(fx, key, lost + 2 * DHT_ANNOUNCE_RETRY_MS - 1));
-    from = fx->nsent;
-    assert_true(announce_restarted(fx, key, lost + 2 * DHT_ANNOUNCE_RETRY_MS));
-
-    /* Taken (ACK): the next round is the renewal's. */
+    assert_int_equal(announce_resent(fx, &a, key, lost + 2 * DHT_ANNOUNCE_RETRY_MS - 1), 0);
+    rid = announce_resent(fx, &a, key, lost + 2 * DHT_ANNOUNCE_RETRY_MS);
+    assert_int_not_equal(rid, 0);
+    /* A third miss, a third try after 20 s; after its miss, no more. */
     t = lost + 2 * DHT_ANNOUNCE_RETRY_MS;
-    rid = announce_round(fx, &a, key, from, t + 10);
-    dht_msg_t ack;
-    dht_msg_init(&ack, DHT_MSG_ACK, rid);
-    assert_int_equal(dht_receive(fx->d, &a, &ack, t + 20), DHT_OK);
-    assert_false(announce_restarted(fx, key, t + 60 * 1000));
+    dht_msg_init(&e, DHT_MSG_ERROR, rid);
+    e.u.error.code = DHT_ERR_NO_ENDPOINT;
+    assert_int_equal(dht_receive(fx->d, &a, &e, t + 10), DHT_OK);
+    rid = announce_resent(fx, &a, key, t + 10 + 4 * DHT_ANNOUNCE_RETRY_MS);
+    assert_int_not_equal(rid, 0);
+    t += 10 + 4 * DHT_ANNOUNCE_RETRY_MS;
+    dht_msg_init(&e, DHT_MSG_ERROR, rid);
+    e.u.error.code = DHT_ERR_NO_ENDPOINT;
+    assert_int_equal(dht_receive(fx->d, &a, &e, t + 10), DHT_OK);
+    assert_int_equal(announce_resent(fx, &a, key, t + 10 * 60 * 1000), 0);
+    dht_stats_t st;
+    dht_get_stats(fx->d, &st);
+    assert_int_equal(st.announce_retries, 3);
+
+    /* The renewal's round; the ANNOUNCE is refused as full: not sent
+     * again before the next renewal. */
     from = fx->nsent;
     t += DHT_REANNOUNCE_MS + DHT_REANNOUNCE_MS / 5;
-    assert_true(announce_restarted(fx, key, t));
-
-    /* Refused as full: no early retry. */
+    dht_tick(fx->d, t, NULL);
     rid = announce_round(fx, &a, key, from, t + 10);
     dht_msg_init(&e, DHT_MSG_ERROR, rid);
     e.u.error.code = DHT_ERR_FULL;
     assert_int_equal(dht_receive(fx->d, &a, &e, t + 20), DHT_OK);
-    assert_false(announce_restarted(fx, key, t + 10 * 60 * 1000));
+    assert_int_equal(announce_resent(fx, &a, key, t + 10 * 60 * 1000), 0);
     dht_get_stats(fx->d, &st);
-    assert_int_equal(st.announce_retries, 2);
+    assert_int_equal(st.announce_retries, 3);
 }
 
 static size_t
